@@ -1,0 +1,24 @@
+import { Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { StreamInvoker } from './stream-invoker.js';
+import { StreamRegistry } from './stream-registry.js';
+import { StreamTracker } from './stream-tracker.js';
+
+/** Startup checks and shutdown of every open stream. */
+@Injectable()
+export class LonglinkLifecycle implements OnModuleInit, BeforeApplicationShutdown {
+  constructor(
+    private readonly registry: StreamRegistry,
+    private readonly invoker: StreamInvoker,
+    private readonly tracker: StreamTracker,
+  ) {}
+
+  /** Discovers streams and builds each pipeline, so mistakes fail at bootstrap. */
+  onModuleInit(): void {
+    this.invoker.prepareAll(this.registry.all());
+  }
+
+  /** Ends every open stream with UNAVAILABLE before the servers close. */
+  beforeApplicationShutdown(): void {
+    this.tracker.closeAll();
+  }
+}

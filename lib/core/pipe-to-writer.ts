@@ -1,0 +1,187 @@
+import { Logger } from '@nestjs/common';
+import type { Observable, Subscription } from 'rxjs';
+import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamException, toStreamException } from '../errors/stream-exception.js';
+import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
+import type { StreamEvent } from '../interfaces/stream-event.interface.js';
+import type { StreamWriter } from './stream-writer.interface.js';
+
+const logger = new Logger('Longlink');
+
+/**
+ * A running subscription: one upstream Observable feeding one writer.
+ *
+ * @publicApi
+ */
+export interface StreamHandle {
+  /** Bytes waiting in this subscriber's queue now. */
+  readonly queuedBytes: number;
+  /** Highest `queuedBytes` seen. */
+  readonly maxQueuedBytes: number;
+  /** Events dropped by the `drop-oldest` / `latest` policies. */
+  readonly droppedEvents: number;
+  /** Whether the subscription has ended. */
+  readonly closed: boolean;
+  /** Ends the subscription from the server side: tears the upstream down and ends the writer (with `error`, if given). */
+  close(error?: StreamException): void;
+}
+
+/**
+ * The one backpressure loop. Subscribes `source` and writes each event to `writer`;
+ * while the writer reports a full buffer, events wait in a queue bounded by
+ * `flow.maxQueueBytes`, past which `flow.policy` applies. The upstream is unsubscribed as
+ * soon as the peer goes, the stream ends, or the server closes it. `onFinish` runs once.
+ */
+export function pipeToWriter<F>(
+  source: Observable<StreamEvent>,
+  writer: StreamWriter<F>,
+  flow: Required<FlowControlOptions>,
+  onFinish: (handle: StreamHandle) => void = () => {},
+): StreamHandle {
+  return new Pump(source, writer, flow, onFinish);
+}
+
+class Pump<F> implements StreamHandle {
+  queuedBytes = 0;
+  maxQueuedBytes = 0;
+  droppedEvents = 0;
+  closed = false;
+  private readonly queue: F[] = [];
+  private readonly sizes: number[] = [];
+  private head = 0;
+  private blocked = false;
+  private pendingEnd: { error?: StreamException } | undefined;
+  private subscription: Subscription | undefined;
+
+  constructor(
+    source: Observable<StreamEvent>,
+    private readonly writer: StreamWriter<F>,
+    private readonly flow: Required<FlowControlOptions>,
+    private readonly onFinish: (handle: StreamHandle) => void,
+  ) {
+    writer.onDrain(() => this.flush());
+    writer.onClose(() => this.finish());
+    const subscription = source.subscribe({
+      next: (event) => this.onEvent(event),
+      error: (error: unknown) => this.onTerminal(toStreamException(error)),
+      complete: () => this.onTerminal(undefined),
+    });
+    // The source may have ended (or the peer gone) during subscribe().
+    if (this.closed) subscription.unsubscribe();
+    else this.subscription = subscription;
+  }
+
+  close(error?: StreamException): void {
+    if (this.closed) return;
+    this.clearQueue();
+    this.finish();
+    this.writer.end(error);
+  }
+
+  private onEvent(event: StreamEvent): void {
+    if (this.closed || this.pendingEnd) return;
+    let frame: F;
+    try {
+      frame = this.writer.frame(event);
+    } catch (error) {
+      logger.error(`Could not encode an event: ${error instanceof Error ? error.message : String(error)}`);
+      this.onTerminal(toStreamException(error));
+      return;
+    }
+    const size = this.writer.sizeOf(frame);
+    if (!this.blocked && this.head === this.queue.length) {
+      if (!this.writer.write(frame)) this.blocked = true;
+      return;
+    }
+    if (this.queuedBytes + size > this.flow.maxQueueBytes && this.head < this.queue.length) {
+      switch (this.flow.policy) {
+        case 'disconnect':
+          this.overflow();
+          return;
+        case 'drop-oldest':
+          while (this.head < this.queue.length && this.queuedBytes + size > this.flow.maxQueueBytes) this.shift();
+          break;
+        case 'latest':
+          while (this.head < this.queue.length) this.shift();
+          break;
+      }
+    }
+    this.queue.push(frame);
+    this.sizes.push(size);
+    this.queuedBytes += size;
+    if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
+  }
+
+  /** Removes the oldest queued frame (counted as dropped). */
+  private shift(): F {
+    const frame = this.queue[this.head] as F;
+    this.queuedBytes -= this.sizes[this.head] as number;
+    this.queue[this.head] = undefined as F;
+    this.head++;
+    this.droppedEvents++;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+    return frame;
+  }
+
+  private flush(): void {
+    if (this.closed || !this.blocked) return;
+    this.blocked = false;
+    while (this.head < this.queue.length) {
+      const frame = this.shift();
+      this.droppedEvents--; // shift() counts drops; this one is delivered
+      if (!this.writer.write(frame)) {
+        this.blocked = true;
+        return;
+      }
+    }
+    if (this.pendingEnd) this.end(this.pendingEnd.error);
+  }
+
+  private onTerminal(error: StreamException | undefined): void {
+    if (this.closed || this.pendingEnd) return;
+    if (this.blocked || this.head < this.queue.length) {
+      // Deliver what is queued first; the end follows the last drain.
+      this.pendingEnd = { error };
+      this.subscription?.unsubscribe();
+      return;
+    }
+    this.end(error);
+  }
+
+  private end(error: StreamException | undefined): void {
+    this.finish();
+    this.writer.end(error);
+  }
+
+  private overflow(): void {
+    this.clearQueue();
+    this.finish();
+    this.writer.overflow(
+      new StreamException(
+        StreamErrorCode.RESOURCE_EXHAUSTED,
+        `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
+      ),
+    );
+  }
+
+  private clearQueue(): void {
+    this.queue.length = 0;
+    this.sizes.length = 0;
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Marks the handle closed, tears the upstream down, reports once. */
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearQueue();
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.onFinish(this);
+  }
+}

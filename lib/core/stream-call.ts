@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { ArgumentsHost } from '@nestjs/common';
+import type { StreamCall, StreamHeaders, TransportName } from '../interfaces/stream-call.interface.js';
+import { LONGLINK_CONTEXT_TYPE } from '../longlink.constants.js';
+
+/** What a transport knows about a new subscription. */
+export interface StreamCallInit {
+  stream: string;
+  transport: TransportName;
+  params: Record<string, unknown>;
+  lastEventId: string | undefined;
+  headers: StreamHeaders;
+  raw: unknown;
+  /** Id to use (e.g. a WS client's subscription id); a random one otherwise. */
+  id?: string;
+}
+
+function parseCookies(header: string | string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const text = Array.isArray(header) ? header.join('; ') : header;
+  if (!text) return out;
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    if (!key || key in out) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+    try {
+      out[key] = decodeURIComponent(value);
+    } catch {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** The core's {@link StreamCall}; `abort()` is for the core and transports only. */
+export class StreamCallImpl implements StreamCall {
+  readonly id: string;
+  readonly stream: string;
+  readonly transport: TransportName;
+  readonly params: Record<string, unknown>;
+  readonly lastEventId: string | undefined;
+  readonly headers: StreamHeaders;
+  readonly raw: unknown;
+  user?: unknown;
+  private readonly controller = new AbortController();
+  private parsedCookies: Record<string, string> | undefined;
+
+  constructor(init: StreamCallInit) {
+    this.id = init.id ?? randomUUID();
+    this.stream = init.stream;
+    this.transport = init.transport;
+    this.params = init.params;
+    this.lastEventId = init.lastEventId;
+    this.headers = init.headers;
+    this.raw = init.raw;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get cookies(): Readonly<Record<string, string>> {
+    return (this.parsedCookies ??= parseCookies(this.headers.cookie));
+  }
+
+  /** Ends the call: aborts `signal`. Idempotent. */
+  abort(): void {
+    if (!this.controller.signal.aborted) this.controller.abort();
+  }
+}
+
+/**
+ * Whether an execution context belongs to a stream call (as opposed to a plain HTTP
+ * request, an RPC or a WS message): `context.getType() === 'longlink'`.
+ *
+ * @publicApi
+ */
+export function isStreamContext(context: ArgumentsHost): boolean {
+  return context.getType<string>() === LONGLINK_CONTEXT_TYPE;
+}
+
+/**
+ * The {@link StreamCall} of an execution context, or `undefined` if the context is not a
+ * stream call. For guards, interceptors and filters.
+ *
+ * @publicApi
+ */
+export function getStreamCall(context: ArgumentsHost): StreamCall | undefined {
+  return isStreamContext(context) ? context.getArgByIndex<StreamCall>(0) : undefined;
+}

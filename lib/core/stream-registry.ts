@@ -1,0 +1,118 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { PATH_METADATA } from '@nestjs/common/constants.js';
+import type { StreamMetadata } from '../decorators/stream.decorator.js';
+import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
+import type { TransportName } from '../interfaces/stream-call.interface.js';
+import { STREAM_METADATA } from '../longlink.constants.js';
+import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
+import { LonglinkConfigError, resolveFlowControl } from './longlink-options.js';
+import type { StreamDefinition } from './stream-definition.js';
+
+const SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
+/** Joins path pieces into a stream name: no leading/trailing/double slashes. */
+export function joinStreamName(...parts: string[]): string {
+  return parts
+    .flatMap((p) => p.split('/'))
+    .filter((s) => s.length > 0)
+    .join('/');
+}
+
+/**
+ * All `@Stream()` handlers of the application, by full name. Filled once at startup from
+ * Nest's discovery service; transports look streams up here.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class StreamRegistry {
+  private readonly logger = new Logger('Longlink');
+  private streams: Map<string, StreamDefinition> | undefined;
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
+  ) {}
+
+  /** The stream of that full name, if it exists. */
+  get(name: string): StreamDefinition | undefined {
+    return this.load().get(name);
+  }
+
+  /** Every stream. */
+  all(): StreamDefinition[] {
+    return [...this.load().values()];
+  }
+
+  /** Streams that a transport serves. */
+  forTransport(transport: TransportName): StreamDefinition[] {
+    return this.all().filter((d) => !d.options.transports || d.options.transports.includes(transport));
+  }
+
+  private load(): Map<string, StreamDefinition> {
+    if (this.streams) return this.streams;
+    const streams = new Map<string, StreamDefinition>();
+    for (const wrapper of this.discovery.getControllers()) {
+      const { instance, metatype } = wrapper;
+      if (!instance || !metatype) continue;
+      const prototype = Object.getPrototypeOf(instance) as object;
+      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+        const callback = (prototype as Record<string, unknown>)[methodName] as (...args: unknown[]) => unknown;
+        const meta = Reflect.getMetadata(STREAM_METADATA, callback) as StreamMetadata | undefined;
+        if (!meta) continue;
+        const location = `${metatype.name}.${methodName}`;
+        if (!wrapper.isDependencyTreeStatic()) {
+          throw new LonglinkConfigError(
+            `LonglinkModule: ${location} is a @Stream() on a request-scoped controller, which is not supported`,
+          );
+        }
+        const local = meta.name ?? methodName;
+        const paths = this.controllerPaths(metatype);
+        for (const controllerPath of paths) {
+          const name = joinStreamName(controllerPath, local);
+          this.validateName(name, location);
+          const existing = streams.get(name);
+          if (existing) {
+            throw new LonglinkConfigError(
+              `LonglinkModule: duplicate stream name "${name}": ${existing.location} and ${location}`,
+            );
+          }
+          streams.set(name, {
+            name,
+            location,
+            instance,
+            controller: metatype,
+            callback,
+            methodName,
+            moduleKey: wrapper.host?.token as string,
+            options: meta.options,
+            flowControl: resolveFlowControl(
+              `@Stream(${JSON.stringify(name)}).flowControl`,
+              meta.options.flowControl,
+              this.options.flowControl,
+            ),
+          });
+        }
+      }
+    }
+    this.logger.log(`${streams.size} stream(s): ${[...streams.keys()].join(', ') || '(none)'}`);
+    this.streams = streams;
+    return streams;
+  }
+
+  private controllerPaths(metatype: Function): string[] {
+    const path = Reflect.getMetadata(PATH_METADATA, metatype) as string | string[] | undefined;
+    if (Array.isArray(path)) return path.length ? path : [''];
+    return [path ?? ''];
+  }
+
+  private validateName(name: string, location: string): void {
+    if (!name || !name.split('/').every((s) => SEGMENT.test(s))) {
+      throw new LonglinkConfigError(
+        `LonglinkModule: invalid stream name "${name}" at ${location}: use letters, digits and . _ ~ - separated by /`,
+      );
+    }
+  }
+}

@@ -1,0 +1,31 @@
+export { LonglinkModule, LONGLINK_MODULE_OPTIONS } from './longlink.module.js';
+export type { LonglinkForRootOptions, LonglinkForRootAsyncOptions } from './longlink.module.js';
+export { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+export { LONGLINK_CONTEXT_TYPE, DEFAULT_MAX_QUEUE_BYTES } from './longlink.constants.js';
+export { Stream } from './decorators/stream.decorator.js';
+export type { StreamMetadata } from './decorators/stream.decorator.js';
+export { StreamParams, LastEventId, StreamContext } from './decorators/stream-params.decorator.js';
+export { StreamEvent, tracked } from './interfaces/stream-event.interface.js';
+export type { StreamCall, StreamHeaders, TransportName } from './interfaces/stream-call.interface.js';
+export type {
+  LonglinkModuleOptions,
+  FlowControlOptions,
+  SlowConsumerPolicy,
+  SseOptions,
+  StreamOptions,
+  ResolvedLonglinkOptions,
+} from './interfaces/longlink-options.interface.js';
+export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './errors/stream-error-code.js';
+export {
+  StreamException,
+  toStreamException,
+  GENERIC_INTERNAL_MESSAGE,
+  type StreamErrorBody,
+} from './errors/stream-exception.js';
+export { getStreamCall, isStreamContext } from './core/stream-call.js';
+export { LonglinkConfigError } from './core/longlink-options.js';
+export { StreamRegistry } from './core/stream-registry.js';
+export type { StreamDefinition } from './core/stream-definition.js';
+export { StreamTracker } from './core/stream-tracker.js';
+export type { StreamHandle } from './core/pipe-to-writer.js';
+export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';

@@ -1,0 +1,38 @@
+/** The transports a stream can be served over. */
+export type TransportName = 'sse' | 'ws' | 'grpc';
+
+/** Request headers (SSE, WS upgrade) or gRPC metadata, keys lower-case. */
+export type StreamHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * One subscription to one stream, as the pipeline sees it. It is the first argument of the
+ * execution context (`context.getArgByIndex(0)`, also `context.switchToHttp().getRequest()`),
+ * so an ordinary guard that reads `request.headers.authorization` works on every transport.
+ *
+ * Get it in a handler with `@StreamContext()`, or in a guard/interceptor with
+ * `getStreamCall(context)`.
+ *
+ * @publicApi
+ */
+export interface StreamCall {
+  /** Unique per subscription on this server. */
+  readonly id: string;
+  /** Full stream name, `<controller path>/<name>`. */
+  readonly stream: string;
+  /** The transport the subscription arrived on. */
+  readonly transport: TransportName;
+  /** Raw params as the client sent them (before pipes). */
+  readonly params: Record<string, unknown>;
+  /** The last event id the client saw (SSE `Last-Event-ID`), if any. */
+  readonly lastEventId: string | undefined;
+  /** Request headers / gRPC metadata, lower-case keys. */
+  readonly headers: StreamHeaders;
+  /** Cookies parsed from the `cookie` header. */
+  readonly cookies: Readonly<Record<string, string>>;
+  /** Aborted when the subscription ends for any reason (client gone, completion, shutdown). */
+  readonly signal: AbortSignal;
+  /** The transport's raw object: Node `IncomingMessage` (SSE), upgrade request (WS), gRPC call. */
+  readonly raw: unknown;
+  /** Free slot for guards to attach the authenticated principal, like `request.user`. */
+  user?: unknown;
+}

@@ -1,0 +1,66 @@
+/** Characters an event id may never contain: they would break SSE framing. */
+const FORBIDDEN_ID_CHARS = /[\r\n\0]/;
+
+/** Longest event id accepted, in UTF-16 code units. */
+export const MAX_EVENT_ID_LENGTH = 1024;
+
+/**
+ * One value as it leaves the core: the data plus an optional event id.
+ *
+ * The JSON form of `data` is computed once, on first use, and cached on the event, so a
+ * value broadcast to many subscribers (and over several transports) is serialised once.
+ *
+ * @publicApi
+ */
+export class StreamEvent<T = unknown> {
+  readonly id: string | undefined;
+  private encoded: string | undefined;
+
+  constructor(
+    readonly data: T,
+    id?: string | number,
+  ) {
+    if (id !== undefined) {
+      const text = String(id);
+      if (FORBIDDEN_ID_CHARS.test(text)) {
+        throw new TypeError('A stream event id may not contain CR, LF or NUL');
+      }
+      if (text.length > MAX_EVENT_ID_LENGTH) {
+        throw new TypeError(`A stream event id may not be longer than ${MAX_EVENT_ID_LENGTH} characters`);
+      }
+      this.id = text;
+    } else {
+      this.id = undefined;
+    }
+  }
+
+  /**
+   * The UTF-8 JSON text of `data` (`undefined` becomes `null`). Computed once per event.
+   * Throws if `data` cannot be serialised (a `BigInt`, a cycle).
+   */
+  get json(): string {
+    if (this.encoded === undefined) {
+      this.encoded = JSON.stringify(this.data) ?? 'null';
+    }
+    return this.encoded;
+  }
+}
+
+/**
+ * Wraps a value with an event id, so clients can resume after it (`Last-Event-ID`).
+ * Ids are opaque strings; they may not contain CR, LF or NUL.
+ *
+ * ```ts
+ * return interval(1000).pipe(map((n) => tracked(String(n), { n })));
+ * ```
+ *
+ * @publicApi
+ */
+export function tracked<T>(id: string | number, data: T): StreamEvent<T> {
+  return new StreamEvent(data, id);
+}
+
+/** Turns a handler's emitted value into a {@link StreamEvent} (values already wrapped pass through). */
+export function toStreamEvent(value: unknown): StreamEvent {
+  return value instanceof StreamEvent ? value : new StreamEvent(value);
+}

@@ -1,0 +1,15 @@
+/** Metadata key written by `@Stream()` on a handler method. */
+export const STREAM_METADATA = 'longlink:stream';
+/** Metadata key of the handler's longlink parameter decorators. */
+export const STREAM_ARGS_METADATA = 'longlink:args';
+/** The execution context type of a stream call: `context.getType() === 'longlink'`. */
+export const LONGLINK_CONTEXT_TYPE = 'longlink';
+
+/** 1 MiB: default bytes queued per slow subscriber. */
+export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
+export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
+export const DEFAULT_SSE_RETRY_MS = 2_000;
+export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
+export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** Longest `Last-Event-ID` accepted. */
+export const MAX_LAST_EVENT_ID_LENGTH = 1024;

@@ -1,0 +1,58 @@
+import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { LonglinkLifecycle } from './core/longlink-lifecycle.js';
+import { resolveLonglinkOptions } from './core/longlink-options.js';
+import { StreamInvoker } from './core/stream-invoker.js';
+import { StreamRegistry } from './core/stream-registry.js';
+import { StreamTracker } from './core/stream-tracker.js';
+import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
+import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+import { SseTransport } from './transports/sse/sse.transport.js';
+
+const builder = new ConfigurableModuleBuilder<LonglinkModuleOptions>({ moduleName: 'Longlink' })
+  .setClassMethodName('forRoot')
+  .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .build();
+
+/** Injection token of the options exactly as given to `forRoot()` / `forRootAsync()`. */
+export const LONGLINK_MODULE_OPTIONS = builder.MODULE_OPTIONS_TOKEN;
+/** Type of `forRoot()`'s argument. */
+export type LonglinkForRootOptions = typeof builder.OPTIONS_TYPE;
+/** Type of `forRootAsync()`'s argument. */
+export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
+
+/**
+ * The nestjs-longlink module: discovers `@Stream()` handlers and serves them over the
+ * enabled transports.
+ *
+ * ```ts
+ * @Module({ imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 15_000 } })] })
+ * class AppModule {}
+ * ```
+ *
+ * Options are validated at startup; a mistake fails bootstrap with a message naming it.
+ *
+ * @publicApi
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: LONGLINK_RESOLVED_OPTIONS,
+      useFactory: (options: LonglinkModuleOptions) => resolveLonglinkOptions(options),
+      inject: [builder.MODULE_OPTIONS_TOKEN],
+    },
+    StreamRegistry,
+    StreamInvoker,
+    StreamTracker,
+    LonglinkLifecycle,
+    SseTransport,
+  ],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker],
+})
+export class LonglinkModule extends builder.ConfigurableModuleClass {
+  /** Registers the module; every option is optional. */
+  static override forRoot(options: LonglinkForRootOptions = {}) {
+    return super.forRoot(options);
+  }
+}

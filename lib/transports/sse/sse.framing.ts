@@ -1,0 +1,32 @@
+import type { StreamException } from '../../errors/stream-exception.js';
+import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
+
+/** SSE frames of events already framed: a broadcast event is framed once for every subscriber. */
+const frames = new WeakMap<StreamEvent, Buffer>();
+
+/** `id: <id>\ndata: <json>\n\n` (no `id:` line when the event has no id). */
+export function sseEventFrame(event: StreamEvent): Buffer {
+  let frame = frames.get(event);
+  if (!frame) {
+    const text = event.id === undefined ? `data: ${event.json}\n\n` : `id: ${event.id}\ndata: ${event.json}\n\n`;
+    frame = Buffer.from(text, 'utf8');
+    frames.set(event, frame);
+  }
+  return frame;
+}
+
+/** The first bytes of every stream: the reconnection delay hint. */
+export function sseRetryFrame(retryMs: number): string {
+  return `retry: ${retryMs}\n\n`;
+}
+
+/** A comment line: ignored by clients, keeps proxies from timing out. */
+export const SSE_HEARTBEAT_FRAME = ':\n\n';
+
+/** Sent when the stream completes. */
+export const SSE_COMPLETE_FRAME = 'event: complete\ndata: {}\n\n';
+
+/** Sent when the stream fails after its first event. */
+export function sseErrorFrame(error: StreamException): string {
+  return `event: error\ndata: ${JSON.stringify(error.toJSON())}\n\n`;
+}

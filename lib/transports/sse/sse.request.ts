@@ -1,0 +1,45 @@
+import type { IncomingMessage } from 'node:http';
+import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamException } from '../../errors/stream-exception.js';
+import { assertSafeKey, parseParamsJson } from '../../core/params.js';
+import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
+
+/** Query keys with a meaning of their own; every other key is a param. */
+export const SSE_PARAMS_KEY = 'params';
+export const SSE_LAST_EVENT_ID_KEY = 'lastEventId';
+
+/** What an SSE request asks for. */
+export interface SseRequest {
+  params: Record<string, unknown>;
+  lastEventId: string | undefined;
+}
+
+/**
+ * Reads params and the last event id of an SSE request. Params: the JSON object in the
+ * `params` query value, then every other query key on top (repeated keys become arrays).
+ * Last event id: the `Last-Event-ID` header, else the `lastEventId` query value.
+ * Throws `BAD_REQUEST` on malformed input.
+ */
+export function readSseRequest(req: IncomingMessage): SseRequest {
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const json = query.getAll(SSE_PARAMS_KEY);
+  if (json.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'params may be given once');
+  const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string) : {};
+  const seen = new Set<string>();
+  for (const [key, value] of query) {
+    if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY) continue;
+    assertSafeKey(key);
+    if (!seen.has(key)) {
+      seen.add(key);
+      const all = query.getAll(key);
+      params[key] = all.length > 1 ? all : value;
+    }
+  }
+  const header = req.headers['last-event-id'];
+  const fromQuery = query.getAll(SSE_LAST_EVENT_ID_KEY);
+  const lastEventId = (Array.isArray(header) ? header[0] : header) ?? fromQuery[0];
+  if (lastEventId !== undefined && (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId))) {
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, 'Invalid last event id');
+  }
+  return { params, lastEventId: lastEventId === '' ? undefined : lastEventId };
+}

@@ -1,0 +1,155 @@
+import type { ServerResponse } from 'node:http';
+import type { StreamException } from '../../errors/stream-exception.js';
+import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
+import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
+import type { StreamWriter } from '../../core/stream-writer.interface.js';
+import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
+import {
+  SSE_COMPLETE_FRAME,
+  SSE_HEARTBEAT_FRAME,
+  sseErrorFrame,
+  sseEventFrame,
+  sseRetryFrame,
+} from './sse.framing.js';
+
+/** Response headers of every event stream. */
+const STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  // no-transform: compression() and proxies must not buffer the stream.
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
+/** `compression()` adds `flush()` to the response. */
+type FlushableResponse = ServerResponse & { flush?: () => void };
+
+/**
+ * Writes one subscription to one HTTP response. The response head is held until the first
+ * event, the end of the stream, or `commitDelayMs`, so that an early refusal still gets a
+ * real status and an empty stream a 204.
+ */
+export class SseWriter implements StreamWriter<Buffer> {
+  private committed = false;
+  private ended = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly res: FlushableResponse,
+    private readonly options: Required<SseOptions>,
+  ) {
+    res.once('close', () => this.stopTimers());
+  }
+
+  /** Whether the peer is already gone. */
+  get gone(): boolean {
+    return this.res.destroyed || !this.res.socket || this.res.socket.destroyed;
+  }
+
+  frame(event: StreamEvent): Buffer {
+    return sseEventFrame(event);
+  }
+
+  sizeOf(frame: Buffer): number {
+    return frame.length;
+  }
+
+  write(frame: Buffer): boolean {
+    this.commit();
+    const ok = this.res.write(frame);
+    this.res.flush?.();
+    return ok;
+  }
+
+  onDrain(fn: () => void): void {
+    this.res.on('drain', fn);
+  }
+
+  onClose(fn: () => void): void {
+    if (this.gone) {
+      queueMicrotask(fn);
+      return;
+    }
+    this.res.once('close', fn);
+  }
+
+  /** Commits the head after `commitDelayMs` unless an event or the end comes first. */
+  scheduleCommit(): void {
+    if (this.committed || this.ended) return;
+    this.commitTimer = setTimeout(() => this.commit(), this.options.commitDelayMs);
+    this.commitTimer.unref();
+  }
+
+  /** Sends the 200 head and the `retry:` hint, and starts the heartbeat. */
+  commit(): void {
+    if (this.committed || this.ended) return;
+    this.committed = true;
+    clearTimeout(this.commitTimer);
+    const { res } = this;
+    for (const [name, value] of Object.entries(STREAM_HEADERS)) res.setHeader(name, value);
+    res.writeHead(200);
+    res.socket?.setNoDelay(true);
+    res.write(sseRetryFrame(this.options.retryMs));
+    res.flush?.();
+    if (this.options.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => {
+        if (!res.writableNeedDrain) {
+          res.write(SSE_HEARTBEAT_FRAME);
+          res.flush?.();
+        }
+      }, this.options.heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  end(error?: StreamException): void {
+    if (this.ended) return;
+    if (!this.committed) {
+      this.ended = true;
+      this.stopTimers();
+      if (this.gone || this.res.headersSent) return void this.res.destroy();
+      if (error) {
+        const body = JSON.stringify(error.toJSON());
+        this.res.writeHead(SSE_STATUS_BY_CODE[error.code], {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-length': Buffer.byteLength(body),
+        });
+        this.res.end(body);
+      } else {
+        // Nothing to send: 204 tells EventSource not to reconnect.
+        this.res.writeHead(204, { 'cache-control': 'no-store' });
+        this.res.end();
+      }
+      return;
+    }
+    this.finish(error ? sseErrorFrame(error) : SSE_COMPLETE_FRAME);
+  }
+
+  overflow(error: StreamException): void {
+    if (!this.committed) return this.end(error);
+    this.finish(sseErrorFrame(error));
+  }
+
+  /** Writes the last frame and ends; a peer that does not take it within the grace time is cut. */
+  private finish(last: string): void {
+    this.ended = true;
+    this.stopTimers();
+    const { res } = this;
+    if (this.gone) return;
+    res.end(last);
+    if (!res.writableFinished) {
+      const timer = setTimeout(() => res.destroy(), this.options.disconnectGraceMs);
+      timer.unref();
+      res.once('close', () => clearTimeout(timer));
+      res.once('finish', () => clearTimeout(timer));
+    }
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.commitTimer);
+    clearInterval(this.heartbeat);
+    this.commitTimer = this.heartbeat = undefined;
+  }
+}

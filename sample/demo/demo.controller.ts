@@ -1,0 +1,87 @@
+import { Controller, UseGuards, ValidationPipe } from '@nestjs/common';
+import {
+  EMPTY,
+  Observable,
+  ReplaySubject,
+  concat,
+  map,
+  of,
+  range,
+  share,
+  take,
+  throwError,
+  timer,
+} from 'rxjs';
+import { LastEventId, Stream, StreamErrorCode, StreamException, StreamParams, tracked } from '../../lib/index.js';
+import type { StreamEvent } from '../../lib/index.js';
+import { DemoAuthGuard } from './demo-auth.guard.js';
+import { CounterParams, FailParams } from './demo.params.js';
+
+const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
+
+/**
+ * The sample's streams. Their names and behaviour are a public contract (README,
+ * PROTOCOL.md, the conformance suite).
+ */
+@Controller('demo')
+export class DemoController {
+  /** Upstream subscriptions of `demo/clock` right now (1 while anyone listens). */
+  clockUpstreams = 0;
+
+  private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
+    this.clockUpstreams++;
+    const sub = timer(0, 1000).subscribe(subscriber);
+    return () => {
+      this.clockUpstreams--;
+      sub.unsubscribe();
+    };
+  }).pipe(
+    map(() => {
+      const now = new Date();
+      return tracked(String(now.getTime()), { now: now.toISOString() });
+    }),
+    // One upstream for all subscribers; a newcomer gets the latest tick at once.
+    share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
+  );
+
+  /** `{ n }` for n = from .. from+count-1, id `String(n)`; resumes after the last event id. */
+  @Stream('counter')
+  counter(
+    @StreamParams(params) { from, count, intervalMs }: CounterParams,
+    @LastEventId() lastEventId?: string,
+  ): Observable<StreamEvent<{ n: number }>> {
+    let start = from;
+    if (lastEventId !== undefined) {
+      if (!/^-?\d{1,15}$/.test(lastEventId)) {
+        throw new StreamException(StreamErrorCode.BAD_REQUEST, 'lastEventId must be an integer');
+      }
+      start = Math.max(from, Number(lastEventId) + 1);
+    }
+    const remaining = from + count - start;
+    if (remaining <= 0) return EMPTY;
+    const values = intervalMs === 0 ? range(0, remaining) : timer(0, intervalMs).pipe(take(remaining));
+    return values.pipe(map((i) => tracked(String(start + i), { n: start + i })));
+  }
+
+  /** `{ now }` every second; one shared upstream. */
+  @Stream('clock')
+  clock(): Observable<StreamEvent<{ now: string }>> {
+    return this.clock$;
+  }
+
+  /** `{ n }` for n < after, then a plain Error: clients get INTERNAL with a generic message. */
+  @Stream('fail')
+  fail(@StreamParams(params) { after }: FailParams): Observable<StreamEvent<{ n: number }>> {
+    return concat(
+      range(0, after).pipe(map((n) => tracked(String(n), { n }))),
+      throwError(() => new Error('demo/fail: this internal detail must never reach a client')),
+    );
+  }
+
+  /** Needs `Authorization: Bearer demo-token`; emits `{ ok: true }` and completes. */
+  @Stream('secure')
+  @UseGuards(DemoAuthGuard)
+  secure(): Observable<StreamEvent<{ ok: boolean }>> {
+    return of(tracked('1', { ok: true }));
+  }
+}

@@ -1,0 +1,40 @@
+import { Transform } from 'class-transformer';
+import { IsInt, Max, Min } from 'class-validator';
+
+/**
+ * Accepts integers and integer strings (query-string values), nothing else: "1.5", "1e3",
+ * "" and booleans stay as they are and then fail `@IsInt()`.
+ */
+function IntParam(): PropertyDecorator {
+  return Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));
+}
+
+/** Params of `demo/counter`. */
+export class CounterParams {
+  @IntParam()
+  @IsInt()
+  @Min(-1_000_000_000)
+  @Max(1_000_000_000)
+  from: number = 0;
+
+  @IntParam()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  count: number = 10;
+
+  @IntParam()
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  intervalMs: number = 100;
+}
+
+/** Params of `demo/fail`. */
+export class FailParams {
+  @IntParam()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  after: number = 2;
+}

@@ -1,0 +1,5 @@
+import { SseHarness } from '../harness/sse.harness.js';
+import { runStreamConformance } from './streams.cases.js';
+
+runStreamConformance(() => new SseHarness('express'));
+runStreamConformance(() => new SseHarness('fastify'));

@@ -1,0 +1,65 @@
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import type { TransportName } from '../../lib/index.js';
+
+/** One event as a client received it. */
+export interface ReceivedEvent {
+  id: string | undefined;
+  data: unknown;
+}
+
+/** How a subscription ended, as the client saw it. */
+export type StreamEnd =
+  | { kind: 'complete' }
+  | {
+      kind: 'error';
+      code: string;
+      message: string;
+      details?: unknown;
+      /** The transport's native form: HTTP status, WS close code, gRPC status. */
+      native?: number | string;
+    }
+  /** The connection went away without a terminal message. */
+  | { kind: 'closed'; reason?: string };
+
+export interface SubscribeOptions {
+  params?: Record<string, unknown>;
+  lastEventId?: string;
+  /** Request headers / metadata (e.g. authorization). */
+  headers?: Record<string, string>;
+}
+
+/** A live subscription seen from a real client. */
+export interface ClientSubscription {
+  readonly events: ReceivedEvent[];
+  /** Resolves when the stream ends, however it ends. Never rejects. */
+  readonly end: Promise<StreamEnd>;
+  /** Resolves once at least `count` events arrived; rejects if the stream ends first. */
+  waitForEvents(count: number): Promise<ReceivedEvent[]>;
+  /** Cancels from the client side (close the EventSource, unsubscribe, cancel the call). */
+  cancel(): void;
+}
+
+/**
+ * Starts an app with one transport and talks to it with that transport's real client.
+ * Conformance cases are written against this interface only, so every transport runs the
+ * very same cases.
+ */
+export interface TransportHarness {
+  readonly transport: TransportName;
+  /** e.g. `sse/express`. */
+  readonly label: string;
+  readonly app: INestApplication;
+  start(module: Type<unknown> | DynamicModule, configure?: (app: INestApplication) => void): Promise<void>;
+  subscribe(stream: string, options?: SubscribeOptions): ClientSubscription;
+  /** Closes every client and the app. */
+  stop(): Promise<void>;
+}
+
+/** Builds a fresh harness. */
+export type HarnessFactory = () => TransportHarness;
+
+/** Collects all events and the end of a subscription. */
+export async function collect(sub: ClientSubscription): Promise<{ events: ReceivedEvent[]; end: StreamEnd }> {
+  const end = await sub.end;
+  return { events: sub.events, end };
+}

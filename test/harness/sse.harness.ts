@@ -1,0 +1,129 @@
+import type { AddressInfo } from 'node:net';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { EventSource } from 'eventsource';
+import type { ClientSubscription, ReceivedEvent, StreamEnd, SubscribeOptions, TransportHarness } from './harness.js';
+import { deferred } from './util.js';
+
+export type HttpPlatform = 'express' | 'fastify';
+
+/** Creates a Nest app on Express or Fastify, listening on 127.0.0.1, a random port. */
+export async function createHttpApp(
+  platform: HttpPlatform,
+  module: Type<unknown> | DynamicModule,
+  configure?: (app: INestApplication) => void,
+): Promise<{ app: INestApplication; baseUrl: string }> {
+  const options = { logger: false as const, forceCloseConnections: true };
+  const app =
+    platform === 'fastify'
+      ? await NestFactory.create(module, new FastifyAdapter(), options)
+      : await NestFactory.create(module, options);
+  configure?.(app);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, baseUrl: `http://127.0.0.1:${port}` };
+}
+
+/** The URL of a stream with its params in the query string (objects/arrays as `params` JSON). */
+export function streamUrl(baseUrl: string, stream: string, params: Record<string, unknown> = {}): string {
+  const url = new URL(`/${stream}`, baseUrl);
+  const nested: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && typeof value === 'object') nested[key] = value;
+    else url.searchParams.set(key, String(value));
+  }
+  if (Object.keys(nested).length) url.searchParams.set('params', JSON.stringify(nested));
+  return url.toString();
+}
+
+/** SSE over Express or Fastify, with the `eventsource` client. */
+export class SseHarness implements TransportHarness {
+  readonly transport = 'sse' as const;
+  readonly label: string;
+  private started: { app: INestApplication; baseUrl: string } | undefined;
+  private readonly open = new Set<EventSource>();
+
+  constructor(private readonly platform: HttpPlatform = 'express') {
+    this.label = `sse/${platform}`;
+  }
+
+  get app(): INestApplication {
+    if (!this.started) throw new Error('harness not started');
+    return this.started.app;
+  }
+
+  get baseUrl(): string {
+    if (!this.started) throw new Error('harness not started');
+    return this.started.baseUrl;
+  }
+
+  async start(module: Type<unknown> | DynamicModule, configure?: (app: INestApplication) => void): Promise<void> {
+    this.started = await createHttpApp(this.platform, module, configure);
+  }
+
+  subscribe(stream: string, options: SubscribeOptions = {}): ClientSubscription {
+    const events: ReceivedEvent[] = [];
+    const ended = deferred<StreamEnd>();
+    const waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    let refusal: { status: number; body: string } | undefined;
+    const headers = { ...options.headers, ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}) };
+    const es = new EventSource(streamUrl(this.baseUrl, stream, options.params), {
+      fetch: async (input, init) => {
+        const response = await fetch(input, { ...init, headers: { ...(init?.headers ?? {}), ...headers } });
+        if (response.status !== 200) refusal = { status: response.status, body: await response.clone().text() };
+        return response;
+      },
+    });
+    this.open.add(es);
+    const finish = (end: StreamEnd) => {
+      es.close();
+      this.open.delete(es);
+      if (ended.settled) return;
+      ended.resolve(end);
+      for (const w of waiters.splice(0)) w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${events.length} events`));
+    };
+    es.onmessage = (e) => {
+      events.push({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data) });
+      for (const w of [...waiters]) {
+        if (events.length >= w.count) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    };
+    es.addEventListener('complete', () => finish({ kind: 'complete' }));
+    es.addEventListener('error', (e) => {
+      const data = (e as MessageEvent).data;
+      if (typeof data === 'string') {
+        const body = JSON.parse(data) as { code: string; message: string; details?: unknown };
+        return finish({ kind: 'error', ...body });
+      }
+      if (refusal) {
+        if (refusal.status === 204) return finish({ kind: 'complete' });
+        const body = JSON.parse(refusal.body) as { code: string; message: string; details?: unknown };
+        return finish({ kind: 'error', ...body, native: refusal.status });
+      }
+      // The response ended without `complete`/`error`: the client would reconnect.
+      finish({ kind: 'closed', reason: (e as { message?: string }).message });
+    });
+    return {
+      events,
+      end: ended.promise,
+      waitForEvents: (count) =>
+        new Promise<ReceivedEvent[]>((resolve, reject) => {
+          if (events.length >= count) return resolve(events);
+          if (ended.settled) return reject(new Error(`stream already ended after ${events.length} events`));
+          waiters.push({ count, resolve: () => resolve(events), reject });
+        }),
+      cancel: () => finish({ kind: 'closed', reason: 'cancelled by client' }),
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const es of this.open) es.close();
+    this.open.clear();
+    await this.started?.app.close();
+    this.started = undefined;
+  }
+}

@@ -1,0 +1,140 @@
+import { Subject } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamException } from '../errors/stream-exception.js';
+import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
+import { StreamEvent, tracked } from '../interfaces/stream-event.interface.js';
+import { pipeToWriter } from './pipe-to-writer.js';
+import type { StreamWriter } from './stream-writer.interface.js';
+
+/** A writer whose buffer the test fills and drains by hand. */
+class ManualWriter implements StreamWriter<string> {
+  written: string[] = [];
+  accepting = true;
+  ended: { error?: StreamException } | undefined;
+  overflowed: StreamException | undefined;
+  private drain = () => {};
+  private close = () => {};
+  frame(event: StreamEvent) {
+    return event.id ?? '';
+  }
+  sizeOf(frame: string) {
+    return 10 + frame.length * 0;
+  }
+  write(frame: string) {
+    this.written.push(frame);
+    return this.accepting;
+  }
+  onDrain(fn: () => void) {
+    this.drain = fn;
+  }
+  onClose(fn: () => void) {
+    this.close = fn;
+  }
+  end(error?: StreamException) {
+    this.ended = { error };
+  }
+  overflow(error: StreamException) {
+    this.overflowed = error;
+  }
+  resume() {
+    this.accepting = true;
+    this.drain();
+  }
+  peerGone() {
+    this.close();
+  }
+}
+
+function setup(flow: Required<FlowControlOptions>) {
+  const source = new Subject<StreamEvent>();
+  const writer = new ManualWriter();
+  let finished = 0;
+  const handle = pipeToWriter(source, writer, flow, () => finished++);
+  const emit = (...ids: number[]) => ids.forEach((i) => source.next(tracked(String(i), i)));
+  return { source, writer, handle, emit, finished: () => finished };
+}
+
+describe('pipeToWriter', () => {
+  it('writes straight through while the writer accepts, and ends after completion', () => {
+    const { source, writer, handle, emit, finished } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    emit(1, 2, 3);
+    source.complete();
+    expect(writer.written).toEqual(['1', '2', '3']);
+    expect(writer.ended).toEqual({ error: undefined });
+    expect(handle.closed).toBe(true);
+    expect(finished()).toBe(1);
+  });
+
+  it('queues while blocked, flushes in order on drain, and sends the end after the queue', () => {
+    const { source, writer, handle, emit } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    writer.accepting = false;
+    emit(1, 2, 3);
+    source.error(new StreamException(StreamErrorCode.UNAVAILABLE, 'x'));
+    expect(writer.written).toEqual(['1']);
+    expect(handle.queuedBytes).toBe(20);
+    expect(writer.ended).toBeUndefined();
+    writer.resume();
+    expect(writer.written).toEqual(['1', '2', '3']);
+    expect(writer.ended?.error?.code).toBe('UNAVAILABLE');
+  });
+
+  it('disconnect: overflows with RESOURCE_EXHAUSTED and unsubscribes the source', () => {
+    const { source, writer, handle, emit } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    writer.accepting = false;
+    emit(1, 2, 3, 4); // 1 written, 2..4 queued = 30 bytes
+    expect(handle.queuedBytes).toBe(30);
+    emit(5);
+    expect(writer.overflowed?.code).toBe(StreamErrorCode.RESOURCE_EXHAUSTED);
+    expect(source.observed).toBe(false);
+    expect(handle.closed).toBe(true);
+    expect(handle.maxQueuedBytes).toBe(30);
+  });
+
+  it('drop-oldest: keeps the newest that fit', () => {
+    const { writer, handle, emit } = setup({ maxQueueBytes: 30, policy: 'drop-oldest' });
+    writer.accepting = false;
+    emit(1, 2, 3, 4, 5, 6);
+    expect(handle.queuedBytes).toBe(30);
+    expect(handle.droppedEvents).toBe(2);
+    writer.resume();
+    expect(writer.written).toEqual(['1', '4', '5', '6']);
+    expect(handle.droppedEvents).toBe(2);
+  });
+
+  it('latest: keeps only the newest once the queue is full', () => {
+    const { writer, handle, emit } = setup({ maxQueueBytes: 30, policy: 'latest' });
+    writer.accepting = false;
+    emit(1, 2, 3, 4, 5);
+    writer.resume();
+    expect(writer.written).toEqual(['1', '5']);
+    expect(handle.droppedEvents).toBe(3);
+  });
+
+  it('tears the source down when the peer goes', () => {
+    const { source, writer, handle, finished } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    writer.peerGone();
+    expect(source.observed).toBe(false);
+    expect(handle.closed).toBe(true);
+    expect(finished()).toBe(1);
+    expect(writer.ended).toBeUndefined();
+  });
+
+  it('close() from the server drops the queue and ends the writer with the error', () => {
+    const { source, writer, handle, emit } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    writer.accepting = false;
+    emit(1, 2);
+    handle.close(new StreamException(StreamErrorCode.UNAVAILABLE, 'bye'));
+    expect(source.observed).toBe(false);
+    expect(writer.ended?.error?.message).toBe('bye');
+    expect(handle.queuedBytes).toBe(0);
+  });
+
+  it('an event that cannot be encoded ends the stream with INTERNAL', () => {
+    const { source, writer } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    writer.frame = (event: StreamEvent) => event.json;
+    source.next(new StreamEvent({ big: 1n }));
+    expect(writer.ended?.error?.code).toBe('INTERNAL');
+    expect(source.observed).toBe(false);
+  });
+});

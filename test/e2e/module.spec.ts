@@ -1,0 +1,168 @@
+import { Controller, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { of } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  LONGLINK_RESOLVED_OPTIONS,
+  LonglinkModule,
+  Stream,
+  StreamRegistry,
+  tracked,
+  type ResolvedLonglinkOptions,
+} from '../../lib/index.js';
+import { parseSse, rawGet } from '../harness/raw-http.js';
+import { createHttpApp } from '../harness/sse.harness.js';
+
+@Controller('prices')
+class PricesController {
+  @Stream('ticker')
+  ticker() {
+    return of(tracked('1', { price: 1 }));
+  }
+
+  /** Name defaults to the method name. */
+  @Stream()
+  quotes() {
+    return of(tracked('q', { quote: true }));
+  }
+}
+
+@Controller('prices')
+class OtherPricesController {
+  @Stream('ticker')
+  tick() {
+    return of(1);
+  }
+}
+
+async function bootFails(module: DynamicModule | Function): Promise<string> {
+  try {
+    const app = await NestFactory.create(module as never, { logger: false, abortOnError: false });
+    await app.init();
+    await app.close();
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  throw new Error('bootstrap did not fail');
+}
+
+function appWith(imports: unknown[], controllers: Function[] = [PricesController]): DynamicModule {
+  @Module({})
+  class TestModule {}
+  return { module: TestModule, imports: imports as never, controllers: controllers as never };
+}
+
+describe('LonglinkModule', () => {
+  it('serves @Stream() as <controller path>/<name>, the name defaulting to the method name', async () => {
+    const { app, baseUrl } = await createHttpApp('express', appWith([LonglinkModule.forRoot()]));
+    try {
+      expect(app.get(StreamRegistry).all().map((d) => d.name)).toEqual(['prices/ticker', 'prices/quotes']);
+      const ticker = parseSse(await (await rawGet(`${baseUrl}/prices/ticker`)).body());
+      expect(ticker[1]).toEqual({ id: '1', data: '{"price":1}' });
+      const quotes = parseSse(await (await rawGet(`${baseUrl}/prices/quotes`)).body());
+      expect(quotes[1]).toEqual({ id: 'q', data: '{"quote":true}' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it.each([
+    [{ sse: { heartbeatMs: -1 } }, 'sse.heartbeatMs'],
+    [{ sse: { heartbeatMs: '15s' } }, 'sse.heartbeatMs'],
+    [{ flowControl: { policy: 'drop-newest' } }, 'flowControl.policy'],
+    [{ flowControl: { maxQueueBytes: 0 } }, 'flowControl.maxQueueBytes'],
+    [{ sse: { heartbeat: 5 } }, 'unknown option "sse.heartbeat"'],
+    [{ transport: 'sse' }, 'unknown option "transport"'],
+  ])('refuses invalid options %j at startup, naming %s', async (options, name) => {
+    const message = await bootFails(appWith([LonglinkModule.forRoot(options as never)]));
+    expect(message).toContain('LonglinkModule');
+    expect(message).toContain(name);
+  });
+
+  it('refuses invalid per-stream flow control at startup', async () => {
+    @Controller('bad')
+    class BadController {
+      @Stream('x', { flowControl: { policy: 'nope' as never } })
+      x() {
+        return of(1);
+      }
+    }
+    const message = await bootFails(appWith([LonglinkModule.forRoot()], [BadController]));
+    expect(message).toContain('@Stream("bad/x").flowControl.policy');
+  });
+
+  it('fails bootstrap on duplicate stream names, naming both locations', async () => {
+    const message = await bootFails(appWith([LonglinkModule.forRoot()], [PricesController, OtherPricesController]));
+    expect(message).toContain('duplicate stream name "prices/ticker"');
+    expect(message).toContain('PricesController.ticker');
+    expect(message).toContain('OtherPricesController.tick');
+  });
+
+  it('fails bootstrap when a stream handler uses HTTP parameter decorators', async () => {
+    const { Query } = await import('@nestjs/common');
+    @Controller('q')
+    class QueryController {
+      @Stream('x')
+      x(@Query('a') a: string) {
+        return of(a);
+      }
+    }
+    const message = await bootFails(appWith([LonglinkModule.forRoot()], [QueryController]));
+    expect(message).toContain('QueryController.x');
+    expect(message).toContain('@StreamParams()');
+  });
+
+  it('forRootAsync() takes options from a factory with injected dependencies', async () => {
+    @Injectable()
+    class Config {
+      readonly retryMs = 1234;
+    }
+    @Module({ providers: [Config], exports: [Config] })
+    class ConfigModule {}
+    const { app, baseUrl } = await createHttpApp(
+      'fastify',
+      appWith([
+        LonglinkModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [Config],
+          useFactory: async (config: Config) => ({ sse: { retryMs: config.retryMs } }),
+        }),
+      ]),
+    );
+    try {
+      expect(app.get<ResolvedLonglinkOptions>(LONGLINK_RESOLVED_OPTIONS).sse.retryMs).toBe(1234);
+      const body = await (await rawGet(`${baseUrl}/prices/ticker`)).body();
+      expect(body.startsWith('retry: 1234\n\n')).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('isGlobal makes its exports available to every module', async () => {
+    @Injectable()
+    class NeedsRegistry {
+      constructor(readonly registry: StreamRegistry) {}
+    }
+    @Module({ providers: [NeedsRegistry], controllers: [PricesController] })
+    class FeatureModule {}
+    const { app } = await createHttpApp('express', appWith([LonglinkModule.forRoot({ isGlobal: true }), FeatureModule], []));
+    try {
+      expect(app.get(NeedsRegistry).registry.get('prices/ticker')?.location).toBe('PricesController.ticker');
+    } finally {
+      await app.close();
+    }
+    const message = await bootFails(appWith([LonglinkModule.forRoot(), FeatureModule], []));
+    expect(message).toContain('StreamRegistry');
+  });
+
+  it('can turn SSE off', async () => {
+    const { app, baseUrl } = await createHttpApp('express', appWith([LonglinkModule.forRoot({ sse: { enabled: false } })]));
+    try {
+      const res = await rawGet(`${baseUrl}/prices/ticker`);
+      expect(res.status).toBe(404);
+      await res.body();
+    } finally {
+      await app.close();
+    }
+  });
+});

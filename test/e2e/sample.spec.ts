@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseSse, rawGet } from '../harness/raw-http.js';
+import { deferred, within } from '../harness/util.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const main = fileURLToPath(new URL('../../dist/sample/main.js', import.meta.url));
+
+/** Starts the built sample app (what `npm start` runs) on a random port. */
+async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; exited: Promise<string> }> {
+  if (!existsSync(main)) throw new Error('dist/sample/main.js is missing: run `npm run build` (npm test does)');
+  const child = spawn(process.execPath, [main], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
+  const listening = deferred<string>();
+  let output = '';
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
+    if (match) listening.resolve(match[1]!);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  void exited.then((code) => listening.reject(new Error(`sample exited (${code}): ${output}`)));
+  const baseUrl = await within(listening.promise, 15_000, 'sample app listening');
+  return { child, baseUrl, exited };
+}
+
+describe('sample app (npm start)', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('serves the page and the demo streams, and exits promptly on SIGTERM with streams open', async () => {
+    const sample = await startSample();
+    child = sample.child;
+    const page = await rawGet(`${sample.baseUrl}/`);
+    expect(page.status).toBe(200);
+    expect(page.res.headers['content-type']).toContain('text/html');
+    const html = await page.body();
+    expect(html).toContain("new EventSource('/demo/clock')");
+    expect(html).toContain("new EventSource('/demo/counter?'");
+
+    const counter = parseSse(await (await rawGet(`${sample.baseUrl}/demo/counter?count=3&intervalMs=0`)).body());
+    expect(counter.filter((e) => e.id).map((e) => e.data)).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);
+
+    const clock = await rawGet(`${sample.baseUrl}/demo/clock`);
+    await clock.waitFor((t) => t.includes('data: {"now":'), 3000);
+    child.kill('SIGTERM');
+    // Nest's shutdown hooks close the app, then re-raise the signal: a clean SIGTERM exit.
+    const how = await within(sample.exited, 3000, 'process exit after SIGTERM');
+    expect(how).toBe('SIGTERM');
+    const events = parseSse(await clock.body(1000));
+    expect(events.at(-1)).toEqual({ event: 'error', data: '{"code":"UNAVAILABLE","message":"Server is shutting down"}' });
+  });
+});

@@ -280,14 +280,29 @@ export class StreamInvoker {
     if (!filter) return throwError(() => this.normalize(error, def));
     const host = new ExecutionContextHost(args, def.controller as never, def.callback);
     host.setType(LONGLINK_CONTEXT_TYPE);
+    // A filter may return an Observable (used instead), return or throw an error (sent
+    // instead). Anything else, or a filter that crashes (e.g. an HTTP-only filter calling
+    // response.status()), leaves the original error in place.
+    const settle = (value: unknown): Observable<StreamEvent> => {
+      if (isObservable(value)) return value.pipe(map(toStreamEvent));
+      throw value instanceof Error ? value : error;
+    };
     return defer(() => {
       const out: unknown = filter.func(error, host);
-      const settle = (value: unknown): Observable<StreamEvent> => {
-        if (isObservable(value)) return value.pipe(map(toStreamEvent));
-        throw value === undefined ? error : value;
-      };
       return isThenable(out) ? from(out).pipe(mergeMap(settle)) : settle(out);
-    }).pipe(catchError((e: unknown) => throwError(() => this.normalize(e, def))));
+    }).pipe(
+      catchError((e: unknown) => {
+        if (e !== error && !isExpectedError(e)) {
+          this.logger.error(
+            `An exception filter failed on stream "${def.name}"; sending the original error: ${
+              e instanceof Error ? (e.stack ?? e.message) : String(e)
+            }`,
+          );
+          return throwError(() => this.normalize(error, def));
+        }
+        return throwError(() => this.normalize(e, def));
+      }),
+    );
   }
 
   private normalize(error: unknown, def: StreamDefinition): StreamException {

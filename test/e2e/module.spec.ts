@@ -6,7 +6,9 @@ import {
   LONGLINK_RESOLVED_OPTIONS,
   LonglinkModule,
   Stream,
+  StreamParams,
   StreamRegistry,
+  getStreamCall,
   tracked,
   type ResolvedLonglinkOptions,
 } from '../../lib/index.js';
@@ -22,7 +24,7 @@ class PricesController {
 
   /** Name defaults to the method name. */
   @Stream()
-  quotes() {
+  quotes(@StreamParams() _params: object) {
     return of(tracked('q', { quote: true }));
   }
 }
@@ -161,6 +163,52 @@ describe('LonglinkModule', () => {
       const res = await rawGet(`${baseUrl}/prices/ticker`);
       expect(res.status).toBe(404);
       await res.body();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('global enhancers registered on the app', () => {
+  it('useGlobalGuards / Interceptors / Pipes / Filters apply to streams; a crashing HTTP-only filter does not mask the error', async () => {
+    const { Catch, ForbiddenException } = await import('@nestjs/common');
+    const { map } = await import('rxjs');
+    const seen: string[] = [];
+    @Catch()
+    class HttpOnlyFilter {
+      catch(_error: unknown, host: import('@nestjs/common').ArgumentsHost) {
+        seen.push('filter');
+        // Written for HTTP: there is no response object on a stream call.
+        host.switchToHttp().getResponse<{ status(n: number): unknown }>().status(500);
+      }
+    }
+    const { app, baseUrl } = await createHttpApp('express', appWith([LonglinkModule.forRoot()]), (a) => {
+      a.useGlobalGuards({
+        canActivate: (ctx) => {
+          seen.push('guard');
+          if (getStreamCall(ctx)?.headers['x-deny']) throw new ForbiddenException('denied by global guard');
+          return true;
+        },
+      });
+      a.useGlobalInterceptors({
+        intercept: (_ctx, next) => next.handle().pipe(map((e) => tracked('g', { wrapped: (e as { data: unknown }).data }))),
+      });
+      a.useGlobalPipes({
+        transform: (value) => {
+          seen.push('pipe');
+          return value;
+        },
+      });
+      a.useGlobalFilters(new HttpOnlyFilter());
+    });
+    try {
+      const ok = parseSse(await (await rawGet(`${baseUrl}/prices/ticker`)).body());
+      expect(ok[1]).toEqual({ id: 'g', data: '{"wrapped":{"price":1}}' });
+      const denied = await rawGet(`${baseUrl}/prices/ticker`, { 'x-deny': '1' });
+      expect(denied.status).toBe(403);
+      expect(JSON.parse(await denied.body())).toEqual({ code: 'PERMISSION_DENIED', message: 'denied by global guard' });
+      await (await rawGet(`${baseUrl}/prices/quotes`)).body();
+      expect(seen).toEqual(['guard', 'guard', 'filter', 'guard', 'pipe']);
     } finally {
       await app.close();
     }

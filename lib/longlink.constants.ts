@@ -13,3 +13,10 @@ export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
+export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;
+export const DEFAULT_WS_MAX_SUBSCRIPTIONS = 100;
+export const DEFAULT_WS_MAX_INVALID_MESSAGES = 10;
+export const DEFAULT_WS_HEARTBEAT_MS = 15_000;
+export const DEFAULT_WS_HEARTBEAT_TIMEOUT_MS = 10_000;
+/** Longest WebSocket subscription id. */
+export const MAX_WS_SUBSCRIPTION_ID_LENGTH = 128;

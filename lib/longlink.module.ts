@@ -4,10 +4,12 @@ import { LonglinkLifecycle } from './core/longlink-lifecycle.js';
 import { resolveLonglinkOptions } from './core/longlink-options.js';
 import { StreamInvoker } from './core/stream-invoker.js';
 import { StreamRegistry } from './core/stream-registry.js';
+import { StreamRunner } from './core/stream-runner.js';
 import { StreamTracker } from './core/stream-tracker.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
+import { WsTransport } from './transports/ws/ws.transport.js';
 
 const builder = new ConfigurableModuleBuilder<LonglinkModuleOptions>({ moduleName: 'Longlink' })
   .setClassMethodName('forRoot')
@@ -45,10 +47,12 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamRegistry,
     StreamInvoker,
     StreamTracker,
+    StreamRunner,
     LonglinkLifecycle,
     SseTransport,
+    WsTransport,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

@@ -2,6 +2,7 @@ import type {
   FlowControlOptions,
   LonglinkModuleOptions,
   ResolvedLonglinkOptions,
+  ResolvedWsOptions,
   SlowConsumerPolicy,
 } from '../interfaces/longlink-options.interface.js';
 import {
@@ -10,6 +11,11 @@ import {
   DEFAULT_SSE_COMMIT_DELAY_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
   DEFAULT_SSE_RETRY_MS,
+  DEFAULT_WS_HEARTBEAT_MS,
+  DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_WS_MAX_INVALID_MESSAGES,
+  DEFAULT_WS_MAX_PAYLOAD_BYTES,
+  DEFAULT_WS_MAX_SUBSCRIPTIONS,
 } from '../longlink.constants.js';
 
 const POLICIES: readonly SlowConsumerPolicy[] = ['disconnect', 'drop-oldest', 'latest'];
@@ -73,7 +79,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'isGlobal']);
   const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
@@ -87,5 +93,46 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       commitDelayMs: int('sse.commitDelayMs', sse.commitDelayMs, DEFAULT_SSE_COMMIT_DELAY_MS, 0),
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
     },
+    ws: resolveWsOptions(root.ws),
+  };
+}
+
+function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  const ws = checkObject('ws', value === true ? {} : value, [
+    'path',
+    'maxPayloadBytes',
+    'maxSubscriptions',
+    'maxInvalidMessages',
+    'maxBufferedBytes',
+    'heartbeatMs',
+    'heartbeatTimeoutMs',
+    'allowedOrigins',
+    'connectionGuard',
+  ]);
+  const path = ws.path ?? '/ws';
+  if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(path)) fail('ws.path', 'a path starting with /', path);
+  const origins = ws.allowedOrigins ?? [];
+  if (origins !== '*' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
+    fail('ws.allowedOrigins', "an array of origins or '*'", origins);
+  }
+  const guard = ws.connectionGuard;
+  if (
+    guard !== undefined &&
+    typeof guard !== 'function' &&
+    !(guard && typeof (guard as { canActivate?: unknown }).canActivate === 'function')
+  ) {
+    fail('ws.connectionGuard', 'a guard class or instance', guard);
+  }
+  return {
+    path: path.length > 1 ? path.replace(/\/+$/, '') : path,
+    maxPayloadBytes: int('ws.maxPayloadBytes', ws.maxPayloadBytes, DEFAULT_WS_MAX_PAYLOAD_BYTES, 256),
+    maxSubscriptions: int('ws.maxSubscriptions', ws.maxSubscriptions, DEFAULT_WS_MAX_SUBSCRIPTIONS, 1),
+    maxInvalidMessages: int('ws.maxInvalidMessages', ws.maxInvalidMessages, DEFAULT_WS_MAX_INVALID_MESSAGES, 0),
+    maxBufferedBytes: int('ws.maxBufferedBytes', ws.maxBufferedBytes, DEFAULT_MAX_QUEUE_BYTES, 1),
+    heartbeatMs: int('ws.heartbeatMs', ws.heartbeatMs, DEFAULT_WS_HEARTBEAT_MS, 0),
+    heartbeatTimeoutMs: int('ws.heartbeatTimeoutMs', ws.heartbeatTimeoutMs, DEFAULT_WS_HEARTBEAT_TIMEOUT_MS, 1),
+    allowedOrigins: origins as string[] | '*',
+    connectionGuard: guard as ResolvedWsOptions['connectionGuard'],
   };
 }

@@ -27,6 +27,16 @@ export interface StreamHandle {
 }
 
 /**
+ * Bytes that several subscriptions on one connection may queue together (e.g. all the
+ * subscriptions of one WebSocket). A subscription whose own queue is empty may still queue
+ * one event past it, so none starves.
+ */
+export class QueueBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
+}
+
+/**
  * The one backpressure loop. Subscribes `source` and writes each event to `writer`;
  * while the writer reports a full buffer, events wait in a queue bounded by
  * `flow.maxQueueBytes`, past which `flow.policy` applies. The upstream is unsubscribed as
@@ -37,8 +47,9 @@ export function pipeToWriter<F>(
   writer: StreamWriter<F>,
   flow: Required<FlowControlOptions>,
   onFinish: (handle: StreamHandle) => void = () => {},
+  budget?: QueueBudget,
 ): StreamHandle {
-  return new Pump(source, writer, flow, onFinish);
+  return new Pump(source, writer, flow, onFinish, budget);
 }
 
 class Pump<F> implements StreamHandle {
@@ -58,6 +69,7 @@ class Pump<F> implements StreamHandle {
     private readonly writer: StreamWriter<F>,
     private readonly flow: Required<FlowControlOptions>,
     private readonly onFinish: (handle: StreamHandle) => void,
+    private readonly budget: QueueBudget | undefined,
   ) {
     writer.onDrain(() => this.flush());
     writer.onClose(() => this.finish());
@@ -93,13 +105,13 @@ class Pump<F> implements StreamHandle {
       if (!this.writer.write(frame)) this.blocked = true;
       return;
     }
-    if (this.queuedBytes + size > this.flow.maxQueueBytes && this.head < this.queue.length) {
+    if (this.overLimit(size) && this.head < this.queue.length) {
       switch (this.flow.policy) {
         case 'disconnect':
           this.overflow();
           return;
         case 'drop-oldest':
-          while (this.head < this.queue.length && this.queuedBytes + size > this.flow.maxQueueBytes) this.shift();
+          while (this.head < this.queue.length && this.overLimit(size)) this.shift();
           break;
         case 'latest':
           while (this.head < this.queue.length) this.shift();
@@ -109,13 +121,24 @@ class Pump<F> implements StreamHandle {
     this.queue.push(frame);
     this.sizes.push(size);
     this.queuedBytes += size;
+    if (this.budget) this.budget.used += size;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
+  }
+
+  /** Whether queuing `size` more bytes would pass this stream's or the connection's limit. */
+  private overLimit(size: number): boolean {
+    return (
+      this.queuedBytes + size > this.flow.maxQueueBytes ||
+      (this.budget !== undefined && this.budget.used + size > this.budget.limit)
+    );
   }
 
   /** Removes the oldest queued frame (counted as dropped). */
   private shift(): F {
     const frame = this.queue[this.head] as F;
-    this.queuedBytes -= this.sizes[this.head] as number;
+    const size = this.sizes[this.head] as number;
+    this.queuedBytes -= size;
+    if (this.budget) this.budget.used -= size;
     this.queue[this.head] = undefined as F;
     this.head++;
     this.droppedEvents++;
@@ -169,6 +192,7 @@ class Pump<F> implements StreamHandle {
   }
 
   private clearQueue(): void {
+    if (this.budget) this.budget.used -= this.queuedBytes;
     this.queue.length = 0;
     this.sizes.length = 0;
     this.head = 0;

@@ -1,3 +1,4 @@
+import type { CanActivate, Type } from '@nestjs/common';
 import type { TransportName } from './stream-call.interface.js';
 
 /**
@@ -34,6 +35,35 @@ export interface SseOptions {
   disconnectGraceMs?: number;
 }
 
+/** WebSocket transport options (needs `@nestjs/platform-ws`). */
+export interface WsOptions {
+  /** Path of the WebSocket endpoint on the HTTP server. Default `/ws`. */
+  path?: string;
+  /** Largest frame a client may send; bigger ones close the connection with 1009. Default 65536. */
+  maxPayloadBytes?: number;
+  /** Active subscriptions per connection; more → `RESOURCE_EXHAUSTED`. Default 100. */
+  maxSubscriptions?: number;
+  /** Malformed messages tolerated per connection before it is closed with 4400. Default 10. */
+  maxInvalidMessages?: number;
+  /** Bytes that may wait per connection (all its subscriptions) before the slow-consumer policy applies. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Interval of server ping frames; 0 disables. Default 15000. */
+  heartbeatMs?: number;
+  /** A peer that has not answered a ping within this time is terminated. Default 10000. */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Origins allowed to connect (exact `scheme://host[:port]`), or `'*'` for any. Default:
+   * requests without `Origin` (non-browser clients) and same-origin requests only.
+   * Others are refused with HTTP 403 at the upgrade.
+   */
+  allowedOrigins?: string[] | '*';
+  /**
+   * A guard run at the upgrade, before the socket exists (context type `'longlink'`, a
+   * `StreamCall` with `stream: ''`). Refusal → HTTP 403 (or 401 for `UnauthorizedException`).
+   */
+  connectionGuard?: Type<CanActivate> | CanActivate;
+}
+
 /**
  * Options of `LonglinkModule.forRoot()` / `forRootAsync()`. Validated at startup.
  *
@@ -44,6 +74,8 @@ export interface LonglinkModuleOptions {
   flowControl?: FlowControlOptions;
   /** SSE transport. */
   sse?: SseOptions;
+  /** WebSocket transport: `true` or options to enable it (off by default). */
+  ws?: boolean | WsOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -58,4 +90,9 @@ export interface StreamOptions {
 export interface ResolvedLonglinkOptions {
   flowControl: Required<FlowControlOptions>;
   sse: Required<SseOptions>;
+  /** `undefined` when the WebSocket transport is off. */
+  ws: ResolvedWsOptions | undefined;
 }
+
+/** WebSocket options after defaults. */
+export type ResolvedWsOptions = Required<Omit<WsOptions, 'connectionGuard'>> & Pick<WsOptions, 'connectionGuard'>;

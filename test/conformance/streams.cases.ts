@@ -21,7 +21,7 @@ export function runStreamConformance(factory: HarnessFactory): void {
 
     beforeAll(async () => {
       h = factory();
-      await h.start(conformanceModule());
+      await h.start(conformanceModule(h.moduleOptions));
       probe = h.app.get(Probe);
       tracker = h.app.get(StreamTracker);
     });
@@ -236,7 +236,7 @@ export function runStreamConformance(factory: HarnessFactory): void {
   describe(`shutdown: ${label}`, () => {
     it('app.close() ends open streams with UNAVAILABLE within 1 s and tears them down', async () => {
       const h = factory();
-      await h.start(conformanceModule());
+      await h.start(conformanceModule(h.moduleOptions));
       const probe = h.app.get(Probe);
       const subs = [h.subscribe('probe/hold'), h.subscribe('demo/clock')];
       await Promise.all(subs.map((s) => s.waitForEvents(1)));

@@ -1,5 +1,5 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
-import type { TransportName } from '../../lib/index.js';
+import type { LonglinkModuleOptions, TransportName } from '../../lib/index.js';
 
 /** One event as a client received it. */
 export interface ReceivedEvent {
@@ -49,6 +49,8 @@ export interface TransportHarness {
   /** e.g. `sse/express`. */
   readonly label: string;
   readonly app: INestApplication;
+  /** Module options this transport needs (merged into the app's `LonglinkModule.forRoot()`). */
+  readonly moduleOptions: LonglinkModuleOptions;
   start(module: Type<unknown> | DynamicModule, configure?: (app: INestApplication) => void): Promise<void>;
   subscribe(stream: string, options?: SubscribeOptions): ClientSubscription;
   /** Closes every client and the app. */

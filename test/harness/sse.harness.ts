@@ -41,6 +41,7 @@ export function streamUrl(baseUrl: string, stream: string, params: Record<string
 export class SseHarness implements TransportHarness {
   readonly transport = 'sse' as const;
   readonly label: string;
+  readonly moduleOptions = {};
   private started: { app: INestApplication; baseUrl: string } | undefined;
   private readonly open = new Set<EventSource>();
 

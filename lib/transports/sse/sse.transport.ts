@@ -1,12 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { pipeToWriter } from '../../core/pipe-to-writer.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
-import { StreamInvoker } from '../../core/stream-invoker.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
-import { StreamTracker } from '../../core/stream-tracker.js';
+import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
@@ -42,8 +40,7 @@ export class SseTransport implements OnModuleInit {
 
   constructor(
     private readonly registry: StreamRegistry,
-    private readonly invoker: StreamInvoker,
-    private readonly tracker: StreamTracker,
+    private readonly runner: StreamRunner,
     private readonly config: ApplicationConfig,
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
@@ -105,7 +102,7 @@ export class SseTransport implements OnModuleInit {
   private serve(def: StreamDefinition, { req, res, platformRequest }: PlatformExchange): void {
     const writer = new SseWriter(res, this.options.sse);
     if (writer.gone) return;
-    if (this.tracker.isShuttingDown) {
+    if (this.runner.isShuttingDown) {
       return writer.end(new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
     }
     let request;
@@ -122,8 +119,7 @@ export class SseTransport implements OnModuleInit {
       headers: req.headers,
       raw: platformRequest,
     });
-    const handle = pipeToWriter(this.invoker.open(def, call), writer, def.flowControl, (h) => this.tracker.delete(h));
-    this.tracker.add(handle);
+    this.runner.run(def, call, writer);
     writer.scheduleCommit();
   }
 

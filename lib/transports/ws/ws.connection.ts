@@ -1,0 +1,228 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { QueueBudget, type StreamHandle } from '../../core/pipe-to-writer.js';
+import { StreamCallImpl } from '../../core/stream-call.js';
+import type { StreamRegistry } from '../../core/stream-registry.js';
+import type { StreamRunner } from '../../core/stream-runner.js';
+import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamException } from '../../errors/stream-exception.js';
+import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
+import { WsCloseCode } from './ws.error-map.js';
+import { WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
+import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
+import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
+
+/** Past this many bytes in the socket's buffer, writers hold further frames in their queues. */
+export const WS_SEND_HIGH_WATER_BYTES = 64 * 1024;
+/** How long a close handshake may take before the socket is terminated. */
+export const WS_CLOSE_GRACE_MS = 1000;
+const OPEN = 1;
+
+interface Subscription {
+  writer: WsSubscriptionWriter;
+  handle: StreamHandle | undefined;
+}
+
+export interface WsConnectionDeps {
+  registry: StreamRegistry;
+  runner: StreamRunner;
+  options: ResolvedWsOptions;
+  logger: Logger;
+  onClosed(connection: WsConnection): void;
+}
+
+/**
+ * One client connection: its subscriptions by client id, the protocol of PROTOCOL.md §4,
+ * heartbeat, and the connection-wide send budget shared by its subscriptions.
+ */
+export class WsConnection implements WsSubscriptionHost {
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly budget: QueueBudget;
+  private invalidMessages = 0;
+  private blocked = false;
+  private closing = false;
+  private drainCursor = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private awaitingPongSince = 0;
+  private terminateTimer: NodeJS.Timeout | undefined;
+  /** Resolves when the socket is closed. */
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Socket,
+    private readonly request: IncomingMessage,
+    private readonly deps: WsConnectionDeps,
+  ) {
+    this.budget = new QueueBudget(deps.options.maxBufferedBytes);
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => (this.awaitingPongSince = 0));
+    // Without an 'error' listener, an oversize frame would crash the process.
+    ws.on('error', (error) => deps.logger.debug?.(`WebSocket error: ${error.message}`));
+    socket.on('drain', () => this.onDrain());
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    void this.closed.then(() => this.onClose());
+    const { heartbeatMs, heartbeatTimeoutMs } = deps.options;
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => {
+        if (this.awaitingPongSince && Date.now() - this.awaitingPongSince >= heartbeatTimeoutMs) {
+          ws.terminate();
+          return;
+        }
+        if (!this.awaitingPongSince) {
+          this.awaitingPongSince = Date.now();
+          ws.ping();
+        }
+      }, Math.min(heartbeatMs, heartbeatTimeoutMs));
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Number of active subscriptions. */
+  get size(): number {
+    return this.subscriptions.size;
+  }
+
+  send(frame: string): boolean {
+    if (this.ws.readyState !== OPEN) return true; // the close handler tears everything down
+    this.ws.send(frame);
+    if (this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) this.blocked = true;
+    return !this.blocked;
+  }
+
+  finish(writer: WsSubscriptionWriter, error?: StreamException): void {
+    const id = writer.subscriptionId;
+    if (this.subscriptions.get(id)?.writer !== writer) return; // unsubscribed meanwhile
+    this.subscriptions.delete(id);
+    if (this.ws.readyState === OPEN) this.ws.send(error ? wsErrorFrame(id, error) : wsCompleteFrame(id));
+  }
+
+  overflow(writer: WsSubscriptionWriter): void {
+    this.subscriptions.delete(writer.subscriptionId);
+    this.close(WsCloseCode.SLOW_CONSUMER, 'Slow consumer: send buffer limit exceeded');
+  }
+
+  /** Ends every subscription with `error` (they are told), then closes with `code`. */
+  shutdown(error: StreamException, code: number, reason: string): void {
+    for (const { handle } of [...this.subscriptions.values()]) handle?.close(error);
+    this.close(code, reason);
+  }
+
+  /** Tears all subscriptions down now, closes with `code`, terminates if the peer does not answer. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.teardownAll();
+    this.ws.close(code, reason);
+    this.terminateTimer = setTimeout(() => this.ws.terminate(), WS_CLOSE_GRACE_MS);
+    this.terminateTimer.unref();
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closing) return;
+    this.awaitingPongSince = 0; // any message proves the peer is alive
+    let message: WsClientMessage;
+    try {
+      message = parseWsMessage(data, isBinary);
+    } catch (error) {
+      const e = error instanceof WsProtocolError ? error : new WsProtocolError('Malformed message');
+      this.invalid(e.subscriptionId, e);
+      return;
+    }
+    switch (message.type) {
+      case 'ping':
+        this.ws.send(WS_PONG_FRAME);
+        return;
+      case 'unsubscribe': {
+        const subscription = this.subscriptions.get(message.id);
+        if (!subscription) return; // already ended: nothing to do
+        this.subscriptions.delete(message.id);
+        subscription.writer.peerGone();
+        return;
+      }
+      case 'subscribe':
+        this.subscribe(message);
+        return;
+    }
+  }
+
+  private subscribe(message: Extract<WsClientMessage, { type: 'subscribe' }>): void {
+    const { id, stream } = message;
+    if (this.subscriptions.has(id)) {
+      // No id on this error: the active subscription with that id is unaffected.
+      this.invalid(
+        undefined,
+        new WsProtocolError(`Subscription id ${JSON.stringify(id)} is already active`, undefined, { id }),
+      );
+      return;
+    }
+    if (this.subscriptions.size >= this.deps.options.maxSubscriptions) {
+      return this.refuse(
+        id,
+        new StreamException(
+          StreamErrorCode.RESOURCE_EXHAUSTED,
+          `At most ${this.deps.options.maxSubscriptions} subscriptions per connection`,
+        ),
+      );
+    }
+    if (this.deps.runner.isShuttingDown) {
+      return this.refuse(id, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
+    }
+    const def = this.deps.registry.get(stream);
+    if (!def || (def.options.transports && !def.options.transports.includes('ws'))) {
+      return this.refuse(id, new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${JSON.stringify(stream)}`));
+    }
+    const call = new StreamCallImpl({
+      stream: def.name,
+      transport: 'ws',
+      params: message.params,
+      lastEventId: message.lastEventId,
+      headers: this.request.headers,
+      raw: this.request,
+    });
+    const subscription: Subscription = { writer: new WsSubscriptionWriter(this, id), handle: undefined };
+    this.subscriptions.set(id, subscription);
+    subscription.handle = this.deps.runner.run(def, call, subscription.writer, this.budget);
+  }
+
+  private refuse(id: string, error: StreamException): void {
+    this.ws.send(wsErrorFrame(id, error));
+  }
+
+  /** A malformed message: an error back, and the connection closed once too many came. */
+  private invalid(id: string | undefined, error: StreamException): void {
+    this.invalidMessages++;
+    if (this.ws.readyState === OPEN) this.ws.send(wsErrorFrame(id, error));
+    if (this.invalidMessages > this.deps.options.maxInvalidMessages) {
+      this.close(WsCloseCode.TOO_MANY_INVALID_MESSAGES, 'Too many invalid messages');
+    }
+  }
+
+  private onDrain(): void {
+    if (!this.blocked || this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) return;
+    this.blocked = false;
+    // Let every subscription flush, starting from a different one each time for fairness.
+    const writers = [...this.subscriptions.values()].map((s) => s.writer);
+    if (writers.length === 0) return;
+    const start = this.drainCursor++ % writers.length;
+    for (let i = 0; i < writers.length && !this.blocked; i++) {
+      writers[(start + i) % writers.length]!.drained();
+    }
+  }
+
+  private teardownAll(): void {
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    for (const { writer } of subscriptions) writer.peerGone();
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.terminateTimer);
+    this.teardownAll();
+    this.deps.onClosed(this);
+  }
+}

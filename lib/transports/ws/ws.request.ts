@@ -1,0 +1,74 @@
+import { parseParamsJson, checkParamsObject } from '../../core/params.js';
+import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamException } from '../../errors/stream-exception.js';
+import { MAX_LAST_EVENT_ID_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
+
+/** A message from the client, validated. */
+export type WsClientMessage =
+  | {
+      type: 'subscribe';
+      id: string;
+      stream: string;
+      params: Record<string, unknown>;
+      lastEventId: string | undefined;
+    }
+  | { type: 'unsubscribe'; id: string }
+  | { type: 'ping' };
+
+/** A malformed message; `subscriptionId` is set when the message had a valid id. */
+export class WsProtocolError extends StreamException {
+  constructor(
+    message: string,
+    readonly subscriptionId?: string,
+    details?: unknown,
+  ) {
+    super(StreamErrorCode.BAD_REQUEST, message, details);
+  }
+}
+
+const TYPES = new Set(['subscribe', 'unsubscribe', 'ping']);
+
+/**
+ * Parses and validates one client frame. Throws {@link WsProtocolError} (`BAD_REQUEST`)
+ * for binary frames, non-JSON, non-objects, `__proto__`/`constructor`/`prototype` keys,
+ * unknown types, missing or oversized ids and malformed fields.
+ */
+export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): WsClientMessage {
+  if (isBinary) throw new WsProtocolError('Binary frames are not supported; send JSON text');
+  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+  let message: Record<string, unknown>;
+  try {
+    message = parseParamsJson(text, 'message');
+  } catch (error) {
+    throw new WsProtocolError(error instanceof Error ? error.message : 'message is not valid JSON');
+  }
+  const { type } = message;
+  if (typeof type !== 'string' || !TYPES.has(type)) {
+    throw new WsProtocolError(`Unknown message type ${JSON.stringify(type) ?? 'undefined'}`);
+  }
+  if (type === 'ping') return { type };
+  const { id } = message;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_WS_SUBSCRIPTION_ID_LENGTH) {
+    throw new WsProtocolError(`"id" must be a string of 1 to ${MAX_WS_SUBSCRIPTION_ID_LENGTH} characters`);
+  }
+  if (type === 'unsubscribe') return { type, id };
+  const { stream, params, lastEventId } = message;
+  if (typeof stream !== 'string' || stream.length === 0 || stream.length > 512) {
+    throw new WsProtocolError('"stream" must be a non-empty string', id);
+  }
+  let checked: Record<string, unknown> = {};
+  if (params !== undefined) {
+    try {
+      checked = checkParamsObject(params);
+    } catch {
+      throw new WsProtocolError('"params" must be a JSON object', id);
+    }
+  }
+  if (
+    lastEventId !== undefined &&
+    (typeof lastEventId !== 'string' || lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId))
+  ) {
+    throw new WsProtocolError('"lastEventId" must be a string without line breaks', id);
+  }
+  return { type: 'subscribe', id, stream, params: checked, lastEventId: lastEventId === '' ? undefined : lastEventId };
+}

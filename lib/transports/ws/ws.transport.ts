@@ -1,0 +1,205 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type CanActivate,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/internal';
+import { isObservable, lastValueFrom } from 'rxjs';
+import type { WebSocketServer } from 'ws';
+import { StreamCallImpl } from '../../core/stream-call.js';
+import { StreamRegistry } from '../../core/stream-registry.js';
+import { StreamRunner } from '../../core/stream-runner.js';
+import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamException, toStreamException } from '../../errors/stream-exception.js';
+import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
+import { LONGLINK_CONTEXT_TYPE } from '../../longlink.constants.js';
+import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
+import { SSE_STATUS_BY_CODE } from '../sse/sse.error-map.js';
+import { WS_CLOSE_GRACE_MS, WsConnection } from './ws.connection.js';
+import { WsCloseCode } from './ws.error-map.js';
+import { loadWs } from './ws.loader.js';
+
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
+/**
+ * Serves every `@Stream()` over one WebSocket endpoint on the application's HTTP server
+ * (`ws.path`, default `/ws`), multiplexing subscriptions per connection. Uses the `ws`
+ * library of `@nestjs/platform-ws`, and coexists with the application's own gateways: upgrade
+ * requests for other paths go to whoever else listens for them.
+ */
+@Injectable()
+export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Longlink');
+  private readonly connections = new Set<WsConnection>();
+  private wss: WebSocketServer | undefined;
+  private server: Server | undefined;
+  private dispatcher: UpgradeListener | undefined;
+  private others: UpgradeListener[] = [];
+  private guard: CanActivate | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: StreamRegistry,
+    private readonly runner: StreamRunner,
+    private readonly moduleRef: ModuleRef,
+    @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
+  ) {}
+
+  private get ws(): ResolvedWsOptions {
+    return this.options.ws!;
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.options.ws) return;
+    const server = this.adapterHost?.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server) throw new Error('LonglinkModule: the WebSocket transport needs an HTTP server (Express or Fastify)');
+    const { WebSocketServer } = loadWs();
+    this.guard = await this.resolveGuard();
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.ws.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      // ws >= 8.18: a close handshake the peer never answers ends after this (not 30 s).
+      ...({ closeTimeout: WS_CLOSE_GRACE_MS } as object),
+    });
+    this.wss.on('error', (error) => this.logger.error(`WebSocket server error: ${error.message}`));
+    // Upgrades for our path are ours alone; others go to the listeners already there (the
+    // app's own gateways), which would otherwise destroy sockets for paths they don't know.
+    this.server = server;
+    this.others = server.listeners('upgrade') as UpgradeListener[];
+    server.removeAllListeners('upgrade');
+    this.dispatcher = (request, socket, head) => {
+      if (!this.stopped && pathOf(request) === this.ws.path) {
+        void this.upgrade(request, socket as Socket, head);
+        return;
+      }
+      if (this.others.length === 0) return void socket.destroy();
+      for (const listener of this.others) listener.call(server, request, socket, head);
+    };
+    server.on('upgrade', this.dispatcher);
+    this.logger.log(`WebSocket endpoint at ${this.ws.path}`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.wss) return;
+    this.stopped = true;
+    const error = new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down');
+    const closing = [...this.connections].map((c) => {
+      c.shutdown(error, WsCloseCode.GOING_AWAY, 'Server is shutting down');
+      return c.closed;
+    });
+    await Promise.all(closing);
+    if (this.server && this.dispatcher) {
+      this.server.off('upgrade', this.dispatcher);
+      for (const listener of this.others) this.server.on('upgrade', listener);
+    }
+    this.wss.close();
+    this.wss = undefined;
+  }
+
+  private async upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    if (!this.originAllowed(request)) {
+      return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Origin not allowed'));
+    }
+    if (this.runner.isShuttingDown) {
+      return reject(socket, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
+    }
+    if (this.guard) {
+      const call = new StreamCallImpl({
+        stream: '',
+        transport: 'ws',
+        params: {},
+        lastEventId: undefined,
+        headers: request.headers,
+        raw: request,
+      });
+      let allowed = false;
+      try {
+        const context = new ExecutionContextHost([call], WsTransport, this.upgrade);
+        context.setType(LONGLINK_CONTEXT_TYPE);
+        let result: unknown = await this.guard.canActivate(context);
+        if (isObservable(result)) result = await lastValueFrom(result);
+        allowed = result === true;
+      } catch (error) {
+        return reject(socket, toStreamException(error));
+      } finally {
+        call.abort();
+      }
+      if (!allowed) return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Forbidden resource'));
+    }
+    if (socket.destroyed || !this.wss) return;
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      const connection = new WsConnection(ws, socket, request, {
+        registry: this.registry,
+        runner: this.runner,
+        options: this.ws,
+        logger: this.logger,
+        onClosed: (c) => this.connections.delete(c),
+      });
+      this.connections.add(connection);
+    });
+  }
+
+  private originAllowed(request: IncomingMessage): boolean {
+    const { allowedOrigins } = this.ws;
+    if (allowedOrigins === '*') return true;
+    const origin = request.headers.origin;
+    if (origin === undefined) return true; // not a browser: CSWSH needs a browser
+    if (allowedOrigins.includes(origin)) return true;
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  private async resolveGuard(): Promise<CanActivate | undefined> {
+    const guard = this.ws.connectionGuard;
+    if (!guard || typeof guard !== 'function') return guard;
+    try {
+      return this.moduleRef.get(guard, { strict: false });
+    } catch {
+      return this.moduleRef.create(guard);
+    }
+  }
+}
+
+function pathOf(request: IncomingMessage): string {
+  try {
+    return new URL(request.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '';
+  }
+}
+
+/** Answers an upgrade request with a plain HTTP error: no socket is created. */
+function reject(socket: Socket, error: StreamException): void {
+  if (socket.destroyed) return;
+  const status = SSE_STATUS_BY_CODE[error.code];
+  const body = JSON.stringify(error.toJSON());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}

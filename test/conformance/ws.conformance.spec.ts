@@ -1,0 +1,5 @@
+import { WsHarness } from '../harness/ws.harness.js';
+import { runStreamConformance } from './streams.cases.js';
+
+runStreamConformance(() => new WsHarness('express'));
+runStreamConformance(() => new WsHarness('fastify'));

@@ -1,0 +1,154 @@
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import WebSocket from 'ws';
+import type { LonglinkModuleOptions } from '../../lib/index.js';
+import type { ClientSubscription, ReceivedEvent, StreamEnd, SubscribeOptions, TransportHarness } from './harness.js';
+import { createHttpApp, type HttpPlatform } from './sse.harness.js';
+import { deferred } from './util.js';
+
+/** A server message as PROTOCOL.md §4 defines it. */
+export interface WsServerMessage {
+  type: 'next' | 'complete' | 'error' | 'pong';
+  id?: string;
+  eventId?: string;
+  data?: unknown;
+  error?: { code: string; message: string; details?: unknown };
+}
+
+/** Opens a raw `ws` client and resolves once it is open. */
+export function openWs(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, res })));
+  });
+}
+
+/** A client connection multiplexing subscriptions, as a library client would. */
+class WsClient {
+  private readonly handlers = new Map<string, (m: WsServerMessage) => void>();
+  readonly closed = deferred<{ code: number; reason: string }>();
+  readonly unmatched: WsServerMessage[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as WsServerMessage;
+      const handler = message.id === undefined ? undefined : this.handlers.get(message.id);
+      if (handler) handler(message);
+      else this.unmatched.push(message);
+    });
+    ws.on('close', (code, reason) => {
+      this.closed.resolve({ code, reason: String(reason) });
+      for (const handler of [...this.handlers.values()]) handler({ type: 'error', error: { code: 'CLOSED', message: `closed ${code}` } });
+    });
+    ws.on('error', () => undefined);
+  }
+
+  on(id: string, handler: (m: WsServerMessage) => void): void {
+    this.handlers.set(id, handler);
+  }
+
+  off(id: string): void {
+    this.handlers.delete(id);
+  }
+
+  send(message: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+}
+
+/** WebSocket transport with the `ws` client; one connection per distinct header set. */
+export class WsHarness implements TransportHarness {
+  readonly transport = 'ws' as const;
+  readonly label: string;
+  readonly moduleOptions: LonglinkModuleOptions = { ws: { path: '/ws' } };
+  private started: { app: INestApplication; baseUrl: string } | undefined;
+  private readonly clients = new Map<string, Promise<WsClient>>();
+  private nextId = 0;
+
+  constructor(private readonly platform: HttpPlatform = 'express') {
+    this.label = `ws/${platform}`;
+  }
+
+  get app(): INestApplication {
+    if (!this.started) throw new Error('harness not started');
+    return this.started.app;
+  }
+
+  get url(): string {
+    if (!this.started) throw new Error('harness not started');
+    return `${this.started.baseUrl.replace('http', 'ws')}/ws`;
+  }
+
+  async start(module: Type<unknown> | DynamicModule, configure?: (app: INestApplication) => void): Promise<void> {
+    this.started = await createHttpApp(this.platform, module, configure);
+  }
+
+  private client(headers: Record<string, string>): Promise<WsClient> {
+    const key = JSON.stringify(headers);
+    let client = this.clients.get(key);
+    if (!client) {
+      client = openWs(this.url, { headers }).then((ws) => new WsClient(ws));
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  subscribe(stream: string, options: SubscribeOptions = {}): ClientSubscription {
+    const id = `s${++this.nextId}`;
+    const events: ReceivedEvent[] = [];
+    const ended = deferred<StreamEnd>();
+    const waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    let client: WsClient | undefined;
+    const finish = (end: StreamEnd) => {
+      client?.off(id);
+      if (ended.settled) return;
+      ended.resolve(end);
+      for (const w of waiters.splice(0)) w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${events.length} events`));
+    };
+    let cancelled = false;
+    void this.client(options.headers ?? {}).then(
+      (c) => {
+        client = c;
+        if (cancelled) return;
+        c.on(id, (m) => {
+          if (m.type === 'next') {
+            events.push({ id: m.eventId, data: m.data });
+            for (const w of [...waiters]) {
+              if (events.length >= w.count) {
+                waiters.splice(waiters.indexOf(w), 1);
+                w.resolve();
+              }
+            }
+          } else if (m.type === 'complete') finish({ kind: 'complete' });
+          else if (m.type === 'error' && m.error?.code === 'CLOSED') finish({ kind: 'closed', reason: m.error.message });
+          else if (m.type === 'error') finish({ kind: 'error', ...m.error! });
+        });
+        c.send({ type: 'subscribe', id, stream, params: options.params ?? {}, lastEventId: options.lastEventId });
+      },
+      (error: Error & { status?: number }) => finish({ kind: 'closed', reason: error.message }),
+    );
+    return {
+      events,
+      end: ended.promise,
+      waitForEvents: (count) =>
+        new Promise<ReceivedEvent[]>((resolve, reject) => {
+          if (events.length >= count) return resolve(events);
+          if (ended.settled) return reject(new Error(`stream already ended after ${events.length} events`));
+          waiters.push({ count, resolve: () => resolve(events), reject });
+        }),
+      cancel: () => {
+        cancelled = true;
+        client?.send({ type: 'unsubscribe', id });
+        finish({ kind: 'closed', reason: 'cancelled by client' });
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients.values()) void client.then((c) => c.ws.terminate(), () => undefined);
+    this.clients.clear();
+    await this.started?.app.close();
+    this.started = undefined;
+  }
+}

@@ -12,6 +12,7 @@ export type {
   FlowControlOptions,
   SlowConsumerPolicy,
   SseOptions,
+  WsOptions,
   StreamOptions,
   ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
@@ -29,3 +30,5 @@ export type { StreamDefinition } from './core/stream-definition.js';
 export { StreamTracker } from './core/stream-tracker.js';
 export type { StreamHandle } from './core/pipe-to-writer.js';
 export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
+export { WsTransport } from './transports/ws/ws.transport.js';
+export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';

@@ -4,7 +4,7 @@ import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { StreamEvent, tracked } from '../interfaces/stream-event.interface.js';
-import { pipeToWriter } from './pipe-to-writer.js';
+import { QueueBudget, pipeToWriter } from './pipe-to-writer.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 
 /** A writer whose buffer the test fills and drains by hand. */
@@ -136,5 +136,25 @@ describe('pipeToWriter', () => {
     source.next(new StreamEvent({ big: 1n }));
     expect(writer.ended?.error?.code).toBe('INTERNAL');
     expect(source.observed).toBe(false);
+  });
+
+  it('a shared budget bounds the queues of several subscriptions together', () => {
+    const budget = new QueueBudget(40);
+    const flow = { maxQueueBytes: 1000, policy: 'disconnect' as const };
+    const a = { source: new Subject<StreamEvent>(), writer: new ManualWriter() };
+    const b = { source: new Subject<StreamEvent>(), writer: new ManualWriter() };
+    const ha = pipeToWriter(a.source, a.writer, flow, undefined, budget);
+    const hb = pipeToWriter(b.source, b.writer, { ...flow, policy: 'drop-oldest' }, undefined, budget);
+    a.writer.accepting = b.writer.accepting = false;
+    for (const i of [1, 2, 3]) a.source.next(tracked(String(i), i)); // 1 written, 20 bytes queued
+    for (const i of [1, 2, 3, 4]) b.source.next(tracked(String(i), i)); // 1 written, 20 queued, then drops
+    expect(budget.used).toBe(40);
+    expect(hb.droppedEvents).toBe(1);
+    a.source.next(tracked('4', 4)); // a would pass the shared limit: disconnect
+    expect(a.writer.overflowed?.code).toBe('RESOURCE_EXHAUSTED');
+    expect(ha.closed).toBe(true);
+    expect(budget.used).toBe(20); // a's queue released
+    hb.close();
+    expect(budget.used).toBe(0);
   });
 });

@@ -75,6 +75,11 @@ describe('LonglinkModule', () => {
     [{ flowControl: { maxQueueBytes: 0 } }, 'flowControl.maxQueueBytes'],
     [{ sse: { heartbeat: 5 } }, 'unknown option "sse.heartbeat"'],
     [{ transport: 'sse' }, 'unknown option "transport"'],
+    [{ ws: { path: 'ws' } }, 'ws.path'],
+    [{ ws: { maxPayloadBytes: 10 } }, 'ws.maxPayloadBytes'],
+    [{ ws: { allowedOrigins: 'http://a.example' } }, 'ws.allowedOrigins'],
+    [{ ws: { connectionGuard: 42 } }, 'ws.connectionGuard'],
+    [{ ws: { heartbeat: 1 } }, 'unknown option "ws.heartbeat"'],
   ])('refuses invalid options %j at startup, naming %s', async (options, name) => {
     const message = await bootFails(appWith([LonglinkModule.forRoot(options as never)]));
     expect(message).toContain('LonglinkModule');

@@ -41,7 +41,7 @@ describe('sample page in headless Chromium', () => {
     await app?.close();
   });
 
-  it('shows demo/clock and demo/counter live through EventSource', async () => {
+  it('shows demo/clock and demo/counter live through EventSource and WebSocket', async () => {
     const page = await browser.newPage();
     await page.goto(`${baseUrl}/`);
     // The clock ticks: two different server times appear.
@@ -60,6 +60,15 @@ describe('sample page in headless Chromium', () => {
     });
     const items = await page.$$eval('#counter-log li', (lis) => lis.map((li) => Number(li.textContent)));
     expect(items).toEqual(Array.from({ length: 20 }, (_, i) => i));
+
+    // Over one WebSocket: the clock ticks and the counter runs 0..9 to completion.
+    await page.waitForFunction(() => document.getElementById('ws-log')?.dataset.complete === 'true', undefined, {
+      timeout: 15_000,
+    });
+    const wsItems = await page.$$eval('#ws-log li', (lis) => lis.map((li) => Number(li.textContent)));
+    expect(wsItems).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(await page.getAttribute('#ws-clock', 'data-now')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await page.textContent('#ws-status')).toBe('live');
 
     // Invalid params: a refusal, shown as such, and no reconnect loop.
     await page.fill('#from', '1000000000000'); // over the server's limit; the form has none

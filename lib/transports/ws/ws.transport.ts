@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import {
@@ -18,18 +18,17 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException } from '../../errors/stream-exception.js';
+import { StreamException, isExpectedError, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_CONTEXT_TYPE } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
-import { SSE_STATUS_BY_CODE } from '../sse/sse.error-map.js';
 import { WS_CLOSE_GRACE_MS, WsConnection } from './ws.connection.js';
-import { WsCloseCode } from './ws.error-map.js';
+import { WS_UPGRADE_STATUS_BY_CODE, WsCloseCode } from './ws.error-map.js';
 import { loadWs } from './ws.loader.js';
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+
 
 /**
  * Serves every `@Stream()` over one WebSocket endpoint on the application's HTTP server
@@ -139,6 +138,9 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
         if (isObservable(result)) result = await lastValueFrom(result);
         allowed = result === true;
       } catch (error) {
+        if (!isExpectedError(error)) {
+          this.logger.error(`WebSocket connection guard failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        }
         return reject(socket, toStreamException(error));
       } finally {
         call.abort();
@@ -193,10 +195,10 @@ function pathOf(request: IncomingMessage): string {
 /** Answers an upgrade request with a plain HTTP error: no socket is created. */
 function reject(socket: Socket, error: StreamException): void {
   if (socket.destroyed) return;
-  const status = SSE_STATUS_BY_CODE[error.code];
+  const status = WS_UPGRADE_STATUS_BY_CODE[error.code];
   const body = JSON.stringify(error.toJSON());
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +

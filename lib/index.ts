@@ -13,6 +13,7 @@ export type {
   SlowConsumerPolicy,
   SseOptions,
   WsOptions,
+  GrpcOptions,
   StreamOptions,
   ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
@@ -32,3 +33,5 @@ export type { StreamHandle } from './core/pipe-to-writer.js';
 export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
 export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';
+export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
+export { GRPC_STATUS_BY_CODE, GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER } from './transports/grpc/grpc.error-map.js';

@@ -10,6 +10,7 @@ import type { LonglinkModuleOptions } from './interfaces/longlink-options.interf
 import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
 import { WsTransport } from './transports/ws/ws.transport.js';
+import { GrpcTransport } from './transports/grpc/grpc.transport.js';
 
 const builder = new ConfigurableModuleBuilder<LonglinkModuleOptions>({ moduleName: 'Longlink' })
   .setClassMethodName('forRoot')
@@ -51,8 +52,9 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     LonglinkLifecycle,
     SseTransport,
     WsTransport,
+    GrpcTransport,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

@@ -1,6 +1,7 @@
 import type {
   FlowControlOptions,
   LonglinkModuleOptions,
+  ResolvedGrpcOptions,
   ResolvedLonglinkOptions,
   ResolvedWsOptions,
   SlowConsumerPolicy,
@@ -79,7 +80,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'isGlobal']);
   const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
@@ -94,6 +95,49 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
     },
     ws: resolveWsOptions(root.ws),
+    grpc: resolveGrpcOptions(root.grpc),
+  };
+}
+
+function strings(path: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  if (!list.every((v) => typeof v === 'string' && v.length > 0)) fail(path, 'a string or an array of strings', value);
+  return list as string[];
+}
+
+function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  const grpc = checkObject('grpc', value === true ? {} : value, [
+    'url',
+    'protoPath',
+    'package',
+    'loader',
+    'keepalive',
+    'channelOptions',
+    'credentials',
+    'maxSendMessageLength',
+    'maxReceiveMessageLength',
+    'maxMetadataSize',
+    'healthCheck',
+    'reflection',
+  ]);
+  const url = grpc.url ?? '127.0.0.1:50051';
+  if (typeof url !== 'string' || !/^.+:\d{1,5}$/.test(url)) fail('grpc.url', 'host:port', url);
+  const protoPath = strings('grpc.protoPath', grpc.protoPath);
+  const packages = strings('grpc.package', grpc.package);
+  if (protoPath.length > 0 && packages.length === 0) fail('grpc.package', 'the package(s) of grpc.protoPath', grpc.package);
+  for (const key of ['loader', 'keepalive', 'channelOptions'] as const) {
+    const v = grpc[key];
+    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) fail(`grpc.${key}`, 'an object', v);
+  }
+  return {
+    ...(grpc as object),
+    url,
+    protoPath,
+    package: packages,
+    healthCheck: bool('grpc.healthCheck', grpc.healthCheck, true),
+    reflection: bool('grpc.reflection', grpc.reflection, true),
   };
 }
 

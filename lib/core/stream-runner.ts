@@ -23,6 +23,11 @@ export class StreamRunner {
     return this.tracker.isShuttingDown;
   }
 
+  /** Ends every live subscription with `UNAVAILABLE` and refuses new ones (shutdown). */
+  closeAll(): void {
+    this.tracker.closeAll();
+  }
+
   run<F>(def: StreamDefinition, call: StreamCallImpl, writer: StreamWriter<F>, budget?: QueueBudget): StreamHandle {
     const handle = pipeToWriter(
       this.invoker.open(def, call),

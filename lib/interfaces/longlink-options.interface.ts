@@ -65,6 +65,35 @@ export interface WsOptions {
 }
 
 /**
+ * gRPC transport options (needs `@nestjs/microservices`, `@grpc/grpc-js`,
+ * `@grpc/proto-loader`, `@grpc/reflection`, `grpc-health-check`). The server is a
+ * `ServerGrpc` of `@nestjs/microservices` run by the module beside the HTTP server.
+ */
+export interface GrpcOptions {
+  /** Address to bind, `host:port`. Port 0 binds a random port (see `GrpcTransport.port`). Default `127.0.0.1:50051`. */
+  url?: string;
+  /** Extra `.proto` files: services whose methods `@Stream({ grpc })` bindings serve. */
+  protoPath?: string | string[];
+  /** Packages of those files to serve, e.g. `sample.v1`. */
+  package?: string | string[];
+  /** `@grpc/proto-loader` options for the extra files (default: camelCase fields, `longs: String`, `enums: String`, `oneofs: true`). */
+  loader?: Record<string, unknown>;
+  /** Keepalive, as `@nestjs/microservices` gRPC options take it (`keepaliveTimeMs`, ...). */
+  keepalive?: Record<string, number | boolean>;
+  /** Raw `@grpc/grpc-js` server options. */
+  channelOptions?: Record<string, unknown>;
+  /** Server credentials (`ServerCredentials.createSsl(...)`); insecure by default. */
+  credentials?: unknown;
+  maxSendMessageLength?: number;
+  maxReceiveMessageLength?: number;
+  maxMetadataSize?: number;
+  /** Serve `grpc.health.v1.Health`. Default `true`. */
+  healthCheck?: boolean;
+  /** Serve server reflection (`grpc.reflection.v1` and `v1alpha`). Default `true`. */
+  reflection?: boolean;
+}
+
+/**
  * Options of `LonglinkModule.forRoot()` / `forRootAsync()`. Validated at startup.
  *
  * @publicApi
@@ -76,6 +105,8 @@ export interface LonglinkModuleOptions {
   sse?: SseOptions;
   /** WebSocket transport: `true` or options to enable it (off by default). */
   ws?: boolean | WsOptions;
+  /** gRPC transport: `true` or options to enable it (off by default). */
+  grpc?: boolean | GrpcOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -84,6 +115,11 @@ export interface StreamOptions {
   transports?: TransportName[];
   /** Overrides the module's flow control for this stream. */
   flowControl?: FlowControlOptions;
+  /**
+   * Also serve this stream as a method of your own gRPC service (a server-streaming rpc in
+   * one of `grpc.protoPath`): request message → params, each value → response message.
+   */
+  grpc?: { service: string; method: string };
 }
 
 /** Options after defaults were applied. */
@@ -92,7 +128,18 @@ export interface ResolvedLonglinkOptions {
   sse: Required<SseOptions>;
   /** `undefined` when the WebSocket transport is off. */
   ws: ResolvedWsOptions | undefined;
+  /** `undefined` when the gRPC transport is off. */
+  grpc: ResolvedGrpcOptions | undefined;
 }
+
+/** gRPC options after defaults. */
+export type ResolvedGrpcOptions = GrpcOptions & {
+  url: string;
+  protoPath: string[];
+  package: string[];
+  healthCheck: boolean;
+  reflection: boolean;
+};
 
 /** WebSocket options after defaults. */
 export type ResolvedWsOptions = Required<Omit<WsOptions, 'connectionGuard'>> & Pick<WsOptions, 'connectionGuard'>;

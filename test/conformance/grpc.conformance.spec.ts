@@ -1,0 +1,4 @@
+import { GrpcHarness } from '../harness/grpc.harness.js';
+import { runStreamConformance } from './streams.cases.js';
+
+runStreamConformance(() => new GrpcHarness('express'));

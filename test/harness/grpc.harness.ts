@@ -1,0 +1,133 @@
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { GrpcTransport, type LonglinkModuleOptions } from '../../lib/index.js';
+import type { ClientSubscription, ReceivedEvent, StreamEnd, SubscribeOptions, TransportHarness } from './harness.js';
+import { createHttpApp, type HttpPlatform } from './sse.harness.js';
+import { deferred } from './util.js';
+
+const PROTO = fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url));
+const LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
+
+type Value =
+  | { nullValue: 'NULL_VALUE' }
+  | { numberValue: number }
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { structValue: { fields: Record<string, Value> } }
+  | { listValue: { values: Value[] } };
+
+function toValue(value: unknown): Value {
+  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
+  return { structValue: toStruct(value as Record<string, unknown>) };
+}
+
+/** A plain object as a `google.protobuf.Struct`. */
+export function toStruct(object: Record<string, unknown>): { fields: Record<string, Value> } {
+  return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, toValue(v)])) };
+}
+
+type StreamsClient = grpc.Client & {
+  Subscribe(request: object, metadata?: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<{ id: string; data: Buffer }>;
+};
+
+/** A generic `longlink.v1.Streams` client. */
+export function streamsClient(port: number): StreamsClient {
+  const definition = protoLoader.loadSync(PROTO, LOADER);
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    longlink: { v1: { Streams: new (address: string, credentials: grpc.ChannelCredentials) => StreamsClient } };
+  };
+  return new pkg.longlink.v1.Streams(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
+/** How a gRPC call ended, in harness terms. */
+export function endFromStatus(status: grpc.StatusObject): StreamEnd {
+  if (status.code === grpc.status.OK) return { kind: 'complete' };
+  const code = status.metadata.get('longlink-error-code')[0];
+  if (status.code === grpc.status.CANCELLED && code === undefined) return { kind: 'closed', reason: status.details };
+  return { kind: 'error', code: typeof code === 'string' ? code : `GRPC_${status.code}`, message: status.details, native: status.code };
+}
+
+/** gRPC with a real `@grpc/grpc-js` client on the generic service. */
+export class GrpcHarness implements TransportHarness {
+  readonly transport = 'grpc' as const;
+  readonly label: string;
+  readonly moduleOptions: LonglinkModuleOptions = { grpc: { url: '127.0.0.1:0' } };
+  private started: { app: INestApplication; client: StreamsClient } | undefined;
+  private readonly calls = new Set<grpc.ClientReadableStream<unknown>>();
+
+  constructor(private readonly platform: HttpPlatform = 'express') {
+    this.label = `grpc/${platform}`;
+  }
+
+  get app(): INestApplication {
+    if (!this.started) throw new Error('harness not started');
+    return this.started.app;
+  }
+
+  async start(module: Type<unknown> | DynamicModule, configure?: (app: INestApplication) => void): Promise<void> {
+    const { app } = await createHttpApp(this.platform, module, configure);
+    this.started = { app, client: streamsClient(app.get(GrpcTransport).port) };
+  }
+
+  subscribe(stream: string, options: SubscribeOptions = {}): ClientSubscription {
+    const events: ReceivedEvent[] = [];
+    const ended = deferred<StreamEnd>();
+    const waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(options.headers ?? {})) metadata.set(key, value);
+    const call = this.started!.client.Subscribe(
+      { stream, params: toStruct(options.params ?? {}), lastEventId: options.lastEventId ?? '' },
+      metadata,
+    );
+    this.calls.add(call);
+    let cancelled = false;
+    const finish = (end: StreamEnd) => {
+      this.calls.delete(call);
+      if (ended.settled) return;
+      ended.resolve(end);
+      for (const w of waiters.splice(0)) w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${events.length} events`));
+    };
+    call.on('data', (event: { id: string; data: Buffer }) => {
+      events.push({ id: event.id === '' ? undefined : event.id, data: JSON.parse(event.data.toString('utf8')) });
+      for (const w of [...waiters]) {
+        if (events.length >= w.count) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+    call.on('error', () => undefined); // the status event says how it ended
+    call.on('status', (status: grpc.StatusObject) =>
+      finish(cancelled ? { kind: 'closed', reason: 'cancelled by client' } : endFromStatus(status)),
+    );
+    return {
+      events,
+      end: ended.promise,
+      waitForEvents: (count) =>
+        new Promise<ReceivedEvent[]>((resolve, reject) => {
+          if (events.length >= count) return resolve(events);
+          if (ended.settled) return reject(new Error(`stream already ended after ${events.length} events`));
+          waiters.push({ count, resolve: () => resolve(events), reject });
+        }),
+      cancel: () => {
+        cancelled = true;
+        call.cancel();
+        finish({ kind: 'closed', reason: 'cancelled by client' });
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const call of this.calls) call.cancel();
+    this.calls.clear();
+    this.started?.client.close();
+    await this.started?.app.close();
+    this.started = undefined;
+  }
+}

@@ -1,14 +1,36 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Module } from '@nestjs/common';
 import { LonglinkModule } from '../lib/index.js';
 import { DemoModule } from './demo/demo.module.js';
 import { PageController } from './page.controller.js';
 
+/** A file of the repository's `proto/`, from sample/ (source) or dist/sample/ (built). */
+function protoFile(path: string): string {
+  const candidates = [`../proto/${path}`, `../../proto/${path}`].map((c) => fileURLToPath(new URL(c, import.meta.url)));
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
 /**
- * The sample application: the demo streams over SSE (`GET /demo/...`) and WebSocket
- * (`ws://HOST:PORT/ws`), and a live page at `/`.
+ * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
+ * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
+ * typed `sample.v1.Demo`), and a live page at `/`. Env is read when the app starts.
  */
 @Module({
-  imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 15_000 }, ws: { path: '/ws' } }), DemoModule],
+  imports: [
+    LonglinkModule.forRootAsync({
+      useFactory: () => ({
+        sse: { heartbeatMs: 15_000 },
+        ws: { path: '/ws' },
+        grpc: {
+          url: `${process.env.HOST || '127.0.0.1'}:${process.env.GRPC_PORT ?? '50051'}`,
+          protoPath: protoFile('sample/v1/demo.proto'),
+          package: 'sample.v1',
+        },
+      }),
+    }),
+    DemoModule,
+  ],
   controllers: [PageController],
 })
 export class AppModule {}

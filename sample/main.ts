@@ -2,9 +2,13 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { GrpcTransport } from '../lib/index.js';
 import { AppModule } from './app.module.js';
 
-/** Starts the sample app. Env: HOST (default 127.0.0.1), PORT (default 3000; 0 = random). */
+/**
+ * Starts the sample app. Env: HOST (default 127.0.0.1), PORT (default 3000) and GRPC_PORT
+ * (default 50051); 0 = a random port, printed.
+ */
 async function main(): Promise<void> {
   const host = process.env.HOST || '127.0.0.1';
   const port = Number(process.env.PORT ?? 3000);
@@ -12,7 +16,9 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(port, host);
   const address = app.getHttpServer().address() as AddressInfo;
-  new Logger('Sample').log(`nestjs-longlink sample listening on http://${host}:${address.port}/`);
+  const logger = new Logger('Sample');
+  logger.log(`nestjs-longlink sample listening on http://${host}:${address.port}/`);
+  logger.log(`WebSocket at ws://${host}:${address.port}/ws, gRPC at ${host}:${app.get(GrpcTransport).port}`);
 }
 
 main().catch((error: unknown) => {

@@ -121,6 +121,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     'maxMetadataSize',
     'healthCheck',
     'reflection',
+    'disconnectGraceMs',
   ]);
   const url = grpc.url ?? '127.0.0.1:50051';
   if (typeof url !== 'string' || !/^.+:\d{1,5}$/.test(url)) fail('grpc.url', 'host:port', url);
@@ -138,6 +139,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     package: packages,
     healthCheck: bool('grpc.healthCheck', grpc.healthCheck, true),
     reflection: bool('grpc.reflection', grpc.reflection, true),
+    disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
   };
 }
 

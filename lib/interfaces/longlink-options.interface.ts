@@ -87,6 +87,8 @@ export interface GrpcOptions {
   maxSendMessageLength?: number;
   maxReceiveMessageLength?: number;
   maxMetadataSize?: number;
+  /** After a slow-consumer disconnect, how long the status may wait behind unread messages before the HTTP/2 stream is reset. Default 1000. */
+  disconnectGraceMs?: number;
   /** Serve `grpc.health.v1.Health`. Default `true`. */
   healthCheck?: boolean;
   /** Serve server reflection (`grpc.reflection.v1` and `v1alpha`). Default `true`. */
@@ -139,6 +141,7 @@ export type ResolvedGrpcOptions = GrpcOptions & {
   package: string[];
   healthCheck: boolean;
   reflection: boolean;
+  disconnectGraceMs: number;
 };
 
 /** WebSocket options after defaults. */

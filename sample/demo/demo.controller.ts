@@ -44,8 +44,11 @@ export class DemoController {
     share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
   );
 
-  /** `{ n }` for n = from .. from+count-1, id `String(n)`; resumes after the last event id. */
-  @Stream('counter')
+  /**
+   * `{ n }` for n = from .. from+count-1, id `String(n)`; resumes after the last event id.
+   * Also served as the typed gRPC method `sample.v1.Demo/Counter`.
+   */
+  @Stream('counter', { grpc: { service: 'Demo', method: 'Counter' } })
   counter(
     @StreamParams(params) { from, count, intervalMs }: CounterParams,
     @LastEventId() lastEventId?: string,

@@ -80,6 +80,10 @@ describe('LonglinkModule', () => {
     [{ ws: { allowedOrigins: 'http://a.example' } }, 'ws.allowedOrigins'],
     [{ ws: { connectionGuard: 42 } }, 'ws.connectionGuard'],
     [{ ws: { heartbeat: 1 } }, 'unknown option "ws.heartbeat"'],
+    [{ grpc: { url: 'nowhere' } }, 'grpc.url'],
+    [{ grpc: { protoPath: 'x.proto' } }, 'grpc.package'],
+    [{ grpc: { keepalive: 5 } }, 'grpc.keepalive'],
+    [{ grpc: { port: 1 } }, 'unknown option "grpc.port"'],
   ])('refuses invalid options %j at startup, naming %s', async (options, name) => {
     const message = await bootFails(appWith([LonglinkModule.forRoot(options as never)]));
     expect(message).toContain('LonglinkModule');

@@ -20,6 +20,7 @@ describe('sample page in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
+    process.env.GRPC_PORT = '0'; // the sample also serves gRPC; any free port will do
     ({ app, baseUrl } = await createHttpApp('express', AppModule));
     browser = await chromium.launch({
       executablePath: chromiumPath(),

@@ -2,33 +2,37 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, until, within } from '../harness/util.js';
+import { openWs } from '../harness/ws.harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const main = fileURLToPath(new URL('../../dist/sample/main.js', import.meta.url));
 
 /** Starts the built sample app (what `npm start` runs) on a random port. */
-async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; exited: Promise<string> }> {
+async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; grpcPort: number; exited: Promise<string> }> {
   if (!existsSync(main)) throw new Error('dist/sample/main.js is missing: run `npm run build` (npm test does)');
   const child = spawn(process.execPath, [main], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
+    env: { ...process.env, PORT: '0', GRPC_PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${code}`)));
-  const listening = deferred<string>();
+  const listening = deferred<{ baseUrl: string; grpcPort: number }>();
   let output = '';
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
-    if (match) listening.resolve(match[1]!);
+    const http = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
+    const grpc = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
+    if (http && grpc) listening.resolve({ baseUrl: http[1]!, grpcPort: Number(grpc[1]) });
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   void exited.then((code) => listening.reject(new Error(`sample exited (${code}): ${output}`)));
-  const baseUrl = await within(listening.promise, 15_000, 'sample app listening');
-  return { child, baseUrl, exited };
+  const { baseUrl, grpcPort } = await within(listening.promise, 15_000, 'sample app listening');
+  return { child, baseUrl, grpcPort, exited };
 }
 
 describe('sample app (npm start)', () => {
@@ -37,7 +41,7 @@ describe('sample app (npm start)', () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('serves the page and the demo streams, and exits promptly on SIGTERM with streams open', async () => {
+  it('serves the page and the demo streams on SSE, WebSocket and gRPC, and exits promptly on SIGTERM with streams open', async () => {
     const sample = await startSample();
     child = sample.child;
     const page = await rawGet(`${sample.baseUrl}/`);
@@ -52,11 +56,26 @@ describe('sample app (npm start)', () => {
 
     const clock = await rawGet(`${sample.baseUrl}/demo/clock`);
     await clock.waitFor((t) => t.includes('data: {"now":'), 3000);
+    const ws = await openWs(`${sample.baseUrl.replace('http', 'ws')}/ws`);
+    const wsMessages: string[] = [];
+    const wsClosed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('message', (m) => wsMessages.push(String(m)));
+    ws.send(JSON.stringify({ type: 'subscribe', id: 'k', stream: 'demo/clock' }));
+    const client = streamsClient(sample.grpcPort);
+    const grpcCall = client.Subscribe({ stream: 'demo/clock', params: toStruct({}) });
+    const grpcStatus = new Promise<grpc.StatusObject>((resolve) => grpcCall.on('status', resolve));
+    grpcCall.on('error', () => undefined);
+    await new Promise((resolve) => grpcCall.once('data', resolve));
+    await until(() => wsMessages.length > 0, 3000, 'ws event');
     child.kill('SIGTERM');
     // Nest's shutdown hooks close the app, then re-raise the signal: a clean SIGTERM exit.
     const how = await within(sample.exited, 3000, 'process exit after SIGTERM');
     expect(how).toBe('SIGTERM');
     const events = parseSse(await clock.body(1000));
     expect(events.at(-1)).toEqual({ event: 'error', data: '{"code":"UNAVAILABLE","message":"Server is shutting down"}' });
+    expect(await within(wsClosed, 1000, 'ws closed')).toBe(1001);
+    expect(JSON.parse(wsMessages.at(-1)!)).toMatchObject({ type: 'error', id: 'k', error: { code: 'UNAVAILABLE' } });
+    expect((await within(grpcStatus, 1000, 'grpc status')).code).toBe(grpc.status.UNAVAILABLE);
+    client.close();
   });
 });

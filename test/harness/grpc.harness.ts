@@ -8,6 +8,8 @@ import { createHttpApp, type HttpPlatform } from './sse.harness.js';
 import { deferred } from './util.js';
 
 const PROTO = fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url));
+/** The sample's typed service: DemoModule binds demo/counter to it. */
+export const DEMO_PROTO = fileURLToPath(new URL('../../proto/sample/v1/demo.proto', import.meta.url));
 const LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
 
 type Value =
@@ -57,7 +59,9 @@ export function endFromStatus(status: grpc.StatusObject): StreamEnd {
 export class GrpcHarness implements TransportHarness {
   readonly transport = 'grpc' as const;
   readonly label: string;
-  readonly moduleOptions: LonglinkModuleOptions = { grpc: { url: '127.0.0.1:0' } };
+  readonly moduleOptions: LonglinkModuleOptions = {
+    grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' },
+  };
   private started: { app: INestApplication; client: StreamsClient } | undefined;
   private readonly calls = new Set<grpc.ClientReadableStream<unknown>>();
 

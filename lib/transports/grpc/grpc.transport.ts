@@ -254,7 +254,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private writer(call: Call, libs: GrpcLibraries, frame: (event: StreamEvent) => GrpcFrame): GrpcWriter | undefined {
-    const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.sse.disconnectGraceMs);
+    const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.grpc!.disconnectGraceMs);
     if (writer.gone) return undefined;
     if (this.stopping || this.runner.isShuttingDown) {
       writer.end(new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));

@@ -157,4 +157,9 @@ describe('pipeToWriter', () => {
     hb.close();
     expect(budget.used).toBe(0);
   });
+
+  it('event ids may not be empty or contain line breaks', () => {
+    expect(() => tracked('', 1)).toThrow('may not be empty');
+    expect(() => tracked('a\rb', 1)).toThrow('CR, LF or NUL');
+  });
 });

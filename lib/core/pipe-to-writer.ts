@@ -87,7 +87,16 @@ class Pump<F> implements StreamHandle {
     if (this.closed) return;
     this.clearQueue();
     this.finish();
-    this.writer.end(error);
+    this.guard(() => this.writer.end(error));
+  }
+
+  /** A writer that throws must not take the process down (this runs in rxjs callbacks). */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      logger.error(`A stream writer failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
   }
 
   private onEvent(event: StreamEvent): void {
@@ -177,18 +186,19 @@ class Pump<F> implements StreamHandle {
 
   private end(error: StreamException | undefined): void {
     this.finish();
-    this.writer.end(error);
+    this.guard(() => this.writer.end(error));
   }
 
   private overflow(): void {
     this.clearQueue();
     this.finish();
-    this.writer.overflow(
+    const writer = this.writer;
+    this.guard(() => writer.overflow(
       new StreamException(
         StreamErrorCode.RESOURCE_EXHAUSTED,
         `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
       ),
-    );
+    ));
   }
 
   private clearQueue(): void {

@@ -97,6 +97,7 @@ export class StreamInvoker {
   private readonly pipesConsumer = new PipesConsumer();
   private readonly filtersContext: StreamExceptionFiltersContext;
   private readonly prepared = new WeakMap<StreamDefinition, PreparedStream>();
+  private readonly failedFilters = new WeakSet<ExceptionFilterMetadata>();
 
   constructor(moduleRef: ModuleRef, config: ApplicationConfig) {
     // ModuleRef keeps the container protected; Nest's own packages receive it directly.
@@ -293,11 +294,14 @@ export class StreamInvoker {
     }).pipe(
       catchError((e: unknown) => {
         if (e !== error && !isExpectedError(e)) {
-          this.logger.error(
-            `An exception filter failed on stream "${def.name}"; sending the original error: ${
-              e instanceof Error ? (e.stack ?? e.message) : String(e)
-            }`,
-          );
+          if (!this.failedFilters.has(filter)) {
+            // Typically an HTTP-only filter (response.status()): say so once, not per request.
+            this.failedFilters.add(filter);
+            this.logger.warn(
+              `An exception filter failed on stream "${def.name}" (${e instanceof Error ? e.message : String(e)}); ` +
+                `the original error is sent instead. Filters that apply to streams should check host.getType() === 'longlink'.`,
+            );
+          }
           return throwError(() => this.normalize(error, def));
         }
         return throwError(() => this.normalize(e, def));

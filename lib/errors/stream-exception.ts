@@ -31,11 +31,18 @@ export class StreamException extends Error {
     super(message, options);
   }
 
-  /** The body sent to clients: `{ code, message }` plus `details` when given. */
+  /**
+   * The body sent to clients: `{ code, message }` plus `details` when given and
+   * serialisable as JSON (details that are not, e.g. a cycle or a BigInt, are left out).
+   */
   toJSON(): StreamErrorBody {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+    if (this.details === undefined) return { code: this.code, message: this.message };
+    try {
+      JSON.stringify(this.details);
+    } catch {
+      return { code: this.code, message: this.message };
+    }
+    return { code: this.code, message: this.message, details: this.details };
   }
 }
 
@@ -78,7 +85,7 @@ function httpExceptionMessage(error: HttpException): string {
  */
 export function isExpectedError(error: unknown): boolean {
   return (
-    error instanceof StreamException ||
+    (error instanceof StreamException && isStreamErrorCode(error.code)) ||
     error instanceof HttpException ||
     error instanceof TimeoutError ||
     isNestContextException(error)
@@ -102,7 +109,11 @@ function isNestContextException(error: unknown): error is Error & { getError(): 
  * message (the original is kept as `cause` for logging, never sent).
  */
 export function toStreamException(error: unknown): StreamException {
-  if (error instanceof StreamException) return error;
+  if (error instanceof StreamException) {
+    if (isStreamErrorCode(error.code)) return error;
+    // A code outside the enum (e.g. from plain JS) has no mapping on any transport.
+    return new StreamException(StreamErrorCode.INTERNAL, GENERIC_INTERNAL_MESSAGE, undefined, { cause: error });
+  }
   if (error instanceof HttpException) {
     return new StreamException(codeFromHttpStatus(error.getStatus()), httpExceptionMessage(error), undefined, {
       cause: error,

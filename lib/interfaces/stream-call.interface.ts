@@ -31,7 +31,10 @@ export interface StreamCall {
   readonly cookies: Readonly<Record<string, string>>;
   /** Aborted when the subscription ends for any reason (client gone, completion, shutdown). */
   readonly signal: AbortSignal;
-  /** The transport's raw object: Node `IncomingMessage` (SSE), upgrade request (WS), gRPC call. */
+  /**
+   * The transport's raw object: the platform's request (Express `Request` or `FastifyRequest`)
+   * on SSE, the upgrade `IncomingMessage` on WS, the `ServerWritableStream` call on gRPC.
+   */
   readonly raw: unknown;
   /** Free slot for guards to attach the authenticated principal, like `request.user`. */
   user?: unknown;

@@ -22,6 +22,10 @@ export class StreamEvent<T = unknown> {
   ) {
     if (id !== undefined) {
       const text = String(id);
+      if (text === '') {
+        // An empty `id:` line resets a browser's last event id: leave the id out instead.
+        throw new TypeError('A stream event id may not be empty; omit it for events without an id');
+      }
       if (FORBIDDEN_ID_CHARS.test(text)) {
         throw new TypeError('A stream event id may not contain CR, LF or NUL');
       }

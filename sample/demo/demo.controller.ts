@@ -17,7 +17,7 @@ import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { CounterParams, FailParams } from './demo.params.js';
 
-const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true });
+const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
 
 /**
  * The sample's streams. Their names and behaviour are a public contract (README,

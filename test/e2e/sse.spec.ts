@@ -1,3 +1,4 @@
+import http from 'node:http';
 import compression from 'compression';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -63,6 +64,42 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE wire format (%s)', (pla
     expect(body.code).toBe(code);
     expect(typeof body.message).toBe('string');
     expect(body.message).not.toMatch(/at .*\.(js|ts):\d+/); // no stack
+  });
+
+  it.each([
+    ['/probe/bad-error?kind=details', 400, 'BAD_REQUEST'],
+    ['/probe/bad-error?kind=code', 500, 'INTERNAL'],
+  ])('%s: an unserialisable error is still answered, and the server lives on', async (path, status, code) => {
+    const res = await rawGet(`${ctx.baseUrl}${path}`);
+    expect(res.status).toBe(status);
+    expect(JSON.parse(await res.body())).toEqual({ code, message: code === 'INTERNAL' ? 'Internal server error' : 'circular details' });
+    const late = await rawGet(`${ctx.baseUrl}${path}&late=1`);
+    const events = parseSse(await late.body());
+    expect(JSON.parse(events.at(-1)!.data!)).toMatchObject({ code });
+    const alive = await rawGet(`${ctx.baseUrl}/demo/counter?count=1&intervalMs=0`);
+    expect(alive.status).toBe(200);
+    await alive.body();
+  });
+
+  it('HEAD answers the stream headers without opening the stream', async () => {
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const req = http.request(`${ctx.baseUrl}/probe/hold`, { method: 'HEAD', agent: false }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    res.resume();
+    expect(ctx.probe.handlerCalls).toBe(0);
+    expect(ctx.tracker.size).toBe(0);
+  });
+
+  it('an empty Last-Event-ID header defers to the query; lastEventId given twice is refused', async () => {
+    const res = await rawGet(`${ctx.baseUrl}/demo/counter?count=5&intervalMs=0&lastEventId=3`, { 'last-event-id': '' });
+    expect(parseSse(await res.body()).filter((e) => e.id).map((e) => e.id)).toEqual(['4']);
+    const twice = await rawGet(`${ctx.baseUrl}/demo/counter?lastEventId=1&lastEventId=2`);
+    expect(twice.status).toBe(400);
+    await twice.body();
   });
 
   it('leaves unknown paths that do not ask for an event stream to the app', async () => {
@@ -229,6 +266,37 @@ describe('SSE with a global prefix', () => {
       const unknown = await rawGet(`${baseUrl}/api/demo/nope`, { accept: 'text/event-stream' });
       expect(unknown.status).toBe(404);
       expect(JSON.parse(await unknown.body())).toEqual({ code: 'NOT_FOUND', message: 'Unknown stream "demo/nope"' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes next to the application routes (%s)', (platform) => {
+  it('a @Get(":id") in the same controller does not hide a stream', async () => {
+    const { Controller, Get, Module, Param } = await import('@nestjs/common');
+    const { of } = await import('rxjs');
+    const { LonglinkModule, Stream, tracked } = await import('../../lib/index.js');
+    @Controller('items')
+    class ItemsController {
+      @Get(':id')
+      one(@Param('id') id: string) {
+        return { id };
+      }
+
+      @Stream('live')
+      live() {
+        return of(tracked('1', { live: true }));
+      }
+    }
+    @Module({ imports: [LonglinkModule.forRoot()], controllers: [ItemsController] })
+    class ItemsModule {}
+    const { app, baseUrl } = await createHttpApp(platform, ItemsModule);
+    try {
+      const stream = await rawGet(`${baseUrl}/items/live`);
+      expect(parseSse(await stream.body())[1]).toEqual({ id: '1', data: '{"live":true}' });
+      const item = await rawGet(`${baseUrl}/items/42`);
+      expect(JSON.parse(await item.body())).toEqual({ id: '42' });
     } finally {
       await app.close();
     }

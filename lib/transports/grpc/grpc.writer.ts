@@ -59,7 +59,8 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     }
     const trailers = new this.MetadataClass();
     trailers.set(GRPC_ERROR_CODE_TRAILER, error.code);
-    if (error.details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, JSON.stringify(error.details));
+    const { details } = error.toJSON();
+    if (details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, JSON.stringify(details));
     this.call.emit('error', { code: GRPC_STATUS_BY_CODE[error.code], details: error.message, metadata: trailers });
   }
 

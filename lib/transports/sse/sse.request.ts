@@ -37,7 +37,9 @@ export function readSseRequest(req: IncomingMessage): SseRequest {
   }
   const header = req.headers['last-event-id'];
   const fromQuery = query.getAll(SSE_LAST_EVENT_ID_KEY);
-  const lastEventId = (Array.isArray(header) ? header[0] : header) ?? fromQuery[0];
+  if (fromQuery.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'lastEventId may be given once');
+  // An empty header means "none", so the query value (if any) applies.
+  const lastEventId = (Array.isArray(header) ? header[0] : header) || fromQuery[0];
   if (lastEventId !== undefined && (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId))) {
     throw new StreamException(StreamErrorCode.BAD_REQUEST, 'Invalid last event id');
   }

@@ -59,10 +59,22 @@ export class SseTransport implements OnModuleInit {
     }
     const prefix = this.config.getGlobalPrefix();
     const bases = new Set<string>();
+    const router = platform === 'express' ? expressRouterStack(adapter.getInstance()) : undefined;
+    const before = router?.length ?? 0;
     for (const def of this.registry.forTransport('sse')) {
-      adapter.get(`/${joinStreamName(prefix, def.name)}`, this.platformHandler(platform, (x) => this.serve(def, x)));
+      const path = `/${joinStreamName(prefix, def.name)}`;
+      adapter.get(path, this.platformHandler(platform, (x) => this.serve(def, x)));
+      this.logger.log(`SSE GET ${path}`);
       const base = def.name.split('/').slice(0, -1).join('/');
       if (base) bases.add(base);
+    }
+    if (router) {
+      // Express matches in registration order and the application's routes were registered
+      // first, so a `@Get(':id')` beside a stream would hide it. Stream routes go before the
+      // first route (after the application's middleware), as exact paths do on Fastify.
+      const ours = router.splice(before);
+      const firstRoute = router.findIndex((layer) => layer.route !== undefined);
+      router.splice(firstRoute === -1 ? router.length : firstRoute, 0, ...ours);
     }
     // Unknown names under a controller that has streams: 404 with the JSON body of PROTOCOL.md.
     for (const base of bases) {
@@ -100,6 +112,11 @@ export class SseTransport implements OnModuleInit {
   }
 
   private serve(def: StreamDefinition, { req, res, platformRequest }: PlatformExchange): void {
+    if (req.method === 'HEAD') {
+      // Headers only: the stream is not opened (and its guards do not run).
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' });
+      return void res.end();
+    }
     const writer = new SseWriter(res, this.options.sse);
     if (writer.gone) return;
     if (this.runner.isShuttingDown) {
@@ -125,11 +142,23 @@ export class SseTransport implements OnModuleInit {
 
   private notFound({ req, res }: PlatformExchange, prefix: string): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const name = joinStreamName(decodeURIComponent(path)).slice(joinStreamName(prefix).length).replace(/^\//, '');
+    let decoded = path;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      // keep it encoded
+    }
+    const name = joinStreamName(decoded).slice(joinStreamName(prefix).length).replace(/^\//, '');
     new SseWriter(res, this.options.sse).end(
       new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`),
     );
   }
+}
+
+/** Express's router layers (`app.router.stack`), if this is an Express app. */
+function expressRouterStack(instance: unknown): { route?: unknown }[] | undefined {
+  const stack = (instance as { router?: { stack?: unknown } } | undefined)?.router?.stack;
+  return Array.isArray(stack) ? (stack as { route?: unknown }[]) : undefined;
 }
 
 function acceptsEventStream(req: IncomingMessage): boolean {

@@ -3,9 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { GrpcTransport, type LonglinkModuleOptions } from '../../lib/index.js';
-import type { ClientSubscription, ReceivedEvent, StreamEnd, SubscribeOptions, TransportHarness } from './harness.js';
+import { SubscriptionRecorder, type ClientSubscription, type StreamEnd, type SubscribeOptions, type TransportHarness } from './harness.js';
 import { createHttpApp, type HttpPlatform } from './sse.harness.js';
-import { deferred } from './util.js';
 
 const PROTO = fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url));
 /** The sample's typed service: DemoModule binds demo/counter to it. */
@@ -80,9 +79,7 @@ export class GrpcHarness implements TransportHarness {
   }
 
   subscribe(stream: string, options: SubscribeOptions = {}): ClientSubscription {
-    const events: ReceivedEvent[] = [];
-    const ended = deferred<StreamEnd>();
-    const waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    const recorder = new SubscriptionRecorder();
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(options.headers ?? {})) metadata.set(key, value);
     const call = this.started!.client.Subscribe(
@@ -90,41 +87,18 @@ export class GrpcHarness implements TransportHarness {
       metadata,
     );
     this.calls.add(call);
-    let cancelled = false;
-    const finish = (end: StreamEnd) => {
-      this.calls.delete(call);
-      if (ended.settled) return;
-      ended.resolve(end);
-      for (const w of waiters.splice(0)) w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${events.length} events`));
-    };
-    call.on('data', (event: { id: string; data: Buffer }) => {
-      events.push({ id: event.id === '' ? undefined : event.id, data: JSON.parse(event.data.toString('utf8')) });
-      for (const w of [...waiters]) {
-        if (events.length >= w.count) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
-    call.on('error', () => undefined); // the status event says how it ended
-    call.on('status', (status: grpc.StatusObject) =>
-      finish(cancelled ? { kind: 'closed', reason: 'cancelled by client' } : endFromStatus(status)),
+    call.on('data', (event: { id: string; data: Buffer }) =>
+      recorder.event({ id: event.id === '' ? undefined : event.id, data: JSON.parse(event.data.toString('utf8')) }),
     );
-    return {
-      events,
-      end: ended.promise,
-      waitForEvents: (count) =>
-        new Promise<ReceivedEvent[]>((resolve, reject) => {
-          if (events.length >= count) return resolve(events);
-          if (ended.settled) return reject(new Error(`stream already ended after ${events.length} events`));
-          waiters.push({ count, resolve: () => resolve(events), reject });
-        }),
-      cancel: () => {
-        cancelled = true;
-        call.cancel();
-        finish({ kind: 'closed', reason: 'cancelled by client' });
-      },
-    };
+    call.on('error', () => undefined); // the status event says how it ended
+    call.on('status', (status: grpc.StatusObject) => {
+      this.calls.delete(call);
+      recorder.finish(endFromStatus(status));
+    });
+    return recorder.subscription(() => {
+      this.calls.delete(call);
+      call.cancel();
+    });
   }
 
   async stop(): Promise<void> {

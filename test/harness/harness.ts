@@ -1,5 +1,6 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import type { LonglinkModuleOptions, TransportName } from '../../lib/index.js';
+import { deferred } from './util.js';
 
 /** One event as a client received it. */
 export interface ReceivedEvent {
@@ -64,4 +65,54 @@ export type HarnessFactory = () => TransportHarness;
 export async function collect(sub: ClientSubscription): Promise<{ events: ReceivedEvent[]; end: StreamEnd }> {
   const end = await sub.end;
   return { events: sub.events, end };
+}
+
+/**
+ * The client-side bookkeeping every harness shares: events as they arrive, waiters for a
+ * count of them, and the end (settled once, whatever comes after).
+ */
+export class SubscriptionRecorder {
+  readonly events: ReceivedEvent[] = [];
+  private readonly ended = deferred<StreamEnd>();
+  private waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+
+  get isEnded(): boolean {
+    return this.ended.settled;
+  }
+
+  event(event: ReceivedEvent): void {
+    this.events.push(event);
+    for (const w of [...this.waiters]) {
+      if (this.events.length >= w.count) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+
+  finish(end: StreamEnd): void {
+    if (this.ended.settled) return;
+    this.ended.resolve(end);
+    for (const w of this.waiters.splice(0)) {
+      w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${this.events.length} events`));
+    }
+  }
+
+  /** The subscription as test cases see it; `cancel` does the transport's part, then ends it as closed. */
+  subscription(cancel: () => void): ClientSubscription {
+    return {
+      events: this.events,
+      end: this.ended.promise,
+      waitForEvents: (count) =>
+        new Promise<ReceivedEvent[]>((resolve, reject) => {
+          if (this.events.length >= count) return resolve(this.events);
+          if (this.ended.settled) return reject(new Error(`stream already ended after ${this.events.length} events`));
+          this.waiters.push({ count, resolve: () => resolve(this.events), reject });
+        }),
+      cancel: () => {
+        cancel();
+        this.finish({ kind: 'closed', reason: 'cancelled by client' });
+      },
+    };
+  }
 }

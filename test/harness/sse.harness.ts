@@ -3,8 +3,7 @@ import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { EventSource } from 'eventsource';
-import type { ClientSubscription, ReceivedEvent, StreamEnd, SubscribeOptions, TransportHarness } from './harness.js';
-import { deferred } from './util.js';
+import { SubscriptionRecorder, type ClientSubscription, type StreamEnd, type SubscribeOptions, type TransportHarness } from './harness.js';
 
 export type HttpPlatform = 'express' | 'fastify';
 
@@ -64,9 +63,7 @@ export class SseHarness implements TransportHarness {
   }
 
   subscribe(stream: string, options: SubscribeOptions = {}): ClientSubscription {
-    const events: ReceivedEvent[] = [];
-    const ended = deferred<StreamEnd>();
-    const waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    const recorder = new SubscriptionRecorder();
     let refusal: { status: number; body: string } | undefined;
     const headers = { ...options.headers, ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}) };
     const es = new EventSource(streamUrl(this.baseUrl, stream, options.params), {
@@ -80,19 +77,9 @@ export class SseHarness implements TransportHarness {
     const finish = (end: StreamEnd) => {
       es.close();
       this.open.delete(es);
-      if (ended.settled) return;
-      ended.resolve(end);
-      for (const w of waiters.splice(0)) w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${events.length} events`));
+      recorder.finish(end);
     };
-    es.onmessage = (e) => {
-      events.push({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data) });
-      for (const w of [...waiters]) {
-        if (events.length >= w.count) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    };
+    es.onmessage = (e) => recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data) });
     es.addEventListener('complete', () => finish({ kind: 'complete' }));
     es.addEventListener('error', (e) => {
       const data = (e as MessageEvent).data;
@@ -108,17 +95,10 @@ export class SseHarness implements TransportHarness {
       // The response ended without `complete`/`error`: the client would reconnect.
       finish({ kind: 'closed', reason: (e as { message?: string }).message });
     });
-    return {
-      events,
-      end: ended.promise,
-      waitForEvents: (count) =>
-        new Promise<ReceivedEvent[]>((resolve, reject) => {
-          if (events.length >= count) return resolve(events);
-          if (ended.settled) return reject(new Error(`stream already ended after ${events.length} events`));
-          waiters.push({ count, resolve: () => resolve(events), reject });
-        }),
-      cancel: () => finish({ kind: 'closed', reason: 'cancelled by client' }),
-    };
+    return recorder.subscription(() => {
+      es.close();
+      this.open.delete(es);
+    });
   }
 
   async stop(): Promise<void> {

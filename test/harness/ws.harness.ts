@@ -1,7 +1,7 @@
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import WebSocket from 'ws';
 import type { LonglinkModuleOptions } from '../../lib/index.js';
-import type { ClientSubscription, ReceivedEvent, StreamEnd, SubscribeOptions, TransportHarness } from './harness.js';
+import { SubscriptionRecorder, type ClientSubscription, type SubscribeOptions, type TransportHarness } from './harness.js';
 import { createHttpApp, type HttpPlatform } from './sse.harness.js';
 import { deferred } from './util.js';
 
@@ -96,53 +96,29 @@ export class WsHarness implements TransportHarness {
 
   subscribe(stream: string, options: SubscribeOptions = {}): ClientSubscription {
     const id = `s${++this.nextId}`;
-    const events: ReceivedEvent[] = [];
-    const ended = deferred<StreamEnd>();
-    const waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    const recorder = new SubscriptionRecorder();
     let client: WsClient | undefined;
-    const finish = (end: StreamEnd) => {
-      client?.off(id);
-      if (ended.settled) return;
-      ended.resolve(end);
-      for (const w of waiters.splice(0)) w.reject(new Error(`stream ended (${JSON.stringify(end)}) after ${events.length} events`));
-    };
     let cancelled = false;
     void this.client(options.headers ?? {}).then(
       (c) => {
         client = c;
         if (cancelled) return;
         c.on(id, (m) => {
-          if (m.type === 'next') {
-            events.push({ id: m.eventId, data: m.data });
-            for (const w of [...waiters]) {
-              if (events.length >= w.count) {
-                waiters.splice(waiters.indexOf(w), 1);
-                w.resolve();
-              }
-            }
-          } else if (m.type === 'complete') finish({ kind: 'complete' });
-          else if (m.type === 'error' && m.error?.code === 'CLOSED') finish({ kind: 'closed', reason: m.error.message });
-          else if (m.type === 'error') finish({ kind: 'error', ...m.error! });
+          if (m.type === 'next') return recorder.event({ id: m.eventId, data: m.data });
+          c.off(id);
+          if (m.type === 'complete') recorder.finish({ kind: 'complete' });
+          else if (m.error?.code === 'CLOSED') recorder.finish({ kind: 'closed', reason: m.error.message });
+          else if (m.type === 'error') recorder.finish({ kind: 'error', ...m.error! });
         });
         c.send({ type: 'subscribe', id, stream, params: options.params ?? {}, lastEventId: options.lastEventId });
       },
-      (error: Error & { status?: number }) => finish({ kind: 'closed', reason: error.message }),
+      (error: Error) => recorder.finish({ kind: 'closed', reason: error.message }),
     );
-    return {
-      events,
-      end: ended.promise,
-      waitForEvents: (count) =>
-        new Promise<ReceivedEvent[]>((resolve, reject) => {
-          if (events.length >= count) return resolve(events);
-          if (ended.settled) return reject(new Error(`stream already ended after ${events.length} events`));
-          waiters.push({ count, resolve: () => resolve(events), reject });
-        }),
-      cancel: () => {
-        cancelled = true;
-        client?.send({ type: 'unsubscribe', id });
-        finish({ kind: 'closed', reason: 'cancelled by client' });
-      },
-    };
+    return recorder.subscription(() => {
+      cancelled = true;
+      client?.off(id);
+      client?.send({ type: 'unsubscribe', id });
+    });
   }
 
   async stop(): Promise<void> {

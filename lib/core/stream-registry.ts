@@ -10,6 +10,11 @@ import { LonglinkConfigError, resolveFlowControl } from './longlink-options.js';
 import type { StreamDefinition } from './stream-definition.js';
 
 const SEGMENT = /^[A-Za-z0-9._~-]+$/;
+const TRANSPORTS: readonly TransportName[] = ['sse', 'ws', 'grpc'];
+
+function servedOn(def: StreamDefinition, transport: TransportName): boolean {
+  return !def.options.transports || def.options.transports.includes(transport);
+}
 
 /** Joins path pieces into a stream name: no leading/trailing/double slashes. */
 export function joinStreamName(...parts: string[]): string {
@@ -48,7 +53,13 @@ export class StreamRegistry {
 
   /** Streams that a transport serves. */
   forTransport(transport: TransportName): StreamDefinition[] {
-    return this.all().filter((d) => !d.options.transports || d.options.transports.includes(transport));
+    return this.all().filter((d) => servedOn(d, transport));
+  }
+
+  /** The stream of that name if `transport` serves it. */
+  find(name: string, transport: TransportName): StreamDefinition | undefined {
+    const def = this.get(name);
+    return def && servedOn(def, transport) ? def : undefined;
   }
 
   private load(): Map<string, StreamDefinition> {
@@ -66,6 +77,12 @@ export class StreamRegistry {
         if (!wrapper.isDependencyTreeStatic()) {
           throw new LonglinkConfigError(
             `LonglinkModule: ${location} is a @Stream() on a request-scoped controller, which is not supported`,
+          );
+        }
+        const unknown = (meta.options.transports ?? []).filter((t) => !TRANSPORTS.includes(t));
+        if (unknown.length > 0) {
+          throw new LonglinkConfigError(
+            `LonglinkModule: ${location} lists unknown transport(s) ${unknown.join(', ')} (known: ${TRANSPORTS.join(', ')})`,
           );
         }
         const local = meta.name ?? methodName;

@@ -14,6 +14,7 @@ import {
 } from '../../lib/index.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp } from '../harness/sse.harness.js';
+import { until } from '../harness/util.js';
 
 @Controller('prices')
 class PricesController {
@@ -164,6 +165,52 @@ describe('LonglinkModule', () => {
     }
     const message = await bootFails(appWith([LonglinkModule.forRoot(), FeatureModule], []));
     expect(message).toContain('StreamRegistry');
+  });
+
+  it('options.transports limits where a stream is served', async () => {
+    const WebSocket = (await import('ws')).default;
+    @Controller('only')
+    class OnlyController {
+      @Stream('ws', { transports: ['ws'] })
+      ws() {
+        return of(tracked('1', { on: 'ws' }));
+      }
+
+      @Stream('sse', { transports: ['sse'] })
+      sse() {
+        return of(tracked('1', { on: 'sse' }));
+      }
+    }
+    const { app, baseUrl } = await createHttpApp('express', appWith([LonglinkModule.forRoot({ ws: true })], [OnlyController]));
+    try {
+      const notServed = await rawGet(`${baseUrl}/only/ws`);
+      expect(notServed.status).toBe(404);
+      await notServed.body();
+      expect(parseSse(await (await rawGet(`${baseUrl}/only/sse`)).body())[1]?.data).toBe('{"on":"sse"}');
+      const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
+      const messages: { id?: string; type: string; error?: { code: string } }[] = [];
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.on('message', (m) => messages.push(JSON.parse(String(m))));
+      ws.send(JSON.stringify({ type: 'subscribe', id: 'a', stream: 'only/ws' }));
+      ws.send(JSON.stringify({ type: 'subscribe', id: 'b', stream: 'only/sse' }));
+      await until(() => messages.filter((m) => m.type !== 'next').length === 2, 2000, 'both answered');
+      expect(messages.find((m) => m.id === 'a' && m.type === 'complete')).toBeDefined();
+      expect(messages.find((m) => m.id === 'b')?.error?.code).toBe('NOT_FOUND');
+      ws.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses unknown transports in options.transports at startup', async () => {
+    @Controller('t')
+    class BadTransport {
+      @Stream('x', { transports: ['carrier-pigeon' as never] })
+      x() {
+        return of(1);
+      }
+    }
+    expect(await bootFails(appWith([LonglinkModule.forRoot()], [BadTransport]))).toContain('carrier-pigeon');
   });
 
   it('can turn SSE off', async () => {

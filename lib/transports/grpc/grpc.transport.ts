@@ -225,8 +225,8 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     try {
       const request = call.request as { stream?: string; params?: never; lastEventId?: string };
       const name = request.stream ?? '';
-      const def = this.registry.get(name);
-      if (!def || (def.options.transports && !def.options.transports.includes('grpc'))) {
+      const def = this.registry.find(name, 'grpc');
+      if (!def) {
         throw new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${JSON.stringify(name)}`);
       }
       const metadataId = call.metadata.get('last-event-id')[0];

@@ -170,8 +170,8 @@ export class WsConnection implements WsSubscriptionHost {
     if (this.deps.runner.isShuttingDown) {
       return this.refuse(id, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
     }
-    const def = this.deps.registry.get(stream);
-    if (!def || (def.options.transports && !def.options.transports.includes('ws'))) {
+    const def = this.deps.registry.find(stream, 'ws');
+    if (!def) {
       return this.refuse(id, new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${JSON.stringify(stream)}`));
     }
     const call = new StreamCallImpl({

@@ -14,6 +14,7 @@ export type {
   SseOptions,
   WsOptions,
   GrpcOptions,
+  HubOptions,
   StreamOptions,
   ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
@@ -35,3 +36,8 @@ export { WsTransport } from './transports/ws/ws.transport.js';
 export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';
 export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
 export { GRPC_STATUS_BY_CODE, GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER } from './transports/grpc/grpc.error-map.js';
+export { StreamHub, HUB_ADAPTER, type HubResetReason } from './hub/stream-hub.js';
+export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/hub-adapter.interface.js';
+export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
+export { RedisHubAdapter, type RedisHubAdapterOptions } from './hub/adapters/redis.hub-adapter.js';
+export { formatHubEventId, parseHubEventId } from './hub/hub-event-id.js';

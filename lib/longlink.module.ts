@@ -11,6 +11,11 @@ import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
 import { WsTransport } from './transports/ws/ws.transport.js';
 import { GrpcTransport } from './transports/grpc/grpc.transport.js';
+import { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
+import { RedisHubAdapter } from './hub/adapters/redis.hub-adapter.js';
+import type { HubAdapter } from './hub/hub-adapter.interface.js';
+import { HUB_ADAPTER, StreamHub } from './hub/stream-hub.js';
+import type { ResolvedLonglinkOptions } from './interfaces/longlink-options.interface.js';
 
 const builder = new ConfigurableModuleBuilder<LonglinkModuleOptions>({ moduleName: 'Longlink' })
   .setClassMethodName('forRoot')
@@ -53,8 +58,17 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     SseTransport,
     WsTransport,
     GrpcTransport,
+    {
+      provide: HUB_ADAPTER,
+      useFactory: ({ hub }: ResolvedLonglinkOptions): HubAdapter =>
+        hub.redis === undefined
+          ? new InMemoryHubAdapter(hub.historySize, hub.historyMaxAgeMs)
+          : new RedisHubAdapter({ redis: hub.redis as never, ...hub }),
+      inject: [LONGLINK_RESOLVED_OPTIONS],
+    },
+    StreamHub,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport, StreamHub],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

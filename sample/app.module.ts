@@ -14,7 +14,8 @@ function protoFile(path: string): string {
 /**
  * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
  * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
- * typed `sample.v1.Demo`), and a live page at `/`. Env is read when the app starts.
+ * typed `sample.v1.Demo`), and a live page at `/`. Env is read when the app starts; with
+ * REDIS_URL the hub (demo/chat) runs on Redis, shared by several instances.
  */
 @Module({
   imports: [
@@ -27,6 +28,8 @@ function protoFile(path: string): string {
           protoPath: protoFile('sample/v1/demo.proto'),
           package: 'sample.v1',
         },
+        // REDIS_URL set: chat rooms are shared by every instance on that Redis.
+        hub: process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {},
       }),
     }),
     DemoModule,

@@ -80,7 +80,14 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'isGlobal']);
+  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix']);
+  if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
+    fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
+  }
+  if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
+    fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
+  }
   const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
@@ -96,6 +103,12 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     },
     ws: resolveWsOptions(root.ws),
     grpc: resolveGrpcOptions(root.grpc),
+    hub: {
+      redis: hub.redis as string | Record<string, unknown> | undefined,
+      historySize: int('hub.historySize', hub.historySize, 1000, 1),
+      historyMaxAgeMs: int('hub.historyMaxAgeMs', hub.historyMaxAgeMs, 0, 0),
+      keyPrefix: (hub.keyPrefix as string | undefined) ?? 'longlink:',
+    },
   };
 }
 

@@ -95,6 +95,21 @@ export interface GrpcOptions {
   reflection?: boolean;
 }
 
+/** Fan-out hub options. */
+export interface HubOptions {
+  /**
+   * Use Redis (needs `ioredis`): a URL (`redis://127.0.0.1:6379`) or ioredis options.
+   * Without it the hub is in memory, within one instance.
+   */
+  redis?: string | Record<string, unknown>;
+  /** Events kept per topic for resume. Default 1000 (Redis: at least that many). */
+  historySize?: number;
+  /** Also drop events older than this (ms); 0 keeps them until the count limit. Default 0. */
+  historyMaxAgeMs?: number;
+  /** Prefix of Redis keys and channels. Default `longlink:`. */
+  keyPrefix?: string;
+}
+
 /**
  * Options of `LonglinkModule.forRoot()` / `forRootAsync()`. Validated at startup.
  *
@@ -109,6 +124,8 @@ export interface LonglinkModuleOptions {
   ws?: boolean | WsOptions;
   /** gRPC transport: `true` or options to enable it (off by default). */
   grpc?: boolean | GrpcOptions;
+  /** The fan-out hub (`StreamHub`): in memory unless `redis` is given. */
+  hub?: HubOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -132,6 +149,7 @@ export interface ResolvedLonglinkOptions {
   ws: ResolvedWsOptions | undefined;
   /** `undefined` when the gRPC transport is off. */
   grpc: ResolvedGrpcOptions | undefined;
+  hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
 }
 
 /** gRPC options after defaults. */

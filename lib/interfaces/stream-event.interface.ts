@@ -14,12 +14,27 @@ export const MAX_EVENT_ID_LENGTH = 1024;
  */
 export class StreamEvent<T = unknown> {
   readonly id: string | undefined;
+  /**
+   * `'reset'`: not a value but a notice that the client missed events it cannot get back
+   * (its last event id is too old, unknown, or from a lost history). Transports frame it as
+   * their own reset message (PROTOCOL.md); `data` holds `{ reason }`.
+   */
+  readonly kind: 'data' | 'reset';
   private encoded: string | undefined;
 
+  /**
+   * @param data The value.
+   * @param id Event id, for resume.
+   * @param options `json`: the value's JSON when it is already known (it is then not
+   *   serialised again); `kind`: see {@link StreamEvent.kind}.
+   */
   constructor(
     readonly data: T,
     id?: string | number,
+    options?: { json?: string; kind?: 'data' | 'reset' },
   ) {
+    this.kind = options?.kind ?? 'data';
+    this.encoded = options?.json;
     if (id !== undefined) {
       const text = String(id);
       if (text === '') {

@@ -1,4 +1,4 @@
-import { Controller, UseGuards, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
   EMPTY,
   Observable,
@@ -12,10 +12,10 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { LastEventId, Stream, StreamErrorCode, StreamException, StreamParams, tracked } from '../../lib/index.js';
+import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, tracked } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
-import { CounterParams, FailParams } from './demo.params.js';
+import { ChatMessage, ChatParams, CounterParams, FailParams } from './demo.params.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
 
@@ -27,6 +27,8 @@ const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonW
 export class DemoController {
   /** Upstream subscriptions of `demo/clock` right now (1 while anyone listens). */
   clockUpstreams = 0;
+
+  constructor(private readonly hub: StreamHub) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
     this.clockUpstreams++;
@@ -79,6 +81,23 @@ export class DemoController {
       range(0, after).pipe(map((n) => tracked(String(n), { n }))),
       throwError(() => new Error('demo/fail: this internal detail must never reach a client')),
     );
+  }
+
+  /**
+   * A chat room: the room's hub topic, resumable. With REDIS_URL, rooms are shared by every
+   * instance of the sample.
+   */
+  @Stream('chat')
+  chat(@StreamParams(params) { room }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
+    return this.hub.stream(`chat:${room}`, { lastEventId });
+  }
+
+  /** Posts to a room: 201 `{ id }` (the event id), 400 on invalid input. */
+  @Post('chat/:room')
+  async post(@Param('room') room: string, @Body(params) message: ChatMessage): Promise<{ id: string }> {
+    if (!/^[a-z0-9-]{1,64}$/.test(room)) throw new BadRequestException('room must be 1 to 64 of a-z, 0-9 and -');
+    const id = await this.hub.publish(`chat:${room}`, { from: message.from, text: message.text, at: new Date().toISOString() });
+    return { id };
   }
 
   /** Needs `Authorization: Bearer demo-token`; emits `{ ok: true }` and completes. */

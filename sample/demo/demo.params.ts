@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsInt, Max, Min } from 'class-validator';
+import { IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 /**
  * Accepts integers and integer strings (query-string values), nothing else: "1.5", "1e3",
@@ -37,4 +37,22 @@ export class FailParams {
   @Min(0)
   @Max(10_000)
   after: number = 2;
+}
+
+/** Params of `demo/chat`. */
+export class ChatParams {
+  @IsString()
+  @Matches(/^[a-z0-9-]{1,64}$/, { message: 'room must be 1 to 64 of a-z, 0-9 and -' })
+  room!: string;
+}
+
+/** Body of `POST /demo/chat/:room`. */
+export class ChatMessage {
+  @IsString()
+  @Length(1, 64)
+  from!: string;
+
+  @IsString()
+  @Length(1, 1000)
+  text!: string;
 }

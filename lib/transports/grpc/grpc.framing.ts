@@ -2,6 +2,7 @@ import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 
 /** One response message and the bytes it accounts for. */
 export interface GrpcFrame {
+  /** `undefined`: nothing to send. */
   message: unknown;
   size: number;
 }
@@ -16,11 +17,14 @@ export function grpcGenericFrame(event: StreamEvent): GrpcFrame {
     data = Buffer.from(event.json, 'utf8');
     bytes.set(event, data);
   }
-  return { message: { id: event.id ?? '', data }, size: data.length + (event.id?.length ?? 0) };
+  const message = event.kind === 'reset' ? { id: event.id ?? '', data, reset: true } : { id: event.id ?? '', data };
+  return { message, size: data.length + (event.id?.length ?? 0) };
 }
 
 /** A typed binding's response message: the event's data itself, encoded by the method's proto. */
 export function grpcTypedFrame(event: StreamEvent): GrpcFrame {
+  // A user's reply message has no place for a reset notice: it is not sent (PROTOCOL.md §5.2).
+  if (event.kind === 'reset') return { message: undefined, size: 0 };
   const { data } = event;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new TypeError('A stream served as a typed gRPC method must emit objects (response messages)');

@@ -37,6 +37,7 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
   }
 
   write(frame: GrpcFrame): boolean {
+    if (frame.message === undefined) return true;
     return this.call.write(frame.message);
   }
 

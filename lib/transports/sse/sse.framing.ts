@@ -4,11 +4,16 @@ import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 /** SSE frames of events already framed: a broadcast event is framed once for every subscriber. */
 const frames = new WeakMap<StreamEvent, Buffer>();
 
-/** `id: <id>\ndata: <json>\n\n` (no `id:` line when the event has no id). */
+/**
+ * `id: <id>\ndata: <json>\n\n` (no `id:` line when the event has no id); a reset notice
+ * also has `event: reset`.
+ */
 export function sseEventFrame(event: StreamEvent): Buffer {
   let frame = frames.get(event);
   if (!frame) {
-    const text = event.id === undefined ? `data: ${event.json}\n\n` : `id: ${event.id}\ndata: ${event.json}\n\n`;
+    const kind = event.kind === 'reset' ? 'event: reset\n' : '';
+    const id = event.id === undefined ? '' : `id: ${event.id}\n`;
+    const text = `${kind}${id}data: ${event.json}\n\n`;
     frame = Buffer.from(text, 'utf8');
     frames.set(event, frame);
   }

@@ -25,6 +25,12 @@ export function wsNextFrame(prefix: string, event: StreamEvent): string {
   return prefix + suffix;
 }
 
+/** A reset notice for one subscription: `{"type":"reset","id":...,"eventId"?,"data":{"reason"}}`. */
+export function wsResetFrame(subscriptionId: string, event: StreamEvent): string {
+  const eventId = event.id === undefined ? '' : `,"eventId":${JSON.stringify(event.id)}`;
+  return `{"type":"reset","id":${JSON.stringify(subscriptionId)}${eventId},"data":${event.json}}`;
+}
+
 export function wsCompleteFrame(subscriptionId: string): string {
   return `{"type":"complete","id":${JSON.stringify(subscriptionId)}}`;
 }

@@ -1,7 +1,7 @@
 import type { StreamWriter } from '../../core/stream-writer.interface.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import { wsNextFrame, wsNextPrefix } from './ws.framing.js';
+import { wsNextFrame, wsNextPrefix, wsResetFrame } from './ws.framing.js';
 
 /** What a subscription writer needs from its connection. */
 export interface WsSubscriptionHost {
@@ -30,7 +30,7 @@ export class WsSubscriptionWriter implements StreamWriter<string> {
   }
 
   frame(event: StreamEvent): string {
-    return wsNextFrame(this.prefix, event);
+    return event.kind === 'reset' ? wsResetFrame(this.subscriptionId, event) : wsNextFrame(this.prefix, event);
   }
 
   sizeOf(frame: string): number {

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
+
+interface Topic {
+  records: (HubRecord & { at: number })[];
+  /** Highest sequence number trimmed away (0: none). */
+  trimmed: number;
+  seq: number;
+}
+
+/**
+ * The default adapter: history in this process's memory, delivery within this process.
+ * Bounded by `historySize` records (and `historyMaxAgeMs`) per topic.
+ *
+ * @publicApi
+ */
+export class InMemoryHubAdapter implements HubAdapter {
+  private readonly topics = new Map<string, Topic>();
+  private readonly subscribed = new Set<string>();
+  private readonly currentEpoch = randomBytes(4).toString('hex');
+  private events: HubAdapterEvents | undefined;
+
+  constructor(
+    private readonly historySize: number,
+    private readonly historyMaxAgeMs: number,
+  ) {}
+
+  async start(events: HubAdapterEvents): Promise<void> {
+    this.events = events;
+  }
+
+  async epoch(): Promise<string> {
+    return this.currentEpoch;
+  }
+
+  async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
+    let t = this.topics.get(topic);
+    if (!t) this.topics.set(topic, (t = { records: [], trimmed: 0, seq: 0 }));
+    const record = { position: String(++t.seq), json, at: Date.now() };
+    t.records.push(record);
+    this.trim(t);
+    if (this.subscribed.has(topic)) this.events?.message(topic, this.currentEpoch, record);
+    return { epoch: this.currentEpoch, record };
+  }
+
+  async history(topic: string, position: string): Promise<HubHistory> {
+    const t = this.topics.get(topic);
+    if (t) this.trim(t);
+    const seq = Number(position);
+    if (!t || seq > t.seq) return { kind: 'gap', reason: 'unknown', latest: t ? String(t.seq) : undefined };
+    if (seq < t.trimmed) return { kind: 'gap', reason: 'too-old', latest: String(t.seq) };
+    return { kind: 'complete', records: t.records.filter((r) => Number(r.position) > seq) };
+  }
+
+  async latest(topic: string): Promise<string | undefined> {
+    const t = this.topics.get(topic);
+    return t && t.seq > 0 ? String(t.seq) : undefined;
+  }
+
+  async subscribe(topic: string): Promise<void> {
+    this.subscribed.add(topic);
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    this.subscribed.delete(topic);
+  }
+
+  compare(a: string, b: string): number {
+    return Number(a) - Number(b);
+  }
+
+  isPosition(position: string): boolean {
+    return /^\d{1,15}$/.test(position);
+  }
+
+  async close(): Promise<void> {
+    this.subscribed.clear();
+  }
+
+  private trim(t: Topic): void {
+    const cutoff = this.historyMaxAgeMs > 0 ? Date.now() - this.historyMaxAgeMs : 0;
+    let drop = Math.max(0, t.records.length - this.historySize);
+    while (drop < t.records.length && t.records[drop]!.at < cutoff) drop++;
+    if (drop > 0) {
+      t.trimmed = Number(t.records[drop - 1]!.position);
+      t.records.splice(0, drop);
+    }
+  }
+}

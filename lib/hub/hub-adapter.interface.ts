@@ -1,0 +1,49 @@
+/** One stored event of a topic, as an adapter keeps it. */
+export interface HubRecord {
+  /** Position in the topic's history, comparable with the adapter's `compare()`. */
+  position: string;
+  /** The event's data as JSON, serialised once by the publisher. */
+  json: string;
+}
+
+/** What an adapter knows about resuming after a position. */
+export type HubHistory =
+  /** The position is inside the history: these are all the records after it, in order. */
+  | { kind: 'complete'; records: HubRecord[] }
+  /** The records after the position are not all there any more (trimmed, expired) or it is unknown. */
+  | { kind: 'gap'; reason: 'too-old' | 'unknown'; latest: string | undefined };
+
+/** What an adapter tells the hub. */
+export interface HubAdapterEvents {
+  /** A record was published to `topic` (on any instance), under `epoch`. */
+  message(topic: string, epoch: string, record: HubRecord): void;
+  /** The connection to the store came back; records published meanwhile may have been missed. */
+  reconnected(): void;
+}
+
+/**
+ * Where a hub keeps topic history and how publishes reach every instance. The hub core
+ * never imports a broker library; adapters do.
+ *
+ * @publicApi
+ */
+export interface HubAdapter {
+  /** Starts the adapter; `events` receives every publish on subscribed topics. */
+  start(events: HubAdapterEvents): Promise<void>;
+  /** The history store's epoch: changes when its data was lost (e.g. a broker restart without persistence). */
+  epoch(): Promise<string>;
+  /** Appends a record; resolves with its epoch and position. Rejects if the store is unreachable. */
+  publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }>;
+  /** Records after `position` (exclusive), or a gap. */
+  history(topic: string, position: string): Promise<HubHistory>;
+  /** Position of the newest record of a topic, if any. */
+  latest(topic: string): Promise<string | undefined>;
+  /** Starts delivering `topic`'s publishes to `events.message`. */
+  subscribe(topic: string): Promise<void>;
+  unsubscribe(topic: string): Promise<void>;
+  /** Orders two positions of the same epoch: negative, 0, positive. */
+  compare(a: string, b: string): number;
+  /** Whether `position` is well formed for this adapter. */
+  isPosition(position: string): boolean;
+  close(): Promise<void>;
+}

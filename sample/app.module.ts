@@ -20,6 +20,7 @@ function protoFile(path: string): string {
 @Module({
   imports: [
     LonglinkModule.forRootAsync({
+      isGlobal: true, // DemoModule injects StreamHub
       useFactory: () => ({
         sse: { heartbeatMs: 15_000 },
         ws: { path: '/ws' },

@@ -102,7 +102,7 @@ export interface HubOptions {
    * Without it the hub is in memory, within one instance.
    */
   redis?: string | Record<string, unknown>;
-  /** Events kept per topic for resume. Default 1000 (Redis: at least that many). */
+  /** Events kept per topic for resume. Default 1000. */
   historySize?: number;
   /** Also drop events older than this (ms); 0 keeps them until the count limit. Default 0. */
   historyMaxAgeMs?: number;

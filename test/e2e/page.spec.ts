@@ -10,7 +10,7 @@ import { until } from '../harness/util.js';
 function chromiumPath(): string {
   const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
   const found = candidates.find((c): c is string => !!c && existsSync(c));
-  if (!found) throw new Error('Chromium not found: run scripts/ensure-chromium.sh or set CHROMIUM_PATH');
+  if (!found) throw new Error('Chromium not found: run scripts/ensure-test-deps.sh or set CHROMIUM_PATH');
   return found;
 }
 

@@ -87,8 +87,12 @@ export class GrpcHarness implements TransportHarness {
       metadata,
     );
     this.calls.add(call);
-    call.on('data', (event: { id: string; data: Buffer }) =>
-      recorder.event({ id: event.id === '' ? undefined : event.id, data: JSON.parse(event.data.toString('utf8')) }),
+    call.on('data', (event: { id: string; data: Buffer; reset?: boolean }) =>
+      recorder.event({
+        id: event.id === '' ? undefined : event.id,
+        data: JSON.parse(event.data.toString('utf8')),
+        ...(event.reset ? { reset: true as const } : {}),
+      }),
     );
     call.on('error', () => undefined); // the status event says how it ended
     call.on('status', (status: grpc.StatusObject) => {

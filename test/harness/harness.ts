@@ -6,6 +6,8 @@ import { deferred } from './util.js';
 export interface ReceivedEvent {
   id: string | undefined;
   data: unknown;
+  /** A reset notice (the client missed events that cannot be replayed), not a value. */
+  reset?: true;
 }
 
 /** How a subscription ended, as the client saw it. */

@@ -80,6 +80,9 @@ export class SseHarness implements TransportHarness {
       recorder.finish(end);
     };
     es.onmessage = (e) => recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data) });
+    es.addEventListener('reset', (e) =>
+      recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data), reset: true }),
+    );
     es.addEventListener('complete', () => finish({ kind: 'complete' }));
     es.addEventListener('error', (e) => {
       const data = (e as MessageEvent).data;

@@ -7,7 +7,7 @@ import { deferred } from './util.js';
 
 /** A server message as PROTOCOL.md §4 defines it. */
 export interface WsServerMessage {
-  type: 'next' | 'complete' | 'error' | 'pong';
+  type: 'next' | 'complete' | 'error' | 'pong' | 'reset';
   id?: string;
   eventId?: string;
   data?: unknown;
@@ -105,6 +105,7 @@ export class WsHarness implements TransportHarness {
         if (cancelled) return;
         c.on(id, (m) => {
           if (m.type === 'next') return recorder.event({ id: m.eventId, data: m.data });
+          if (m.type === 'reset') return recorder.event({ id: m.eventId, data: m.data, reset: true });
           c.off(id);
           if (m.type === 'complete') recorder.finish({ kind: 'complete' });
           else if (m.error?.code === 'CLOSED') recorder.finish({ kind: 'closed', reason: m.error.message });

@@ -15,7 +15,7 @@ export interface RedisHubAdapterOptions {
 }
 
 /**
- * Appends to the topic's Redis Stream (capped at about `historySize` entries, and by age),
+ * Appends to the topic's Redis Stream (capped at exactly `historySize` entries, and by age),
  * then publishes the record on the topic's channel, atomically, so every instance sees
  * publishes in stream order. Creates the epoch key if it is missing (a Redis that lost its
  * data gets a new epoch).
@@ -26,11 +26,21 @@ if not epoch then
   epoch = ARGV[3]
   redis.call('SET', KEYS[2], epoch)
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'd', ARGV[1])
+-- KEYS[3], the watermark: every entry after it is still in the stream.
+local over = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[2])
+if over > 0 then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
+  redis.call('SET', KEYS[3], gone[#gone][1])
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'd', ARGV[1])
 if tonumber(ARGV[4]) > 0 then
   local t = redis.call('TIME')
   local oldest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
-  redis.call('XTRIM', KEYS[1], 'MINID', '~', tostring(oldest))
+  local before = redis.call('XRANGE', KEYS[1], '-', '(' .. oldest .. '-0')
+  if #before > 0 then
+    redis.call('SET', KEYS[3], before[#before][1])
+    redis.call('XTRIM', KEYS[1], 'MINID', oldest .. '-0')
+  end
 end
 redis.call('PUBLISH', ARGV[5], epoch .. ' ' .. id .. ' ' .. ARGV[1])
 return {epoch, id}
@@ -80,6 +90,10 @@ export class RedisHubAdapter implements HubAdapter {
     return `${this.options.keyPrefix}t:${topic}`;
   }
 
+  private watermarkKey(topic: string): string {
+    return `${this.options.keyPrefix}w:${topic}`;
+  }
+
   private channel(topic: string): string {
     return `${this.options.keyPrefix}c:${topic}`;
   }
@@ -101,7 +115,7 @@ export class RedisHubAdapter implements HubAdapter {
     for (const [name, client] of [['command', this.command], ['subscriber', this.subscriber]] as const) {
       client.on('error', (error: Error) => this.logger.debug?.(`Redis ${name} connection: ${error.message}`));
     }
-    this.command.defineCommand('longlinkPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    this.command.defineCommand('longlinkPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     const prefix = this.channel('');
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (!channel.startsWith(prefix)) return;
@@ -138,6 +152,7 @@ export class RedisHubAdapter implements HubAdapter {
     const [epoch, position] = await this.command.longlinkPublish(
       this.streamKey(topic),
       this.epochKey,
+      this.watermarkKey(topic),
       json,
       this.options.historySize,
       randomBytes(4).toString('hex'),
@@ -150,21 +165,23 @@ export class RedisHubAdapter implements HubAdapter {
 
   async history(topic: string, position: string): Promise<HubHistory> {
     const key = this.streamKey(topic);
-    const results = await this.command.multi().xinfo('STREAM', key).xrange(key, `(${position}`, '+').exec();
-    const [infoResult, rangeResult] = results ?? [];
-    if (!infoResult || infoResult[0]) return { kind: 'gap', reason: 'unknown', latest: undefined }; // no such stream
-    const info = infoResult[1] as unknown[];
-    const field = (name: string) => info[info.indexOf(name) + 1] as string;
-    const lastGenerated = field('last-generated-id');
-    const latest = (field('length') as unknown as number) > 0 ? lastGenerated : undefined;
-    if (this.compare(position, lastGenerated) > 0) return { kind: 'gap', reason: 'unknown', latest };
-    const maxDeleted = field('max-deleted-entry-id') ?? '0-0';
+    const results = await this.command
+      .multi()
+      .get(this.watermarkKey(topic))
+      .xrevrange(key, '+', '-', 'COUNT', 1)
+      .xrange(key, `(${position}`, '+')
+      .exec();
+    const failed = results?.find(([error]) => error);
+    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+    const watermark = results[0]![1] as string | null;
+    const [newest] = results[1]![1] as [string, string[]][];
+    const latest = newest?.[0];
+    if (latest === undefined || this.compare(position, latest) > 0) return { kind: 'gap', reason: 'unknown', latest };
     const oldestKept = this.options.historyMaxAgeMs > 0 ? Date.now() - this.options.historyMaxAgeMs : 0;
-    if (this.compare(position, maxDeleted) < 0 || parsePosition(position)[0] < oldestKept) {
+    if ((watermark !== null && this.compare(position, watermark) < 0) || parsePosition(position)[0] < oldestKept) {
       return { kind: 'gap', reason: 'too-old', latest };
     }
-    if (rangeResult?.[0]) throw rangeResult[0];
-    const entries = (rangeResult?.[1] ?? []) as [string, string[]][];
+    const entries = results[2]![1] as [string, string[]][];
     return {
       kind: 'complete',
       records: entries.map(([id, fields]) => ({ position: id, json: fields[fields.indexOf('d') + 1] as string })),

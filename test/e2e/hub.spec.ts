@@ -1,0 +1,265 @@
+import type { INestApplication } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamHub, StreamTracker, parseHubEventId, type LonglinkModuleOptions, type StreamEvent } from '../../lib/index.js';
+import { conformanceModule } from '../fixtures/probe.js';
+import { GrpcHarness, DEMO_PROTO } from '../harness/grpc.harness.js';
+import type { ReceivedEvent, TransportHarness } from '../harness/harness.js';
+import { TestRedis } from '../harness/redis-server.js';
+import { SseHarness } from '../harness/sse.harness.js';
+import { until, within } from '../harness/util.js';
+import { WsHarness } from '../harness/ws.harness.js';
+
+/** Collects a hub stream in-process. */
+function collect(hub: StreamHub, topic: string, lastEventId?: string) {
+  const events: StreamEvent[] = [];
+  const subscription = hub.stream(topic, { lastEventId }).subscribe((e) => events.push(e));
+  return { events, subscription, data: () => events.filter((e) => e.kind === 'data').map((e) => e.data) };
+}
+
+async function app(options: LonglinkModuleOptions['hub']): Promise<INestApplication> {
+  const { NestFactory } = await import('@nestjs/core');
+  const a = await NestFactory.create(conformanceModule({ hub: options }), { logger: false, forceCloseConnections: true });
+  await a.init();
+  return a;
+}
+
+describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) => {
+  let redis: TestRedis | undefined;
+  let a: INestApplication;
+  let hub: StreamHub;
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await TestRedis.start();
+    a = await app({ historySize: 5, ...(redis ? { redis: redis.url } : {}) });
+    hub = a.get(StreamHub);
+  });
+  afterAll(async () => {
+    await a.close();
+    await redis?.stop();
+  });
+
+  it('publish returns increasing ids with an epoch; live subscribers get every event', async () => {
+    const live = collect(hub, 'sem:live');
+    await until(() => hub.activeTopics === 1, 2000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 20)); // let the upstream subscription settle
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await hub.publish('sem:live', { i }));
+    await until(() => live.events.length === 5, 2000, 'live events');
+    expect(live.data()).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+    expect(live.events.map((e) => e.id)).toEqual(ids);
+    const epochs = new Set(ids.map((id) => parseHubEventId(id)!.epoch));
+    expect(epochs.size).toBe(1);
+    live.subscription.unsubscribe();
+  });
+
+  it('resuming inside the history delivers exactly the missed events, then live ones', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await hub.publish('sem:resume', { i }));
+    const resumed = collect(hub, 'sem:resume', ids[1]);
+    await until(() => resumed.events.length === 2, 2000, 'replay');
+    await hub.publish('sem:resume', { i: 4 });
+    await until(() => resumed.events.length === 3, 2000, 'live after replay');
+    expect(resumed.data()).toEqual([{ i: 2 }, { i: 3 }, { i: 4 }]);
+    resumed.subscription.unsubscribe();
+  });
+
+  it.each([
+    ['too old', 'too-old'],
+    ['from another epoch', 'other-epoch'],
+    ['malformed', 'unknown'],
+    ['in the future', 'unknown'],
+  ])('an id %s gets a reset notice, then live events', async (what, reason) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await hub.publish(`sem:reset-${reason}`, { i }));
+    const { epoch, position } = parseHubEventId(ids[0]!)!;
+    const last = parseHubEventId(ids[9]!)!.position;
+    const future = kind === 'memory' ? String(Number(last) + 100) : `${Number(last.split('-')[0]) + 100000}-0`;
+    const lastEventId = {
+      'too old': ids[0],
+      'from another epoch': `x${epoch}.${position}`,
+      malformed: 'not-an-id',
+      'in the future': `${epoch}.${future}`,
+    }[what]!;
+    const sub = collect(hub, `sem:reset-${reason}`, lastEventId);
+    await until(() => sub.events.length === 1, 2000, 'reset');
+    expect(sub.events[0]!.kind).toBe('reset');
+    expect(sub.events[0]!.data).toEqual({ reason });
+    expect(sub.events[0]!.id).toBe(ids[9]); // resume from here next time
+    await hub.publish(`sem:reset-${reason}`, { i: 10 });
+    await until(() => sub.events.length === 2, 2000, 'live after reset');
+    expect(sub.events[1]!.data).toEqual({ i: 10 });
+    sub.subscription.unsubscribe();
+  });
+
+  it('no gap or duplicate at the seam while publishes race the replay', async () => {
+    const topic = 'sem:seam';
+    let latest = await hub.publish(topic, { i: 0 });
+    let n = 1;
+    const total = 300;
+    const publisher = (async () => {
+      while (n < total) {
+        latest = await hub.publish(topic, { i: n++ });
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    // Subscribers join while publishing goes on, each resuming after the newest id it knows.
+    const subs: { from: number; sub: ReturnType<typeof collect> }[] = [];
+    while (n < total - 20) {
+      subs.push({ from: n, sub: collect(hub, topic, latest) });
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await publisher;
+    expect(subs.length).toBeGreaterThan(5);
+    for (const { sub } of subs) {
+      await until(() => (sub.events.at(-1)?.data as { i?: number } | undefined)?.i === total - 1, 5000, 'the last event');
+      expect(sub.events.some((e) => e.kind === 'reset')).toBe(false);
+      const values = sub.data().map((d) => (d as { i: number }).i);
+      expect(values).toEqual(values.map((_, j) => values[0]! + j)); // contiguous, no duplicate
+      sub.subscription.unsubscribe();
+    }
+  });
+
+  it('one upstream per topic however many subscribers, released when the last leaves', async () => {
+    const before = hub.activeTopics;
+    const subs = Array.from({ length: 20 }, () => collect(hub, 'sem:refcount'));
+    await until(() => hub.activeTopics === before + 1, 2000, 'one topic');
+    await new Promise((r) => setTimeout(r, 20));
+    await hub.publish('sem:refcount', { x: 1 });
+    await until(() => subs.every((s) => s.events.length === 1), 2000, 'all got it');
+    // One event object for all: serialised once.
+    expect(new Set(subs.map((s) => s.events[0])).size).toBe(1);
+    for (const s of subs) s.subscription.unsubscribe();
+    expect(hub.activeTopics).toBe(before);
+  });
+
+  it('refuses bad topics with BAD_REQUEST', async () => {
+    await expect(hub.publish('bad topic!', 1)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+});
+
+describe('StreamHub on Redis across instances', () => {
+  let redis: TestRedis;
+  const harnesses: TransportHarness[] = [];
+  let publisherApp: INestApplication;
+  let publisher: StreamHub;
+
+  const options = (redisUrl: string): LonglinkModuleOptions => ({
+    ws: { path: '/ws' },
+    grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' },
+    hub: { redis: redisUrl, historySize: 50 },
+  });
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    publisherApp = await app({ redis: redis.url, historySize: 50 });
+    publisher = publisherApp.get(StreamHub);
+    for (const h of [new SseHarness('express'), new WsHarness('express'), new GrpcHarness('express')]) {
+      await h.start(conformanceModule(options(redis.url)));
+      harnesses.push(h);
+    }
+  }, 30_000);
+  afterAll(async () => {
+    for (const h of harnesses) await h.stop();
+    await publisherApp.close();
+    await redis.stop();
+  });
+
+  const chat = (h: TransportHarness, lastEventId?: string) => h.subscribe('demo/chat', { params: { room: 'x-instance' }, lastEventId });
+  const messages = (events: ReceivedEvent[]) => events.filter((e) => !e.reset).map((e) => (e.data as { text: string }).text);
+
+  it('a publish on one instance reaches subscribers on others over SSE, WS and gRPC; resume works on any instance', async () => {
+    const subs = harnesses.map((h) => chat(h));
+    const ids: string[] = [];
+    await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed everywhere');
+    await new Promise((r) => setTimeout(r, 50));
+    for (const text of ['a', 'b', 'c']) ids.push(await publisher.publish('chat:x-instance', { from: 't', text }));
+    await Promise.all(subs.map((s) => s.waitForEvents(3)));
+    for (const s of subs) {
+      expect(messages(s.events)).toEqual(['a', 'b', 'c']);
+      expect(s.events.map((e) => e.id)).toEqual(ids);
+      s.cancel();
+    }
+    // Resume on each instance with an id made by another one.
+    const resumed = harnesses.map((h) => chat(h, ids[0]));
+    await Promise.all(resumed.map((s) => s.waitForEvents(2)));
+    for (const s of resumed) {
+      expect(messages(s.events)).toEqual(['b', 'c']);
+      s.cancel();
+    }
+  });
+
+  it('a too-old id gets the reset notice on every transport', async () => {
+    const subs = harnesses.map((h) => h.subscribe('demo/chat', { params: { room: 'reset-room' }, lastEventId: 'nope.1-0' }));
+    try {
+      await Promise.all(subs.map((s) => s.waitForEvents(1)));
+      for (const [i, s] of subs.entries()) {
+        expect(s.events[0], harnesses[i]!.label).toMatchObject({ reset: true, data: { reason: 'other-epoch' } });
+      }
+    } finally {
+      for (const s of subs) s.cancel();
+    }
+  });
+
+  it('2 instances x 20 subscribers x 10,000 messages: no gap, no duplicate', async () => {
+    const [ws] = harnesses.filter((h) => h.transport === 'ws');
+    const [grpc] = harnesses.filter((h) => h.transport === 'grpc');
+    const subs = [...Array.from({ length: 20 }, () => chat(ws!)), ...Array.from({ length: 20 }, () => chat(grpc!))];
+    await until(() => [ws!, grpc!].every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 50));
+    const total = 10_000;
+    for (let i = 0; i < total; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, k) => publisher.publish('chat:x-instance', { from: 'load', text: String(i + k) })));
+    }
+    await Promise.all(subs.map((s) => within(s.waitForEvents(total), 60_000, 'all messages')));
+    for (const s of subs) {
+      const texts = messages(s.events).map(Number);
+      expect(texts.length).toBe(total);
+      expect(new Set(texts).size).toBe(total);
+      // Ids strictly increase: delivered in publish order.
+      const positions = s.events.map((e) => parseHubEventId(e.id!)!.position.split('-').map(Number));
+      for (let j = 1; j < positions.length; j++) {
+        const [pm, ps] = positions[j - 1]!;
+        const [m, q] = positions[j]!;
+        expect(m! > pm! || (m === pm && q! > ps!)).toBe(true);
+      }
+      s.cancel();
+    }
+    await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 0), 3000, 'upstreams released');
+    await until(() => harnesses.every((h) => h.app.get(StreamTracker).size === 0), 3000, 'subscriptions released');
+  }, 120_000);
+
+  it('Redis killed and restarted: publish fails with UNAVAILABLE, works again within 2 s, subscribers get a reset', async () => {
+    const subs = harnesses.map((h) => h.subscribe('demo/chat', { params: { room: 'restart' } }));
+    await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 50));
+    await publisher.publish('chat:restart', { from: 't', text: 'before' });
+    await Promise.all(subs.map((s) => s.waitForEvents(1)));
+    await redis.kill();
+    let refused: unknown;
+    for (let i = 0; i < 100 && !refused; i++) {
+      refused = await publisher.publish('chat:restart', { from: 't', text: 'during' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (!refused) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refused).toMatchObject({ code: 'UNAVAILABLE' });
+    await redis.run();
+    const restarted = Date.now();
+    let id: string | undefined;
+    while (!id && Date.now() - restarted < 5000) {
+      id = await publisher.publish('chat:restart', { from: 't', text: 'after' }).catch(() => undefined);
+      if (!id) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(id).toBeDefined();
+    expect(Date.now() - restarted).toBeLessThan(2000);
+    // Every subscriber learns that history was lost, and gets the new events.
+    await Promise.all(subs.map((s) => within(until(() => s.events.some((e) => e.reset), 5000, 'reset'), 6000, 'reset')));
+    for (const s of subs) expect(s.events.find((e) => e.reset)?.data).toEqual({ reason: 'history-lost' });
+    await publisher.publish('chat:restart', { from: 't', text: 'later' });
+    await Promise.all(subs.map((s) => until(() => messages(s.events).includes('later'), 5000, 'live after restart')));
+    for (const s of subs) {
+      expect(messages(s.events)[0]).toBe('before');
+      s.cancel();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,64 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { deferred, within } from './util.js';
+
+/** A free TCP port on 127.0.0.1 (redis-server cannot bind port 0 itself). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A redis-server of the test's own, on a free port, without persistence. */
+export class TestRedis {
+  private child: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<TestRedis> {
+    if (spawnSync('redis-server', ['--version']).status !== 0) {
+      throw new Error('redis-server is not installed: run `sudo apt-get install -y redis-server` (npm test does when root)');
+    }
+    const redis = new TestRedis(await freePort());
+    await redis.run();
+    return redis;
+  }
+
+  /** (Re)starts the server on the same port. */
+  async run(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    const ready = deferred<void>();
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) ready.resolve();
+    });
+    child.once('exit', (code) => ready.settled || ready.reject(new Error(`redis-server exited (${code}): ${output}`)));
+    await within(ready.promise, 10_000, 'redis-server ready');
+  }
+
+  /** Kills the server abruptly (SIGKILL): its data is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+  }
+}

@@ -71,6 +71,13 @@ describe('sample page in headless Chromium', () => {
     expect(await page.getAttribute('#ws-clock', 'data-now')).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await page.textContent('#ws-status')).toBe('live');
 
+    // Chat: a message sent through the form comes back through the room's stream.
+    await page.fill('#chat-text', 'hello from the page');
+    await page.click('#chat-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('chat-log')?.textContent?.includes('guest: hello from the page'), undefined, {
+      timeout: 5000,
+    });
+
     // Invalid params: a refusal, shown as such, and no reconnect loop.
     await page.fill('#from', '1000000000000'); // over the server's limit; the form has none
     await page.click('button[type=submit]');

@@ -1,0 +1,69 @@
+import type { INestApplication } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppModule } from '../../sample/app.module.js';
+import { parseSse, rawGet } from '../harness/raw-http.js';
+import { TestRedis } from '../harness/redis-server.js';
+import { createHttpApp } from '../harness/sse.harness.js';
+
+async function post(baseUrl: string, room: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${baseUrl}/demo/chat/${room}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+describe('sample demo/chat on Redis, two instances', () => {
+  let redis: TestRedis;
+  const apps: { app: INestApplication; baseUrl: string }[] = [];
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    process.env.REDIS_URL = redis.url;
+    process.env.GRPC_PORT = '0';
+    for (let i = 0; i < 2; i++) apps.push(await createHttpApp('express', AppModule));
+  }, 30_000);
+  afterAll(async () => {
+    for (const { app } of apps) await app.close();
+    delete process.env.REDIS_URL;
+    await redis.stop();
+  });
+
+  it('POST validates input: 201 { id } or 400', async () => {
+    const [a] = apps;
+    const ok = await post(a!.baseUrl, 'room-1', { from: 'ann', text: 'hi' });
+    expect(ok.status).toBe(201);
+    expect(typeof ok.json.id).toBe('string');
+    for (const [room, body] of [
+      ['room-1', { from: '', text: 'hi' }],
+      ['room-1', { from: 'ann', text: 'x'.repeat(1001) }],
+      ['room-1', { from: 'ann' }],
+      ['room-1', { from: 'ann', text: 'hi', extra: true }],
+      ['Bad_Room', { from: 'ann', text: 'hi' }],
+    ] as const) {
+      expect((await post(a!.baseUrl, room, body)).status, JSON.stringify([room, body])).toBe(400);
+    }
+    const badRoom = await rawGet(`${a!.baseUrl}/demo/chat?room=UPPER`);
+    expect(badRoom.status).toBe(400);
+    await badRoom.body();
+  });
+
+  it('a message posted on one instance reaches a subscriber of the other, and resume works there', async () => {
+    const [a, b] = apps;
+    const stream = await rawGet(`${b!.baseUrl}/demo/chat?room=shared`);
+    await stream.waitFor((t) => t.startsWith('retry:'), 2000);
+    await new Promise((r) => setTimeout(r, 50));
+    const first = await post(a!.baseUrl, 'shared', { from: 'ann', text: 'one' });
+    await post(a!.baseUrl, 'shared', { from: 'bob', text: 'two' });
+    await stream.waitFor((t) => t.includes('"text":"two"'), 3000);
+    const events = parseSse(stream.text).filter((e) => e.data);
+    expect(events.map((e) => JSON.parse(e.data!).text)).toEqual(['one', 'two']);
+    expect(events[0]!.id).toBe(first.json.id);
+    stream.destroy();
+    const resumed = await rawGet(`${b!.baseUrl}/demo/chat?room=shared`, { 'last-event-id': String(first.json.id) });
+    await resumed.waitFor((t) => t.includes('"text":"two"'), 3000);
+    expect(parseSse(resumed.text).filter((e) => e.data).map((e) => JSON.parse(e.data!).text)).toEqual(['two']);
+    resumed.destroy();
+  });
+});

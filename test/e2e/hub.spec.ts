@@ -263,3 +263,29 @@ describe('StreamHub on Redis across instances', () => {
     }
   }, 30_000);
 });
+
+describe.each(['memory', 'redis'] as const)('history age limit (%s)', (kind) => {
+  it('an id older than historyMaxAgeMs gets a too-old reset', async () => {
+    const { InMemoryHubAdapter, RedisHubAdapter } = await import('../../lib/index.js');
+    const redis = kind === 'redis' ? await TestRedis.start() : undefined;
+    const adapter = redis
+      ? new RedisHubAdapter({ redis: redis.url, keyPrefix: 'age:', historySize: 100, historyMaxAgeMs: 100 })
+      : new InMemoryHubAdapter(100, 100);
+    const hub = new StreamHub(adapter);
+    try {
+      const old = await hub.publish('age:t', { i: 0 });
+      const fresh = await hub.publish('age:t', { i: 1 });
+      // The age limit is the behaviour under test: let the first events grow old.
+      await new Promise((r) => setTimeout(r, 250));
+      const latest = await hub.publish('age:t', { i: 2 });
+      const tooOld = collect(hub, 'age:t', old);
+      await until(() => tooOld.events.length === 1, 2000, 'reset');
+      expect(tooOld.events[0]).toMatchObject({ kind: 'reset', data: { reason: 'too-old' }, id: latest });
+      tooOld.subscription.unsubscribe();
+      expect(fresh).not.toBe(latest);
+    } finally {
+      await hub.onApplicationShutdown();
+      await redis?.stop();
+    }
+  });
+});

@@ -7,17 +7,23 @@ export interface HubRecord {
 }
 
 /** What an adapter knows about resuming after a position. */
-export type HubHistory =
+export type HubHistory = {
+  /** The store's epoch when the history was read. */
+  epoch: string;
+} & (
   /** The position is inside the history: these are all the records after it, in order. */
   | { kind: 'complete'; records: HubRecord[] }
   /** The records after the position are not all there any more (trimmed, expired) or it is unknown. */
-  | { kind: 'gap'; reason: 'too-old' | 'unknown'; latest: string | undefined };
+  | { kind: 'gap'; reason: 'too-old' | 'unknown'; latest: string | undefined }
+);
 
 /** What an adapter tells the hub. */
 export interface HubAdapterEvents {
   /** A record was published to `topic` (on any instance), under `epoch`. */
   message(topic: string, epoch: string, record: HubRecord): void;
-  /** The connection to the store came back; records published meanwhile may have been missed. */
+  /** Live delivery stopped (connection lost): records published from now on may be missed. */
+  disconnected(): void;
+  /** The connection to the store came back: the hub catches up on what it missed. */
   reconnected(): void;
 }
 
@@ -28,10 +34,15 @@ export interface HubAdapterEvents {
  * @publicApi
  */
 export interface HubAdapter {
-  /** Starts the adapter; `events` receives every publish on subscribed topics. */
+  /** A position before every record of any topic. */
+  readonly origin: string;
+  /** Starts the adapter (without waiting for the store); `events` receives every publish on subscribed topics. */
   start(events: HubAdapterEvents): Promise<void>;
-  /** The history store's epoch: changes when its data was lost (e.g. a broker restart without persistence). */
-  epoch(): Promise<string>;
+  /**
+   * The history store's epoch: changes when its data was lost (e.g. a broker restart without
+   * persistence). `fresh`: read it from the store rather than from a cache.
+   */
+  epoch(fresh?: boolean): Promise<string>;
   /** Appends a record; resolves with its epoch and position. Rejects if the store is unreachable. */
   publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }>;
   /** Records after `position` (exclusive), or a gap. */

@@ -13,19 +13,27 @@ export const HUB_ADAPTER = Symbol('longlink:hub-adapter');
 export type HubResetReason = 'too-old' | 'unknown' | 'other-epoch' | 'history-lost';
 
 const TOPIC = /^[A-Za-z0-9:._~\-/]{1,200}$/;
+/** Attempts to catch up after a reconnect before giving up with a reset. */
+const CATCH_UP_ATTEMPTS = 10;
+const CATCH_UP_RETRY_MS = 300;
 
 /** One subscriber's view of a topic: it receives deliveries in order, without duplicates. */
 interface Listener {
   deliver(event: StreamEvent, position: string): void;
-  reset(reason: HubResetReason, latestId: string | undefined): void;
+  /** `position`: where the subscriber now stands (events up to it are not delivered again). */
+  reset(reason: HubResetReason, id: string | undefined, position: string | undefined): void;
 }
 
 /** A topic this instance listens to: one adapter subscription for all its subscribers. */
 interface TopicState {
   listeners: Set<Listener>;
   ready: Promise<void>;
-  /** Position of the last record the adapter delivered. */
+  /** Position of the last record delivered to the listeners. */
   last: string | undefined;
+  /** The topic's newest position when this instance subscribed (catch-up starts there if nothing came since). */
+  floor: string | undefined;
+  /** While catching up after a reconnect: where from, and live records that arrived meanwhile. */
+  catchUp: { from: string; pending: HubRecord[] } | undefined;
 }
 
 /**
@@ -50,8 +58,11 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('LonglinkHub');
   private readonly topics = new Map<string, TopicState>();
   private readonly topicOps = new Map<string, Promise<void>>();
-  private epoch = '';
+  /** The store's epoch as last confirmed by a command reply; `undefined` until known. */
+  private epoch: string | undefined;
   private started: Promise<void> | undefined;
+  private catchingUp: Promise<void> | undefined;
+  private catchUpAgain = false;
 
   constructor(@Inject(HUB_ADAPTER) private readonly adapter: HubAdapter) {}
 
@@ -69,32 +80,40 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Publishes `data` (serialised here, once) to `topic`. Resolves with the event id;
-   * rejects with `UNAVAILABLE` when the store cannot be reached, `BAD_REQUEST` for a bad topic.
+   * Publishes `data` (serialised here, once) to `topic`. Resolves with the event id once it
+   * is stored; rejects with `UNAVAILABLE` when the store cannot be reached (if the connection
+   * drops mid-publish the outcome is unknown: the event may have been stored), `BAD_REQUEST`
+   * for a bad topic or data that is not JSON-serialisable.
    */
   async publish(topic: string, data: unknown): Promise<string> {
     checkTopic(topic);
+    let json: string;
+    try {
+      json = JSON.stringify(data) ?? 'null';
+    } catch {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'The published data cannot be serialised as JSON');
+    }
     await this.start();
-    const json = JSON.stringify(data) ?? 'null';
     try {
       const { epoch, record } = await this.adapter.publish(topic, json);
+      this.observeEpoch(epoch);
       return formatHubEventId(epoch, record.position);
     } catch (error) {
-      if (isExpectedError(error)) throw error;
-      this.logger.warn(`publish to "${topic}" failed: ${error instanceof Error ? error.message : String(error)}`);
-      throw new StreamException(StreamErrorCode.UNAVAILABLE, 'The hub cannot publish right now', undefined, { cause: error });
+      throw this.unavailable(error, `publish to "${topic}"`);
     }
   }
 
   /**
    * A topic's events: first those after `lastEventId` (if it is in the history), then live
    * ones, with no gap or duplicate between them. If `lastEventId` cannot be resumed from, a
-   * reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`) comes first.
+   * reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
+   * event id) comes first. Errors with `UNAVAILABLE` when the store cannot be reached.
    */
   stream(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent> {
     checkTopic(topic);
     return new Observable<StreamEvent>((subscriber) => {
       let last: string | undefined; // position of the last event this subscriber got
+      let generation = 0; // bumped by every reset: a replay in progress stops
       let buffered: { event: StreamEvent; position: string }[] | undefined = [];
       const emit = (event: StreamEvent, position: string) => {
         if (last !== undefined && this.adapter.compare(position, last) <= 0) return; // seen already
@@ -103,24 +122,28 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       };
       const listener: Listener = {
         deliver: (event, position) => (buffered ? buffered.push({ event, position }) : emit(event, position)),
-        reset: (reason, latestId) => {
-          last = undefined;
+        reset: (reason, id, position) => {
+          generation++;
+          last = position;
           if (buffered) buffered = [];
-          subscriber.next(resetEvent(reason, latestId));
+          subscriber.next(resetEvent(reason, id));
         },
       };
       const state = this.acquire(topic, listener);
       void (async () => {
         await state.ready;
         if (subscriber.closed) return;
-        if (options.lastEventId !== undefined) await this.replay(topic, options.lastEventId, subscriber, emit);
+        if (options.lastEventId !== undefined) {
+          const start = generation;
+          await this.replay(topic, options.lastEventId, subscriber, emit, listener, () => generation === start);
+        }
         if (subscriber.closed) return;
         // Live events that arrived meanwhile: emit() drops those the replay already sent.
         const pending = buffered ?? [];
         buffered = undefined;
         for (const { event, position } of pending) emit(event, position);
       })().catch((error: unknown) => {
-        if (!subscriber.closed) subscriber.error(this.unavailable(error));
+        if (!subscriber.closed) subscriber.error(this.unavailable(error, `subscription to "${topic}"`));
       });
       return () => this.release(topic, listener);
     });
@@ -131,47 +154,64 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     lastEventId: string,
     subscriber: Subscriber<StreamEvent>,
     emit: (event: StreamEvent, position: string) => void,
+    listener: Listener,
+    current: () => boolean,
   ): Promise<void> {
     const parsed = parseHubEventId(lastEventId);
-    const latestId = async () => {
-      const latest = await this.adapter.latest(topic);
-      return latest === undefined ? undefined : formatHubEventId(this.epoch, latest);
-    };
     if (!parsed || !this.adapter.isPosition(parsed.position)) {
-      return void subscriber.next(resetEvent('unknown', await latestId()));
+      const [epoch, latest] = await Promise.all([this.adapter.epoch(), this.adapter.latest(topic)]);
+      this.observeEpoch(epoch);
+      return listener.reset('unknown', latest === undefined ? undefined : formatHubEventId(epoch, latest), latest);
     }
-    if (parsed.epoch !== this.epoch) return void subscriber.next(resetEvent('other-epoch', await latestId()));
     const history = await this.adapter.history(topic, parsed.position);
-    if (history.kind === 'gap') {
-      const latest = history.latest === undefined ? undefined : formatHubEventId(this.epoch, history.latest);
-      return void subscriber.next(resetEvent(history.reason, latest));
+    this.observeEpoch(history.epoch);
+    if (!current() || subscriber.closed) return;
+    if (history.kind === 'gap' || parsed.epoch !== history.epoch) {
+      const latest =
+        history.kind === 'gap' ? history.latest : history.records.at(-1)?.position ?? (await this.adapter.latest(topic));
+      const reason = parsed.epoch !== history.epoch ? 'other-epoch' : (history as { reason: 'too-old' | 'unknown' }).reason;
+      if (!current() || subscriber.closed) return;
+      return listener.reset(reason, latest === undefined ? undefined : formatHubEventId(history.epoch, latest), latest);
     }
     for (const record of history.records) {
-      if (subscriber.closed) return;
-      emit(this.toEvent(record, this.epoch), record.position);
+      if (subscriber.closed || !current()) return;
+      const event = this.toEvent(record, history.epoch);
+      if (event) emit(event, record.position);
     }
   }
 
   private start(): Promise<void> {
-    this.started ??= (async () => {
-      await this.adapter.start({
+    this.started ??= this.adapter
+      .start({
         message: (topic, epoch, record) => this.onMessage(topic, epoch, record),
-        reconnected: () => void this.onReconnected(),
+        disconnected: () => this.onDisconnected(),
+        reconnected: () => this.catchUp(),
+      })
+      .then(() => this.confirmEpoch())
+      .catch((error: unknown) => {
+        this.started = undefined; // try again next time
+        throw error;
       });
-      this.epoch = await this.adapter.epoch();
-    })();
     return this.started;
   }
 
   private acquire(topic: string, listener: Listener): TopicState {
     let state = this.topics.get(topic);
     if (!state) {
-      const created: TopicState = { listeners: new Set(), ready: Promise.resolve(), last: undefined };
-      created.ready = this.start()
-        .then(() => this.serialized(topic, () => this.adapter.subscribe(topic)))
-        .then(async () => {
-          created.last ??= await this.adapter.latest(topic);
-        });
+      const created: TopicState = {
+        listeners: new Set(),
+        ready: Promise.resolve(),
+        last: undefined,
+        floor: undefined,
+        catchUp: undefined,
+      };
+      // Queued now, so a release that follows in the same tick cannot overtake it.
+      created.ready = this.serialized(topic, async () => {
+        await this.start();
+        await this.adapter.subscribe(topic);
+      }).then(async () => {
+        created.floor = (await this.adapter.latest(topic)) ?? this.adapter.origin;
+      });
       created.ready.catch(() => undefined);
       this.topics.set(topic, (state = created));
     }
@@ -204,14 +244,44 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     return next;
   }
 
-  /** One published record → one event for every local subscriber (serialised once). */
+  /** A live record from the adapter (any instance's publish). Never throws. */
   private onMessage(topic: string, epoch: string, record: HubRecord): void {
-    const state = this.topics.get(topic);
-    if (epoch !== this.epoch) this.epochChanged(epoch);
-    if (!state) return;
-    state.last = record.position;
+    try {
+      if (!this.adapter.isPosition(record.position)) return;
+      if (epoch !== this.epoch) {
+        // Only a command reply confirms an epoch; until then such messages are not delivered.
+        void this.confirmEpoch();
+        return;
+      }
+      const state = this.topics.get(topic);
+      if (!state) return;
+      if (state.catchUp) state.catchUp.pending.push(record);
+      else this.deliver(state, record, epoch);
+    } catch (error) {
+      this.logger.warn(`Dropped a malformed hub message on "${topic}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** One record → one event for every local subscriber (serialised once), in order, once. */
+  private deliver(state: TopicState, record: HubRecord, epoch: string): void {
+    if (state.last !== undefined && this.adapter.compare(record.position, state.last) <= 0) return;
     const event = this.toEvent(record, epoch);
+    if (!event) return;
+    state.last = record.position;
     for (const listener of [...state.listeners]) listener.deliver(event, record.position);
+  }
+
+  private observeEpoch(epoch: string): void {
+    if (this.epoch === undefined) this.epoch = epoch;
+    else if (epoch !== this.epoch) this.epochChanged(epoch);
+  }
+
+  private async confirmEpoch(): Promise<void> {
+    try {
+      this.observeEpoch(await this.adapter.epoch(true));
+    } catch {
+      // not reachable now: the reconnect path checks again
+    }
   }
 
   /** The store lost its data: every live subscriber may have missed events. */
@@ -220,37 +290,87 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     this.epoch = epoch;
     for (const state of this.topics.values()) {
       state.last = undefined;
-      for (const listener of [...state.listeners]) listener.reset('history-lost', undefined);
+      state.floor = this.adapter.origin;
+      state.catchUp = undefined;
+      for (const listener of [...state.listeners]) listener.reset('history-lost', undefined, undefined);
     }
   }
 
-  /** After a broker reconnect, deliver what was published meanwhile (or reset). */
-  private async onReconnected(): Promise<void> {
-    try {
-      const epoch = await this.adapter.epoch();
-      if (epoch !== this.epoch) return this.epochChanged(epoch);
-      for (const [topic, state] of this.topics) {
-        if (state.last === undefined) continue;
-        const history = await this.adapter.history(topic, state.last);
-        if (history.kind === 'gap') {
-          for (const listener of [...state.listeners]) listener.reset(history.reason, undefined);
-          continue;
-        }
-        for (const record of history.records) this.onMessage(topic, epoch, record);
+  /** Live delivery stopped: remember where each topic stood, hold what arrives until caught up. */
+  private onDisconnected(): void {
+    for (const state of this.topics.values()) {
+      state.catchUp ??= { from: state.last ?? state.floor ?? this.adapter.origin, pending: [] };
+    }
+  }
+
+  /** After a reconnect: deliver what was published meanwhile, or reset. One run at a time. */
+  private catchUp(): void {
+    if (this.catchingUp) {
+      this.catchUpAgain = true;
+      return;
+    }
+    this.catchingUp = this.runCatchUp().finally(() => {
+      this.catchingUp = undefined;
+      if (this.catchUpAgain) {
+        this.catchUpAgain = false;
+        this.catchUp();
       }
-    } catch (error) {
-      this.logger.warn(`Catching up after a reconnect failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+
+  private async runCatchUp(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.observeEpoch(await this.adapter.epoch(true));
+        for (const [topic, state] of this.topics) {
+          if (!state.catchUp) continue;
+          const history = await this.adapter.history(topic, state.catchUp.from);
+          if (history.epoch !== this.epoch) return this.observeEpoch(history.epoch);
+          const { pending } = state.catchUp;
+          state.catchUp = undefined;
+          if (history.kind === 'gap') {
+            const id = history.latest === undefined ? undefined : formatHubEventId(history.epoch, history.latest);
+            state.last = history.latest;
+            for (const listener of [...state.listeners]) listener.reset(history.reason, id, history.latest);
+          } else {
+            for (const record of history.records) this.deliver(state, record, history.epoch);
+          }
+          for (const record of pending) this.deliver(state, record, history.epoch);
+        }
+        return;
+      } catch (error) {
+        if (attempt >= CATCH_UP_ATTEMPTS) {
+          this.logger.warn(`Could not catch up after a reconnect: ${error instanceof Error ? error.message : String(error)}`);
+          for (const state of this.topics.values()) {
+            if (!state.catchUp) continue;
+            state.catchUp = undefined;
+            for (const listener of [...state.listeners]) listener.reset('history-lost', undefined, undefined);
+          }
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS).unref());
+      }
     }
   }
 
-  private toEvent(record: HubRecord, epoch: string): StreamEvent {
-    return new StreamEvent(JSON.parse(record.json) as unknown, formatHubEventId(epoch, record.position), { json: record.json });
+  /** The record as an event; `undefined` (logged) when its JSON is malformed. */
+  private toEvent(record: HubRecord, epoch: string): StreamEvent | undefined {
+    let data: unknown;
+    try {
+      data = JSON.parse(record.json);
+    } catch {
+      this.logger.warn(`Dropped a hub record with malformed JSON at ${record.position}`);
+      return undefined;
+    }
+    return new StreamEvent(data, formatHubEventId(epoch, record.position), { json: record.json });
   }
 
-  private unavailable(error: unknown): StreamException {
-    if (error instanceof StreamException) return error;
-    this.logger.warn(`Hub subscription failed: ${error instanceof Error ? error.message : String(error)}`);
-    return new StreamException(StreamErrorCode.UNAVAILABLE, 'The hub is not reachable right now', undefined, { cause: error });
+  private unavailable(error: unknown, what: string): StreamException {
+    if (error instanceof StreamException || isExpectedError(error)) return error as StreamException;
+    this.logger.warn(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    return new StreamException(StreamErrorCode.UNAVAILABLE, 'The hub is not reachable right now', undefined, {
+      cause: error,
+    });
   }
 }
 
@@ -260,6 +380,6 @@ function checkTopic(topic: string): void {
   }
 }
 
-function resetEvent(reason: HubResetReason, latestId: string | undefined): StreamEvent {
-  return new StreamEvent({ reason }, latestId, { kind: 'reset' });
+function resetEvent(reason: HubResetReason, id: string | undefined): StreamEvent {
+  return new StreamEvent({ reason }, id, { kind: 'reset' });
 }

@@ -289,3 +289,81 @@ describe.each(['memory', 'redis'] as const)('history age limit (%s)', (kind) => 
     }
   });
 });
+
+describe('StreamHub on Redis: connection trouble', () => {
+  let redis: TestRedis;
+  let admin: import('ioredis').Redis;
+  const hubs: StreamHub[] = [];
+  const newHub = async (): Promise<StreamHub> => {
+    const { RedisHubAdapter } = await import('../../lib/index.js');
+    const hub = new StreamHub(new RedisHubAdapter({ redis: redis.url, keyPrefix: 'trouble:', historySize: 10_000, historyMaxAgeMs: 0 }));
+    await hub.onModuleInit();
+    hubs.push(hub);
+    return hub;
+  };
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    const { Redis } = await import('ioredis');
+    admin = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    for (const hub of hubs) await hub.onApplicationShutdown();
+    admin.disconnect();
+    await redis.stop();
+  });
+
+  it('a subscriber whose Pub/Sub connection drops catches up: no gap, no duplicate, no reset', async () => {
+    const [publisher, subscriber] = [await newHub(), await newHub()];
+    const sub = collect(subscriber, 'trouble:catch-up');
+    await until(() => subscriber.activeTopics === 1, 2000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 50));
+    const total = 3000;
+    const publishing = (async () => {
+      for (let i = 0; i < total; i++) {
+        await publisher.publish('trouble:catch-up', { i });
+        if (i % 500 === 250) await admin.client('KILL', 'TYPE', 'pubsub'); // every instance's Pub/Sub connection
+      }
+    })();
+    await publishing;
+    await until(() => sub.events.length >= total, 10_000, 'all events after the reconnects');
+    expect(sub.events.some((e) => e.kind === 'reset')).toBe(false);
+    expect(sub.data()).toEqual(Array.from({ length: total }, (_, i) => ({ i })));
+    sub.subscription.unsubscribe();
+  });
+
+  it('malformed Pub/Sub payloads are ignored: no crash, no reset, later events flow', async () => {
+    const [publisher, subscriber] = [await newHub(), await newHub()];
+    const sub = collect(subscriber, 'trouble:garbage');
+    await until(() => subscriber.activeTopics === 1, 2000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 50));
+    await admin.publish('trouble:c:trouble:garbage', 'not even close');
+    await admin.publish('trouble:c:trouble:garbage', 'bogus 1-0 {"fake":true}');
+    const epoch = parseHubEventId(await publisher.publish('trouble:garbage', { i: 0 }))!.epoch;
+    await admin.publish('trouble:c:trouble:garbage', `${epoch} 9-0 {not json`);
+    await publisher.publish('trouble:garbage', { i: 1 });
+    await until(() => sub.events.length >= 2, 3000, 'real events');
+    expect(sub.events.map((e) => [e.kind, e.data])).toEqual([
+      ['data', { i: 0 }],
+      ['data', { i: 1 }],
+    ]);
+    sub.subscription.unsubscribe();
+  });
+
+  it('subscribing and unsubscribing in the same tick leaves no Redis subscription behind', async () => {
+    const hub = await newHub();
+    for (let i = 0; i < 50; i++) hub.stream(`trouble:churn-${i % 5}`).subscribe().unsubscribe();
+    const kept = collect(hub, 'trouble:kept');
+    await until(() => hub.activeTopics === 1, 2000, 'one topic left');
+    const channels = async () => ((await admin.pubsub('CHANNELS', 'trouble:c:trouble:churn-*')) as string[]).length;
+    // Poll Redis until the queued unsubscribes have run (bounded).
+    let left = await channels();
+    for (let i = 0; i < 100 && left > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      left = await channels();
+    }
+    expect(left).toBe(0);
+    expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:kept')).toEqual(['trouble:c:trouble:kept', 1]);
+    kept.subscription.unsubscribe();
+  });
+});

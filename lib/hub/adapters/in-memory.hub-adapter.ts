@@ -15,14 +15,20 @@ interface Topic {
  * @publicApi
  */
 export class InMemoryHubAdapter implements HubAdapter {
+  readonly origin = '0';
   private readonly topics = new Map<string, Topic>();
   private readonly subscribed = new Set<string>();
   private readonly currentEpoch = randomBytes(4).toString('hex');
   private events: HubAdapterEvents | undefined;
 
+  /**
+   * @param maxTopics Topics kept at most; the least recently published are forgotten (a
+   *   resume on them then gets an `unknown` reset).
+   */
   constructor(
     private readonly historySize: number,
     private readonly historyMaxAgeMs: number,
+    private readonly maxTopics = 10_000,
   ) {}
 
   async start(events: HubAdapterEvents): Promise<void> {
@@ -35,7 +41,10 @@ export class InMemoryHubAdapter implements HubAdapter {
 
   async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
     let t = this.topics.get(topic);
-    if (!t) this.topics.set(topic, (t = { records: [], trimmed: 0, seq: 0 }));
+    if (t) this.topics.delete(topic); // re-inserted below: Map order is recency of publishing
+    else t = { records: [], trimmed: 0, seq: 0 };
+    this.topics.set(topic, t);
+    if (this.topics.size > this.maxTopics) this.topics.delete(this.topics.keys().next().value as string);
     const record = { position: String(++t.seq), json, at: Date.now() };
     t.records.push(record);
     this.trim(t);
@@ -47,9 +56,10 @@ export class InMemoryHubAdapter implements HubAdapter {
     const t = this.topics.get(topic);
     if (t) this.trim(t);
     const seq = Number(position);
-    if (!t || seq > t.seq) return { kind: 'gap', reason: 'unknown', latest: t ? String(t.seq) : undefined };
-    if (seq < t.trimmed) return { kind: 'gap', reason: 'too-old', latest: String(t.seq) };
-    return { kind: 'complete', records: t.records.filter((r) => Number(r.position) > seq) };
+    const epoch = this.currentEpoch;
+    if (!t || seq > t.seq) return { epoch, kind: 'gap', reason: 'unknown', latest: t ? String(t.seq) : undefined };
+    if (seq < t.trimmed) return { epoch, kind: 'gap', reason: 'too-old', latest: String(t.seq) };
+    return { epoch, kind: 'complete', records: t.records.filter((r) => Number(r.position) > seq) };
   }
 
   async latest(topic: string): Promise<string | undefined> {

@@ -12,13 +12,19 @@ export interface RedisHubAdapterOptions {
   keyPrefix: string;
   historySize: number;
   historyMaxAgeMs: number;
+  /** A topic's keys expire this long after its last publish; 0: never. */
+  topicTtlMs?: number;
 }
 
 /**
- * Appends to the topic's Redis Stream (capped at exactly `historySize` entries, and by age),
- * then publishes the record on the topic's channel, atomically, so every instance sees
- * publishes in stream order. Creates the epoch key if it is missing (a Redis that lost its
- * data gets a new epoch).
+ * Publishes one record, atomically: creates the epoch key if it is missing (a Redis that
+ * lost its data gets a new epoch), appends to the topic's stream capped at exactly
+ * `historySize` entries (and by age), keeps the watermark (every entry after it is still
+ * there), refreshes the keys' TTL, and notifies every instance on the topic's channel, so
+ * all of them see publishes in stream order.
+ *
+ * KEYS: stream, epoch, watermark. ARGV: json, historySize, epoch candidate, maxAgeMs,
+ * channel, ttlMs.
  */
 const PUBLISH_SCRIPT = `
 local epoch = redis.call('GET', KEYS[2])
@@ -26,7 +32,6 @@ if not epoch then
   epoch = ARGV[3]
   redis.call('SET', KEYS[2], epoch)
 end
--- KEYS[3], the watermark: every entry after it is still in the stream.
 local over = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[2])
 if over > 0 then
   local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
@@ -36,11 +41,15 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'd', ARGV[1])
 if tonumber(ARGV[4]) > 0 then
   local t = redis.call('TIME')
   local oldest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
-  local before = redis.call('XRANGE', KEYS[1], '-', '(' .. oldest .. '-0')
-  if #before > 0 then
-    redis.call('SET', KEYS[3], before[#before][1])
+  local expired = redis.call('XREVRANGE', KEYS[1], '(' .. oldest .. '-0', '-', 'COUNT', 1)
+  if #expired > 0 then
+    redis.call('SET', KEYS[3], expired[1][1])
     redis.call('XTRIM', KEYS[1], 'MINID', oldest .. '-0')
   end
+end
+if tonumber(ARGV[6]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
 end
 redis.call('PUBLISH', ARGV[5], epoch .. ' ' .. id .. ' ' .. ARGV[1])
 return {epoch, id}
@@ -59,6 +68,12 @@ function loadIoredis(): IORedisClass {
   }
 }
 
+const POSITION = /^\d{1,15}-\d{1,15}$/;
+/** How long startup waits for the first connection before going on without it. */
+const STARTUP_WAIT_MS = 2000;
+/** A channel message: `<epoch> <position> <json>`. */
+const MESSAGE = /^([0-9a-z]{1,64}) (\d{1,15}-\d{1,15}) /;
+
 function parsePosition(position: string): [number, number] {
   const dash = position.indexOf('-');
   return [Number(position.slice(0, dash)), Number(position.slice(dash + 1))];
@@ -69,18 +84,21 @@ function parsePosition(position: string): [number, number] {
  * instance over Redis Pub/Sub, an epoch key that tells a lost history apart. Needs Redis
  * >= 7 and `ioredis`.
  *
- * Guarantees: a publish resolves once it is in Redis (or rejects: nothing is lost
- * silently); live delivery is at most once per subscriber, and after a reconnect the hub
- * fills the gap from the stream's history (or sends a reset).
+ * Guarantees: a publish resolves once it is in Redis, or rejects (if the connection drops
+ * mid-publish, the outcome is unknown; the command is not resent, so it is never stored
+ * twice). Pub/Sub delivers each record to each subscribed instance once; when an instance's
+ * connection drops, the hub catches up from the stream's history after the reconnect (or
+ * sends a reset when that is impossible).
  *
  * @publicApi
  */
 export class RedisHubAdapter implements HubAdapter {
+  readonly origin = '0-0';
   private readonly logger = new Logger('LonglinkHub');
-  private command!: InstanceType<IORedisClass>;
-  private subscriber!: InstanceType<IORedisClass>;
+  private command: InstanceType<IORedisClass> | undefined;
+  private subscriber: InstanceType<IORedisClass> | undefined;
   private readonly epochKey: string;
-  private currentEpoch: string | undefined;
+  private cachedEpoch: string | undefined;
 
   constructor(private readonly options: RedisHubAdapterOptions) {
     this.epochKey = `${options.keyPrefix}epoch`;
@@ -98,11 +116,15 @@ export class RedisHubAdapter implements HubAdapter {
     return `${this.options.keyPrefix}c:${topic}`;
   }
 
+  private get client(): InstanceType<IORedisClass> {
+    if (!this.command) throw new Error('RedisHubAdapter is not started');
+    return this.command;
+  }
+
   async start(events: HubAdapterEvents): Promise<void> {
     const IORedis = loadIoredis();
     const base: RedisOptions = {
-      lazyConnect: true,
-      // Reconnect quickly and for ever; commands fail at once while disconnected.
+      // Connect now and reconnect quickly, for ever; commands fail at once while disconnected.
       retryStrategy: (times: number) => Math.min(times * 50, 500),
       maxRetriesPerRequest: 1,
     };
@@ -110,46 +132,70 @@ export class RedisHubAdapter implements HubAdapter {
       typeof this.options.redis === 'string'
         ? new IORedis(this.options.redis, { ...base, ...extra })
         : new IORedis({ ...this.options.redis, ...base, ...extra });
-    this.command = create({ enableOfflineQueue: false });
-    this.subscriber = create({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
-    for (const [name, client] of [['command', this.command], ['subscriber', this.subscriber]] as const) {
+    // A publish whose reply was lost must not run again after the reconnect (it would be stored twice).
+    const command = create({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    const subscriber = create({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
+    this.command = command;
+    this.subscriber = subscriber;
+    for (const [name, client] of [['command', command], ['subscriber', subscriber]] as const) {
       client.on('error', (error: Error) => this.logger.debug?.(`Redis ${name} connection: ${error.message}`));
     }
-    this.command.defineCommand('longlinkPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    command.defineCommand('longlinkPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     const prefix = this.channel('');
-    this.subscriber.on('message', (channel: string, payload: string) => {
-      if (!channel.startsWith(prefix)) return;
-      const first = payload.indexOf(' ');
-      const second = payload.indexOf(' ', first + 1);
-      events.message(channel.slice(prefix.length), payload.slice(0, first), {
-        position: payload.slice(first + 1, second),
-        json: payload.slice(second + 1),
+    subscriber.on('message', (channel: string, payload: string) => {
+      const match = MESSAGE.exec(payload);
+      if (!channel.startsWith(prefix) || !match) return; // not ours, or malformed: ignored
+      events.message(channel.slice(prefix.length), match[1]!, {
+        position: match[2]!,
+        json: payload.slice(match[0].length),
       });
     });
-    await Promise.all([this.command.connect(), this.subscriber.connect()]);
-    let readyOnce = false;
-    this.subscriber.on('ready', () => {
-      if (readyOnce) {
-        this.currentEpoch = undefined;
+    // Live delivery is lost from the subscriber's 'close' until it is 'ready' again and the
+    // command connection can read history.
+    let live = false;
+    const whenCommandReady = (fn: () => void) => {
+      if (command.status === 'ready') return fn();
+      command.once('ready', fn);
+    };
+    subscriber.on('ready', () => {
+      if (live) return;
+      whenCommandReady(() => {
+        if (live || subscriber.status !== 'ready') return;
+        live = true;
+        this.cachedEpoch = undefined;
         events.reconnected();
-      }
-      readyOnce = true;
+      });
     });
-    // 'ready' fired during connect(); later ones are reconnects.
-    readyOnce = true;
+    subscriber.on('close', () => {
+      if (!live) return;
+      live = false;
+      events.disconnected();
+    });
+    // The first 'ready' is not a reconnect: nothing to catch up on, but the same call is harmless.
+    // Give the first connection a moment; if Redis is down, the app starts anyway and the hub
+    // answers UNAVAILABLE until it is back.
+    const ready = (client: Redis) =>
+      client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => client.once('ready', () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const connected = await Promise.race([
+      Promise.all([ready(command), ready(subscriber)]).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STARTUP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!connected) this.logger.warn(`Redis is not reachable yet; the hub answers UNAVAILABLE until it is`);
   }
 
-  async epoch(): Promise<string> {
-    if (this.currentEpoch) return this.currentEpoch;
-    await this.command.set(this.epochKey, randomBytes(4).toString('hex'), 'NX');
-    const epoch = await this.command.get(this.epochKey);
+  async epoch(fresh = false): Promise<string> {
+    if (this.cachedEpoch && !fresh) return this.cachedEpoch;
+    await this.client.set(this.epochKey, randomBytes(4).toString('hex'), 'NX');
+    const epoch = await this.client.get(this.epochKey);
     if (!epoch) throw new Error('Redis epoch key vanished');
-    this.currentEpoch = epoch;
+    this.cachedEpoch = epoch;
     return epoch;
   }
 
   async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
-    const [epoch, position] = await this.command.longlinkPublish(
+    const [epoch, position] = await this.client.longlinkPublish(
       this.streamKey(topic),
       this.epochKey,
       this.watermarkKey(topic),
@@ -158,47 +204,57 @@ export class RedisHubAdapter implements HubAdapter {
       randomBytes(4).toString('hex'),
       this.options.historyMaxAgeMs,
       this.channel(topic),
+      this.options.topicTtlMs ?? 0,
     );
-    this.currentEpoch = epoch;
+    this.cachedEpoch = epoch;
     return { epoch, record: { position, json } };
   }
 
   async history(topic: string, position: string): Promise<HubHistory> {
     const key = this.streamKey(topic);
-    const results = await this.command
+    const results = await this.client
       .multi()
+      .get(this.epochKey)
       .get(this.watermarkKey(topic))
       .xrevrange(key, '+', '-', 'COUNT', 1)
       .xrange(key, `(${position}`, '+')
       .exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
-    const watermark = results[0]![1] as string | null;
-    const [newest] = results[1]![1] as [string, string[]][];
+    const epoch = (results[0]![1] as string | null) ?? (await this.epoch(true));
+    const watermark = results[1]![1] as string | null;
+    const [newest] = results[2]![1] as [string, string[]][];
     const latest = newest?.[0];
-    if (latest === undefined || this.compare(position, latest) > 0) return { kind: 'gap', reason: 'unknown', latest };
-    const oldestKept = this.options.historyMaxAgeMs > 0 ? Date.now() - this.options.historyMaxAgeMs : 0;
-    if ((watermark !== null && this.compare(position, watermark) < 0) || parsePosition(position)[0] < oldestKept) {
-      return { kind: 'gap', reason: 'too-old', latest };
+    if (latest === undefined) {
+      // An empty or expired topic: resuming from the origin misses nothing, anything else is unknown.
+      return position === this.origin && watermark === null
+        ? { epoch, kind: 'complete', records: [] }
+        : { epoch, kind: 'gap', reason: watermark === null ? 'unknown' : 'too-old', latest: undefined };
     }
-    const entries = results[2]![1] as [string, string[]][];
+    if (this.compare(position, latest) > 0) return { epoch, kind: 'gap', reason: 'unknown', latest };
+    if (watermark !== null && this.compare(position, watermark) < 0) return { epoch, kind: 'gap', reason: 'too-old', latest };
+    const entries = results[3]![1] as [string, string[]][];
     return {
+      epoch,
       kind: 'complete',
       records: entries.map(([id, fields]) => ({ position: id, json: fields[fields.indexOf('d') + 1] as string })),
     };
   }
 
   async latest(topic: string): Promise<string | undefined> {
-    const [entry] = (await this.command.xrevrange(this.streamKey(topic), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [entry] = (await this.client.xrevrange(this.streamKey(topic), '+', '-', 'COUNT', 1)) as [string, string[]][];
     return entry?.[0];
   }
 
   async subscribe(topic: string): Promise<void> {
+    // While disconnected, fail at once rather than wait for the reconnect.
+    if (this.subscriber?.status !== 'ready') throw new Error('Redis is not connected');
     await this.subscriber.subscribe(this.channel(topic));
   }
 
   async unsubscribe(topic: string): Promise<void> {
-    await this.subscriber.unsubscribe(this.channel(topic));
+    // Queued while disconnected, so the reconnect does not resubscribe a topic nobody wants.
+    await this.subscriber?.unsubscribe(this.channel(topic));
   }
 
   compare(a: string, b: string): number {
@@ -208,7 +264,7 @@ export class RedisHubAdapter implements HubAdapter {
   }
 
   isPosition(position: string): boolean {
-    return /^\d{1,15}-\d{1,15}$/.test(position);
+    return POSITION.test(position);
   }
 
   async close(): Promise<void> {

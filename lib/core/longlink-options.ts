@@ -81,7 +81,7 @@ export function resolveFlowControl(
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
   const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'isGlobal']);
-  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix']);
+  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
   }
@@ -108,6 +108,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       historySize: int('hub.historySize', hub.historySize, 1000, 1),
       historyMaxAgeMs: int('hub.historyMaxAgeMs', hub.historyMaxAgeMs, 0, 0),
       keyPrefix: (hub.keyPrefix as string | undefined) ?? 'longlink:',
+      topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
+      maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
     },
   };
 }

@@ -108,6 +108,10 @@ export interface HubOptions {
   historyMaxAgeMs?: number;
   /** Prefix of Redis keys and channels. Default `longlink:`. */
   keyPrefix?: string;
+  /** Redis: a topic's keys expire this long after its last publish (0: never). Default 0. */
+  topicTtlMs?: number;
+  /** In memory: topics kept at most, the least recently published are forgotten. Default 10000. */
+  maxTopics?: number;
 }
 
 /**

@@ -99,6 +99,8 @@ export class RedisHubAdapter implements HubAdapter {
   private subscriber: InstanceType<IORedisClass> | undefined;
   private readonly epochKey: string;
   private cachedEpoch: string | undefined;
+  /** Channels this instance wants to be subscribed to. */
+  private readonly channels = new Set<string>();
 
   constructor(private readonly options: RedisHubAdapterOptions) {
     this.epochKey = `${options.keyPrefix}epoch`;
@@ -159,12 +161,20 @@ export class RedisHubAdapter implements HubAdapter {
     };
     subscriber.on('ready', () => {
       if (live) return;
-      whenCommandReady(() => {
-        if (live || subscriber.status !== 'ready') return;
-        live = true;
-        this.cachedEpoch = undefined;
-        events.reconnected();
-      });
+      // Catch-up reads history after this; the channels must be subscribed again first, or
+      // a publish between that read and the resubscription would be lost.
+      const channels = [...this.channels];
+      const resubscribed = channels.length ? subscriber.subscribe(...channels) : Promise.resolve();
+      void resubscribed.then(
+        () =>
+          whenCommandReady(() => {
+            if (live || subscriber.status !== 'ready') return;
+            live = true;
+            this.cachedEpoch = undefined;
+            events.reconnected();
+          }),
+        () => undefined, // the connection dropped again: the next 'ready' retries
+      );
     });
     subscriber.on('close', () => {
       if (!live) return;
@@ -249,11 +259,13 @@ export class RedisHubAdapter implements HubAdapter {
   async subscribe(topic: string): Promise<void> {
     // While disconnected, fail at once rather than wait for the reconnect.
     if (this.subscriber?.status !== 'ready') throw new Error('Redis is not connected');
+    this.channels.add(this.channel(topic));
     await this.subscriber.subscribe(this.channel(topic));
   }
 
   async unsubscribe(topic: string): Promise<void> {
     // Queued while disconnected, so the reconnect does not resubscribe a topic nobody wants.
+    this.channels.delete(this.channel(topic));
     await this.subscriber?.unsubscribe(this.channel(topic));
   }
 

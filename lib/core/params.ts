@@ -24,6 +24,7 @@ export function parseParamsJson(text: string, what = 'params'): Record<string, u
     });
   } catch (error) {
     if (error instanceof StreamException) throw error;
+    if (error instanceof RangeError) throw new StreamException(StreamErrorCode.BAD_REQUEST, `${what} is nested too deeply`);
     throw new StreamException(StreamErrorCode.BAD_REQUEST, `${what} is not valid JSON`);
   }
   return checkParamsObject(value, what);

@@ -10,7 +10,7 @@ import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 export interface StreamWriter<F = unknown> {
   /** Frames one event. May cache per event, so a broadcast is framed once. */
   frame(event: StreamEvent): F;
-  /** Bytes a frame holds, for queue accounting. */
+  /** Bytes a queued frame takes (payload plus a fixed overhead per frame), for queue accounting. */
   sizeOf(frame: F): number;
   /** Writes a frame; `false` means the transport's buffer is full: wait for drain. */
   write(frame: F): boolean;
@@ -23,3 +23,6 @@ export interface StreamWriter<F = unknown> {
   /** Ends the subscription because the peer cannot keep up (queue over its limit). */
   overflow(error: StreamException): void;
 }
+
+/** What a queued frame costs beyond its payload bytes (object headers, queue slots). */
+export const FRAME_OVERHEAD_BYTES = 64;

@@ -164,6 +164,20 @@ describe('WebSocket protocol', () => {
     await within(ctx.probe.torndown.promise, 1000, 'teardown on close');
   });
 
+  it('a malformed subscribe reusing an active id gets an error without id; the subscription goes on', async () => {
+    const c = await Client.open(ctx.url);
+    c.send({ type: 'subscribe', id: 'live', stream: 'probe/hold' });
+    await c.waitFor((ms) => ms.some((m) => m.id === 'live'));
+    c.send({ type: 'subscribe', id: 'live', stream: 5 });
+    await c.waitFor((ms) => ms.some((m) => m.type === 'error'));
+    const error = c.messages.find((m) => m.type === 'error')!;
+    expect(error.id).toBeUndefined();
+    expect(error.error).toMatchObject({ code: 'BAD_REQUEST', details: { id: 'live' } });
+    expect(ctx.probe.active).toBe(1);
+    c.ws.close();
+    await within(ctx.probe.torndown.promise, 1000, 'teardown on close');
+  });
+
   it.each([
     ['not JSON', '{nope'],
     ['not an object', '[1,2]'],
@@ -333,6 +347,18 @@ describe('WebSocket slow consumers', () => {
     expect(healthy.of('c').filter((m) => m.type === 'next')).toHaveLength(200);
     healthy.ws.close();
     await until(() => ctx.transport.connectionCount === 0, 2000, 'connections gone');
+  });
+
+  it('a client that sends pings but never reads is closed with 4429 before its replies pass maxBufferedBytes', async () => {
+    const slow = await rawWsConnect(ctx.port);
+    slow.socket.pause();
+    const ping = clientTextFrame('{"type":"ping"}');
+    const burst = Buffer.concat(Array.from({ length: 20_000 }, () => ping));
+    for (let i = 0; i < 20 && ctx.transport.connectionCount > 0; i++) {
+      if (!slow.socket.write(burst)) await new Promise((r) => slow.socket.once('drain', r));
+    }
+    await until(() => ctx.transport.connectionCount === 0, 5000, 'closed by the server');
+    slow.socket.destroy();
   });
 
   it('drop-oldest: the connection stays, its queue stays bounded, the client later gets the newest', async () => {

@@ -7,6 +7,12 @@ export interface GrpcFrame {
   size: number;
 }
 
+/**
+ * Memory a queued gRPC message takes beyond its payload (the message object and grpc-js'
+ * own wrappers), counted so that `maxQueueBytes` bounds real memory for small events too.
+ */
+export const GRPC_FRAME_OVERHEAD_BYTES = 512;
+
 /** The UTF-8 JSON bytes of an event's data, made once per event. */
 const bytes = new WeakMap<StreamEvent, Buffer>();
 
@@ -18,7 +24,7 @@ export function grpcGenericFrame(event: StreamEvent): GrpcFrame {
     bytes.set(event, data);
   }
   const message = event.kind === 'reset' ? { id: event.id ?? '', data, reset: true } : { id: event.id ?? '', data };
-  return { message, size: data.length + (event.id?.length ?? 0) };
+  return { message, size: data.length + (event.id?.length ?? 0) + GRPC_FRAME_OVERHEAD_BYTES };
 }
 
 /** A typed binding's response message: the event's data itself, encoded by the method's proto. */
@@ -29,5 +35,5 @@ export function grpcTypedFrame(event: StreamEvent): GrpcFrame {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new TypeError('A stream served as a typed gRPC method must emit objects (response messages)');
   }
-  return { message: data, size: Buffer.byteLength(event.json) };
+  return { message: data, size: Buffer.byteLength(event.json) + GRPC_FRAME_OVERHEAD_BYTES };
 }

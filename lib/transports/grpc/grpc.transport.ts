@@ -61,6 +61,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   private server: { close(): Promise<void>; grpcServer(): GrpcServer | undefined } | undefined;
   private health: InstanceType<GrpcLibraries['health']['HealthImplementation']> | undefined;
   private boundPort = 0;
+  private services: string[] = [];
   private stopping = false;
 
   constructor(
@@ -80,6 +81,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const libs = loadGrpc();
     const definition = this.loadDefinitions(libs, options);
     const services = [LONGLINK_GRPC_SERVICE, ...this.typedServices(definition)];
+    this.services = services;
     const handlers = new Map<string, NativeHandler>();
     handlers.set(pattern('Streams', 'Subscribe'), (call) => this.serveGeneric(call, libs));
     const typed = this.registry.forTransport('grpc').filter((d) => d.options.grpc);
@@ -109,7 +111,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.server) return;
     this.stopping = true;
-    for (const service of ['', LONGLINK_GRPC_SERVICE]) this.health?.setStatus(service, 'NOT_SERVING');
+    for (const service of ['', ...this.services]) this.health?.setStatus(service, 'NOT_SERVING');
     this.runner.closeAll(); // every open call gets UNAVAILABLE
     const grpcServer = this.server.grpcServer();
     if (grpcServer) {

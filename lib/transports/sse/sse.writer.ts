@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import type { StreamWriter } from '../../core/stream-writer.interface.js';
+import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
 import {
   SSE_COMPLETE_FRAME,
@@ -52,7 +52,7 @@ export class SseWriter implements StreamWriter<Buffer> {
   }
 
   sizeOf(frame: Buffer): number {
-    return frame.length;
+    return frame.length + FRAME_OVERHEAD_BYTES;
   }
 
   write(frame: Buffer): boolean {

@@ -45,7 +45,7 @@ export class WsConnection implements WsSubscriptionHost {
   private closing = false;
   private drainCursor = 0;
   private heartbeat: NodeJS.Timeout | undefined;
-  private awaitingPongSince = 0;
+  private pongTimer: NodeJS.Timeout | undefined;
   private terminateTimer: NodeJS.Timeout | undefined;
   /** Resolves when the socket is closed. */
   readonly closed: Promise<void>;
@@ -58,7 +58,7 @@ export class WsConnection implements WsSubscriptionHost {
   ) {
     this.budget = new QueueBudget(deps.options.maxBufferedBytes);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => (this.awaitingPongSince = 0));
+    ws.on('pong', () => this.alive());
     // Without an 'error' listener, an oversize frame would crash the process.
     ws.on('error', (error) => deps.logger.debug?.(`WebSocket error: ${error.message}`));
     socket.on('drain', () => this.onDrain());
@@ -66,18 +66,21 @@ export class WsConnection implements WsSubscriptionHost {
     void this.closed.then(() => this.onClose());
     const { heartbeatMs, heartbeatTimeoutMs } = deps.options;
     if (heartbeatMs > 0) {
+      // A ping every heartbeatMs; a peer that has not answered heartbeatTimeoutMs after it is cut.
       this.heartbeat = setInterval(() => {
-        if (this.awaitingPongSince && Date.now() - this.awaitingPongSince >= heartbeatTimeoutMs) {
-          ws.terminate();
-          return;
-        }
-        if (!this.awaitingPongSince) {
-          this.awaitingPongSince = Date.now();
-          ws.ping();
-        }
-      }, Math.min(heartbeatMs, heartbeatTimeoutMs));
+        if (this.pongTimer) return; // still waiting for the last one
+        ws.ping();
+        this.pongTimer = setTimeout(() => ws.terminate(), heartbeatTimeoutMs);
+        this.pongTimer.unref();
+      }, heartbeatMs);
       this.heartbeat.unref();
     }
+  }
+
+  /** The peer answered a ping or sent a message. */
+  private alive(): void {
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
   }
 
   /** Number of active subscriptions. */
@@ -86,17 +89,31 @@ export class WsConnection implements WsSubscriptionHost {
   }
 
   send(frame: string): boolean {
-    if (this.ws.readyState !== OPEN) return true; // the close handler tears everything down
-    this.ws.send(frame);
+    if (!this.emit(frame)) return true; // closed or closing: the close handler tears everything down
     if (this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) this.blocked = true;
     return !this.blocked;
+  }
+
+  /**
+   * Every frame goes out here. A peer that lets the socket buffer pass `maxBufferedBytes`
+   * (not reading, while it keeps sending pings or subscribes) is closed with 4429, so no
+   * frame, reply or event, can grow the server's memory without limit.
+   */
+  private emit(frame: string): boolean {
+    if (this.closing || this.ws.readyState !== OPEN) return false;
+    if (this.ws.bufferedAmount > this.deps.options.maxBufferedBytes) {
+      this.close(WsCloseCode.SLOW_CONSUMER, 'Slow consumer: send buffer limit exceeded');
+      return false;
+    }
+    this.ws.send(frame);
+    return true;
   }
 
   finish(writer: WsSubscriptionWriter, error?: StreamException): void {
     const id = writer.subscriptionId;
     if (this.subscriptions.get(id)?.writer !== writer) return; // unsubscribed meanwhile
     this.subscriptions.delete(id);
-    if (this.ws.readyState === OPEN) this.ws.send(error ? wsErrorFrame(id, error) : wsCompleteFrame(id));
+    this.emit(error ? wsErrorFrame(id, error) : wsCompleteFrame(id));
   }
 
   overflow(writer: WsSubscriptionWriter): void {
@@ -122,7 +139,7 @@ export class WsConnection implements WsSubscriptionHost {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
-    this.awaitingPongSince = 0; // any message proves the peer is alive
+    this.alive(); // any message proves the peer is alive
     let message: WsClientMessage;
     try {
       message = parseWsMessage(data, isBinary);
@@ -133,7 +150,7 @@ export class WsConnection implements WsSubscriptionHost {
     }
     switch (message.type) {
       case 'ping':
-        this.ws.send(WS_PONG_FRAME);
+        this.emit(WS_PONG_FRAME);
         return;
       case 'unsubscribe': {
         const subscription = this.subscriptions.get(message.id);
@@ -188,13 +205,18 @@ export class WsConnection implements WsSubscriptionHost {
   }
 
   private refuse(id: string, error: StreamException): void {
-    this.ws.send(wsErrorFrame(id, error));
+    this.emit(wsErrorFrame(id, error));
   }
 
   /** A malformed message: an error back, and the connection closed once too many came. */
   private invalid(id: string | undefined, error: StreamException): void {
     this.invalidMessages++;
-    if (this.ws.readyState === OPEN) this.ws.send(wsErrorFrame(id, error));
+    if (id !== undefined && this.subscriptions.has(id)) {
+      // An error with that id would read as the end of the active subscription.
+      this.emit(wsErrorFrame(undefined, new StreamException(error.code, error.message, { id })));
+    } else {
+      this.emit(wsErrorFrame(id, error));
+    }
     if (this.invalidMessages > this.deps.options.maxInvalidMessages) {
       this.close(WsCloseCode.TOO_MANY_INVALID_MESSAGES, 'Too many invalid messages');
     }
@@ -221,6 +243,7 @@ export class WsConnection implements WsSubscriptionHost {
   private onClose(): void {
     this.closing = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.pongTimer);
     clearTimeout(this.terminateTimer);
     this.teardownAll();
     this.deps.onClosed(this);

@@ -85,7 +85,11 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     this.others = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
     this.dispatcher = (request, socket, head) => {
-      if (!this.stopped && pathOf(request) === this.ws.path) {
+      if (pathOf(request) === this.ws.path) {
+        if (this.stopped) {
+          socket.on('error', () => socket.destroy());
+          return reject(socket as Socket, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
+        }
         void this.upgrade(request, socket as Socket, head);
         return;
       }
@@ -147,7 +151,10 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       }
       if (!allowed) return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Forbidden resource'));
     }
-    if (socket.destroyed || !this.wss) return;
+    if (socket.destroyed) return;
+    if (!this.wss || this.stopped) {
+      return reject(socket, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       const connection = new WsConnection(ws, socket, request, {
         registry: this.registry,
@@ -167,7 +174,9 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     if (origin === undefined) return true; // not a browser: CSWSH needs a browser
     if (allowedOrigins.includes(origin)) return true;
     try {
-      return new URL(origin).host === request.headers.host;
+      // Same origin: compare normalised hosts (case, default ports).
+      const from = new URL(origin);
+      return from.host === new URL(`${from.protocol}//${request.headers.host ?? ''}`).host;
     } catch {
       return false;
     }

@@ -1,4 +1,4 @@
-import type { StreamWriter } from '../../core/stream-writer.interface.js';
+import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { wsNextFrame, wsNextPrefix, wsResetFrame } from './ws.framing.js';
@@ -34,7 +34,7 @@ export class WsSubscriptionWriter implements StreamWriter<string> {
   }
 
   sizeOf(frame: string): number {
-    return Buffer.byteLength(frame);
+    return Buffer.byteLength(frame) + FRAME_OVERHEAD_BYTES;
   }
 
   write(frame: string): boolean {

@@ -9,6 +9,7 @@ import {
   StreamTracker,
   type LonglinkModuleOptions,
   type StreamHandle,
+  tracked,
 } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { FLOOD_QUEUE_BYTES, Probe, conformanceModule } from '../fixtures/probe.js';
@@ -129,6 +130,19 @@ describe('gRPC transport', () => {
     const s = await within(status, 5000, 'status');
     expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(s.metadata.get('longlink-error-code')).toEqual(['RESOURCE_EXHAUSTED']);
+  });
+
+  it('a broadcast value is serialised once for every gRPC subscriber', async () => {
+    const calls = Array.from({ length: 3 }, () => run(ctx.client, 'probe/broadcast'));
+    await until(() => ctx.tracker.size === 3, 2000, 'subscribed');
+    let serialisations = 0;
+    const value = { toJSON: () => (serialisations++, { price: 7 }) };
+    ctx.probe.broadcast$.next(tracked('b1', value) as never);
+    await until(() => calls.every((c) => c.events.length === 1), 2000, 'delivered');
+    expect(serialisations).toBe(1);
+    expect(calls.map((c) => c.events[0])).toEqual(calls.map(() => ({ id: 'b1', data: { price: 7 } })));
+    for (const c of calls) c.call.cancel();
+    await until(() => ctx.tracker.size === 0, 2000, 'released');
   });
 
   it('serves the standard health service', async () => {

@@ -13,18 +13,36 @@ export interface GrpcFrame {
  */
 export const GRPC_FRAME_OVERHEAD_BYTES = 512;
 
-/** The UTF-8 JSON bytes of an event's data, made once per event. */
-const bytes = new WeakMap<StreamEvent, Buffer>();
+/** Generic frames already made: one message object per event, shared by every subscriber. */
+const genericFrames = new WeakMap<StreamEvent, GrpcFrame>();
 
-/** `longlink.v1.Event`: `{ id, data }` with data the event's JSON bytes (shared by all subscribers). */
+/**
+ * `longlink.v1.Event`: `{ id, data }` with data the event's JSON bytes. Made once per event;
+ * with {@link cachingSerializer} on the method, its protobuf bytes are made once too.
+ */
 export function grpcGenericFrame(event: StreamEvent): GrpcFrame {
-  let data = bytes.get(event);
-  if (!data) {
-    data = Buffer.from(event.json, 'utf8');
-    bytes.set(event, data);
+  let frame = genericFrames.get(event);
+  if (!frame) {
+    const data = Buffer.from(event.json, 'utf8');
+    const id = event.id ?? '';
+    const message = event.kind === 'reset' ? { id, data, reset: true } : { id, data };
+    frame = { message, size: data.length + id.length + GRPC_FRAME_OVERHEAD_BYTES };
+    genericFrames.set(event, frame);
   }
-  const message = event.kind === 'reset' ? { id: event.id ?? '', data, reset: true } : { id: event.id ?? '', data };
-  return { message, size: data.length + (event.id?.length ?? 0) + GRPC_FRAME_OVERHEAD_BYTES };
+  return frame;
+}
+
+/** Wraps a method's response serializer so that one message object is encoded once, however many calls send it. */
+export function cachingSerializer(serialize: (message: object) => Buffer): (message: object) => Buffer {
+  const encoded = new WeakMap<object, Buffer>();
+  return (message) => {
+    let bytes = encoded.get(message);
+    if (!bytes) {
+      bytes = serialize(message);
+      encoded.set(message, bytes);
+    }
+    return bytes;
+  };
 }
 
 /** A typed binding's response message: the event's data itself, encoded by the method's proto. */

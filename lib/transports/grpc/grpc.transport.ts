@@ -19,7 +19,7 @@ import { StreamException, toStreamException } from '../../errors/stream-exceptio
 import type { ResolvedGrpcOptions, ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
-import { grpcGenericFrame, grpcTypedFrame, type GrpcFrame } from './grpc.framing.js';
+import { cachingSerializer, grpcGenericFrame, grpcTypedFrame, type GrpcFrame } from './grpc.framing.js';
 import { loadGrpc, type GrpcLibraries } from './grpc.loader.js';
 import { checkLastEventId, metadataToHeaders, structToJson } from './grpc.request.js';
 import { GrpcWriter } from './grpc.writer.js';
@@ -133,6 +133,10 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
 
   private loadDefinitions(libs: GrpcLibraries, options: ResolvedGrpcOptions): PackageDefinition {
     const own = libs.protoLoader.loadSync(longlinkProtoPath(), { ...DEFAULT_LOADER, keepCase: false });
+    // A broadcast event is one message object for every call: encode it once.
+    const subscribe = (own[LONGLINK_GRPC_SERVICE] as unknown as Record<string, { responseSerialize: (m: object) => Buffer }>)
+      .Subscribe!;
+    subscribe.responseSerialize = cachingSerializer(subscribe.responseSerialize);
     if (options.protoPath.length === 0) return own;
     const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
     return { ...own, ...user };

@@ -42,6 +42,7 @@ export class WsConnection implements WsSubscriptionHost {
   private readonly budget: QueueBudget;
   private invalidMessages = 0;
   private blocked = false;
+  private corked = false;
   private closing = false;
   private drainCursor = 0;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -88,10 +89,35 @@ export class WsConnection implements WsSubscriptionHost {
     return this.subscriptions.size;
   }
 
-  send(frame: string): boolean {
-    if (!this.emit(frame)) return true; // closed or closing: the close handler tears everything down
+  /**
+   * Writes pre-built frames straight to the socket (`ws` frames each send on its own). All
+   * writes of one event-loop turn go out together: the socket is corked until the next tick.
+   */
+  send(...frames: Buffer[]): boolean {
+    if (!this.writable()) return true; // closed or closing: the close handler tears everything down
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    for (const frame of frames) this.socket.write(frame);
     if (this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) this.blocked = true;
     return !this.blocked;
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  /** Whether frames may be written; closes a peer whose socket buffer passed `maxBufferedBytes`. */
+  private writable(): boolean {
+    if (this.closing || this.ws.readyState !== OPEN) return false;
+    if (this.ws.bufferedAmount > this.deps.options.maxBufferedBytes) {
+      this.close(WsCloseCode.SLOW_CONSUMER, 'Slow consumer: send buffer limit exceeded');
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -100,11 +126,7 @@ export class WsConnection implements WsSubscriptionHost {
    * frame, reply or event, can grow the server's memory without limit.
    */
   private emit(frame: string): boolean {
-    if (this.closing || this.ws.readyState !== OPEN) return false;
-    if (this.ws.bufferedAmount > this.deps.options.maxBufferedBytes) {
-      this.close(WsCloseCode.SLOW_CONSUMER, 'Slow consumer: send buffer limit exceeded');
-      return false;
-    }
+    if (!this.writable()) return false;
     this.ws.send(frame);
     return true;
   }

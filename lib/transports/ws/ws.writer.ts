@@ -1,12 +1,12 @@
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import { wsNextFrame, wsNextPrefix, wsResetFrame } from './ws.framing.js';
+import { isNextTail, wsNextHead, wsNextTail, wsResetFrame } from './ws.framing.js';
 
 /** What a subscription writer needs from its connection. */
 export interface WsSubscriptionHost {
-  /** Sends a frame; `false` when the connection's send buffer is full. */
-  send(frame: string): boolean;
+  /** Writes whole frames, in order; `false` when the connection's send buffer is full. */
+  send(...frames: Buffer[]): boolean;
   /** The subscription ended (complete or error): say so to the client and forget it. */
   finish(writer: WsSubscriptionWriter, error?: StreamException): void;
   /** The subscription cannot keep up: the connection is closed with 4429. */
@@ -15,10 +15,11 @@ export interface WsSubscriptionHost {
 
 /**
  * Writes one subscription into its (shared) WebSocket connection: each event becomes a
- * `next` message with this subscription's id around the event's once-serialised data.
+ * `next` message of two fragments, this subscription's head (framed once) and the event's
+ * tail (framed once per event, shared by every subscriber).
  */
-export class WsSubscriptionWriter implements StreamWriter<string> {
-  private readonly prefix: string;
+export class WsSubscriptionWriter implements StreamWriter<Buffer> {
+  private readonly head: Buffer;
   private drainFn: (() => void) | undefined;
   private closeFn: (() => void) | undefined;
 
@@ -26,19 +27,19 @@ export class WsSubscriptionWriter implements StreamWriter<string> {
     private readonly host: WsSubscriptionHost,
     readonly subscriptionId: string,
   ) {
-    this.prefix = wsNextPrefix(subscriptionId);
+    this.head = wsNextHead(subscriptionId);
   }
 
-  frame(event: StreamEvent): string {
-    return event.kind === 'reset' ? wsResetFrame(this.subscriptionId, event) : wsNextFrame(this.prefix, event);
+  frame(event: StreamEvent): Buffer {
+    return event.kind === 'reset' ? wsResetFrame(this.subscriptionId, event) : wsNextTail(event);
   }
 
-  sizeOf(frame: string): number {
-    return Buffer.byteLength(frame) + FRAME_OVERHEAD_BYTES;
+  sizeOf(frame: Buffer): number {
+    return frame.length + (isNextTail(frame) ? this.head.length : 0) + FRAME_OVERHEAD_BYTES;
   }
 
-  write(frame: string): boolean {
-    return this.host.send(frame);
+  write(frame: Buffer): boolean {
+    return isNextTail(frame) ? this.host.send(this.head, frame) : this.host.send(frame);
   }
 
   onDrain(fn: () => void): void {

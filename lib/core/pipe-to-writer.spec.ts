@@ -162,4 +162,14 @@ describe('pipeToWriter', () => {
     expect(() => tracked('', 1)).toThrow('may not be empty');
     expect(() => tracked('a\rb', 1)).toThrow('CR, LF or NUL');
   });
+
+  it('a writer that throws ends the subscription, not the process', () => {
+    const { source, writer, handle, emit } = setup({ maxQueueBytes: 30, policy: 'disconnect' });
+    writer.write = () => {
+      throw new Error('socket exploded');
+    };
+    expect(() => emit(1)).not.toThrow();
+    expect(handle.closed).toBe(true);
+    expect(source.observed).toBe(false);
+  });
 });

@@ -90,6 +90,17 @@ class Pump<F> implements StreamHandle {
     this.guard(() => this.writer.end(error));
   }
 
+  /** Writes one frame; a writer that throws ends the subscription instead of the process. */
+  private write(frame: F): boolean {
+    try {
+      return this.writer.write(frame);
+    } catch (error) {
+      logger.error(`A stream writer failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.finish();
+      return false;
+    }
+  }
+
   /** A writer that throws must not take the process down (this runs in rxjs callbacks). */
   private guard(fn: () => void): void {
     try {
@@ -111,7 +122,7 @@ class Pump<F> implements StreamHandle {
     }
     const size = this.writer.sizeOf(frame);
     if (!this.blocked && this.head === this.queue.length) {
-      if (!this.writer.write(frame)) this.blocked = true;
+      if (!this.write(frame)) this.blocked = true;
       return;
     }
     if (this.overLimit(size) && this.head < this.queue.length) {
@@ -165,7 +176,7 @@ class Pump<F> implements StreamHandle {
     while (this.head < this.queue.length) {
       const frame = this.shift();
       this.droppedEvents--; // shift() counts drops; this one is delivered
-      if (!this.writer.write(frame)) {
+      if (!this.write(frame)) {
         this.blocked = true;
         return;
       }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
-import { StreamException } from '../errors/stream-exception.js';
+import { shuttingDownError } from '../errors/stream-exception.js';
 import type { StreamHandle } from './pipe-to-writer.js';
 
 /**
@@ -40,9 +39,9 @@ export class StreamTracker {
   }
 
   /** Ends every live subscription with `UNAVAILABLE` (clients should retry elsewhere). */
-  closeAll(message = 'Server is shutting down'): void {
+  closeAll(): void {
     this.shuttingDown = true;
-    const error = new StreamException(StreamErrorCode.UNAVAILABLE, message);
+    const error = shuttingDownError();
     for (const handle of [...this.handles]) handle.close(error);
     this.handles.clear();
   }

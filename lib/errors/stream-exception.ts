@@ -132,3 +132,8 @@ export function toStreamException(error: unknown): StreamException {
   }
   return new StreamException(StreamErrorCode.INTERNAL, GENERIC_INTERNAL_MESSAGE, undefined, { cause: error });
 }
+
+/** The error every transport sends for subscriptions ended, or refused, by an application shutdown. */
+export function shuttingDownError(): StreamException {
+  return new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down');
+}

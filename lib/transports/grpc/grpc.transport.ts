@@ -15,7 +15,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException } from '../../errors/stream-exception.js';
+import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedGrpcOptions, ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -263,7 +263,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.grpc!.disconnectGraceMs);
     if (writer.gone) return undefined;
     if (this.stopping || this.runner.isShuttingDown) {
-      writer.end(new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
+      writer.end(shuttingDownError());
       return undefined;
     }
     return writer;

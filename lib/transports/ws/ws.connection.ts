@@ -7,7 +7,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException } from '../../errors/stream-exception.js';
+import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { WsCloseCode } from './ws.error-map.js';
 import { WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
@@ -207,7 +207,7 @@ export class WsConnection implements WsSubscriptionHost {
       );
     }
     if (this.deps.runner.isShuttingDown) {
-      return this.refuse(id, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
+      return this.refuse(id, shuttingDownError());
     }
     const def = this.deps.registry.find(stream, 'ws');
     if (!def) {

@@ -18,7 +18,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, isExpectedError, toStreamException } from '../../errors/stream-exception.js';
+import { StreamException, isExpectedError, shuttingDownError, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_CONTEXT_TYPE } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -59,6 +59,11 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     return this.options.ws!;
   }
 
+  /** Whether new connections are refused (this transport or the whole app is shutting down). */
+  private get closing(): boolean {
+    return this.stopped || this.runner.isShuttingDown;
+  }
+
   /** Connections open now. */
   get connectionCount(): number {
     return this.connections.size;
@@ -85,14 +90,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     this.others = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
     this.dispatcher = (request, socket, head) => {
-      if (pathOf(request) === this.ws.path) {
-        if (this.stopped) {
-          socket.on('error', () => socket.destroy());
-          return reject(socket as Socket, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
-        }
-        void this.upgrade(request, socket as Socket, head);
-        return;
-      }
+      if (pathOf(request) === this.ws.path) return void this.upgrade(request, socket as Socket, head);
       if (this.others.length === 0) return void socket.destroy();
       for (const listener of this.others) listener.call(server, request, socket, head);
     };
@@ -103,9 +101,9 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.wss) return;
     this.stopped = true;
-    const error = new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down');
+    const error = shuttingDownError();
     const closing = [...this.connections].map((c) => {
-      c.shutdown(error, WsCloseCode.GOING_AWAY, 'Server is shutting down');
+      c.shutdown(error, WsCloseCode.GOING_AWAY, error.message);
       return c.closed;
     });
     await Promise.all(closing);
@@ -122,9 +120,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     if (!this.originAllowed(request)) {
       return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Origin not allowed'));
     }
-    if (this.runner.isShuttingDown) {
-      return reject(socket, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
-    }
+    if (this.closing) return reject(socket, shuttingDownError());
     if (this.guard) {
       const call = new StreamCallImpl({
         stream: '',
@@ -152,9 +148,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       if (!allowed) return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Forbidden resource'));
     }
     if (socket.destroyed) return;
-    if (!this.wss || this.stopped) {
-      return reject(socket, new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down'));
-    }
+    if (this.closing || !this.wss) return reject(socket, shuttingDownError()); // shutdown began during the guard
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       const connection = new WsConnection(ws, socket, request, {
         registry: this.registry,

@@ -1,0 +1,121 @@
+/**
+ * What the benchmark's processes say to each other. The orchestrator (`run.ts`) forks one
+ * server process per implementation and one load-client process per run, and talks to both
+ * over Node's IPC channel; the load client also tells the server how far it has read over a
+ * plain TCP "credit" socket, so a broadcast source never runs more than a fixed window ahead
+ * of its slowest subscriber (nothing is dropped, memory stays bounded, every implementation is
+ * paced the same way).
+ */
+
+/** The three transports every scenario runs on. */
+export type BenchTransport = 'sse' | 'ws' | 'grpc';
+/** The implementations compared: plain raw servers, Nest's own built-ins, this module. */
+export type BenchImpl = 'raw' | 'nest' | 'module';
+
+export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
+export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];
+
+/** Where a server process listens. */
+export interface ServerPorts {
+  http: number;
+  grpc: number;
+  /** The credit socket: a load client writes "<min received>\n" lines to it. */
+  control: number;
+}
+
+/** Orchestrator → server. */
+export type ServerCommand =
+  /** Publish one value every 10 ms until `quiet` (so every subscriber gets a first value). */
+  | { cmd: 'warm' }
+  | { cmd: 'quiet' }
+  /** Broadcast as fast as credit allows, `perTurn` values per event-loop turn, window `window` per subscriber. */
+  | { cmd: 'flood'; perTurn: number; window: number }
+  /** Publish `rate` values per second on a clock. */
+  | { cmd: 'rate'; rate: number }
+  | { cmd: 'stop' }
+  /** Reply with memory after `gc` forced collections (0: none). */
+  | { cmd: 'mem'; gc: boolean }
+  | { cmd: 'exit' };
+
+/** Server → orchestrator. */
+export type ServerReply =
+  | { type: 'listening'; ports: ServerPorts }
+  | { type: 'ok'; cmd: string; published?: number }
+  | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number }
+  | { type: 'error'; message: string };
+
+/** What a load client does. */
+export interface ClientSpec {
+  transport: BenchTransport;
+  impl: BenchImpl;
+  host: string;
+  ports: ServerPorts;
+  /** broadcast: count; latency: record publish→receipt; hello: connect/subscribe/first event loops. */
+  mode: 'broadcast' | 'latency' | 'idle' | 'hello';
+  subscribers: number;
+  /** hello mode: concurrent connect+subscribe+first-event loops. */
+  concurrency?: number;
+  /** One extra subscriber that stops reading after its first value (slow consumer). */
+  slow?: boolean;
+  /** gRPC: streams per channel. */
+  streamsPerChannel?: number;
+}
+
+/** Orchestrator → client. */
+export type ClientCommand = { cmd: 'reset' } | { cmd: 'mark' } | { cmd: 'close' };
+
+/** Client → orchestrator. */
+export type ClientReply =
+  /** Every subscriber has its first value (hello mode: connections are running). */
+  | { type: 'ready' }
+  | { type: 'ok'; cmd: string }
+  | {
+      type: 'mark';
+      received: number;
+      /** hello mode: completed connect+subscribe+first event cycles. */
+      cycles: number;
+      /** Publish → receipt latency (µs) of every value since the last reset (latency mode). */
+      latency?: LatencyStats;
+      sampleChecks: number;
+      sampleErrors: number;
+      closedEarly: number;
+      slowClosed: boolean;
+    }
+  | { type: 'error'; message: string };
+
+/** Percentiles of a latency sample, microseconds. */
+export interface LatencyStats {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Microseconds on the system's monotonic clock: the same clock in every process on the machine. */
+export function nowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+const PAD = 'x'.repeat(56);
+
+/**
+ * The value every implementation publishes: about 100 bytes of JSON once serialised. `t` is
+ * the publish time (µs, {@link nowUs}) for latency; `seq` and `pad` let a sample be checked.
+ */
+export function benchValue(seq: number): { t: number; seq: number; pad: string } {
+  return { t: nowUs(), seq, pad: PAD };
+}
+
+/** Checks a sampled value's JSON text: what the client parses for one message in 1,000. */
+export function checkBenchValue(json: string): boolean {
+  try {
+    const v = JSON.parse(json) as { t?: unknown; seq?: unknown; pad?: unknown };
+    return typeof v.t === 'number' && typeof v.seq === 'number' && v.pad === PAD;
+  } catch {
+    return false;
+  }
+}
+
+/** The stream name (module), route (SSE) and topic every broadcast subscribes to. */
+export const BENCH_TOPIC = 'bench';

@@ -1,0 +1,220 @@
+import { ClientProcess, cpuSeconds, sleep, type ServerProcess } from './bench.processes.js';
+import type { BenchImpl, BenchTransport, ClientSpec, LatencyStats } from './bench.protocol.js';
+
+/** One measured run: the figures of one implementation on one transport in one scenario. */
+export interface RunRecord {
+  scenario: string;
+  transport: BenchTransport;
+  impl: BenchImpl;
+  /** The scenario's parameters (N, rate, ...): with scenario and transport, what makes runs comparable. */
+  params: Record<string, number>;
+  rep: number;
+  metrics: Record<string, number>;
+  /** Something that makes this run's figures suspect (errors, closed subscribers). */
+  warnings: string[];
+}
+
+const HOST = '127.0.0.1';
+
+function spec(server: ServerProcess, transport: BenchTransport, impl: BenchImpl, extra: Partial<ClientSpec>): ClientSpec {
+  return { transport, impl, host: HOST, ports: server.ports, mode: 'broadcast', subscribers: 1, ...extra };
+}
+
+function warningsOf(mark: Awaited<ReturnType<ClientProcess['mark']>>): string[] {
+  const warnings: string[] = [];
+  if (mark.sampleErrors > 0) warnings.push(`${mark.sampleErrors}/${mark.sampleChecks} sampled messages malformed`);
+  if (mark.sampleChecks === 0 && mark.received > 0) warnings.push('no message sampled');
+  if (mark.closedEarly > 0) warnings.push(`${mark.closedEarly} subscribers closed by the server`);
+  return warnings;
+}
+
+/** Connects the client's subscribers and waits until each has a first value. */
+async function connect(server: ServerProcess, client: ClientProcess): Promise<void> {
+  await server.request({ cmd: 'warm' });
+  try {
+    await client.ready();
+  } finally {
+    await server.request({ cmd: 'quiet' });
+  }
+}
+
+/** Both processes' CPU seconds and the client's counters, at one instant. */
+async function mark(server: ServerProcess, client: ClientProcess) {
+  const serverCpu = cpuSeconds(server.pid);
+  const clientCpu = cpuSeconds(client.pid);
+  const at = performance.now();
+  const counts = await client.mark();
+  return { serverCpu, clientCpu, at, counts };
+}
+
+/**
+ * Broadcast fan-out: N subscribers, the source publishing `perTurn` values per event-loop turn
+ * as long as the slowest subscriber is less than `window` values behind.
+ */
+export async function broadcast(
+  server: ServerProcess,
+  transport: BenchTransport,
+  impl: BenchImpl,
+  o: { subscribers: number; perTurn: number; warmupMs: number; windowMs: number; rep: number; scenario: string },
+): Promise<RunRecord> {
+  const client = ClientProcess.start(spec(server, transport, impl, { mode: 'broadcast', subscribers: o.subscribers }));
+  try {
+    await connect(server, client);
+    await client.request({ cmd: 'reset' });
+    // At most ~20 MB in flight in all, at most 1,000 values per subscriber.
+    const window = Math.max(20, Math.min(1000, Math.floor(100_000 / o.subscribers)));
+    await server.request({ cmd: 'flood', perTurn: o.perTurn, window });
+    await sleep(o.warmupMs);
+    const a = await mark(server, client);
+    await sleep(o.windowMs);
+    const b = await mark(server, client);
+    await server.request({ cmd: 'stop' });
+    const seconds = (b.at - a.at) / 1000;
+    const delivered = b.counts.received - a.counts.received;
+    return {
+      scenario: o.scenario,
+      transport,
+      impl,
+      params: { subscribers: o.subscribers, perTurn: o.perTurn },
+      rep: o.rep,
+      metrics: {
+        deliveredPerSec: delivered / seconds,
+        serverUsPerDelivery: delivered > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / delivered : NaN,
+        serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
+        clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+      },
+      warnings: warningsOf(b.counts),
+    };
+  } finally {
+    await server.request({ cmd: 'stop' }).catch(() => undefined);
+    await client.close();
+  }
+}
+
+/** Latency: 100 subscribers, `rate` values per second on a clock, publish → receipt. */
+export async function latency(
+  server: ServerProcess,
+  transport: BenchTransport,
+  impl: BenchImpl,
+  o: { subscribers: number; rate: number; warmupMs: number; windowMs: number; rep: number; slow?: boolean; scenario: string },
+): Promise<RunRecord & { latency: LatencyStats; rss: { start: number; max: number; end: number }; slowClosed: boolean }> {
+  const client = ClientProcess.start(
+    spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false }),
+  );
+  try {
+    await connect(server, client);
+    await server.request({ cmd: 'rate', rate: o.rate });
+    await sleep(o.warmupMs);
+    await client.request({ cmd: 'reset' });
+    const start = (await server.memory(false)).rss;
+    let max = start;
+    const a = await mark(server, client);
+    // RSS once a second (no GC: what the machine sees) while the window runs.
+    const deadline = performance.now() + o.windowMs;
+    while (performance.now() < deadline) {
+      await sleep(Math.min(1000, deadline - performance.now()));
+      max = Math.max(max, (await server.memory(false)).rss);
+    }
+    const b = await mark(server, client);
+    const end = (await server.memory(false)).rss;
+    await server.request({ cmd: 'stop' });
+    const seconds = (b.at - a.at) / 1000;
+    const stats = b.counts.latency!;
+    return {
+      scenario: o.scenario,
+      transport,
+      impl,
+      params: { subscribers: o.subscribers, rate: o.rate },
+      rep: o.rep,
+      metrics: {
+        p50Us: stats.p50,
+        p99Us: stats.p99,
+        p999Us: stats.p999,
+        maxUs: stats.max,
+        deliveredPerSec: b.counts.received / seconds,
+        expectedPerSec: o.rate * o.subscribers,
+        serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
+        clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+        ...(o.slow ? { rssGrowthBytes: max - start, rssEndGrowthBytes: end - start, slowClosed: b.counts.slowClosed ? 1 : 0 } : {}),
+      },
+      warnings: warningsOf(b.counts),
+      latency: stats,
+      rss: { start, max, end },
+      slowClosed: b.counts.slowClosed,
+    };
+  } finally {
+    await server.request({ cmd: 'stop' }).catch(() => undefined);
+    await client.close();
+  }
+}
+
+/** Idle memory: `subscribers` idle subscriptions on a fresh server; RSS and heap per subscription after GC. */
+export async function idleMemory(
+  server: ServerProcess,
+  transport: BenchTransport,
+  impl: BenchImpl,
+  o: { subscribers: number; rep: number; scenario: string },
+): Promise<RunRecord> {
+  // Warm the code paths once (one subscriber), so the figure is per subscription, not first-use JIT.
+  const warm = ClientProcess.start(spec(server, transport, impl, { mode: 'idle', subscribers: 1 }));
+  await connect(server, warm);
+  await warm.close();
+  const before = await server.memory(true);
+  const client = ClientProcess.start(
+    spec(server, transport, impl, { mode: 'idle', subscribers: o.subscribers, streamsPerChannel: 100 }),
+  );
+  try {
+    await connect(server, client);
+    const after = await server.memory(true);
+    const counts = await client.mark();
+    return {
+      scenario: o.scenario,
+      transport,
+      impl,
+      params: { subscribers: o.subscribers },
+      rep: o.rep,
+      metrics: {
+        rssPerSubBytes: (after.rss - before.rss) / o.subscribers,
+        heapPerSubBytes: (after.heapUsed - before.heapUsed) / o.subscribers,
+      },
+      warnings: warningsOf(counts),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Subscribe rate: `concurrency` loops of new connection → subscribe → first value → close. */
+export async function subscribeRate(
+  server: ServerProcess,
+  transport: BenchTransport,
+  impl: BenchImpl,
+  o: { concurrency: number; warmupMs: number; windowMs: number; rep: number; scenario: string },
+): Promise<RunRecord> {
+  const client = ClientProcess.start(spec(server, transport, impl, { mode: 'hello', subscribers: 0, concurrency: o.concurrency }));
+  try {
+    await client.ready();
+    await sleep(o.warmupMs);
+    const a = await mark(server, client);
+    await sleep(o.windowMs);
+    const b = await mark(server, client);
+    const seconds = (b.at - a.at) / 1000;
+    const cycles = b.counts.cycles - a.counts.cycles;
+    return {
+      scenario: o.scenario,
+      transport,
+      impl,
+      params: { concurrency: o.concurrency },
+      rep: o.rep,
+      metrics: {
+        subscribesPerSec: cycles / seconds,
+        serverUsPerSubscribe: cycles > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / cycles : NaN,
+        serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
+        clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+      },
+      warnings: warningsOf(b.counts),
+    };
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The benchmark suite: `npm run bench` (about 9 minutes) or `npm run bench -- --quick`
+ * (under 2). Servers and load clients are separate processes on 127.0.0.1; implementations
+ * run interleaved (raw, module, nest, then the next configuration...) and every configuration
+ * is repeated, so the machine's drift hits all of them alike. Writes `bench/results.json`,
+ * `bench/RESULTS.md` and `bench/chart.svg`.
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ServerProcess } from './bench.processes.js';
+import { IMPLS, TRANSPORTS, type BenchImpl } from './bench.protocol.js';
+import { broadcast, idleMemory, latency, subscribeRate, type RunRecord } from './bench.scenarios.js';
+import { renderChart, renderReport, type BenchResults } from './bench.report.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+
+/** Durations and sizes: the full suite, or the quick one (one repetition, shorter windows). */
+const config = quick
+  ? {
+      reps: 1,
+      fanout: [100],
+      broadcastMs: { 1: 1000, 100: 1000, 1000: 1000 } as Record<number, number>,
+      warmupMs: 200,
+      latencyMs: 1000,
+      idleSubscribers: 1000,
+      subscribeMs: 1000,
+      slowMs: 5000,
+    }
+  : {
+      reps: 3,
+      fanout: [1, 100, 1000],
+      broadcastMs: { 1: 2000, 100: 5000, 1000: 2000 } as Record<number, number>,
+      warmupMs: 300,
+      latencyMs: 2000,
+      idleSubscribers: 5000,
+      subscribeMs: 1500,
+      slowMs: 30_000,
+    };
+
+const wanted = (scenario: string): boolean => !only || only.includes(scenario);
+const records: RunRecord[] = [];
+const started = Date.now();
+
+function log(record: RunRecord): void {
+  records.push(record);
+  const figures = Object.entries(record.metrics)
+    .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(4)}`)
+    .join(' ');
+  const params = Object.entries(record.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const warn = record.warnings.length ? `  !! ${record.warnings.join('; ')}` : '';
+  console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${record.scenario} ${record.transport} ${record.impl} ${params} #${record.rep}: ${figures}${warn}`);
+}
+
+/** The implementations in a different order each repetition: no one always runs first. */
+function order(rep: number): BenchImpl[] {
+  return IMPLS.map((_, i) => IMPLS[(i + rep) % IMPLS.length]!);
+}
+
+const servers = new Map<BenchImpl, ServerProcess>();
+async function main(): Promise<void> {
+  for (const impl of IMPLS) servers.set(impl, await ServerProcess.start(impl));
+  const server = (impl: BenchImpl): ServerProcess => servers.get(impl)!;
+
+  for (let rep = 0; rep < config.reps; rep++) {
+    for (const transport of TRANSPORTS) {
+      if (wanted('broadcast')) {
+        for (const subscribers of config.fanout) {
+          for (const impl of order(rep)) {
+            log(await broadcast(server(impl), transport, impl, {
+              scenario: 'broadcast', subscribers, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.broadcastMs[subscribers]!, rep,
+            }));
+          }
+        }
+      }
+      if (wanted('broadcast-turn') && transport === 'ws') {
+        for (const impl of order(rep)) {
+          log(await broadcast(server(impl), transport, impl, {
+            scenario: 'broadcast-turn', subscribers: 100, perTurn: 1, warmupMs: config.warmupMs, windowMs: config.broadcastMs[100]!, rep,
+          }));
+        }
+      }
+      if (wanted('latency')) {
+        for (const rate of [100, 1000]) {
+          for (const impl of order(rep)) {
+            log(await latency(server(impl), transport, impl, {
+              scenario: 'latency', subscribers: 100, rate, warmupMs: config.warmupMs, windowMs: config.latencyMs, rep,
+            }));
+          }
+        }
+      }
+      if (wanted('subscribe')) {
+        for (const impl of order(rep)) {
+          log(await subscribeRate(server(impl), transport, impl, {
+            scenario: 'subscribe', concurrency: 100, warmupMs: config.warmupMs, windowMs: config.subscribeMs, rep,
+          }));
+        }
+      }
+      if (wanted('idle')) {
+        for (const impl of order(rep)) {
+          // A fresh server: memory figures from a process that ran floods earlier would be noise.
+          const fresh = await ServerProcess.start(impl);
+          try {
+            log(await idleMemory(fresh, transport, impl, { scenario: 'idle', subscribers: config.idleSubscribers, rep }));
+          } finally {
+            await fresh.stop();
+          }
+        }
+      }
+    }
+  }
+  // Slow consumer: 30 s per transport, so one run each; the comparison run without the slow
+  // client is the latency scenario at the same rate (100 subscribers × 1,000/s).
+  if (wanted('slow')) {
+    for (const transport of TRANSPORTS) {
+      for (const impl of ['module', 'raw'] as const) {
+        log(await latency(server(impl), transport, impl, {
+          scenario: 'slow', subscribers: 100, rate: 1000, warmupMs: config.warmupMs, windowMs: config.slowMs, rep: 0, slow: true,
+        }));
+      }
+    }
+  }
+}
+
+try {
+  await main();
+} finally {
+  await Promise.all([...servers.values()].map((s) => s.stop()));
+}
+
+const results: BenchResults = {
+  date: new Date().toISOString(),
+  quick,
+  durationSec: (Date.now() - started) / 1000,
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  },
+  config,
+  records,
+};
+const out = (name: string): string => fileURLToPath(new URL(`../../bench/${name}`, import.meta.url));
+writeFileSync(out('results.json'), `${JSON.stringify(results, null, 1)}\n`);
+writeFileSync(out('RESULTS.md'), renderReport(results));
+writeFileSync(out('chart.svg'), renderChart(results));
+console.log(`bench: ${records.length} runs in ${results.durationSec.toFixed(0)} s → bench/RESULTS.md, bench/results.json, bench/chart.svg`);

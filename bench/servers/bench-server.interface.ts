@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * One implementation under test: it serves, on every transport, the broadcast stream (every
+ * published value to every subscriber) and the hello stream (one value on subscribe, then
+ * idle), and publishes.
+ */
+export interface BenchServer {
+  /** Starts listening on 127.0.0.1, random ports. */
+  start(): Promise<{ http: number; grpc: number }>;
+  /** Sends one value to every broadcast subscriber on every transport. */
+  publish(value: object): void;
+  close(): Promise<void>;
+}
+
+/** The baselines' gRPC service (`proto/bench/v1/bench.proto`). */
+export const BENCH_PROTO = fileURLToPath(new URL('../../../proto/bench/v1/bench.proto', import.meta.url));

@@ -1,0 +1,61 @@
+import type { AddressInfo } from 'node:net';
+import { Controller, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { concat, NEVER, of, type Observable } from 'rxjs';
+import { GrpcTransport, LonglinkModule, Stream, StreamHub, type LonglinkModuleOptions } from '../../lib/index.js';
+import { BENCH_TOPIC, benchValue } from '../bench.protocol.js';
+import type { BenchServer } from './bench-server.interface.js';
+
+/** The module's streams: `bench/topic` (the hub topic) and `bench/hello`. */
+@Controller('bench')
+class BenchStreams {
+  constructor(private readonly hub: StreamHub) {}
+
+  @Stream('topic')
+  topic(): Observable<unknown> {
+    return this.hub.stream(BENCH_TOPIC);
+  }
+
+  @Stream('hello')
+  hello(): Observable<unknown> {
+    return concat(of(benchValue(0)), NEVER);
+  }
+}
+
+/**
+ * nestjs-longlink on Express, all three transports from the same handlers, publishing through
+ * the in-memory hub. Options are the defaults but for the SSE heartbeat (off, so that every
+ * frame a client counts is a value) and `extra` (the slow-consumer run's limits).
+ */
+export class ModuleServer implements BenchServer {
+  private app?: INestApplication;
+  private hub?: StreamHub;
+
+  constructor(private readonly extra: Partial<LonglinkModuleOptions> = {}) {}
+
+  async start(): Promise<{ http: number; grpc: number }> {
+    @Module({
+      imports: [
+        LonglinkModule.forRoot({ sse: { heartbeatMs: 0 }, ws: true, grpc: { url: '127.0.0.1:0' }, ...this.extra }),
+      ],
+      controllers: [BenchStreams],
+    })
+    class ModuleBenchApp {}
+
+    const app = await NestFactory.create(ModuleBenchApp, { logger: ['error'] });
+    await app.listen(0, '127.0.0.1');
+    this.app = app;
+    this.hub = app.get(StreamHub);
+    return { http: (app.getHttpServer().address() as AddressInfo).port, grpc: app.get(GrpcTransport).port };
+  }
+
+  publish(value: object): void {
+    this.hub!.publish(BENCH_TOPIC, value).catch((error: unknown) => {
+      process.send?.({ type: 'error', message: `publish: ${String(error)}` });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.app?.close();
+  }
+}

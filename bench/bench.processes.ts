@@ -112,7 +112,7 @@ export class ServerProcess extends Child<ServerCommand, ServerReply> {
   ports!: ServerPorts;
 
   static async start(impl: BenchImpl): Promise<ServerProcess> {
-    const child = fork(SERVER_MAIN, [impl], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SERVER_MAIN, [impl], { execArgv: ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const server = new ServerProcess(`server ${impl}`, child);
     const listening = await withTimeout(
       new Promise<ServerReply>((resolve, reject) => {
@@ -145,7 +145,7 @@ export class ServerProcess extends Child<ServerCommand, ServerReply> {
 /** A load-client process. */
 export class ClientProcess extends Child<ClientCommand, ClientReply> {
   static start(spec: ClientSpec): ClientProcess {
-    const child = fork(CLIENT_MAIN, [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(CLIENT_MAIN, [JSON.stringify(spec)], { execArgv: process.env.BENCH_CLIENT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new ClientProcess(`client ${spec.impl}/${spec.transport}/${spec.mode}`, child);
   }
 

@@ -39,6 +39,7 @@ const config = quick
       slowMs: 30_000,
     };
 
+const onlyTransports = process.argv.find((a) => a.startsWith('--transports='))?.slice('--transports='.length).split(',');
 const wanted = (scenario: string): boolean => !only || only.includes(scenario);
 const records: RunRecord[] = [];
 const started = Date.now();
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   const server = (impl: BenchImpl): ServerProcess => servers.get(impl)!;
 
   for (let rep = 0; rep < config.reps; rep++) {
-    for (const transport of TRANSPORTS) {
+    for (const transport of TRANSPORTS.filter((t) => !onlyTransports || onlyTransports.includes(t))) {
       if (wanted('broadcast')) {
         for (const subscribers of config.fanout) {
           for (const impl of order(rep)) {

@@ -20,6 +20,27 @@ export function sseEventFrame(event: StreamEvent): Buffer {
   return frame;
 }
 
+/** Event frames already wrapped as HTTP/1.1 chunks. */
+const chunks = new WeakMap<StreamEvent, Buffer>();
+
+/**
+ * {@link sseEventFrame} as one HTTP/1.1 chunk (`<hex length>\r\n<frame>\r\n`), built once per
+ * event: what a chunked response's socket receives for it, whatever the number of subscribers.
+ */
+export function sseChunkedEventFrame(event: StreamEvent): Buffer {
+  let chunk = chunks.get(event);
+  if (!chunk) {
+    const frame = sseEventFrame(event);
+    const head = Buffer.from(`${frame.length.toString(16)}\r\n`, 'latin1');
+    chunk = Buffer.allocUnsafe(head.length + frame.length + 2);
+    head.copy(chunk, 0);
+    frame.copy(chunk, head.length);
+    chunk.write('\r\n', head.length + frame.length, 'latin1');
+    chunks.set(event, chunk);
+  }
+  return chunk;
+}
+
 /** The first bytes of every stream: the reconnection delay hint. */
 export function sseRetryFrame(retryMs: number): string {
   return `retry: ${retryMs}\n\n`;

@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { OutgoingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
@@ -7,6 +8,7 @@ import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
 import {
   SSE_COMPLETE_FRAME,
   SSE_HEARTBEAT_FRAME,
+  sseChunkedEventFrame,
   sseErrorFrame,
   sseEventFrame,
   sseRetryFrame,
@@ -32,6 +34,10 @@ type FlushableResponse = ServerResponse & { flush?: () => void };
 export class SseWriter implements StreamWriter<Buffer> {
   private committed = false;
   private ended = false;
+  private corked = false;
+  /** The socket events are written to directly (chunked response, `res.write` not wrapped). */
+  private direct: Socket | undefined;
+  private drainFn: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
 
@@ -47,22 +53,47 @@ export class SseWriter implements StreamWriter<Buffer> {
     return this.res.destroyed || !this.res.socket || this.res.socket.destroyed;
   }
 
+  /**
+   * The event's frame. Once the head is sent on a plain chunked response (no compression or
+   * other wrapper of `res.write`), frames are pre-built HTTP chunks shared by every subscriber
+   * and go straight to the socket (see {@link write}).
+   */
   frame(event: StreamEvent): Buffer {
-    return sseEventFrame(event);
+    this.commit();
+    return this.direct ? sseChunkedEventFrame(event) : sseEventFrame(event);
   }
 
   sizeOf(frame: Buffer): number {
     return frame.length + FRAME_OVERHEAD_BYTES;
   }
 
+  /**
+   * Writes one event frame. On the direct path the socket is corked at the first write of an
+   * event-loop turn and uncorked on the next tick, so a turn's frames leave in one write.
+   */
   write(frame: Buffer): boolean {
     this.commit();
+    const socket = this.direct;
+    if (socket && !socket.destroyed) {
+      if (!this.corked) {
+        this.corked = true;
+        socket.cork();
+        process.nextTick(this.uncork);
+      }
+      return socket.write(frame);
+    }
     const ok = this.res.write(frame);
     this.res.flush?.();
     return ok;
   }
 
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.direct?.uncork();
+  };
+
   onDrain(fn: () => void): void {
+    this.drainFn = fn;
     this.res.on('drain', fn);
   }
 
@@ -92,9 +123,21 @@ export class SseWriter implements StreamWriter<Buffer> {
     res.socket?.setNoDelay(true);
     res.write(sseRetryFrame(this.options.retryMs));
     res.flush?.();
+    const socket = res.socket;
+    if (socket && res.chunkedEncoding && res.write === OutgoingMessage.prototype.write) {
+      this.direct = socket;
+      const drain = this.drainFn;
+      if (drain) {
+        // The socket outlives the response (keep-alive): the listener goes with the response.
+        socket.on('drain', drain);
+        const off = (): void => void socket.off('drain', drain);
+        res.once('close', off);
+        res.once('finish', off);
+      }
+    }
     if (this.options.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => {
-        if (!res.writableNeedDrain) {
+        if (!(this.direct ?? res).writableNeedDrain) {
           res.write(SSE_HEARTBEAT_FRAME);
           res.flush?.();
         }

@@ -2,42 +2,47 @@ import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 
 const TEXT = 0x1;
-const CONTINUATION = 0x0;
 
-/** One server-to-client frame (RFC 6455 §5.2: FIN bit, opcode, unmasked payload length). */
-export function wsFrame(opcode: number, fin: boolean, payload: Buffer): Buffer {
-  const first = (fin ? 0x80 : 0) | opcode;
-  let header: Buffer;
-  if (payload.length < 126) {
-    header = Buffer.from([first, payload.length]);
-  } else if (payload.length < 65536) {
-    header = Buffer.allocUnsafe(4);
+/** The header of one unmasked server-to-client frame (RFC 6455 §5.2) with FIN set. */
+export function wsFrameHeader(opcode: number, payloadLength: number): Buffer {
+  const first = 0x80 | opcode;
+  if (payloadLength < 126) return Buffer.from([first, payloadLength]);
+  if (payloadLength < 65536) {
+    const header = Buffer.allocUnsafe(4);
     header[0] = first;
     header[1] = 126;
-    header.writeUInt16BE(payload.length, 2);
-  } else {
-    header = Buffer.allocUnsafe(10);
-    header[0] = first;
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(payload.length), 2);
+    header.writeUInt16BE(payloadLength, 2);
+    return header;
   }
-  return Buffer.concat([header, payload]);
+  const header = Buffer.allocUnsafe(10);
+  header[0] = first;
+  header[1] = 127;
+  header.writeBigUInt64BE(BigInt(payloadLength), 2);
+  return header;
 }
 
-/** Whether a frame is the shared last fragment of a `next` message (continuation, FIN). */
+/** One whole text frame. */
+export function wsTextFrame(payload: Buffer): Buffer {
+  return Buffer.concat([wsFrameHeader(TEXT, payload.length), payload]);
+}
+
+/** Whether a frame is an event's shared `next` tail (unframed JSON text) rather than a whole frame. */
 export function isNextTail(frame: Buffer): boolean {
-  return frame[0] === (0x80 | CONTINUATION);
+  return frame[0] === 0x2c; // ','
 }
 
 /**
- * A `next` message is sent as two fragments of one text message (clients reassemble them):
- * this head, `{"type":"next","id":<id>`, framed once per subscription...
+ * A `next` message is one text frame made of two parts: the subscription's head,
+ * `{"type":"next","id":<id>` (built once per subscription)...
  */
 export function wsNextHead(subscriptionId: string): Buffer {
-  return wsFrame(TEXT, false, Buffer.from(`{"type":"next","id":${JSON.stringify(subscriptionId)}`, 'utf8'));
+  return Buffer.from(`{"type":"next","id":${JSON.stringify(subscriptionId)}`, 'utf8');
 }
 
-/** ...and this tail, `,"eventId":...,"data":<json>}`, framed once per event for every subscriber on every connection. */
+/**
+ * ...and the event's tail, `,"eventId":...,"data":<json>}`, built once per event for every
+ * subscriber on every connection. The frame header depends only on the two lengths.
+ */
 const tails = new WeakMap<StreamEvent, Buffer>();
 
 export function wsNextTail(event: StreamEvent): Buffer {
@@ -45,17 +50,22 @@ export function wsNextTail(event: StreamEvent): Buffer {
   if (!tail) {
     const text =
       event.id === undefined ? `,"data":${event.json}}` : `,"eventId":${JSON.stringify(event.id)},"data":${event.json}}`;
-    tail = wsFrame(CONTINUATION, true, Buffer.from(text, 'utf8'));
+    tail = Buffer.from(text, 'utf8');
     tails.set(event, tail);
   }
   return tail;
+}
+
+/** The frame header and head of a `next` message whose tail is `tailLength` bytes long. */
+export function wsNextPrefix(head: Buffer, tailLength: number): Buffer {
+  return Buffer.concat([wsFrameHeader(TEXT, head.length + tailLength), head]);
 }
 
 /** A reset notice for one subscription, one whole frame: `{"type":"reset","id":...,"eventId"?,"data":{"reason"}}`. */
 export function wsResetFrame(subscriptionId: string, event: StreamEvent): Buffer {
   const eventId = event.id === undefined ? '' : `,"eventId":${JSON.stringify(event.id)}`;
   const text = `{"type":"reset","id":${JSON.stringify(subscriptionId)}${eventId},"data":${event.json}}`;
-  return wsFrame(TEXT, true, Buffer.from(text, 'utf8'));
+  return wsTextFrame(Buffer.from(text, 'utf8'));
 }
 
 export function wsCompleteFrame(subscriptionId: string): string {

@@ -1,7 +1,7 @@
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import { isNextTail, wsNextHead, wsNextTail, wsResetFrame } from './ws.framing.js';
+import { isNextTail, wsNextHead, wsNextPrefix, wsNextTail, wsResetFrame } from './ws.framing.js';
 
 /** What a subscription writer needs from its connection. */
 export interface WsSubscriptionHost {
@@ -14,12 +14,15 @@ export interface WsSubscriptionHost {
 }
 
 /**
- * Writes one subscription into its (shared) WebSocket connection: each event becomes a
- * `next` message of two fragments, this subscription's head (framed once) and the event's
- * tail (framed once per event, shared by every subscriber).
+ * Writes one subscription into its (shared) WebSocket connection: each event becomes one
+ * `next` text frame written in two parts, this subscription's frame header and head, and the
+ * event's tail (built once per event, shared by every subscriber). The header depends only on
+ * the tail's length, so the prefix is rebuilt only when that changes.
  */
 export class WsSubscriptionWriter implements StreamWriter<Buffer> {
   private readonly head: Buffer;
+  private prefix: Buffer;
+  private prefixTailLength = 0;
   private drainFn: (() => void) | undefined;
   private closeFn: (() => void) | undefined;
 
@@ -28,6 +31,7 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
     readonly subscriptionId: string,
   ) {
     this.head = wsNextHead(subscriptionId);
+    this.prefix = wsNextPrefix(this.head, 0);
   }
 
   frame(event: StreamEvent): Buffer {
@@ -35,11 +39,16 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
   }
 
   sizeOf(frame: Buffer): number {
-    return frame.length + (isNextTail(frame) ? this.head.length : 0) + FRAME_OVERHEAD_BYTES;
+    return frame.length + (isNextTail(frame) ? this.head.length + 4 : 0) + FRAME_OVERHEAD_BYTES;
   }
 
   write(frame: Buffer): boolean {
-    return isNextTail(frame) ? this.host.send(this.head, frame) : this.host.send(frame);
+    if (!isNextTail(frame)) return this.host.send(frame);
+    if (frame.length !== this.prefixTailLength) {
+      this.prefix = wsNextPrefix(this.head, frame.length);
+      this.prefixTailLength = frame.length;
+    }
+    return this.host.send(this.prefix, frame);
   }
 
   onDrain(fn: () => void): void {

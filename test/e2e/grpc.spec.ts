@@ -176,6 +176,47 @@ describe('gRPC transport', () => {
   });
 });
 
+describe('gRPC write paths', () => {
+  it('with server interceptors, messages go through grpc-js\' own write path: the interceptor sees each one', async () => {
+    const sent: unknown[] = [];
+    const interceptor: grpc.ServerInterceptor = (_method, call) =>
+      new grpc.ServerInterceptingCall(call, {
+        sendMessage: (message, next) => {
+          sent.push(message);
+          next(message);
+        },
+      });
+    const ctx = await start({ channelOptions: { interceptors: [interceptor] } });
+    try {
+      const { events, status } = run(ctx.client, 'demo/counter', { count: 3, intervalMs: 0 });
+      expect((await status).code).toBe(grpc.status.OK);
+      expect(events.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+      expect(sent).toHaveLength(3);
+    } finally {
+      ctx.client.close();
+      await ctx.app.close();
+    }
+  });
+
+  it('a message over grpc.maxSendMessageLength still ends the call with RESOURCE_EXHAUSTED', async () => {
+    const ctx = await start({ maxSendMessageLength: 200 });
+    try {
+      const small = run(ctx.client, 'probe/broadcast');
+      await until(() => ctx.tracker.size === 1, 2000, 'subscribed');
+      ctx.probe.broadcast$.next(tracked('s1', { pad: 'x'.repeat(10) }) as never);
+      await until(() => small.events.length === 1, 2000, 'small value delivered');
+      ctx.probe.broadcast$.next(tracked('s2', { pad: 'x'.repeat(1000) }) as never);
+      const s = await within(small.status, 2000, 'status');
+      expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(small.events.map((e) => e.id)).toEqual(['s1']);
+      await until(() => ctx.tracker.size === 0, 2000, 'released');
+    } finally {
+      ctx.client.close();
+      await ctx.app.close();
+    }
+  });
+});
+
 describe('gRPC typed bindings (the sample)', () => {
   it('serves demo/counter as sample.v1.Demo/Counter: request → params, value → response message', async () => {
     process.env.GRPC_PORT = '0';

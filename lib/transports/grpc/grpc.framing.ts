@@ -45,6 +45,26 @@ export function cachingSerializer(serialize: (message: object) => Buffer): (mess
   };
 }
 
+/** Length-prefixed messages already made (gRPC wire format: flag byte, length, bytes), per message object. */
+const wireMessages = new WeakMap<object, Buffer>();
+
+/**
+ * A message as gRPC puts it on an HTTP/2 stream: the uncompressed flag, the 32-bit length and
+ * the bytes `serialize` makes. Made once per message object, shared by every call sending it.
+ */
+export function grpcWireMessage(message: object, serialize: (message: object) => Buffer): Buffer {
+  let wire = wireMessages.get(message);
+  if (!wire) {
+    const bytes = serialize(message);
+    wire = Buffer.allocUnsafe(bytes.length + 5);
+    wire[0] = 0;
+    wire.writeUInt32BE(bytes.length, 1);
+    bytes.copy(wire, 5);
+    wireMessages.set(message, wire);
+  }
+  return wire;
+}
+
 /** A typed binding's response message: the event's data itself, encoded by the method's proto. */
 export function grpcTypedFrame(event: StreamEvent): GrpcFrame {
   // A user's reply message has no place for a reset notice: it is not sent (PROTOCOL.md §5.2).

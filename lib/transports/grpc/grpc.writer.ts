@@ -3,25 +3,59 @@ import type { StreamWriter } from '../../core/stream-writer.interface.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_STATUS_BY_CODE } from './grpc.error-map.js';
-import type { GrpcFrame } from './grpc.framing.js';
+import { grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
 
 /** HTTP/2 RST_STREAM CANCEL. */
 const NGHTTP2_CANCEL = 8;
 
 /**
- * Writes one subscription into one gRPC server-streaming call: messages with
- * `call.write()` / `drain`, completion as status OK, errors as the mapped status plus the
- * `longlink-error-code` trailer.
+ * What the writer uses of grpc-js' call core (`BaseServerInterceptingCall`, not public API)
+ * to write pre-framed messages straight to the HTTP/2 stream.
+ */
+interface GrpcCallCore {
+  stream: { write(chunk: Buffer): boolean; on(event: 'drain', fn: () => void): unknown; destroyed: boolean };
+  handler: { serialize(message: object): Buffer };
+  maxSendMessageSize: number;
+  maybeSendMetadata(): void;
+}
+
+/** The call's core when it has the expected shape (no server interceptors, a known grpc-js), else `undefined`. */
+function callCore(call: ServerWritableStream<unknown, unknown>): GrpcCallCore | undefined {
+  const core = (call as unknown as { call?: Partial<GrpcCallCore> }).call;
+  if (
+    core &&
+    typeof core.stream?.write === 'function' &&
+    typeof core.handler?.serialize === 'function' &&
+    typeof core.maybeSendMetadata === 'function' &&
+    typeof core.maxSendMessageSize === 'number'
+  ) {
+    return core as GrpcCallCore;
+  }
+  return undefined;
+}
+
+/**
+ * Writes one subscription into one gRPC server-streaming call, completion as status OK,
+ * errors as the mapped status plus the `longlink-error-code` trailer.
+ *
+ * Messages are framed once per event (flag, length, protobuf bytes: {@link grpcWireMessage})
+ * and written straight to the call's HTTP/2 stream, skipping grpc-js' per-call serialisation,
+ * copy and Writable layer. grpc-js' own `call.write()` is used instead when the call does not
+ * have the expected shape (server interceptors, another grpc-js version) and for a message
+ * over the send size limit (grpc-js then ends the call with RESOURCE_EXHAUSTED, as usual).
  */
 export class GrpcWriter implements StreamWriter<GrpcFrame> {
   private ended = false;
+  private readonly core: GrpcCallCore | undefined;
 
   constructor(
     private readonly call: ServerWritableStream<unknown, unknown>,
     private readonly toFrame: (event: StreamEvent) => GrpcFrame,
     private readonly MetadataClass: typeof Metadata,
     private readonly graceMs: number,
-  ) {}
+  ) {
+    this.core = callCore(call);
+  }
 
   /** Whether the call is already over (cancelled by the client or past its deadline). */
   get gone(): boolean {
@@ -37,12 +71,22 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
   }
 
   write(frame: GrpcFrame): boolean {
-    if (frame.message === undefined) return true;
-    return this.call.write(frame.message);
+    const { message } = frame;
+    if (message === undefined) return true;
+    const core = this.core;
+    if (core && typeof message === 'object' && message !== null && !core.stream.destroyed) {
+      const wire = grpcWireMessage(message, core.handler.serialize);
+      if (core.maxSendMessageSize === -1 || wire.length - 5 <= core.maxSendMessageSize) {
+        core.maybeSendMetadata();
+        return core.stream.write(wire);
+      }
+    }
+    return this.call.write(message);
   }
 
   onDrain(fn: () => void): void {
     this.call.on('drain', fn);
+    this.core?.stream.on('drain', fn);
   }
 
   onClose(fn: () => void): void {

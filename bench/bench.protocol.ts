@@ -25,8 +25,8 @@ export interface ServerPorts {
 
 /** Orchestrator → server. */
 export type ServerCommand =
-  /** Publish one value every 10 ms until `quiet` (so every subscriber gets a first value). */
-  | { cmd: 'warm' }
+  /** Publish one value every `intervalMs` until `quiet` (so every subscriber gets a first value). */
+  | { cmd: 'warm'; intervalMs: number }
   | { cmd: 'quiet' }
   /** Broadcast as fast as credit allows, `perTurn` values per event-loop turn, window `window` per subscriber. */
   | { cmd: 'flood'; perTurn: number; window: number }

@@ -28,9 +28,25 @@ function warningsOf(mark: Awaited<ReturnType<ClientProcess['mark']>>): string[] 
   return warnings;
 }
 
+/**
+ * Waits until the server process is idle (under 5% of a core over 100 ms, at most 20 s): an
+ * implementation still draining its last run must not share the CPU with the next one.
+ */
+export async function settle(server: ServerProcess): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  let last = cpuSeconds(server.pid);
+  while (performance.now() < deadline) {
+    await sleep(100);
+    const now = cpuSeconds(server.pid);
+    if (now - last <= 0.005) return;
+    last = now;
+  }
+}
+
 /** Connects the client's subscribers and waits until each has a first value. */
-async function connect(server: ServerProcess, client: ClientProcess): Promise<void> {
-  await server.request({ cmd: 'warm' });
+async function connect(server: ServerProcess, client: ClientProcess, subscribers: number): Promise<void> {
+  // Slow enough that thousands of subscribers are not a flood while they connect.
+  await server.request({ cmd: 'warm', intervalMs: Math.max(10, Math.ceil(subscribers / 20)) });
   try {
     await client.ready();
   } finally {
@@ -59,10 +75,12 @@ export async function broadcast(
 ): Promise<RunRecord> {
   const client = ClientProcess.start(spec(server, transport, impl, { mode: 'broadcast', subscribers: o.subscribers }));
   try {
-    await connect(server, client);
+    await connect(server, client, o.subscribers);
     await client.request({ cmd: 'reset' });
-    // At most ~20 MB in flight in all, at most 1,000 values per subscriber.
-    const window = Math.max(20, Math.min(1000, Math.floor(100_000 / o.subscribers)));
+    // At most 20,000 values in flight in all (so that little is left to drain when the run
+    // stops), between 20 and 1,000 per subscriber (more than a millisecond's worth: the client
+    // reports every millisecond).
+    const window = Math.max(20, Math.min(1000, Math.floor(20_000 / o.subscribers)));
     await server.request({ cmd: 'flood', perTurn: o.perTurn, window });
     await sleep(o.warmupMs);
     const a = await mark(server, client);
@@ -88,6 +106,7 @@ export async function broadcast(
   } finally {
     await server.request({ cmd: 'stop' }).catch(() => undefined);
     await client.close();
+    await settle(server);
   }
 }
 
@@ -102,7 +121,7 @@ export async function latency(
     spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false }),
   );
   try {
-    await connect(server, client);
+    await connect(server, client, o.subscribers);
     await server.request({ cmd: 'rate', rate: o.rate });
     await sleep(o.warmupMs);
     await client.request({ cmd: 'reset' });
@@ -145,6 +164,7 @@ export async function latency(
   } finally {
     await server.request({ cmd: 'stop' }).catch(() => undefined);
     await client.close();
+    await settle(server);
   }
 }
 
@@ -157,14 +177,14 @@ export async function idleMemory(
 ): Promise<RunRecord> {
   // Warm the code paths once (one subscriber), so the figure is per subscription, not first-use JIT.
   const warm = ClientProcess.start(spec(server, transport, impl, { mode: 'idle', subscribers: 1 }));
-  await connect(server, warm);
+  await connect(server, warm, 1);
   await warm.close();
   const before = await server.memory(true);
   const client = ClientProcess.start(
     spec(server, transport, impl, { mode: 'idle', subscribers: o.subscribers, streamsPerChannel: 100 }),
   );
   try {
-    await connect(server, client);
+    await connect(server, client, o.subscribers);
     const after = await server.memory(true);
     const counts = await client.mark();
     return {
@@ -216,5 +236,6 @@ export async function subscribeRate(
     };
   } finally {
     await client.close();
+    await settle(server);
   }
 }

@@ -232,9 +232,7 @@ process.on('message', (command: ClientCommand) => {
     clearInterval(creditTimer);
     for (const sub of subs) sub.close();
     for (const client of clients) client.close();
-    send({ type: 'ok', cmd: 'close' });
-    process.disconnect();
-    setTimeout(() => process.exit(0), 200).unref();
+    process.send!({ type: 'ok', cmd: 'close' } satisfies ClientReply, () => process.exit(0));
   }
 });
 

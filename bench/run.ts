@@ -31,15 +31,18 @@ const config = quick
   : {
       reps: 3,
       fanout: [1, 100, 1000],
-      broadcastMs: { 1: 2000, 100: 5000, 1000: 2000 } as Record<number, number>,
-      warmupMs: 300,
-      latencyMs: 2000,
+      broadcastMs: { 1: 1000, 100: 2000, 1000: 1000 } as Record<number, number>,
+      warmupMs: 200,
+      latencyMs: 1000,
       idleSubscribers: 5000,
-      subscribeMs: 1500,
+      subscribeMs: 1000,
       slowMs: 30_000,
     };
 
 const onlyTransports = process.argv.find((a) => a.startsWith('--transports='))?.slice('--transports='.length).split(',');
+const onlyImpls = process.argv.find((a) => a.startsWith('--impls='))?.slice('--impls='.length).split(',');
+const onlyFanout = process.argv.find((a) => a.startsWith('--fanout='))?.slice('--fanout='.length).split(',').map(Number);
+if (onlyFanout) config.fanout = onlyFanout;
 const wanted = (scenario: string): boolean => !only || only.includes(scenario);
 const records: RunRecord[] = [];
 const started = Date.now();
@@ -58,12 +61,12 @@ function log(record: RunRecord): void {
 
 /** The implementations in a different order each repetition: no one always runs first. */
 function order(rep: number): BenchImpl[] {
-  return IMPLS.map((_, i) => IMPLS[(i + rep) % IMPLS.length]!);
+  return IMPLS.map((_, i) => IMPLS[(i + rep) % IMPLS.length]!).filter((impl) => !onlyImpls || onlyImpls.includes(impl));
 }
 
 const servers = new Map<BenchImpl, ServerProcess>();
 async function main(): Promise<void> {
-  for (const impl of IMPLS) servers.set(impl, await ServerProcess.start(impl));
+  for (const impl of IMPLS.filter((i) => !onlyImpls || onlyImpls.includes(i))) servers.set(impl, await ServerProcess.start(impl));
   const server = (impl: BenchImpl): ServerProcess => servers.get(impl)!;
 
   for (let rep = 0; rep < config.reps; rep++) {
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
   // client is the latency scenario at the same rate (100 subscribers × 1,000/s).
   if (wanted('slow')) {
     for (const transport of TRANSPORTS) {
-      for (const impl of ['module', 'raw'] as const) {
+      for (const impl of ['module'] as const) {
         log(await latency(server(impl), transport, impl, {
           scenario: 'slow', subscribers: 100, rate: 1000, warmupMs: config.warmupMs, windowMs: config.slowMs, rep: 0, slow: true,
         }));

@@ -60,7 +60,7 @@ function startSource(command: ServerCommand): void {
   minReceived = 0;
   let stopped = false;
   if (command.cmd === 'warm') {
-    const timer = setInterval(publishOne, 10);
+    const timer = setInterval(publishOne, command.intervalMs);
     stopSource = () => clearInterval(timer);
   } else if (command.cmd === 'flood') {
     // As fast as the server delivers: `perTurn` values per event-loop turn while the slowest

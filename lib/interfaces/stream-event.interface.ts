@@ -21,6 +21,17 @@ export class StreamEvent<T = unknown> {
    */
   readonly kind: 'data' | 'reset';
   private encoded: string | undefined;
+  /**
+   * @internal Each transport's encoding of this event, built by the transport on first use and
+   * shared by every subscriber (plain fields, not WeakMaps: cheaper to reach and to collect).
+   */
+  sseFrame: Buffer | undefined = undefined;
+  /** @internal */
+  sseChunk: Buffer | undefined = undefined;
+  /** @internal */
+  wsTail: Buffer | undefined = undefined;
+  /** @internal */
+  grpcFrame: object | undefined = undefined;
 
   /**
    * @param data The value.

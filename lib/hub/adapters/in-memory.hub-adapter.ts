@@ -10,7 +10,8 @@ interface Topic {
 
 /**
  * The default adapter: history in this process's memory, delivery within this process.
- * Bounded by `historySize` records (and `historyMaxAgeMs`) per topic.
+ * Bounded by `historySize` records (and `historyMaxAgeMs`) per topic, plus up to 1/8 more
+ * waiting for the next batched trim (never visible: reads trim exactly).
  *
  * @publicApi
  */
@@ -47,7 +48,9 @@ export class InMemoryHubAdapter implements HubAdapter {
     if (this.topics.size > this.maxTopics) this.topics.delete(this.topics.keys().next().value as string);
     const record = { position: String(++t.seq), json, at: Date.now() };
     t.records.push(record);
-    this.trim(t);
+    // Trimmed in batches (history() trims exactly): one splice per 1/8 of the history, not one per publish.
+    if (t.records.length >= this.historySize + Math.max(16, this.historySize >> 3)) this.trim(t);
+    else if (this.historyMaxAgeMs > 0 && t.records[0]!.at < record.at - this.historyMaxAgeMs - 1000) this.trim(t);
     if (this.subscribed.has(topic)) this.events?.message(topic, this.currentEpoch, record);
     return { epoch: this.currentEpoch, record };
   }

@@ -5,6 +5,8 @@ export interface GrpcFrame {
   /** `undefined`: nothing to send. */
   message: unknown;
   size: number;
+  /** The message on the wire (flag, length, bytes), once a writer has built it: {@link grpcWireMessage}. */
+  wire?: Buffer;
 }
 
 /**
@@ -13,21 +15,18 @@ export interface GrpcFrame {
  */
 export const GRPC_FRAME_OVERHEAD_BYTES = 512;
 
-/** Generic frames already made: one message object per event, shared by every subscriber. */
-const genericFrames = new WeakMap<StreamEvent, GrpcFrame>();
-
 /**
  * `longlink.v1.Event`: `{ id, data }` with data the event's JSON bytes. Made once per event;
  * with {@link cachingSerializer} on the method, its protobuf bytes are made once too.
  */
 export function grpcGenericFrame(event: StreamEvent): GrpcFrame {
-  let frame = genericFrames.get(event);
+  let frame = event.grpcFrame as GrpcFrame | undefined;
   if (!frame) {
     const data = Buffer.from(event.json, 'utf8');
     const id = event.id ?? '';
     const message = event.kind === 'reset' ? { id, data, reset: true } : { id, data };
     frame = { message, size: data.length + id.length + GRPC_FRAME_OVERHEAD_BYTES };
-    genericFrames.set(event, frame);
+    event.grpcFrame = frame;
   }
   return frame;
 }
@@ -45,22 +44,19 @@ export function cachingSerializer(serialize: (message: object) => Buffer): (mess
   };
 }
 
-/** Length-prefixed messages already made (gRPC wire format: flag byte, length, bytes), per message object. */
-const wireMessages = new WeakMap<object, Buffer>();
-
 /**
- * A message as gRPC puts it on an HTTP/2 stream: the uncompressed flag, the 32-bit length and
- * the bytes `serialize` makes. Made once per message object, shared by every call sending it.
+ * A frame's message as gRPC puts it on an HTTP/2 stream: the uncompressed flag, the 32-bit
+ * length and the bytes `serialize` makes. Made once per frame, shared by every call sending it.
  */
-export function grpcWireMessage(message: object, serialize: (message: object) => Buffer): Buffer {
-  let wire = wireMessages.get(message);
+export function grpcWireMessage(frame: GrpcFrame, serialize: (message: object) => Buffer): Buffer {
+  let wire = frame.wire;
   if (!wire) {
-    const bytes = serialize(message);
+    const bytes = serialize(frame.message as object);
     wire = Buffer.allocUnsafe(bytes.length + 5);
     wire[0] = 0;
     wire.writeUInt32BE(bytes.length, 1);
     bytes.copy(wire, 5);
-    wireMessages.set(message, wire);
+    frame.wire = wire;
   }
   return wire;
 }

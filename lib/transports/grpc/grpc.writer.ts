@@ -75,7 +75,7 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     if (message === undefined) return true;
     const core = this.core;
     if (core && typeof message === 'object' && message !== null && !core.stream.destroyed) {
-      const wire = grpcWireMessage(message, core.handler.serialize);
+      const wire = grpcWireMessage(frame, core.handler.serialize);
       if (core.maxSendMessageSize === -1 || wire.length - 5 <= core.maxSendMessageSize) {
         core.maybeSendMetadata();
         return core.stream.write(wire);

@@ -1,42 +1,35 @@
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 
-/** SSE frames of events already framed: a broadcast event is framed once for every subscriber. */
-const frames = new WeakMap<StreamEvent, Buffer>();
+function eventText(event: StreamEvent): string {
+  const kind = event.kind === 'reset' ? 'event: reset\n' : '';
+  const id = event.id === undefined ? '' : `id: ${event.id}\n`;
+  return `${kind}${id}data: ${event.json}\n\n`;
+}
 
 /**
  * `id: <id>\ndata: <json>\n\n` (no `id:` line when the event has no id); a reset notice
- * also has `event: reset`.
+ * also has `event: reset`. Built once per event, shared by every subscriber.
  */
 export function sseEventFrame(event: StreamEvent): Buffer {
-  let frame = frames.get(event);
-  if (!frame) {
-    const kind = event.kind === 'reset' ? 'event: reset\n' : '';
-    const id = event.id === undefined ? '' : `id: ${event.id}\n`;
-    const text = `${kind}${id}data: ${event.json}\n\n`;
-    frame = Buffer.from(text, 'utf8');
-    frames.set(event, frame);
-  }
-  return frame;
+  return (event.sseFrame ??= Buffer.from(eventText(event), 'utf8'));
 }
-
-/** Event frames already wrapped as HTTP/1.1 chunks. */
-const chunks = new WeakMap<StreamEvent, Buffer>();
 
 /**
  * {@link sseEventFrame} as one HTTP/1.1 chunk (`<hex length>\r\n<frame>\r\n`), built once per
  * event: what a chunked response's socket receives for it, whatever the number of subscribers.
  */
 export function sseChunkedEventFrame(event: StreamEvent): Buffer {
-  let chunk = chunks.get(event);
+  let chunk = event.sseChunk;
   if (!chunk) {
-    const frame = sseEventFrame(event);
-    const head = Buffer.from(`${frame.length.toString(16)}\r\n`, 'latin1');
-    chunk = Buffer.allocUnsafe(head.length + frame.length + 2);
-    head.copy(chunk, 0);
-    frame.copy(chunk, head.length);
-    chunk.write('\r\n', head.length + frame.length, 'latin1');
-    chunks.set(event, chunk);
+    const text = eventText(event);
+    const length = Buffer.byteLength(text, 'utf8');
+    const head = `${length.toString(16)}\r\n`;
+    chunk = Buffer.allocUnsafe(head.length + length + 2);
+    chunk.write(head, 0, 'latin1');
+    chunk.write(text, head.length, 'utf8');
+    chunk.write('\r\n', head.length + length, 'latin1');
+    event.sseChunk = chunk;
   }
   return chunk;
 }

@@ -117,6 +117,7 @@ export class SseWriter implements StreamWriter<Buffer> {
     if (this.committed || this.ended) return;
     this.committed = true;
     clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
     const { res } = this;
     for (const [name, value] of Object.entries(STREAM_HEADERS)) res.setHeader(name, value);
     res.writeHead(200);

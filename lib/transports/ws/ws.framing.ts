@@ -43,15 +43,12 @@ export function wsNextHead(subscriptionId: string): Buffer {
  * ...and the event's tail, `,"eventId":...,"data":<json>}`, built once per event for every
  * subscriber on every connection. The frame header depends only on the two lengths.
  */
-const tails = new WeakMap<StreamEvent, Buffer>();
-
 export function wsNextTail(event: StreamEvent): Buffer {
-  let tail = tails.get(event);
+  let tail = event.wsTail;
   if (!tail) {
     const text =
       event.id === undefined ? `,"data":${event.json}}` : `,"eventId":${JSON.stringify(event.id)},"data":${event.json}}`;
-    tail = Buffer.from(text, 'utf8');
-    tails.set(event, tail);
+    tail = event.wsTail = Buffer.from(text, 'utf8');
   }
   return tail;
 }

@@ -4,6 +4,7 @@ import type { StreamException } from '../../errors/stream-exception.js';
 import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
+import { TurnBatcher } from '../../core/turn-batcher.js';
 import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
 import {
   SSE_COMPLETE_FRAME,
@@ -34,7 +35,7 @@ type FlushableResponse = ServerResponse & { flush?: () => void };
 export class SseWriter implements StreamWriter<Buffer> {
   private committed = false;
   private ended = false;
-  private corked = false;
+  private batcher: TurnBatcher | undefined;
   /** The socket events are written to directly (chunked response, `res.write` not wrapped). */
   private direct: Socket | undefined;
   private drainFn: (() => void) | undefined;
@@ -68,29 +69,20 @@ export class SseWriter implements StreamWriter<Buffer> {
   }
 
   /**
-   * Writes one event frame. On the direct path the socket is corked at the first write of an
-   * event-loop turn and uncorked on the next tick, so a turn's frames leave in one write.
+   * Writes one event frame; on the direct path straight to the socket, coalescing a turn's
+   * writes when the source is fast ({@link TurnBatcher}).
    */
   write(frame: Buffer): boolean {
     this.commit();
     const socket = this.direct;
     if (socket && !socket.destroyed) {
-      if (!this.corked) {
-        this.corked = true;
-        socket.cork();
-        process.nextTick(this.uncork);
-      }
+      this.batcher!.beforeWrite();
       return socket.write(frame);
     }
     const ok = this.res.write(frame);
     this.res.flush?.();
     return ok;
   }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.direct?.uncork();
-  };
 
   onDrain(fn: () => void): void {
     this.drainFn = fn;
@@ -127,6 +119,7 @@ export class SseWriter implements StreamWriter<Buffer> {
     const socket = res.socket;
     if (socket && res.chunkedEncoding && res.write === OutgoingMessage.prototype.write) {
       this.direct = socket;
+      this.batcher = new TurnBatcher(socket);
       const drain = this.drainFn;
       if (drain) {
         // The socket outlives the response (keep-alive): the listener goes with the response.

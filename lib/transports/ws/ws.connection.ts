@@ -1,3 +1,4 @@
+import { TurnBatcher } from '../../core/turn-batcher.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@nestjs/common';
@@ -42,12 +43,12 @@ export class WsConnection implements WsSubscriptionHost {
   private readonly budget: QueueBudget;
   private invalidMessages = 0;
   private blocked = false;
-  private corked = false;
   private closing = false;
   private drainCursor = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private terminateTimer: NodeJS.Timeout | undefined;
+  private readonly batcher: TurnBatcher;
   /** Resolves when the socket is closed. */
   readonly closed: Promise<void>;
 
@@ -58,6 +59,7 @@ export class WsConnection implements WsSubscriptionHost {
     private readonly deps: WsConnectionDeps,
   ) {
     this.budget = new QueueBudget(deps.options.maxBufferedBytes);
+    this.batcher = new TurnBatcher(socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => this.alive());
     // Without an 'error' listener, an oversize frame would crash the process.
@@ -90,25 +92,23 @@ export class WsConnection implements WsSubscriptionHost {
   }
 
   /**
-   * Writes pre-built frames straight to the socket (`ws` frames each send on its own). All
-   * writes of one event-loop turn go out together: the socket is corked until the next tick.
+   * Writes pre-built frames straight to the socket (`ws` frames each send on its own),
+   * coalescing a turn's writes when the source is fast ({@link TurnBatcher}).
    */
   send(...frames: Buffer[]): boolean {
     if (!this.writable()) return true; // closed or closing: the close handler tears everything down
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
+    const socket = this.socket;
+    this.batcher.beforeWrite();
+    if (this.batcher.corked || frames.length === 1) {
+      for (const frame of frames) socket.write(frame);
+    } else {
+      socket.cork();
+      for (const frame of frames) socket.write(frame);
+      socket.uncork();
     }
-    for (const frame of frames) this.socket.write(frame);
     if (this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) this.blocked = true;
     return !this.blocked;
   }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   /** Whether frames may be written; closes a peer whose socket buffer passed `maxBufferedBytes`. */
   private writable(): boolean {

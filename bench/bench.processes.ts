@@ -126,7 +126,7 @@ export class ServerProcess extends Child<ServerCommand, ServerReply> {
     return server;
   }
 
-  async memory(gc: boolean): Promise<{ rss: number; heapUsed: number }> {
+  async memory(gc: boolean): Promise<{ rss: number; heapUsed: number; external: number; subscriptions: number }> {
     const reply = await this.request({ cmd: 'mem', gc });
     if (reply.type !== 'mem') throw new Error(`server mem: ${JSON.stringify(reply)}`);
     return reply;

@@ -30,8 +30,8 @@ export type ServerCommand =
   | { cmd: 'quiet' }
   /** Broadcast as fast as credit allows, `perTurn` values per event-loop turn, window `window` per subscriber. */
   | { cmd: 'flood'; perTurn: number; window: number }
-  /** Publish `rate` values per second on a clock. */
-  | { cmd: 'rate'; rate: number }
+  /** Publish `rate` values per second on a clock (`padBytes`: size of the padding, default 56). */
+  | { cmd: 'rate'; rate: number; padBytes?: number }
   | { cmd: 'stop' }
   /** Reply with memory after `gc` forced collections (0: none). */
   | { cmd: 'mem'; gc: boolean }
@@ -41,7 +41,7 @@ export type ServerCommand =
 export type ServerReply =
   | { type: 'listening'; ports: ServerPorts }
   | { type: 'ok'; cmd: string; published?: number }
-  | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number }
+  | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number; subscriptions: number }
   | { type: 'error'; message: string };
 
 /** What a load client does. */
@@ -97,21 +97,24 @@ export function nowUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
 
-const PAD = 'x'.repeat(56);
+const pads = new Map<number, string>();
 
 /**
- * The value every implementation publishes: about 100 bytes of JSON once serialised. `t` is
- * the publish time (µs, {@link nowUs}) for latency; `seq` and `pad` let a sample be checked.
+ * The value every implementation publishes: about 100 bytes of JSON once serialised (more
+ * with a bigger `padBytes`). `t` is the publish time (µs, {@link nowUs}) for latency; `seq`
+ * and `pad` let a sample be checked.
  */
-export function benchValue(seq: number): { t: number; seq: number; pad: string } {
-  return { t: nowUs(), seq, pad: PAD };
+export function benchValue(seq: number, padBytes = 56): { t: number; seq: number; pad: string } {
+  let pad = pads.get(padBytes);
+  if (pad === undefined) pads.set(padBytes, (pad = 'x'.repeat(padBytes)));
+  return { t: nowUs(), seq, pad };
 }
 
 /** Checks a sampled value's JSON text: what the client parses for one message in 1,000. */
 export function checkBenchValue(json: string): boolean {
   try {
     const v = JSON.parse(json) as { t?: unknown; seq?: unknown; pad?: unknown };
-    return typeof v.t === 'number' && typeof v.seq === 'number' && v.pad === PAD;
+    return typeof v.t === 'number' && typeof v.seq === 'number' && typeof v.pad === 'string' && /^x+$/.test(v.pad);
   } catch {
     return false;
   }

@@ -1,5 +1,5 @@
 import { ClientProcess, cpuSeconds, sleep, type ServerProcess } from './bench.processes.js';
-import type { BenchImpl, BenchTransport, ClientSpec, LatencyStats } from './bench.protocol.js';
+import type { BenchImpl, BenchTransport, ClientSpec } from './bench.protocol.js';
 
 /** One measured run: the figures of one implementation on one transport in one scenario. */
 export interface RunRecord {
@@ -29,16 +29,16 @@ function warningsOf(mark: Awaited<ReturnType<ClientProcess['mark']>>): string[] 
 }
 
 /**
- * Waits until the server process is idle (under 5% of a core over 100 ms, at most 20 s): an
+ * Waits until the server process is idle (under 5% of a core over 60 ms, at most 20 s): an
  * implementation still draining its last run must not share the CPU with the next one.
  */
 export async function settle(server: ServerProcess): Promise<void> {
   const deadline = performance.now() + 20_000;
   let last = cpuSeconds(server.pid);
   while (performance.now() < deadline) {
-    await sleep(100);
+    await sleep(60);
     const now = cpuSeconds(server.pid);
-    if (now - last <= 0.005) return;
+    if (now - last <= 0.003) return;
     last = now;
   }
 }
@@ -115,27 +115,41 @@ export async function latency(
   server: ServerProcess,
   transport: BenchTransport,
   impl: BenchImpl,
-  o: { subscribers: number; rate: number; warmupMs: number; windowMs: number; rep: number; slow?: boolean; scenario: string },
-): Promise<RunRecord & { latency: LatencyStats; rss: { start: number; max: number; end: number }; slowClosed: boolean }> {
+  o: {
+    subscribers: number;
+    rate: number;
+    warmupMs: number;
+    windowMs: number;
+    rep: number;
+    slow?: boolean;
+    padBytes?: number;
+    scenario: string;
+  },
+): Promise<RunRecord> {
   const client = ClientProcess.start(
     spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false }),
   );
   try {
     await connect(server, client, o.subscribers);
-    await server.request({ cmd: 'rate', rate: o.rate });
+    await server.request({ cmd: 'rate', rate: o.rate, padBytes: o.padBytes });
     await sleep(o.warmupMs);
-    await client.request({ cmd: 'reset' });
-    const start = (await server.memory(false)).rss;
+    // Slow-consumer runs: memory after GC at both ends (what is retained), RSS once a second
+    // without GC (what the machine sees), live subscriptions (is the slow one still there?).
+    const first = await server.memory(o.slow !== undefined);
+    await client.request({ cmd: 'reset' }); // after the forced GC: its pause is not a latency sample
+    const start = first.rss;
     let max = start;
+    let fewest = first.subscriptions;
     const a = await mark(server, client);
-    // RSS once a second (no GC: what the machine sees) while the window runs.
     const deadline = performance.now() + o.windowMs;
     while (performance.now() < deadline) {
       await sleep(Math.min(1000, deadline - performance.now()));
-      max = Math.max(max, (await server.memory(false)).rss);
+      const m = await server.memory(false);
+      max = Math.max(max, m.rss);
+      fewest = Math.min(fewest, m.subscriptions);
     }
     const b = await mark(server, client);
-    const end = (await server.memory(false)).rss;
+    const last = await server.memory(o.slow !== undefined);
     await server.request({ cmd: 'stop' });
     const seconds = (b.at - a.at) / 1000;
     const stats = b.counts.latency!;
@@ -143,7 +157,7 @@ export async function latency(
       scenario: o.scenario,
       transport,
       impl,
-      params: { subscribers: o.subscribers, rate: o.rate },
+      params: { subscribers: o.subscribers, rate: o.rate, ...(o.padBytes ? { padBytes: o.padBytes } : {}), ...(o.slow !== undefined ? { slow: o.slow ? 1 : 0 } : {}) },
       rep: o.rep,
       metrics: {
         p50Us: stats.p50,
@@ -154,12 +168,17 @@ export async function latency(
         expectedPerSec: o.rate * o.subscribers,
         serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
         clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
-        ...(o.slow ? { rssGrowthBytes: max - start, rssEndGrowthBytes: end - start, slowClosed: b.counts.slowClosed ? 1 : 0 } : {}),
+        ...(o.slow !== undefined
+          ? {
+              rssGrowthBytes: max - start,
+              retainedGrowthBytes: last.heapUsed + last.external - (first.heapUsed + first.external),
+              subscriptionsAtStart: first.subscriptions,
+              subscriptionsAtEnd: last.subscriptions,
+              slowClosed: o.slow && Math.min(fewest, last.subscriptions) < first.subscriptions ? 1 : 0,
+            }
+          : {}),
       },
       warnings: warningsOf(b.counts),
-      latency: stats,
-      rss: { start, max, end },
-      slowClosed: b.counts.slowClosed,
     };
   } finally {
     await server.request({ cmd: 'stop' }).catch(() => undefined);
@@ -175,10 +194,6 @@ export async function idleMemory(
   impl: BenchImpl,
   o: { subscribers: number; rep: number; scenario: string },
 ): Promise<RunRecord> {
-  // Warm the code paths once (one subscriber), so the figure is per subscription, not first-use JIT.
-  const warm = ClientProcess.start(spec(server, transport, impl, { mode: 'idle', subscribers: 1 }));
-  await connect(server, warm, 1);
-  await warm.close();
   const before = await server.memory(true);
   const client = ClientProcess.start(
     spec(server, transport, impl, { mode: 'idle', subscribers: o.subscribers, streamsPerChannel: 100 }),

@@ -7,11 +7,13 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { checkBenchValue, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
 
 const spec = JSON.parse(process.argv[2]!) as ClientSpec;
+/** grpc-js is loaded only by gRPC runs: a shorter start for the others. */
+const grpc = (spec.transport === 'grpc' ? await import('@grpc/grpc-js') : undefined) as typeof Grpc;
 const send = (reply: ClientReply): void => void process.send!(reply);
 
 const DATA = Buffer.from('data:');
@@ -139,13 +141,13 @@ function grpcRequest(hello: boolean): Buffer {
   return Buffer.concat([Buffer.from([0x0a, stream.length]), stream]);
 }
 
-function grpcClient(): grpc.Client {
+function grpcClient(): Grpc.Client {
   return new grpc.Client(`${host}:${spec.ports.grpc}`, grpc.credentials.createInsecure(), {
     'grpc.use_local_subchannel_pool': 1,
   });
 }
 
-function openGrpc(client: grpc.Client, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
+function openGrpc(client: Grpc.Client, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
   const call = client.makeServerStreamRequest(spec.impl === 'module' ? LONGLINK_PATH : BENCH_PATH, identity, identity, grpcRequest(hello));
   const sub: Sub = { received: 0, slow, closed: false, close: () => call.cancel(), pause: () => call.pause() };
   call.on('data', (buf: Buffer) => onMessage(sub, buf, onFirst));
@@ -154,7 +156,7 @@ function openGrpc(client: grpc.Client, hello: boolean, slow: boolean, onFirst?: 
   return sub;
 }
 
-const clients: grpc.Client[] = [];
+const clients: Grpc.Client[] = [];
 
 function open(index: number, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
   if (spec.transport === 'ws') return openWs(hello, slow, onFirst);
@@ -174,7 +176,7 @@ function percentiles(samples: number[]): LatencyStats {
 function helloLoop(): void {
   if (closing) return;
   let sub: Sub | undefined;
-  let client: grpc.Client | undefined;
+  let client: Grpc.Client | undefined;
   const done = (): void => {
     cycles++;
     if (cycles === 1) send({ type: 'ready' });

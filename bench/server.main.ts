@@ -49,8 +49,10 @@ const control = net.createServer((socket) => {
   socket.on('error', () => undefined);
 });
 
+let padBytes = 56;
+
 function publishOne(): void {
-  server.publish(benchValue(++seq));
+  server.publish(benchValue(++seq, padBytes));
   published++;
 }
 
@@ -58,6 +60,7 @@ function startSource(command: ServerCommand): void {
   stopSource?.();
   published = 0;
   minReceived = 0;
+  padBytes = command.cmd === 'rate' ? (command.padBytes ?? 56) : 56;
   let stopped = false;
   if (command.cmd === 'warm') {
     const timer = setInterval(publishOne, command.intervalMs);
@@ -110,7 +113,14 @@ async function memory(gc: boolean): Promise<ServerReply> {
     }
   }
   const m = process.memoryUsage();
-  return { type: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  return {
+    type: 'mem',
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    subscriptions: server.subscriptions(),
+  };
 }
 
 process.on('message', (command: ServerCommand) => {

@@ -10,6 +10,8 @@ export interface BenchServer {
   start(): Promise<{ http: number; grpc: number }>;
   /** Sends one value to every broadcast subscriber on every transport. */
   publish(value: object): void;
+  /** Live broadcast subscriptions (all transports). */
+  subscriptions(): number;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { concat, NEVER, of, type Observable } from 'rxjs';
-import { GrpcTransport, LonglinkModule, Stream, StreamHub, type LonglinkModuleOptions } from '../../lib/index.js';
+import { GrpcTransport, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
 import { BENCH_TOPIC, benchValue } from '../bench.protocol.js';
 import type { BenchServer } from './bench-server.interface.js';
 
@@ -53,6 +53,10 @@ export class ModuleServer implements BenchServer {
     this.hub!.publish(BENCH_TOPIC, value).catch((error: unknown) => {
       process.send?.({ type: 'error', message: `publish: ${String(error)}` });
     });
+  }
+
+  subscriptions(): number {
+    return this.app!.get(StreamTracker).size;
   }
 
   async close(): Promise<void> {

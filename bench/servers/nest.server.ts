@@ -103,6 +103,10 @@ export class NestServer implements BenchServer {
     this.source!.subject.next({ value, json, bytes: Buffer.from(json) });
   }
 
+  subscriptions(): number {
+    return this.source!.subject.observers.length;
+  }
+
   async close(): Promise<void> {
     await this.app?.close();
   }

@@ -86,6 +86,10 @@ export class RawServer implements BenchServer {
     }
   }
 
+  subscriptions(): number {
+    return this.sse.size + this.ws.size + this.calls.size;
+  }
+
   async close(): Promise<void> {
     for (const res of this.sse) res.destroy();
     for (const socket of this.ws) socket.terminate();

@@ -79,6 +79,8 @@ export type ClientReply =
       sampleChecks: number;
       sampleErrors: number;
       closedEarly: number;
+      /** Subscribers that failed before their first value and were opened again. */
+      reopened: number;
       slowClosed: boolean;
     }
   | { type: 'error'; message: string };

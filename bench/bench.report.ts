@@ -11,6 +11,8 @@ export interface BenchResults {
   machine: { cpus: number; cpuModel: string; memoryGiB: number; platform: string; node: string };
   config: object;
   records: RunRecord[];
+  /** Runs that failed (timed out, crashed): reported, not hidden. */
+  failures: string[];
 }
 
 /** Median and range of one metric over the repetitions of one configuration. */
@@ -268,9 +270,12 @@ export function renderReport(results: BenchResults): string {
     '',
     '## Warnings',
     '',
-    warnings.length === 0
-      ? 'None: every sampled message parsed and checked, no subscriber was closed by a server during a run.'
-      : warnings.map((r) => `- ${r.scenario} ${r.transport} ${r.impl} ${JSON.stringify(r.params)} #${r.rep}: ${r.warnings.join('; ')}`).join('\n'),
+    warnings.length === 0 && results.failures.length === 0
+      ? 'None: every run completed, every sampled message parsed and checked, no subscriber was closed by a server during a run.'
+      : [
+          ...results.failures.map((f) => `- **failed run** ${f}`),
+          ...warnings.map((r) => `- ${r.scenario} ${r.transport} ${r.impl} ${JSON.stringify(r.params)} #${r.rep}: ${r.warnings.join('; ')}`),
+        ].join('\n'),
     '',
   ];
   return parts.join('\n');

@@ -25,6 +25,7 @@ function warningsOf(mark: Awaited<ReturnType<ClientProcess['mark']>>): string[] 
   if (mark.sampleErrors > 0) warnings.push(`${mark.sampleErrors}/${mark.sampleChecks} sampled messages malformed`);
   if (mark.sampleChecks === 0 && mark.received > 0) warnings.push('no message sampled');
   if (mark.closedEarly > 0) warnings.push(`${mark.closedEarly} subscribers closed by the server`);
+  if (mark.reopened > 0) warnings.push(`${mark.reopened} connections failed before their first value and were opened again`);
   return warnings;
 }
 

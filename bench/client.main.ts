@@ -27,6 +27,10 @@ interface Sub {
   closed: boolean;
   /** Bytes at the end of the previous SSE chunk (a `data:` may straddle two chunks). */
   tail?: Buffer;
+  /** Position in `subs` and times reopened (a connection refused before its first value is retried). */
+  index?: number;
+  retries?: number;
+  onFirst?: () => void;
   close(): void;
   pause(): void;
 }
@@ -90,10 +94,27 @@ function onChunk(sub: Sub, chunk: Buffer, onFirst?: () => void): void {
   sub.tail = chunk.subarray(Math.max(0, chunk.length - (DATA.length - 1)));
 }
 
+let reopened = 0;
+
 function ended(sub: Sub): void {
   if (sub.closed) return;
   sub.closed = true;
-  if (!closing && !sub.slow && spec.mode !== 'hello') closedEarly++;
+  if (closing || spec.mode === 'hello') return;
+  if (sub.received === 0 && sub.index !== undefined && (sub.retries ?? 0) < 3) {
+    // Refused or reset before its first value (a listen backlog overflowing under thousands of
+    // connects): open it again, and say so in the report.
+    reopened++;
+    setTimeout(() => {
+      if (closing) return;
+      const again = open(sub.index!, false, sub.slow, sub.onFirst);
+      again.index = sub.index;
+      again.retries = (sub.retries ?? 0) + 1;
+      again.onFirst = sub.onFirst;
+      subs[sub.index!] = again;
+    }, 50);
+    return;
+  }
+  if (!sub.slow) closedEarly++;
 }
 
 const host = spec.host;
@@ -227,6 +248,7 @@ process.on('message', (command: ClientCommand) => {
       sampleChecks,
       sampleErrors,
       closedEarly,
+      reopened,
       slowClosed: slowSub?.closed ?? false,
     });
   } else if (command.cmd === 'close') {
@@ -250,9 +272,15 @@ if (spec.mode === 'hello') {
   // server's listen backlog and measure SYN retries instead.
   let next = 0;
   const batch = (): void => {
-    for (const end = Math.min(spec.subscribers, next + 100); next < end; next++) subs.push(open(next, false, false, onFirst));
+    const add = (index: number, slow: boolean): void => {
+      const sub = open(index, false, slow, onFirst);
+      sub.index = index;
+      sub.onFirst = onFirst;
+      subs.push(sub);
+    };
+    for (const end = Math.min(spec.subscribers, next + 100); next < end; next++) add(next, false);
     if (next < spec.subscribers) setTimeout(batch, 5);
-    else if (spec.slow) subs.push(open(spec.subscribers, false, true, onFirst));
+    else if (spec.slow) add(spec.subscribers, true);
   };
   batch();
 }

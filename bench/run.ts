@@ -47,7 +47,23 @@ const onlyFanout = process.argv.find((a) => a.startsWith('--fanout='))?.slice('-
 if (onlyFanout) config.fanout = onlyFanout;
 const wanted = (scenario: string): boolean => !only || only.includes(scenario);
 const records: RunRecord[] = [];
+const failures: string[] = [];
 const started = Date.now();
+
+/** Runs one measurement; a failure is reported (and the run goes on) rather than ending the suite. */
+async function attempt(what: string, impl: BenchImpl, run: () => Promise<RunRecord>): Promise<void> {
+  try {
+    log(await run());
+  } catch (error) {
+    const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+    failures.push(message);
+    console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] FAILED ${message}`);
+    const server = servers.get(impl);
+    if (server && (server.child.exitCode !== null || server.child.signalCode !== null)) {
+      servers.set(impl, await ServerProcess.start(impl));
+    }
+  }
+}
 
 function log(record: RunRecord): void {
   records.push(record);
@@ -76,7 +92,7 @@ async function main(): Promise<void> {
       if (wanted('broadcast')) {
         for (const subscribers of config.fanout) {
           for (const impl of order(rep)) {
-            log(await broadcast(server(impl), transport, impl, {
+            await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
               scenario: 'broadcast', subscribers, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.broadcastMs[subscribers]!, rep,
             }));
           }
@@ -84,7 +100,7 @@ async function main(): Promise<void> {
       }
       if (wanted('broadcast-turn') && transport === 'ws') {
         for (const impl of order(rep)) {
-          log(await broadcast(server(impl), transport, impl, {
+          await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
             scenario: 'broadcast-turn', subscribers: 100, perTurn: 1, warmupMs: config.warmupMs, windowMs: config.broadcastMs[100]!, rep,
           }));
         }
@@ -92,7 +108,7 @@ async function main(): Promise<void> {
       if (wanted('latency')) {
         for (const rate of [100, 1000]) {
           for (const impl of order(rep)) {
-            log(await latency(server(impl), transport, impl, {
+            await attempt(`latency ${transport} ${impl}`, impl, () => latency(server(impl), transport, impl, {
               scenario: 'latency', subscribers: 100, rate, warmupMs: config.warmupMs, windowMs: config.latencyMs, rep,
             }));
           }
@@ -100,7 +116,7 @@ async function main(): Promise<void> {
       }
       if (wanted('subscribe')) {
         for (const impl of order(rep)) {
-          log(await subscribeRate(server(impl), transport, impl, {
+          await attempt(`subscribeRate ${transport} ${impl}`, impl, () => subscribeRate(server(impl), transport, impl, {
             scenario: 'subscribe', concurrency: 100, warmupMs: config.warmupMs, windowMs: config.subscribeMs, rep,
           }));
         }
@@ -110,7 +126,7 @@ async function main(): Promise<void> {
           // A fresh server: memory figures from a process that ran floods earlier would be noise.
           const fresh = await ServerProcess.start(impl);
           try {
-            log(await idleMemory(fresh, transport, impl, { scenario: 'idle', subscribers: config.idleSubscribers, rep }));
+            await attempt(`idleMemory ${transport} ${impl}`, impl, () => idleMemory(fresh, transport, impl, { scenario: 'idle', subscribers: config.idleSubscribers, rep }));
           } finally {
             await fresh.stop();
           }
@@ -125,7 +141,7 @@ async function main(): Promise<void> {
   if (wanted('slow')) {
     for (const transport of TRANSPORTS.filter((t) => !onlyTransports || onlyTransports.includes(t))) {
       for (const slow of [false, true]) {
-        log(await latency(server('module'), transport, 'module', {
+        await attempt(`latency ${transport} ${'module'}`, 'module', () => latency(server('module'), transport, 'module', {
           scenario: 'slow', subscribers: 100, rate: 200, padBytes: 2000, warmupMs: config.warmupMs,
           windowMs: slow ? config.slowMs : config.slowControlMs, rep: 0, slow,
         }));
@@ -153,6 +169,7 @@ const results: BenchResults = {
   },
   config,
   records,
+  failures,
 };
 const out = (name: string): string => fileURLToPath(new URL(`../../bench/${name}`, import.meta.url));
 writeFileSync(out('results.json'), `${JSON.stringify(results, null, 1)}\n`);

@@ -289,7 +289,7 @@ export function renderChart(results: BenchResults): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
   const colors: Record<BenchImpl, string> = { raw: '#7f7f7f', module: '#d62728', nest: '#1f77b4' };
   const grids = TRANSPORTS.flatMap((_, col) =>
-    [0, 1].map((row) => ({ left: 70 + col * 300, top: 70 + row * 240, width: 230, height: 170 })),
+    [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),
   );
   const panel = (col: number, row: number): number => col * 2 + row;
   chart.setOption({
@@ -298,9 +298,10 @@ export function renderChart(results: BenchResults): string {
     title: {
       text: 'Broadcast fan-out: module vs baselines (median of runs)',
       left: 'center',
+      top: 6,
       textStyle: { fontSize: 15 },
     },
-    legend: { top: 26, data: IMPLS.map((i) => NAMES[i]) },
+    legend: { top: 34, data: IMPLS.map((i) => NAMES[i]) },
     grid: grids,
     xAxis: grids.map((_, i) => ({
       type: 'category',

@@ -21,13 +21,13 @@ const config = quick
   ? {
       reps: 1,
       fanout: [100],
-      broadcastMs: { 1: 1000, 100: 1000, 1000: 1000 } as Record<number, number>,
-      warmupMs: 200,
-      latencyMs: 1000,
-      idleSubscribers: 1000,
-      subscribeMs: 1000,
-      slowMs: 5000,
-      slowControlMs: 3000,
+      broadcastMs: { 1: 700, 100: 700, 1000: 700 } as Record<number, number>,
+      warmupMs: 100,
+      latencyMs: 500,
+      idleSubscribers: Number(process.env.BENCH_IDLE ?? 500),
+      subscribeMs: 500,
+      slowMs: 3000,
+      slowControlMs: 2000,
     }
   : {
       reps: 3,

@@ -55,6 +55,14 @@ async function connect(server: ServerProcess, client: ClientProcess, subscribers
   }
 }
 
+/** Server and client CPU between two marks, in % of one core. */
+function cpuPercents(a: { serverCpu: number; clientCpu: number }, b: { serverCpu: number; clientCpu: number }, seconds: number) {
+  return {
+    serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
+    clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+  };
+}
+
 /** Both processes' CPU seconds and the client's counters, at one instant. */
 async function mark(server: ServerProcess, client: ClientProcess) {
   const serverCpu = cpuSeconds(server.pid);
@@ -99,8 +107,7 @@ export async function broadcast(
       metrics: {
         deliveredPerSec: delivered / seconds,
         serverUsPerDelivery: delivered > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / delivered : NaN,
-        serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
-        clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+        ...cpuPercents(a, b, seconds),
       },
       warnings: warningsOf(b.counts),
     };
@@ -167,8 +174,7 @@ export async function latency(
         maxUs: stats.max,
         deliveredPerSec: b.counts.received / seconds,
         expectedPerSec: o.rate * o.subscribers,
-        serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
-        clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+        ...cpuPercents(a, b, seconds),
         ...(o.slow !== undefined
           ? {
               rssGrowthBytes: max - start,
@@ -245,8 +251,7 @@ export async function subscribeRate(
       metrics: {
         subscribesPerSec: cycles / seconds,
         serverUsPerSubscribe: cycles > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / cycles : NaN,
-        serverCpuPct: ((b.serverCpu - a.serverCpu) / seconds) * 100,
-        clientCpuPct: ((b.clientCpu - a.clientCpu) / seconds) * 100,
+        ...cpuPercents(a, b, seconds),
       },
       warnings: warningsOf(b.counts),
     };

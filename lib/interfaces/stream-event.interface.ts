@@ -32,6 +32,8 @@ export class StreamEvent<T = unknown> {
   wsTail: Buffer | undefined = undefined;
   /** @internal */
   grpcFrame: object | undefined = undefined;
+  /** @internal */
+  grpcTypedFrame: object | undefined = undefined;
 
   /**
    * @param data The value.

@@ -61,7 +61,7 @@ export function grpcWireMessage(frame: GrpcFrame, serialize: (message: object) =
   return wire;
 }
 
-/** A typed binding's response message: the event's data itself, encoded by the method's proto. */
+/** A typed binding's response message: the event's data itself, encoded by the method's proto. Made once per event. */
 export function grpcTypedFrame(event: StreamEvent): GrpcFrame {
   // A user's reply message has no place for a reset notice: it is not sent (PROTOCOL.md §5.2).
   if (event.kind === 'reset') return { message: undefined, size: 0 };
@@ -69,5 +69,6 @@ export function grpcTypedFrame(event: StreamEvent): GrpcFrame {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new TypeError('A stream served as a typed gRPC method must emit objects (response messages)');
   }
-  return { message: data, size: Buffer.byteLength(event.json) + GRPC_FRAME_OVERHEAD_BYTES };
+  // Once per event, like the generic frame: every call then shares its wire bytes too.
+  return (event.grpcTypedFrame ??= { message: data, size: Buffer.byteLength(event.json) + GRPC_FRAME_OVERHEAD_BYTES }) as GrpcFrame;
 }

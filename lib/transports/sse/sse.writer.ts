@@ -75,7 +75,9 @@ export class SseWriter implements StreamWriter<Buffer> {
   write(frame: Buffer): boolean {
     this.commit();
     const socket = this.direct;
-    if (socket && !socket.destroyed) {
+    if (socket) {
+      // A destroyed socket takes nothing; its close ends the subscription.
+      if (socket.destroyed) return true;
       this.batcher!.beforeWrite();
       return socket.write(frame);
     }

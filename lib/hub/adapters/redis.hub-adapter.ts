@@ -6,8 +6,11 @@ import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub
 
 /** Options of the Redis adapter. */
 export interface RedisHubAdapterOptions {
-  /** `redis://host:port/db` or ioredis options. */
-  redis: string | RedisOptions;
+  /**
+   * `redis://host:port/db` or ioredis' `RedisOptions`, passed as they are. Typed loosely on
+   * purpose: the published declarations must compile for apps that do not install ioredis.
+   */
+  redis: string | Record<string, unknown>;
   /** Prefix of every key and channel. Default `longlink:`. */
   keyPrefix: string;
   historySize: number;

@@ -1,0 +1,361 @@
+#!/usr/bin/env node
+// Package test (`npm run test:package`): the library is what its tarball is. Packs the
+// repository (prepack builds dist/lib), checks the tarball's file list, then creates fresh Nest
+// apps in a temp folder the way users do and uses the package from there:
+//   types: only the required peers installed; every public entry point type-checks with
+//          skipLibCheck: false (no optional peer's types may leak into published .d.ts files).
+//   cjs:   a CommonJS app as `nest new` set them up for years ("module": "commonjs").
+//   esm:   an ES module app ("type": "module", "module": "nodenext").
+// The apps get the README's Usage example (gRPC switched on at port 0), are built with tsc
+// (once more with skipLibCheck: false), started, and one stream is hit over SSE, WebSocket
+// and gRPC with real clients (eventsource, ws, @grpc/grpc-js), the gRPC one loading the generic
+// proto through the package's `./proto/*` export.
+// Installs use --prefer-offline: the npm cache that `npm ci` filled has every version needed.
+// Set KEEP_PACKAGE_TEST=1 to keep the temp folder. Exits non-zero with a message naming what broke.
+import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const work = mkdtempSync(join(tmpdir(), 'longlink-package-'));
+const started = Date.now();
+const children = new Set();
+
+class PackageTestError extends Error {}
+function fail(step, message) {
+  throw new PackageTestError(`[${step}] ${message}`);
+}
+function log(message) {
+  console.log(`test:package ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${message}`);
+}
+function run(step, command, args, cwd) {
+  try {
+    return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+  } catch (error) {
+    const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.split('\n').filter((l) => !/EBADENGINE|^npm warn/.test(l)).join('\n');
+    fail(step, `\`${command} ${args.join(' ')}\` failed in ${cwd}:\n${output.slice(-4000)}`);
+  }
+}
+/** The version the repository's lock installed, so the npm cache has it. */
+function installedVersion(name) {
+  // Read from node_modules directly: some packages do not export ./package.json.
+  return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
+function pinned(names) {
+  return names.map((name) => `${name}@${installedVersion(name)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Pack and check the file list.
+function pack() {
+  const out = run('pack', 'npm', ['pack', '--json', '--pack-destination', work], root);
+  const info = JSON.parse(out.slice(out.indexOf('[')))[0];
+  const files = info.files.map((f) => f.path);
+  const required = ['package.json', 'README.md', 'PROTOCOL.md', 'LICENSE', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'proto/longlink/v1/longlink.proto'];
+  if (existsSync(join(root, 'lib/client/index.ts'))) required.push('dist/lib/client/index.js', 'dist/lib/client/index.d.ts');
+  const missing = required.filter((f) => !files.includes(f));
+  if (missing.length) fail('pack', `the tarball lacks ${missing.join(', ')}`);
+  const forbidden = files.filter(
+    (f) => /\.map$/.test(f) || /\.spec\./.test(f) || /^(test|bench|sample|scripts|lib)\//.test(f) || (f.startsWith('proto/') && !f.startsWith('proto/longlink/')) || /^dist\/(?!lib\/)/.test(f),
+  );
+  if (forbidden.length) fail('pack', `the tarball ships files users do not need: ${forbidden.slice(0, 10).join(', ')}`);
+  for (const f of files.filter((f) => f.endsWith('.js'))) {
+    if (!files.includes(f.replace(/\.js$/, '.d.ts'))) fail('pack', `${f} has no declaration file`);
+  }
+  log(`packed ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(1)} KiB`);
+  return join(work, info.filename);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The README's Usage example, as written there (only the import is the package's own name).
+function readmeUsage() {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const usage = readme.slice(readme.indexOf('\n## Usage'));
+  const match = /```ts\n([\s\S]*?)```/.exec(usage);
+  if (!match) fail('readme', 'README.md has no ```ts block under "## Usage"');
+  const code = match[1];
+  if (!code.includes("from 'nestjs-longlink'")) fail('readme', "the Usage example does not import from 'nestjs-longlink'");
+  const forRoot = /LonglinkModule\.forRoot\(\{ ws: true \}\)/;
+  if (!forRoot.test(code)) fail('readme', 'the Usage example no longer calls LonglinkModule.forRoot({ ws: true }): update scripts/test-package.mjs');
+  // The only change: gRPC on as well, on a free port, so the test can use all three transports.
+  return code.replace(forRoot, "LonglinkModule.forRoot({ ws: true, grpc: { url: '127.0.0.1:0' } })");
+}
+
+const MAIN = (esm) => `import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { GrpcTransport } from 'nestjs-longlink';
+import { AppModule } from './readme${esm ? '.js' : ''}';
+
+async function main(): Promise<void> {
+  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'], forceCloseConnections: true });
+  app.enableShutdownHooks();
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as { port: number };
+  console.log('READY ' + JSON.stringify({ port, grpcPort: app.get(GrpcTransport).port }));
+}
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
+const TSCONFIG = {
+  cjs: {
+    // As \`nest new\` generated it (TypeScript 6 needs ignoreDeprecations for node10 resolution).
+    module: 'commonjs',
+    declaration: true,
+    removeComments: true,
+    emitDecoratorMetadata: true,
+    experimentalDecorators: true,
+    allowSyntheticDefaultImports: true,
+    target: 'ES2023',
+    sourceMap: true,
+    outDir: './dist',
+    rootDir: './src',
+    incremental: false,
+    skipLibCheck: true,
+    strictNullChecks: true,
+    types: ['node'],
+    ignoreDeprecations: '6.0',
+  },
+  esm: {
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'ES2023',
+    emitDecoratorMetadata: true,
+    experimentalDecorators: true,
+    outDir: './dist',
+    rootDir: './src',
+    strict: true,
+    skipLibCheck: true,
+    types: ['node'],
+  },
+};
+
+const REQUIRED_PEERS = ['@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata'];
+const APP_DEPS = [
+  ...REQUIRED_PEERS,
+  '@nestjs/platform-express',
+  '@nestjs/platform-ws',
+  '@nestjs/websockets',
+  '@nestjs/microservices',
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+  '@grpc/reflection',
+  'grpc-health-check',
+  'class-validator',
+  'class-transformer',
+];
+const DEV_DEPS = ['typescript', '@types/node', 'ws', 'eventsource'];
+
+function npmInstall(step, dir, specs) {
+  run(step, 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...specs], dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Types only: required peers, skipLibCheck false.
+function typesApp(tarball) {
+  const dir = join(work, 'types');
+  mkdirSync(join(dir, 'src'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'types-app', private: true, type: 'module' }, null, 2));
+  npmInstall('types: install', dir, [tarball, ...pinned([...REQUIRED_PEERS, 'typescript', '@types/node'])]);
+  const imports = ["import * as longlink from 'nestjs-longlink';", 'export const api: object = longlink;'];
+  if (existsSync(join(root, 'lib/client/index.ts'))) imports.push("import * as client from 'nestjs-longlink/client';", 'export const clientApi: object = client;');
+  writeFileSync(join(dir, 'src/check.ts'), `${imports.join('\n')}\n`);
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...TSCONFIG.esm, skipLibCheck: false, noEmit: true } }, null, 2));
+  run('types: tsc with skipLibCheck false and no optional peer installed', join(dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], dir);
+  log('types: the published declarations compile with only the required peers (skipLibCheck: false)');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A CommonJS and an ES module app.
+async function app(kind, tarball, usage) {
+  const esm = kind === 'esm';
+  const dir = join(work, kind);
+  mkdirSync(join(dir, 'src'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `${kind}-app`, private: true, ...(esm ? { type: 'module' } : {}) }, null, 2));
+  npmInstall(`${kind}: install`, dir, [tarball, ...pinned(APP_DEPS), ...pinned(DEV_DEPS)]);
+  writeFileSync(join(dir, 'src/readme.ts'), usage);
+  writeFileSync(join(dir, 'src/main.ts'), MAIN(esm));
+  const tsc = join(dir, 'node_modules/.bin/tsc');
+  writeFileSync(join(dir, 'tsconfig.strict-libs.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { skipLibCheck: false, noEmit: true } }, null, 2));
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: TSCONFIG[kind], include: ['src'] }, null, 2));
+  run(`${kind}: tsc`, tsc, ['-p', 'tsconfig.json'], dir);
+  run(`${kind}: tsc with skipLibCheck false`, tsc, ['-p', 'tsconfig.strict-libs.json'], dir);
+  log(`${kind}: README example built with tsc (also with skipLibCheck: false)`);
+
+  const appRequire = createRequire(join(dir, 'package.json'));
+  const proto = appRequire.resolve('nestjs-longlink/proto/longlink/v1/longlink.proto');
+  const { port, grpcPort, stop } = await start(kind, dir);
+  try {
+    await overSse(kind, appRequire, port);
+    await overWs(kind, appRequire, port);
+    await overGrpc(kind, appRequire, grpcPort, proto);
+  } finally {
+    await stop();
+  }
+  log(`${kind}: one stream served over SSE, WebSocket and gRPC to real clients`);
+}
+
+function start(kind, dir) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['dist/main.js'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let output = '';
+    const timer = setTimeout(() => reject(new PackageTestError(`[${kind}: start] the app did not start within 20 s:\n${output}`)), 20_000);
+    const stop = () =>
+      new Promise((done) => {
+        if (child.exitCode !== null) return done();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          children.delete(child);
+          done();
+        });
+        child.kill('SIGTERM');
+      });
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const line = /READY (\{.*\})/.exec(output);
+      if (line) {
+        clearTimeout(timer);
+        resolvePromise({ ...JSON.parse(line[1]), stop });
+      }
+    });
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new PackageTestError(`[${kind}: start] the app exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+const AUTH = 'Bearer secret';
+function within(step, ms, promise) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new PackageTestError(`[${step}] no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+function expectTicks(step, values) {
+  const seqs = values.map((v) => v.seq);
+  if (values.length !== 2 || values.some((v) => v.symbol !== 'ACME') || seqs[0] !== 0 || seqs[1] !== 1) {
+    fail(step, `expected ticks 0 and 1 of ACME, got ${JSON.stringify(values)}`);
+  }
+}
+
+async function overSse(kind, appRequire, port) {
+  const step = `${kind}: SSE`;
+  const { EventSource } = appRequire('eventsource');
+  const refused = await fetch(`http://127.0.0.1:${port}/prices/ticker?symbol=ACME`);
+  await refused.body?.cancel();
+  if (refused.status !== 403) fail(step, `without a token the stream should answer 403, got ${refused.status}`);
+  const values = await within(
+    step,
+    10_000,
+    new Promise((resolvePromise, reject) => {
+      const got = [];
+      const source = new EventSource(`http://127.0.0.1:${port}/prices/ticker?symbol=ACME&everyMs=20`, {
+        fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization: AUTH } }),
+      });
+      source.onmessage = (event) => {
+        got.push(JSON.parse(event.data));
+        if (got.length === 2) {
+          source.close();
+          resolvePromise(got);
+        }
+      };
+      source.onerror = (event) => {
+        source.close();
+        reject(new PackageTestError(`[${step}] EventSource error: ${event.message ?? event.code}`));
+      };
+    }),
+  );
+  expectTicks(step, values);
+}
+
+async function overWs(kind, appRequire, port) {
+  const step = `${kind}: WebSocket`;
+  const WebSocket = appRequire('ws');
+  const values = await within(
+    step,
+    10_000,
+    new Promise((resolvePromise, reject) => {
+      const got = [];
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: AUTH } });
+      ws.on('error', reject);
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: 'prices/ticker', params: { symbol: 'ACME', everyMs: 20 } })));
+      ws.on('message', (raw) => {
+        const message = JSON.parse(raw.toString());
+        if (message.type !== 'next') return reject(new PackageTestError(`[${step}] unexpected message ${raw}`));
+        got.push(message.data);
+        if (got.length === 2) {
+          ws.send(JSON.stringify({ type: 'unsubscribe', id: '1' }));
+          ws.close();
+          resolvePromise(got);
+        }
+      });
+    }),
+  );
+  expectTicks(step, values);
+}
+
+async function overGrpc(kind, appRequire, grpcPort, proto) {
+  const step = `${kind}: gRPC`;
+  const grpc = appRequire('@grpc/grpc-js');
+  const loader = appRequire('@grpc/proto-loader');
+  const definition = loader.loadSync(proto, { longs: String, enums: String, defaults: false, oneofs: true });
+  const { Streams } = grpc.loadPackageDefinition(definition).longlink.v1;
+  const client = new Streams(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  try {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', AUTH);
+    const params = { fields: { symbol: { stringValue: 'ACME' }, everyMs: { numberValue: 20 } } };
+    const values = await within(
+      step,
+      10_000,
+      new Promise((resolvePromise, reject) => {
+        const got = [];
+        const call = client.Subscribe({ stream: 'prices/ticker', params }, metadata);
+        call.on('data', (event) => {
+          got.push(JSON.parse(Buffer.from(event.data).toString('utf8')));
+          if (got.length === 2) {
+            call.cancel();
+            resolvePromise(got);
+          }
+        });
+        call.on('error', (error) => {
+          if (error.code !== grpc.status.CANCELLED) reject(new PackageTestError(`[${step}] ${error.message}`));
+        });
+      }),
+    );
+    expectTicks(step, values);
+  } finally {
+    client.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+async function main() {
+  log(`working in ${work}`);
+  const tarball = pack();
+  const usage = readmeUsage();
+  typesApp(tarball);
+  await app('cjs', tarball, usage);
+  await app('esm', tarball, usage);
+  log('passed');
+}
+
+let status = 0;
+try {
+  await main();
+} catch (error) {
+  status = 1;
+  console.error(`\ntest:package FAILED ${error instanceof PackageTestError ? error.message : error?.stack ?? error}`);
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  if (process.env.KEEP_PACKAGE_TEST) console.log(`test:package kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+process.exit(status);

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Lowest supported versions (`npm run test:lowest`): the low end of every peer range in
+// package.json is a tested version. Copies the sources and tests into a temp folder, installs
+// the low end of each peer range there from the registry (the rest of the dev tooling as the
+// lock file has it), and runs the conformance suite (every case on every transport, Express and
+// Fastify) plus the hub and gRPC suites (ioredis, grpc-js, proto-loader, reflection, health).
+// The repository's own node_modules is not touched. KEEP_LOWEST_TEST=1 keeps the folder.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/** `^12.0.1` → `12.0.1`: the lowest version a caret/tilde/>= range admits. */
+function lowEnd(name, range) {
+  const match = /^(?:\^|~|>=)?\s*(\d+\.\d+\.\d+)$/.exec(range.trim());
+  if (!match) throw new Error(`test:lowest: cannot take the low end of ${name}@${range}: use ^x.y.z, ~x.y.z or >=x.y.z`);
+  return match[1];
+}
+
+const lowest = Object.fromEntries(Object.entries(pkg.peerDependencies).map(([name, range]) => [name, lowEnd(name, range)]));
+// The ws copy the module uses is the one @nestjs/platform-ws ships; the tests' ws client matches it.
+const platformWs = JSON.parse(execFileSync('npm', ['view', `@nestjs/platform-ws@${lowest['@nestjs/platform-ws']}`, 'dependencies', '--json'], { encoding: 'utf8' }));
+lowest.ws = platformWs.ws;
+
+const work = mkdtempSync(join(tmpdir(), 'longlink-lowest-'));
+let status = 1;
+try {
+  for (const path of ['lib', 'test', 'proto', 'tsconfig.json', 'vitest.config.ts']) cpSync(join(root, path), join(work, path), { recursive: true });
+  const devDependencies = { ...pkg.devDependencies, ...lowest };
+  writeFileSync(
+    join(work, 'package.json'),
+    JSON.stringify({ name: 'longlink-lowest', private: true, type: 'module', devDependencies, overrides: pkg.overrides }, null, 2),
+  );
+  console.log('test:lowest: installing the low end of every peer range:');
+  for (const [name, version] of Object.entries(lowest)) console.log(`  ${name}@${version}`);
+  const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: work, encoding: 'utf8' });
+  if (install.status !== 0) throw new Error(`test:lowest: npm install failed:\n${install.stdout}${install.stderr}`);
+  for (const name of Object.keys(lowest)) {
+    const installed = JSON.parse(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8')).version;
+    if (installed !== lowest[name]) throw new Error(`test:lowest: ${name} installed as ${installed}, expected ${lowest[name]}`);
+  }
+  const suites = ['test/conformance', 'test/e2e/hub.spec.ts', 'test/e2e/grpc.spec.ts'];
+  console.log(`test:lowest: vitest run ${suites.join(' ')}`);
+  const tests = spawnSync('npx', ['vitest', 'run', ...suites], { cwd: work, stdio: 'inherit', env: { ...process.env, CI: '' } });
+  status = tests.status ?? 1;
+  console.log(status === 0 ? 'test:lowest: passed on the lowest supported versions' : 'test:lowest: FAILED on the lowest supported versions (see above)');
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+} finally {
+  if (process.env.KEEP_LOWEST_TEST) console.log(`test:lowest: kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+process.exit(status);

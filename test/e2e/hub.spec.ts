@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamHub, StreamTracker, parseHubEventId, type LonglinkModuleOptions, type StreamEvent } from '../../lib/index.js';
@@ -310,7 +311,9 @@ describe('StreamHub on Redis: connection trouble', () => {
 
   beforeAll(async () => {
     redis = await TestRedis.start();
-    const { Redis } = await import('ioredis');
+    // Loaded as the module loads it: ioredis 5.0.0 (the low end of the peer range) has no named `Redis`.
+    const ioredis = createRequire(import.meta.url)('ioredis') as { default?: unknown };
+    const Redis = (ioredis.default ?? ioredis) as new (url: string) => import('ioredis').Redis;
     admin = new Redis(redis.url);
   });
   afterAll(async () => {

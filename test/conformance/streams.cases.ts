@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StreamTracker } from '../../lib/index.js';
 import { DemoController } from '../../sample/demo/demo.controller.js';
 import { Probe, conformanceModule } from '../fixtures/probe.js';
@@ -29,6 +29,10 @@ export function runStreamConformance(factory: HarnessFactory): void {
     beforeEach(() => probe.reset());
 
     const settled = () => until(() => tracker.size === 0, 2000, 'all subscriptions released');
+    // Every case leaves no subscription behind, whatever it asserts itself.
+    afterEach(async () => {
+      await until(() => tracker.size === 0 && probe.active === 0, 2000, 'subscriptions and upstreams released after the case');
+    });
 
     it('demo/counter emits from..from+count-1 with ids, then completes', async () => {
       const { events, end } = await collect(h.subscribe('demo/counter', { params: { from: 5, count: 4, intervalMs: 0 } }));
@@ -192,8 +196,12 @@ export function runStreamConformance(factory: HarnessFactory): void {
       const aborted = new Promise<void>((resolve) => call.signal.addEventListener('abort', () => resolve()));
       await within(call.signal.aborted ? Promise.resolve() : aborted, 100, 'abort signal');
       probe.releaseGuard.resolve(true);
-      await settled();
+      // Ready signal: the released pipeline has resumed (the async handler has run; the guard
+      // case has no effect to wait for). What follows it is promise jobs only, no timer or I/O,
+      // so they have all run at the next macrotask: a wrongly started upstream would show then.
+      await until(() => probe.handlerCalls === handlerCalls, 2000, 'pipeline resumed');
       await new Promise((r) => setImmediate(r));
+      await settled();
       expect(probe.handlerCalls).toBe(handlerCalls); // the async handler itself did run; its stream did not
       expect(probe.active).toBe(0);
     });

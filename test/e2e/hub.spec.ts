@@ -17,6 +17,16 @@ function collect(hub: StreamHub, topic: string, lastEventId?: string) {
   return { events, subscription, data: () => events.filter((e) => e.kind === 'data').map((e) => e.data) };
 }
 
+/**
+ * Resolves once the hub delivers live events on `topic`: on Redis when Redis reports the
+ * channel subscribed (PUBSUB NUMSUB); in memory, subscribing involves no I/O, only promise
+ * jobs, which all run before the next macrotask.
+ */
+async function subscribed(redis: TestRedis | undefined, topic: string, count = 1, prefix = 'longlink:'): Promise<void> {
+  if (redis) await redis.waitForSubscribers(`${prefix}c:${topic}`, count);
+  else await new Promise((r) => setImmediate(r));
+}
+
 async function app(options: LonglinkModuleOptions['hub']): Promise<INestApplication> {
   const { NestFactory } = await import('@nestjs/core');
   const a = await NestFactory.create(conformanceModule({ hub: options }), { logger: false, forceCloseConnections: true });
@@ -41,7 +51,7 @@ describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) =
   it('publish returns increasing ids with an epoch; live subscribers get every event', async () => {
     const live = collect(hub, 'sem:live');
     await until(() => hub.activeTopics === 1, 2000, 'subscribed');
-    await new Promise((r) => setTimeout(r, 20)); // let the upstream subscription settle
+    await subscribed(redis, 'sem:live');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await hub.publish('sem:live', { i }));
     await until(() => live.events.length === 5, 2000, 'live events');
@@ -120,16 +130,44 @@ describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) =
   });
 
   it('one upstream per topic however many subscribers, released when the last leaves', async () => {
-    const before = hub.activeTopics;
-    const subs = Array.from({ length: 20 }, () => collect(hub, 'sem:refcount'));
-    await until(() => hub.activeTopics === before + 1, 2000, 'one topic');
-    await new Promise((r) => setTimeout(r, 20));
-    await hub.publish('sem:refcount', { x: 1 });
-    await until(() => subs.every((s) => s.events.length === 1), 2000, 'all got it');
-    // One event object for all: serialised once.
-    expect(new Set(subs.map((s) => s.events[0])).size).toBe(1);
-    for (const s of subs) s.subscription.unsubscribe();
-    expect(hub.activeTopics).toBe(before);
+    // A hub of its own whose adapter counts (un)subscriptions: the upstream itself is observed.
+    const { InMemoryHubAdapter, RedisHubAdapter } = await import('../../lib/index.js');
+    const adapter = redis
+      ? new RedisHubAdapter({ redis: redis.url, keyPrefix: 'refcount:', historySize: 5, historyMaxAgeMs: 0 })
+      : new InMemoryHubAdapter(5, 0);
+    const calls = { subscribe: 0, unsubscribe: 0 };
+    const [subscribe, unsubscribe] = [adapter.subscribe.bind(adapter), adapter.unsubscribe.bind(adapter)];
+    adapter.subscribe = (topic) => (calls.subscribe++, subscribe(topic));
+    adapter.unsubscribe = (topic) => (calls.unsubscribe++, unsubscribe(topic));
+    const own = new StreamHub(adapter);
+    await own.onModuleInit();
+    try {
+      const subs = Array.from({ length: 20 }, () => collect(own, 'sem:refcount'));
+      await until(() => own.activeTopics === 1 && calls.subscribe === 1, 2000, 'one topic');
+      await subscribed(redis, 'sem:refcount', 1, 'refcount:');
+      await own.publish('sem:refcount', { x: 1 });
+      await until(() => subs.every((s) => s.events.length === 1), 2000, 'all got it');
+      // One event object for all: serialised once.
+      expect(new Set(subs.map((s) => s.events[0])).size).toBe(1);
+      for (const s of subs.slice(1)) s.subscription.unsubscribe();
+      await new Promise((r) => setImmediate(r));
+      expect(calls).toEqual({ subscribe: 1, unsubscribe: 0 }); // still one subscriber left
+      subs[0]!.subscription.unsubscribe();
+      expect(own.activeTopics).toBe(0);
+      await until(() => calls.unsubscribe === 1, 2000, 'upstream released');
+      if (redis) {
+        // Bounded poll: Redis has the UNSUBSCRIBE once the adapter's call has gone out.
+        let left = await redis.subscriberCount('refcount:c:sem:refcount');
+        for (let i = 0; i < 200 && left > 0; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          left = await redis.subscriberCount('refcount:c:sem:refcount');
+        }
+        expect(left).toBe(0);
+      }
+      expect(calls).toEqual({ subscribe: 1, unsubscribe: 1 });
+    } finally {
+      await own.onApplicationShutdown();
+    }
   });
 
   it('refuses bad topics with BAD_REQUEST', async () => {
@@ -171,7 +209,7 @@ describe('StreamHub on Redis across instances', () => {
     const subs = harnesses.map((h) => chat(h));
     const ids: string[] = [];
     await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed everywhere');
-    await new Promise((r) => setTimeout(r, 50));
+    await subscribed(redis, 'chat:x-instance', harnesses.length);
     for (const text of ['a', 'b', 'c']) ids.push(await publisher.publish('chat:x-instance', { from: 't', text }));
     await Promise.all(subs.map((s) => s.waitForEvents(3)));
     for (const s of subs) {
@@ -205,7 +243,7 @@ describe('StreamHub on Redis across instances', () => {
     const [grpc] = harnesses.filter((h) => h.transport === 'grpc');
     const subs = [...Array.from({ length: 20 }, () => chat(ws!)), ...Array.from({ length: 20 }, () => chat(grpc!))];
     await until(() => [ws!, grpc!].every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
-    await new Promise((r) => setTimeout(r, 50));
+    await subscribed(redis, 'chat:x-instance', 2);
     const total = 10_000;
     try {
       for (let i = 0; i < total; i += 100) {
@@ -237,7 +275,7 @@ describe('StreamHub on Redis across instances', () => {
   it('Redis killed and restarted: publish fails with UNAVAILABLE, works again within 2 s, subscribers get a reset', async () => {
     const subs = harnesses.map((h) => h.subscribe('demo/chat', { params: { room: 'restart' } }));
     await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
-    await new Promise((r) => setTimeout(r, 50));
+    await subscribed(redis, 'chat:restart', harnesses.length);
     await publisher.publish('chat:restart', { from: 't', text: 'before' });
     await Promise.all(subs.map((s) => s.waitForEvents(1)));
     await redis.kill();
@@ -326,7 +364,7 @@ describe('StreamHub on Redis: connection trouble', () => {
     const [publisher, subscriber] = [await newHub(), await newHub()];
     const sub = collect(subscriber, 'trouble:catch-up');
     await until(() => subscriber.activeTopics === 1, 2000, 'subscribed');
-    await new Promise((r) => setTimeout(r, 50));
+    await subscribed(redis, 'trouble:catch-up', 1, 'trouble:');
     const total = 3000;
     const publishing = (async () => {
       for (let i = 0; i < total; i++) {
@@ -345,7 +383,7 @@ describe('StreamHub on Redis: connection trouble', () => {
     const [publisher, subscriber] = [await newHub(), await newHub()];
     const sub = collect(subscriber, 'trouble:garbage');
     await until(() => subscriber.activeTopics === 1, 2000, 'subscribed');
-    await new Promise((r) => setTimeout(r, 50));
+    await subscribed(redis, 'trouble:garbage', 1, 'trouble:');
     await admin.publish('trouble:c:trouble:garbage', 'not even close');
     await admin.publish('trouble:c:trouble:garbage', 'bogus 1-0 {"fake":true}');
     const epoch = parseHubEventId(await publisher.publish('trouble:garbage', { i: 0 }))!.epoch;

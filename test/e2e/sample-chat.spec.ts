@@ -53,7 +53,8 @@ describe('sample demo/chat on Redis, two instances', () => {
     const [a, b] = apps;
     const stream = await rawGet(`${b!.baseUrl}/demo/chat?room=shared`);
     await stream.waitFor((t) => t.startsWith('retry:'), 2000);
-    await new Promise((r) => setTimeout(r, 50));
+    // The head is sent before the hub's Redis subscription is in place: wait for that.
+    await redis.waitForSubscribers('longlink:c:chat:shared');
     const first = await post(a!.baseUrl, 'shared', { from: 'ann', text: 'one' });
     await post(a!.baseUrl, 'shared', { from: 'bob', text: 'two' });
     await stream.waitFor((t) => t.includes('"text":"two"'), 3000);

@@ -14,6 +14,7 @@ export async function freePort(): Promise<number> {
 /** A redis-server of the test's own, on a free port, without persistence. */
 export class TestRedis {
   private child: ChildProcess | undefined;
+  private admin: import('ioredis').Redis | undefined;
 
   private constructor(readonly port: number) {}
 
@@ -59,6 +60,34 @@ export class TestRedis {
   }
 
   async stop(): Promise<void> {
+    this.admin?.disconnect();
+    this.admin = undefined;
     await this.kill();
+  }
+
+  /**
+   * Waits until Redis reports at least `count` subscriptions to `channel` (`PUBSUB NUMSUB`):
+   * from then on a publish reaches those subscribers. The ready signal for hub tests (the hub's
+   * channel of topic T is `<keyPrefix>c:T`, `longlink:c:T` by default).
+   */
+  async waitForSubscribers(channel: string, count = 1, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const subscribers = await this.subscriberCount(channel);
+      if (subscribers >= count) return;
+      if (Date.now() > deadline) throw new Error(`${channel}: ${subscribers} of ${count} subscribers after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Subscriptions to `channel` now (`PUBSUB NUMSUB`). */
+  async subscriberCount(channel: string): Promise<number> {
+    if (!this.admin) {
+      const { Redis } = await import('ioredis');
+      this.admin = new Redis(this.url, { maxRetriesPerRequest: 1 });
+      this.admin.on('error', () => undefined); // reconnects by itself across kill()/run()
+    }
+    const [, subscribers] = (await this.admin.pubsub('NUMSUB', channel)) as [string, number];
+    return subscribers;
   }
 }

@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
+import { join, sep } from 'node:path';
 import type * as GrpcJs from '@grpc/grpc-js';
 import type * as ProtoLoader from '@grpc/proto-loader';
 import type * as Microservices from '@nestjs/microservices';
+import type { ProtobufLibraries } from './grpc.descriptors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,7 +27,9 @@ export interface GrpcLibraries {
   grpc: typeof GrpcJs;
   protoLoader: typeof ProtoLoader;
   microservices: typeof Microservices;
-  reflection: { ReflectionService: new (pkg: ProtoLoader.PackageDefinition) => { addToServer(server: GrpcJs.Server): void } };
+  reflection: {
+    ReflectionService: new (pkg: ProtoLoader.PackageDefinition, options?: { services?: string[] }) => { addToServer(server: GrpcJs.Server): void };
+  };
   health: {
     HealthImplementation: new (statuses: Record<string, string>) => {
       addToServer(server: GrpcJs.Server): void;
@@ -42,4 +46,21 @@ export function loadGrpc(): GrpcLibraries {
     reflection: load('@grpc/reflection', INSTALL),
     health: load('grpc-health-check', INSTALL),
   };
+}
+
+/**
+ * protobufjs and its descriptor extension, resolved from `@grpc/proto-loader`'s own folder: the
+ * parser proto-loader uses, installed with it, so the module needs no dependency of its own
+ * (used to build the reflection descriptors: grpc.descriptors.ts).
+ */
+export function loadProtobuf(): ProtobufLibraries {
+  const fromLoader = createRequire(require.resolve('@grpc/proto-loader'));
+  return { protobuf: fromLoader('protobufjs'), descriptor: fromLoader('protobufjs/ext/descriptor') };
+}
+
+/** A .proto file shipped inside an installed package (`grpc-health-check`, `@grpc/reflection`). */
+export function packagedProto(pkg: string, path: string): string {
+  const main = require.resolve(pkg);
+  const root = main.slice(0, main.lastIndexOf(`${pkg.replace('/', sep)}${sep}`) + pkg.length + 1);
+  return join(root, path);
 }

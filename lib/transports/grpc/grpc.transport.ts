@@ -21,6 +21,7 @@ import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { cachingSerializer, grpcGenericFrame, grpcTypedFrame, type GrpcFrame } from './grpc.framing.js';
 import { loadGrpc, type GrpcLibraries } from './grpc.loader.js';
+import { createReflection } from './grpc.reflection.js';
 import { checkLastEventId, metadataToHeaders, structToJson } from './grpc.request.js';
 import { GrpcWriter } from './grpc.writer.js';
 
@@ -171,6 +172,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   ): Promise<{ close(): Promise<void>; grpcServer(): GrpcServer | undefined }> {
     const { grpc } = libs;
     const transport = this;
+    const reflection = options.reflection ? createReflection(libs, options, longlinkProtoPath(), services) : undefined;
     const ServerGrpc = libs.microservices.ServerGrpc as unknown as new (options: object) => {
       listen(callback: (error?: unknown) => void): Promise<void>;
       close(): Promise<void>;
@@ -207,14 +209,14 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       packageDefinition: definition,
       package: [LONGLINK_GRPC_PACKAGE, ...options.package],
       keepalive: options.keepalive,
-      onLoadPackageDefinition: (pkg: PackageDefinition, grpcServer: GrpcServer) => {
+      onLoadPackageDefinition: (_pkg: PackageDefinition, grpcServer: GrpcServer) => {
         if (options.healthCheck) {
           this.health = new libs.health.HealthImplementation(
             Object.fromEntries(['', ...services].map((s) => [s, 'SERVING'])),
           );
           this.health.addToServer(grpcServer);
         }
-        if (options.reflection) new libs.reflection.ReflectionService(pkg).addToServer(grpcServer);
+        reflection?.addToServer(grpcServer);
       },
     });
     for (const [key, serve] of handlers) {

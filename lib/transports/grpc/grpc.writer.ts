@@ -1,5 +1,6 @@
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { StreamWriter } from '../../core/stream-writer.interface.js';
+import { writePaths } from '../../core/write-paths.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_STATUS_BY_CODE } from './grpc.error-map.js';
@@ -13,7 +14,13 @@ const NGHTTP2_CANCEL = 8;
  * to write pre-framed messages straight to the HTTP/2 stream.
  */
 interface GrpcCallCore {
-  stream: { write(chunk: Buffer): boolean; on(event: 'drain', fn: () => void): unknown; destroyed: boolean };
+  stream: {
+    write(chunk: Buffer): boolean;
+    on(event: 'drain', fn: () => void): unknown;
+    once(event: 'close', fn: () => void): unknown;
+    close(code: number): void;
+    destroyed: boolean;
+  };
   handler: { serialize(message: object): Buffer };
   maxSendMessageSize: number;
   maybeSendMetadata(): void;
@@ -25,6 +32,7 @@ function callCore(call: ServerWritableStream<unknown, unknown>): GrpcCallCore | 
   if (
     core &&
     typeof core.stream?.write === 'function' &&
+    typeof core.stream.close === 'function' &&
     typeof core.handler?.serialize === 'function' &&
     typeof core.maybeSendMetadata === 'function' &&
     typeof core.maxSendMessageSize === 'number'
@@ -78,9 +86,11 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
       const wire = grpcWireMessage(frame, core.handler.serialize);
       if (core.maxSendMessageSize === -1 || wire.length - 5 <= core.maxSendMessageSize) {
         core.maybeSendMetadata();
+        writePaths.grpcDirect++;
         return core.stream.write(wire);
       }
     }
+    writePaths.grpcFallback++;
     return this.call.write(message);
   }
 
@@ -114,12 +124,17 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     // The status waits behind unread messages; a client that still does not read is cut.
     const timer = setTimeout(() => this.cancelStream(), this.graceMs);
     timer.unref();
-    this.call.once('finish', () => clearTimeout(timer));
-    this.call.once('cancelled', () => clearTimeout(timer));
+    const stop = (): void => clearTimeout(timer);
+    // On the direct path the call's own Writable holds nothing and finishes at once: what the
+    // client has not taken sits in the HTTP/2 stream, which closes once the status is through.
+    if (this.core) this.core.stream.once('close', stop);
+    else this.call.once('finish', stop);
+    this.call.once('cancelled', stop);
   }
 
   /** Best effort: resets the HTTP/2 stream under the call (grpc-js keeps it private). */
   private cancelStream(): void {
+    if (this.core) return void this.core.stream.close(NGHTTP2_CANCEL);
     type Inner = { nextCall?: Inner; stream?: { close?: (code: number) => void } };
     let inner = (this.call as unknown as { call?: Inner }).call;
     for (let depth = 0; inner && !inner.stream && depth < 5; depth++) inner = inner.nextCall;

@@ -5,6 +5,7 @@ import type { SseOptions } from '../../interfaces/longlink-options.interface.js'
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import { TurnBatcher } from '../../core/turn-batcher.js';
+import { writePaths } from '../../core/write-paths.js';
 import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
 import {
   SSE_COMPLETE_FRAME,
@@ -79,8 +80,10 @@ export class SseWriter implements StreamWriter<Buffer> {
       // A destroyed socket takes nothing; its close ends the subscription.
       if (socket.destroyed) return true;
       this.batcher!.beforeWrite();
+      writePaths.sseDirect++;
       return socket.write(frame);
     }
+    writePaths.sseFallback++;
     const ok = this.res.write(frame);
     this.res.flush?.();
     return ok;

@@ -78,6 +78,8 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.ws.maxPayloadBytes,
+      // Events go out as pre-built frames written straight to the socket (ws.connection.ts):
+      // never negotiate compression, which would also make ws' own sends asynchronous.
       perMessageDeflate: false,
       clientTracking: false,
       // ws >= 8.18: a close handshake the peer never answers ends after this (not 30 s).

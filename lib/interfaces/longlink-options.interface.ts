@@ -27,8 +27,10 @@ export interface SseOptions {
   /** `retry:` hint sent first: how long browsers wait before reconnecting. Default 2000. */
   retryMs?: number;
   /**
-   * How long the response head may wait for the stream's first event or end, so an empty
-   * stream still answers 204 and an early error a real status. Default 50.
+   * Once the pipeline accepted the call (guards, pipes, the handler's first subscription:
+   * they may take as long as they need, the status waits for them), how long the response
+   * head may wait for the stream's first event or end, so an empty stream still answers 204
+   * and an early error a real status. Default 50.
    */
   commitDelayMs?: number;
   /** After a slow-consumer disconnect, how long the error event may take to flush before the socket is destroyed. Default 1000. */

@@ -136,8 +136,8 @@ export class SseTransport implements OnModuleInit {
       headers: req.headers,
       raw: platformRequest,
     });
+    // The head waits for the pipeline: the writer's commit delay starts at opened().
     this.runner.run(def, call, writer);
-    writer.scheduleCommit();
   }
 
   private notFound({ req, res }: PlatformExchange, prefix: string): void {

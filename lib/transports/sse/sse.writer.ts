@@ -28,9 +28,10 @@ const STREAM_HEADERS: Readonly<Record<string, string>> = {
 type FlushableResponse = ServerResponse & { flush?: () => void };
 
 /**
- * Writes one subscription to one HTTP response. The response head is held until the first
- * event, the end of the stream, or `commitDelayMs`, so that an early refusal still gets a
- * real status and an empty stream a 204.
+ * Writes one subscription to one HTTP response. The response head is held while the
+ * pipeline decides (guards, interceptors, pipes, the handler's first subscription, however
+ * long they take), then until the first event, the end of the stream, or `commitDelayMs`
+ * after {@link opened}, so that a refusal gets a real status and an empty stream a 204.
  */
 export class SseWriter implements StreamWriter<Buffer> {
   private committed = false;
@@ -99,8 +100,11 @@ export class SseWriter implements StreamWriter<Buffer> {
     this.res.once('close', fn);
   }
 
-  /** Commits the head after `commitDelayMs` unless an event or the end comes first. */
-  scheduleCommit(): void {
+  /**
+   * The pipeline accepted the call: commits the head after `commitDelayMs` unless an event
+   * or the end comes first. Until then no timer runs, so a slow guard decides the status.
+   */
+  opened(): void {
     if (this.committed || this.ended) return;
     this.commitTimer = setTimeout(() => this.commit(), this.options.commitDelayMs);
     this.commitTimer.unref();

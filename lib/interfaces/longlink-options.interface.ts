@@ -145,6 +145,20 @@ export interface StreamOptions {
    * one of `grpc.protoPath`): request message → params, each value → response message.
    */
   grpc?: { service: string; method: string };
+  /** How this stream is served over SSE. */
+  sse?: StreamSseOptions;
+}
+
+/** SSE options of one `@Stream()`. */
+export interface StreamSseOptions {
+  /**
+   * `GET` (default, `EventSource`): params from the query string. `POST` (`fetch` streaming,
+   * `@microsoft/fetch-event-source`, LLM-style requests): params from a JSON object body,
+   * validated like query params, same SSE framing and resume (`Last-Event-ID`).
+   */
+  method?: 'GET' | 'POST';
+  /** POST: largest accepted body in bytes; larger ones are refused with `413`. Default 65536. */
+  maxBodyBytes?: number;
 }
 
 /** Options after defaults were applied. */

@@ -1,5 +1,6 @@
 import type { CanActivate, Type } from '@nestjs/common';
 import type { TransportName } from './stream-call.interface.js';
+import type { StreamTicketOptions, StreamTicketStore } from './stream-ticket.interface.js';
 
 /**
  * What happens when a subscriber reads slower than its stream emits and its queue is full.
@@ -132,6 +133,8 @@ export interface LonglinkModuleOptions {
   grpc?: boolean | GrpcOptions;
   /** The fan-out hub (`StreamHub`): in memory unless `redis` is given. */
   hub?: HubOptions;
+  /** Stream tickets (`StreamTicketService`, `StreamTicketGuard`). */
+  tickets?: StreamTicketOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -170,6 +173,7 @@ export interface ResolvedLonglinkOptions {
   /** `undefined` when the gRPC transport is off. */
   grpc: ResolvedGrpcOptions | undefined;
   hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
+  tickets: { ttlMs: number; secret?: string | Buffer; store?: StreamTicketStore };
 }
 
 /** gRPC options after defaults. */

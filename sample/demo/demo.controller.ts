@@ -12,7 +12,7 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, tracked } from '../../lib/index.js';
+import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, StreamTicketService, tracked } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ChatMessage, ChatParams, CounterParams, FailParams } from './demo.params.js';
@@ -28,7 +28,10 @@ export class DemoController {
   /** Upstream subscriptions of `demo/clock` right now (1 while anyone listens). */
   clockUpstreams = 0;
 
-  constructor(private readonly hub: StreamHub) {}
+  constructor(
+    private readonly hub: StreamHub,
+    private readonly tickets: StreamTicketService,
+  ) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
     this.clockUpstreams++;
@@ -100,7 +103,22 @@ export class DemoController {
     return { id };
   }
 
-  /** Needs `Authorization: Bearer demo-token`; emits `{ ok: true }` and completes. */
+  /**
+   * A stream ticket for `demo/secure` (single use, 30 s), for a browser's `EventSource`, which
+   * cannot send the bearer token: `201 { ticket, stream, expiresInMs }`. The caller
+   * authenticates as for any route (here the bearer token; in an app, its session).
+   */
+  @Post('ticket')
+  @UseGuards(DemoAuthGuard)
+  ticket(): { ticket: string; stream: string; expiresInMs: number } {
+    const stream = 'demo/secure';
+    return { ticket: this.tickets.issue(stream, { subject: 'demo-user', ttlMs: 30_000 }), stream, expiresInMs: 30_000 };
+  }
+
+  /**
+   * Needs the bearer token, the WebSocket init payload `{ token }` or a ticket from
+   * `POST /demo/ticket` (see DemoAuthGuard); emits `{ ok: true }` and completes.
+   */
   @Stream('secure')
   @UseGuards(DemoAuthGuard)
   secure(): Observable<StreamEvent<{ ok: boolean }>> {

@@ -7,11 +7,14 @@ import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
 /** Query keys with a meaning of their own; every other key is a param. */
 export const SSE_PARAMS_KEY = 'params';
 export const SSE_LAST_EVENT_ID_KEY = 'lastEventId';
+/** The stream ticket (PROTOCOL.md §3.8); never a param, never logged. */
+export const SSE_TICKET_KEY = 'ticket';
 
 /** What an SSE request asks for. */
 export interface SseRequest {
   params: Record<string, unknown>;
   lastEventId: string | undefined;
+  ticket: string | undefined;
 }
 
 /**
@@ -27,7 +30,7 @@ export function readSseRequest(req: IncomingMessage): SseRequest {
   const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string) : {};
   const seen = new Set<string>();
   for (const [key, value] of query) {
-    if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY) continue;
+    if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY || key === SSE_TICKET_KEY) continue;
     assertSafeKey(key);
     if (!seen.has(key)) {
       seen.add(key);
@@ -43,5 +46,7 @@ export function readSseRequest(req: IncomingMessage): SseRequest {
   if (lastEventId !== undefined && (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId))) {
     throw new StreamException(StreamErrorCode.BAD_REQUEST, 'Invalid last event id');
   }
-  return { params, lastEventId: lastEventId === '' ? undefined : lastEventId };
+  const tickets = query.getAll(SSE_TICKET_KEY);
+  if (tickets.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'ticket may be given once');
+  return { params, lastEventId: lastEventId === '' ? undefined : lastEventId, ticket: tickets[0] || undefined };
 }

@@ -200,6 +200,7 @@ export class SseTransport implements OnModuleInit {
       transport: 'sse',
       params: request.params,
       lastEventId: request.lastEventId,
+      ticket: request.ticket,
       headers: req.headers,
       raw: platformRequest,
     });

@@ -15,7 +15,7 @@ import {
 import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, StreamTicketService, tracked } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
-import { ChatMessage, ChatParams, CounterParams, FailParams } from './demo.params.js';
+import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
 
@@ -124,4 +124,34 @@ export class DemoController {
   secure(): Observable<StreamEvent<{ ok: boolean }>> {
     return of(tracked('1', { ok: true }));
   }
+
+  /**
+   * A fake LLM: `POST /demo/complete` with `{"prompt":"..."}` streams a reply token by token
+   * (`{ token, index }`, id = index) and completes. Deterministic for a prompt, so a client
+   * that reconnects with `Last-Event-ID: <index>` gets the rest of the same reply.
+   */
+  @Stream('complete', { sse: { method: 'POST', maxBodyBytes: 8 * 1024 } })
+  complete(
+    @StreamParams(params) { prompt, tokenDelayMs }: CompleteParams,
+    @LastEventId() lastEventId?: string,
+  ): Observable<StreamEvent<{ token: string; index: number }>> {
+    const tokens = fakeReply(prompt);
+    let start = 0;
+    if (lastEventId !== undefined) {
+      if (!/^\d{1,6}$/.test(lastEventId)) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'lastEventId must be a token index');
+      start = Number(lastEventId) + 1;
+    }
+    if (start >= tokens.length) return EMPTY;
+    const indexes = tokenDelayMs === 0 ? range(start, tokens.length - start) : timer(0, tokenDelayMs).pipe(take(tokens.length - start), map((i) => start + i));
+    return indexes.pipe(map((index) => tracked(String(index), { token: tokens[index]!, index })));
+  }
+}
+
+/** The fake model's reply to a prompt, as tokens (words with their leading space). */
+export function fakeReply(prompt: string): string[] {
+  const words = prompt.trim().split(/\s+/).slice(0, 50);
+  const text = `You asked about "${words.join(' ')}". Here is a made-up answer, streamed one token at a time ` +
+    `like a language model would, so the page can show it as it arrives. It has ${words.length} word(s) to think about, ` +
+    `and it ends here.`;
+  return text.split(/(?= )/);
 }

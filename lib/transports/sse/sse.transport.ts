@@ -11,8 +11,8 @@ import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
-import { STREAM_METADATA } from '../../longlink.constants.js';
-import { readSseRequest } from './sse.request.js';
+import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
+import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } from './sse.request.js';
 import { SseWriter } from './sse.writer.js';
 import { interceptNestStreamRoutes, type NestStreamRoute } from './sse.nest-routes.js';
 
@@ -195,6 +195,31 @@ export class SseTransport implements OnModuleInit {
     } catch (error) {
       return writer.end(toStreamException(error));
     }
+    if (req.method === 'POST') {
+      if (Object.keys(request.params).length > 0) {
+        return writer.end(
+          new StreamException(StreamErrorCode.BAD_REQUEST, 'A POST stream takes its params from the JSON body, not the query string'),
+        );
+      }
+      const limit = def.options.sse?.maxBodyBytes ?? DEFAULT_SSE_MAX_BODY_BYTES;
+      readSseBody(req, (platformRequest as { body?: unknown }).body, limit).then(
+        (params) => {
+          if (!writer.gone) this.start(def, { ...request, params }, req, platformRequest, writer);
+        },
+        (error: unknown) => {
+          if (error instanceof SseBodyTooLargeError) {
+            res.setHeader('connection', 'close');
+            return writer.refuse(error, 413);
+          }
+          writer.end(toStreamException(error));
+        },
+      );
+      return;
+    }
+    this.start(def, request, req, platformRequest, writer);
+  }
+
+  private start(def: StreamDefinition, request: SseRequest, req: IncomingMessage, platformRequest: unknown, writer: SseWriter): void {
     const call = new StreamCallImpl({
       stream: def.name,
       transport: 'sse',

@@ -146,6 +146,25 @@ export class SseWriter implements StreamWriter<Buffer> {
     }
   }
 
+  /** Refuses before the stream starts with an explicit HTTP status (413 for an oversize POST body). */
+  refuse(error: StreamException, status: number): void {
+    if (this.ended || this.committed) return this.end(error);
+    this.ended = true;
+    this.stopTimers();
+    if (this.gone || this.res.headersSent) return void this.res.destroy();
+    this.answer(error, status);
+  }
+
+  private answer(error: StreamException, status: number): void {
+    const body = JSON.stringify(error.toJSON());
+    this.res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
+    this.res.end(body);
+  }
+
   end(error?: StreamException): void {
     if (this.ended) return;
     if (!this.committed) {
@@ -153,13 +172,7 @@ export class SseWriter implements StreamWriter<Buffer> {
       this.stopTimers();
       if (this.gone || this.res.headersSent) return void this.res.destroy();
       if (error) {
-        const body = JSON.stringify(error.toJSON());
-        this.res.writeHead(SSE_STATUS_BY_CODE[error.code], {
-          'content-type': 'application/json; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-length': Buffer.byteLength(body),
-        });
-        this.res.end(body);
+        this.answer(error, SSE_STATUS_BY_CODE[error.code]);
       } else {
         // Nothing to send: 204 tells EventSource not to reconnect.
         this.res.writeHead(204, { 'cache-control': 'no-store' });

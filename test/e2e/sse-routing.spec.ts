@@ -195,3 +195,22 @@ describe('streams that cannot be routed fail bootstrap naming the stream', () =>
     await expect(createHttpApp('express', HostedModule)).rejects.toThrow(/stream "hosted\/live" \(HostedController\.live\).*host/);
   });
 });
+
+describe.each<HttpPlatform>(['express', 'fastify'])('apps made with @nestjs/testing (%s)', (platform) => {
+  it('serves streams as routes when the HTTP adapter is created after the module (Test.createTestingModule)', async () => {
+    const { Test } = await import('@nestjs/testing');
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    const moduleRef = await Test.createTestingModule({ imports: [RoutingModule] }).compile();
+    const app = platform === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false }) : moduleRef.createNestApplication({ logger: false });
+    app.setGlobalPrefix('api');
+    app.enableVersioning({ type: VersioningType.URI });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+      expect(parseSse((await events(`${baseUrl}/api/admin/feed/ticks`)).body)[1]?.data).toBe('{"tag":"feed"}');
+      expect(parseSse((await events(`${baseUrl}/api/v2/two/ticks`)).body)[1]?.data).toBe('{"tag":"two"}');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -50,7 +50,7 @@ interface StreamBase {
 @Injectable()
 export class SseTransport implements OnModuleInit {
   private readonly logger = new Logger('Longlink');
-  private readonly platform: 'express' | 'fastify' | undefined;
+  private platform: 'express' | 'fastify' | undefined;
   /** Definitions that got a route. */
   private readonly routed = new Set<StreamDefinition>();
   private readonly bases = new Map<string, StreamBase>();
@@ -62,12 +62,15 @@ export class SseTransport implements OnModuleInit {
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
-    // Runs when the module is instantiated, before Nest registers routes (app.init()).
-    const adapter = adapterHost?.httpAdapter;
-    if (!adapter) return;
-    const platform = adapter.getType();
-    if (platform === 'express' || platform === 'fastify') this.platform = platform;
-    interceptNestStreamRoutes(adapter, (route) => this.onStreamRoute(route));
+    // The adapter is set before Nest registers routes: with NestFactory.create() before this
+    // provider exists, with @nestjs/testing's createNestApplication() after (init$ replays).
+    adapterHost?.init$.subscribe(() => {
+      const adapter = adapterHost.httpAdapter;
+      if (!adapter) return;
+      const platform = adapter.getType();
+      if (platform === 'express' || platform === 'fastify') this.platform = platform;
+      interceptNestStreamRoutes(adapter, (route) => this.onStreamRoute(route));
+    });
   }
 
   onModuleInit(): void {

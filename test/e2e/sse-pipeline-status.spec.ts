@@ -1,8 +1,8 @@
-import { Controller, Injectable, Module, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { BadRequestException, Controller, Injectable, Module, NotFoundException, UseGuards, type CanActivate, type ExecutionContext, type PipeTransform } from '@nestjs/common';
 import { UnauthorizedException } from '@nestjs/common';
 import { NEVER, of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LonglinkModule, Stream, getStreamCall, tracked } from '../../lib/index.js';
+import { LonglinkModule, Stream, StreamParams, getStreamCall, tracked } from '../../lib/index.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 
@@ -17,9 +17,30 @@ class SlowGuard implements CanActivate {
   }
 }
 
+/** A pipe that validates remotely: waits `delayMs`, then refuses `bad` values. */
+class SlowPipe implements PipeTransform {
+  async transform(value: Record<string, string>) {
+    await new Promise((r) => setTimeout(r, Number(value.delayMs ?? 0)));
+    if (value.bad) throw new BadRequestException('bad is not allowed');
+    return value;
+  }
+}
+
 @Controller('slow')
 @UseGuards(SlowGuard)
 class SlowController {
+  @Stream()
+  piped(@StreamParams(new SlowPipe()) _params: Record<string, string>) {
+    return NEVER;
+  }
+
+  /** An async handler that decides after `wait` ms. */
+  @Stream()
+  async late(@StreamParams('wait') wait: string) {
+    await new Promise((r) => setTimeout(r, Number(wait)));
+    throw new NotFoundException('no such item');
+  }
+
   @Stream()
   silent() {
     return NEVER;
@@ -69,5 +90,16 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE status decided by the p
     expect(empty.status).toBe(204);
     const one = await rawGet(`${ctx.baseUrl}/slow/one?delayMs=${delayMs}`);
     expect(parseSse(await one.body())).toEqual([{ retry: '2000' }, { id: '1', data: '{"ok":true}' }, { event: 'complete', data: '{}' }]);
+  }, 15_000);
+
+  it('a pipe that refuses after 2 s → 400; an async handler that throws after 2 s → 404', async () => {
+    const [piped, late] = await Promise.all([
+      rawGet(`${ctx.baseUrl}/slow/piped?delayMs=2000&bad=1`),
+      rawGet(`${ctx.baseUrl}/slow/late?wait=2000`),
+    ]);
+    expect(piped.status).toBe(400);
+    expect(JSON.parse(await piped.body())).toEqual({ code: 'BAD_REQUEST', message: 'bad is not allowed' });
+    expect(late.status).toBe(404);
+    expect(JSON.parse(await late.body())).toEqual({ code: 'NOT_FOUND', message: 'no such item' });
   }, 15_000);
 });

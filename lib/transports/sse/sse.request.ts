@@ -18,10 +18,11 @@ export interface SseRequest {
 }
 
 /**
- * Reads params and the last event id of an SSE request. Params: the JSON object in the
- * `params` query value, then every other query key on top (repeated keys become arrays).
- * Last event id: the `Last-Event-ID` header, else the `lastEventId` query value.
- * Throws `BAD_REQUEST` on malformed input.
+ * Reads params, the last event id and the ticket of an SSE request. Params: the JSON object
+ * in the `params` query value, then every other query key (but `lastEventId` and `ticket`)
+ * on top (repeated keys become arrays). Last event id: the `Last-Event-ID` header, else the
+ * `lastEventId` query value. Ticket: the `ticket` query value. Throws `BAD_REQUEST` on
+ * malformed input.
  */
 export function readSseRequest(req: IncomingMessage): SseRequest {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;

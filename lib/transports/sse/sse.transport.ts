@@ -117,7 +117,9 @@ export class SseTransport implements OnModuleInit {
     const forMethod = this.registry.all().filter((d) => Reflect.getMetadata(STREAM_METADATA, d.callback) === route.metadata);
     // A base-class handler inherited by several controllers: Nest names the handler after its controller.
     const named = forMethod.filter((d) => d.location === route.handlerName);
-    const candidates = (named.length ? named : forMethod).filter((d) => (d.options.sse?.method ?? 'GET') === route.method && endsWith(joinStreamName(d.controllerPath, d.localName)));
+    const candidates = (named.length ? named : forMethod).filter(
+      (d) => (d.options.sse?.method ?? 'GET') === route.method && endsWith(joinStreamName(d.controllerPath, d.localName)),
+    );
     if (candidates.length === 0) return;
     for (const def of candidates) {
       if (Reflect.getMetadata(HOST_METADATA, def.controller) !== undefined) {

@@ -43,6 +43,12 @@ class TicketController {
     return of(tracked('1', { b: true }));
   }
 
+  @Stream('post', { sse: { method: 'POST' } })
+  @UseGuards(StreamTicketGuard)
+  post(@StreamContext() call: StreamCall) {
+    return of(tracked('1', { params: call.params }));
+  }
+
   @Stream('cookie')
   @UseGuards(CookieGuard)
   cookie(@StreamContext() call: StreamCall) {
@@ -140,6 +146,17 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     expect(JSON.parse((await status(`/tk/a?ticket=${bound}&room=b`)).body).message).toBe('Stream ticket is for other params');
     expect((await status(`/tk/a?ticket=${tickets.issue('tk/a', { params: { room: 'a' } })}&room=a`)).status).toBe(200);
     expect((await status(`/tk/a?ticket=a&ticket=b`)).status).toBe(400);
+  });
+
+  it('a POST stream takes ?ticket= too, bound to its JSON body params', async () => {
+    const send = (ticket: string, body: unknown) =>
+      fetch(`${baseUrl}/tk/post?ticket=${ticket}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const ok = await send(tickets.issue('tk/post', { params: { n: 1 } }), { n: 1 });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(parseSse(await ok.text())[1]!.data!)).toEqual({ params: { n: 1 } });
+    const other = await send(tickets.issue('tk/post', { params: { n: 1 } }), { n: 2 });
+    expect(other.status).toBe(401);
+    expect(((await other.json()) as { message: string }).message).toBe('Stream ticket is for other params');
   });
 
   it('no ticket or token ever reaches the logs', async () => {

@@ -16,6 +16,7 @@ export type {
   GrpcOptions,
   HubOptions,
   StreamOptions,
+  StreamSseOptions,
   ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
 export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './errors/stream-error-code.js';
@@ -30,6 +31,15 @@ export { LonglinkConfigError } from './core/longlink-options.js';
 export { StreamRegistry } from './core/stream-registry.js';
 export type { StreamDefinition } from './core/stream-definition.js';
 export { StreamTracker } from './core/stream-tracker.js';
+export { StreamTicketService } from './core/stream-ticket.service.js';
+export { StreamTicketGuard } from './core/stream-ticket.guard.js';
+export { InMemoryTicketStore } from './core/in-memory-ticket-store.js';
+export type {
+  StreamTicketOptions,
+  StreamTicketStore,
+  IssueStreamTicketOptions,
+  StreamTicketClaims,
+} from './interfaces/stream-ticket.interface.js';
 export type { StreamHandle } from './core/pipe-to-writer.js';
 export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
 export { WsTransport } from './transports/ws/ws.transport.js';

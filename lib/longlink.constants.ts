@@ -11,6 +11,10 @@ export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 export const DEFAULT_SSE_RETRY_MS = 2_000;
 export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** Default lifetime of a stream ticket. */
+export const DEFAULT_TICKET_TTL_MS = 30_000;
+/** Default largest body of a POST stream. */
+export const DEFAULT_SSE_MAX_BODY_BYTES = 64 * 1024;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

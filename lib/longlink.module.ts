@@ -6,6 +6,8 @@ import { StreamInvoker } from './core/stream-invoker.js';
 import { StreamRegistry } from './core/stream-registry.js';
 import { StreamRunner } from './core/stream-runner.js';
 import { StreamTracker } from './core/stream-tracker.js';
+import { StreamTicketGuard } from './core/stream-ticket.guard.js';
+import { StreamTicketService } from './core/stream-ticket.service.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
@@ -67,8 +69,19 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
       inject: [LONGLINK_RESOLVED_OPTIONS],
     },
     StreamHub,
+    StreamTicketService,
+    StreamTicketGuard,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport, StreamHub],
+  exports: [
+    LONGLINK_RESOLVED_OPTIONS,
+    StreamRegistry,
+    StreamTracker,
+    WsTransport,
+    GrpcTransport,
+    StreamHub,
+    StreamTicketService,
+    StreamTicketGuard,
+  ],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

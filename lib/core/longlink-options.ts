@@ -10,6 +10,7 @@ import {
   DEFAULT_DISCONNECT_GRACE_MS,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_SSE_COMMIT_DELAY_MS,
+  DEFAULT_TICKET_TTL_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
   DEFAULT_SSE_RETRY_MS,
   DEFAULT_WS_HEARTBEAT_MS,
@@ -80,7 +81,17 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'isGlobal']);
+  const tickets = checkObject('tickets', root.tickets, ['secret', 'ttlMs', 'store']);
+  if (tickets.secret !== undefined && !(Buffer.isBuffer(tickets.secret) || typeof tickets.secret === 'string')) {
+    fail('tickets.secret', 'a string or a Buffer', '(not shown)');
+  }
+  if (tickets.secret !== undefined && Buffer.byteLength(tickets.secret as string) < 32) {
+    fail('tickets.secret', 'at least 32 bytes', '(a shorter secret, not shown)');
+  }
+  if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
+    fail('tickets.store', 'an object with consume(id, expiresAt)', typeof tickets.store);
+  }
   const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
@@ -100,6 +111,11 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       retryMs: int('sse.retryMs', sse.retryMs, DEFAULT_SSE_RETRY_MS, 0),
       commitDelayMs: int('sse.commitDelayMs', sse.commitDelayMs, DEFAULT_SSE_COMMIT_DELAY_MS, 0),
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
+    },
+    tickets: {
+      ttlMs: int('tickets.ttlMs', tickets.ttlMs, DEFAULT_TICKET_TTL_MS, 1),
+      secret: tickets.secret as string | Buffer | undefined,
+      store: tickets.store as ResolvedLonglinkOptions['tickets']['store'],
     },
     ws: resolveWsOptions(root.ws),
     grpc: resolveGrpcOptions(root.grpc),

@@ -30,6 +30,23 @@ export function parseParamsJson(text: string, what = 'params'): Record<string, u
   return checkParamsObject(value, what);
 }
 
+/**
+ * Refuses `__proto__`, `constructor` and `prototype` keys at any depth of a value parsed by
+ * someone else (e.g. the platform's JSON body parser), and nesting deeper than `maxDepth`.
+ */
+export function assertSafeKeysDeep(value: unknown, what = 'params', maxDepth = 64): void {
+  const visit = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== 'object') return;
+    if (depth > maxDepth) throw new StreamException(StreamErrorCode.BAD_REQUEST, `${what} is nested too deeply`);
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, depth + 1));
+    for (const key of Object.keys(v)) {
+      assertSafeKey(key);
+      visit((v as Record<string, unknown>)[key], depth + 1);
+    }
+  };
+  visit(value, 0);
+}
+
 /** Checks that client params are a plain JSON object (not null, not an array). */
 export function checkParamsObject(value: unknown, what = 'params'): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

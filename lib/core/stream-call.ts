@@ -13,6 +13,8 @@ export interface StreamCallInit {
   raw: unknown;
   /** Id to use (e.g. a WS client's subscription id); a random one otherwise. */
   id?: string;
+  /** The stream ticket presented (SSE `?ticket=`). */
+  ticket?: string;
 }
 
 function parseCookies(header: string | string[] | undefined): Record<string, string> {
@@ -44,7 +46,9 @@ export class StreamCallImpl implements StreamCall {
   readonly lastEventId: string | undefined;
   readonly headers: StreamHeaders;
   readonly raw: unknown;
+  readonly ticket: string | undefined;
   user?: unknown;
+  connectionParams?: unknown;
   private readonly controller = new AbortController();
   private parsedCookies: Record<string, string> | undefined;
 
@@ -56,6 +60,7 @@ export class StreamCallImpl implements StreamCall {
     this.lastEventId = init.lastEventId;
     this.headers = init.headers;
     this.raw = init.raw;
+    this.ticket = init.ticket;
   }
 
   get signal(): AbortSignal {

@@ -6,8 +6,17 @@ import type { FlowControlOptions, StreamOptions } from '../interfaces/longlink-o
  * @publicApi
  */
 export interface StreamDefinition {
-  /** Full name: `<controller path>/<name>`. */
+  /** Full name: `[v<version>/]<controller path>/<name>` (the WS and gRPC name). */
   readonly name: string;
+  /** Name within the controller (`@Stream(name)` or the method name). */
+  readonly localName: string;
+  /** The controller path this definition was made for (a controller may have several). */
+  readonly controllerPath: string;
+  /**
+   * The version the controller or method declares (`@Controller({ version })`, `@Version()`),
+   * one per definition; `undefined` when none is declared or it is `VERSION_NEUTRAL`.
+   */
+  readonly version: string | undefined;
   /** `ClassName.method`, for messages. */
   readonly location: string;
   /** The controller instance. */

@@ -113,8 +113,11 @@ export class StreamInvoker {
    * subscribed; unsubscribing aborts `call.signal` and stops the pipeline wherever it is
    * (a guard or async handler that resolves later no longer starts the upstream).
    * Errors arrive normalised as {@link StreamException}.
+   *
+   * `onOpen` runs once when the call is accepted: guards, interceptors and pipes passed and
+   * the handler's stream (or a filter's replacement) is subscribed without failing.
    */
-  open(def: StreamDefinition, call: StreamCallImpl): Observable<StreamEvent> {
+  open(def: StreamDefinition, call: StreamCallImpl, onOpen?: () => void): Observable<StreamEvent> {
     return new Observable<StreamEvent>((subscriber) => {
       let inner: Subscription | undefined;
       const args: ContextArgs = [call];
@@ -134,10 +137,12 @@ export class StreamInvoker {
               catchError((error: unknown) => this.handleError(error, def, prepared, args)),
             )
             .subscribe(subscriber);
+          if (!subscriber.closed) onOpen?.();
         })
         .catch((error: unknown) => {
           if (subscriber.closed) return;
           inner = this.handleError(error, def, prepared, args).subscribe(subscriber);
+          if (!subscriber.closed) onOpen?.();
         });
       return () => {
         inner?.unsubscribe();

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { PATH_METADATA } from '@nestjs/common/constants.js';
+import { VERSION_NEUTRAL } from '@nestjs/common';
+import { PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import type { StreamMetadata } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
 import type { TransportName } from '../interfaces/stream-call.interface.js';
@@ -22,6 +23,24 @@ export function joinStreamName(...parts: string[]): string {
     .flatMap((p) => p.split('/'))
     .filter((s) => s.length > 0)
     .join('/');
+}
+
+/**
+ * The versions a handler declares (method `@Version()` first, else the controller's
+ * `version`), as name prefixes: `[undefined]` when none (or `VERSION_NEUTRAL`) is declared.
+ * The app's `defaultVersion` is not part of names: it changes routes, not names.
+ */
+function streamVersions(controller: Function, callback: Function): (string | undefined)[] {
+  const declared = (Reflect.getMetadata(VERSION_METADATA, callback) ?? Reflect.getMetadata(VERSION_METADATA, controller)) as
+    | string
+    | symbol
+    | (string | symbol)[]
+    | undefined;
+  const list = declared === undefined ? [] : Array.isArray(declared) ? declared : [declared];
+  const named = [...new Set(list.filter((v): v is string => v !== VERSION_NEUTRAL && typeof v === 'string'))];
+  // A neutral stream (or one without a version) keeps the plain name.
+  if (named.length === 0 || list.includes(VERSION_NEUTRAL)) return [undefined, ...named];
+  return named;
 }
 
 /**
@@ -85,32 +104,47 @@ export class StreamRegistry {
             `LonglinkModule: ${location} lists unknown transport(s) ${unknown.join(', ')} (known: ${TRANSPORTS.join(', ')})`,
           );
         }
-        const local = meta.name ?? methodName;
-        const paths = this.controllerPaths(metatype);
-        for (const controllerPath of paths) {
-          const name = joinStreamName(controllerPath, local);
-          this.validateName(name, location);
-          const existing = streams.get(name);
-          if (existing) {
-            throw new LonglinkConfigError(
-              `LonglinkModule: duplicate stream name "${name}": ${existing.location} and ${location}`,
-            );
+        const sse = meta.options.sse;
+        if (sse !== undefined) {
+          if (sse.method !== undefined && sse.method !== 'GET' && sse.method !== 'POST') {
+            throw new LonglinkConfigError(`LonglinkModule: ${location}: sse.method must be 'GET' or 'POST', got ${JSON.stringify(sse.method)}`);
           }
-          streams.set(name, {
-            name,
-            location,
-            instance,
-            controller: metatype,
-            callback,
-            methodName,
-            moduleKey: wrapper.host?.token as string,
-            options: meta.options,
-            flowControl: resolveFlowControl(
-              `@Stream(${JSON.stringify(name)}).flowControl`,
-              meta.options.flowControl,
-              this.options.flowControl,
-            ),
-          });
+          if (sse.maxBodyBytes !== undefined && (!Number.isSafeInteger(sse.maxBodyBytes) || sse.maxBodyBytes < 2)) {
+            throw new LonglinkConfigError(`LonglinkModule: ${location}: sse.maxBodyBytes must be an integer >= 2`);
+          }
+        }
+        const local = meta.name ?? methodName;
+        const versions = streamVersions(metatype, callback);
+        for (const controllerPath of this.controllerPaths(metatype)) {
+          for (const version of versions) {
+            const name = joinStreamName(version === undefined ? '' : `v${version}`, controllerPath, local);
+            this.validateName(name, location);
+            const existing = streams.get(name);
+            if (existing) {
+              throw new LonglinkConfigError(
+                `LonglinkModule: duplicate stream name "${name}": ${existing.location} and ${location}` +
+                  ' (give one a version, another controller path or another @Stream() name)',
+              );
+            }
+            streams.set(name, {
+              name,
+              localName: local,
+              controllerPath,
+              version,
+              location,
+              instance,
+              controller: metatype,
+              callback,
+              methodName,
+              moduleKey: wrapper.host?.token as string,
+              options: meta.options,
+              flowControl: resolveFlowControl(
+                `@Stream(${JSON.stringify(name)}).flowControl`,
+                meta.options.flowControl,
+                this.options.flowControl,
+              ),
+            });
+          }
         }
       }
     }

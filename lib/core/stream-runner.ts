@@ -30,7 +30,7 @@ export class StreamRunner {
 
   run<F>(def: StreamDefinition, call: StreamCallImpl, writer: StreamWriter<F>, budget?: QueueBudget): StreamHandle {
     const handle = pipeToWriter(
-      this.invoker.open(def, call),
+      this.invoker.open(def, call, () => writer.opened?.()),
       writer,
       def.flowControl,
       (h) => this.tracker.delete(h),

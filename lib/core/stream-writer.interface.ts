@@ -18,6 +18,12 @@ export interface StreamWriter<F = unknown> {
   onDrain(fn: () => void): void;
   /** Sets the one function called when the peer goes away (the loop then tears the upstream down). */
   onClose(fn: () => void): void;
+  /**
+   * Called once when the pipeline has accepted the call: guards, interceptors and pipes
+   * passed and the handler's stream is subscribed. Not called when the call is refused.
+   * SSE starts its commit delay here, so a slow guard still decides the HTTP status.
+   */
+  opened?(): void;
   /** Ends the subscription: normally (no error) or with an error. */
   end(error?: StreamException): void;
   /** Ends the subscription because the peer cannot keep up (queue over its limit). */

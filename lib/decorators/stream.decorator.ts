@@ -1,4 +1,4 @@
-import { SetMetadata } from '@nestjs/common';
+import { RequestMapping, RequestMethod, SetMetadata } from '@nestjs/common';
 import type { StreamOptions } from '../interfaces/longlink-options.interface.js';
 import { STREAM_METADATA } from '../longlink.constants.js';
 
@@ -12,16 +12,29 @@ export interface StreamMetadata {
 /**
  * Marks a controller method as a stream handler. The method returns an `Observable`
  * (or a Promise of one, or an async iterable); each value is one event, `tracked(id, data)`
- * gives it an event id. The stream's full name is `<controller path>/<name>`, and it is
- * served as SSE at `GET /<controller path>/<name>`.
+ * gives it an event id.
  *
- * Only writes metadata; the module discovers handlers at startup.
+ * - **SSE**: the stream is an ordinary Nest route of its controller, `GET <name>` (or
+ *   `POST <name>` with `{ sse: { method: 'POST' } }`), so the global prefix (and its
+ *   `exclude`), versioning, `RouterModule` paths and middleware bound with `forRoutes()`
+ *   apply to it exactly as to a `@Get(name)` of the same controller; the request is
+ *   served by the stream pipeline, not by Nest's HTTP handler.
+ * - **WebSocket / gRPC**: the stream's name is `<controller path>/<name>`, prefixed with
+ *   `v<version>/` when the controller or the method declares a version (README "Names and
+ *   routes").
+ *
+ * Only writes metadata: the longlink marker, and Nest's own route metadata (the same that
+ * `@Get()`/`@Post()` write) so that Nest registers the route.
  *
  * @param name Name within the controller (default: the method name).
- * @param options Transports and flow control for this stream.
+ * @param options Transports, flow control and SSE options for this stream.
  * @publicApi
  */
 export function Stream(name?: string, options: StreamOptions = {}): MethodDecorator {
   const metadata: StreamMetadata = { name, options };
-  return SetMetadata(STREAM_METADATA, metadata);
+  return (target, key, descriptor) => {
+    SetMetadata(STREAM_METADATA, metadata)(target, key, descriptor);
+    const method = options.sse?.method === 'POST' ? RequestMethod.POST : RequestMethod.GET;
+    RequestMapping({ path: name ?? String(key), method })(target, key, descriptor);
+  };
 }

@@ -1,5 +1,6 @@
 import type { CanActivate, Type } from '@nestjs/common';
 import type { TransportName } from './stream-call.interface.js';
+import type { StreamTicketOptions, StreamTicketStore } from './stream-ticket.interface.js';
 
 /**
  * What happens when a subscriber reads slower than its stream emits and its queue is full.
@@ -27,8 +28,10 @@ export interface SseOptions {
   /** `retry:` hint sent first: how long browsers wait before reconnecting. Default 2000. */
   retryMs?: number;
   /**
-   * How long the response head may wait for the stream's first event or end, so an empty
-   * stream still answers 204 and an early error a real status. Default 50.
+   * Once the pipeline accepted the call (guards, pipes, the handler's first subscription:
+   * they may take as long as they need, the status waits for them), how long the response
+   * head may wait for the stream's first event or end, so an empty stream still answers 204
+   * and an early error a real status. Default 50.
    */
   commitDelayMs?: number;
   /** After a slow-consumer disconnect, how long the error event may take to flush before the socket is destroyed. Default 1000. */
@@ -130,6 +133,8 @@ export interface LonglinkModuleOptions {
   grpc?: boolean | GrpcOptions;
   /** The fan-out hub (`StreamHub`): in memory unless `redis` is given. */
   hub?: HubOptions;
+  /** Stream tickets (`StreamTicketService`, `StreamTicketGuard`). */
+  tickets?: StreamTicketOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -143,6 +148,20 @@ export interface StreamOptions {
    * one of `grpc.protoPath`): request message → params, each value → response message.
    */
   grpc?: { service: string; method: string };
+  /** How this stream is served over SSE. */
+  sse?: StreamSseOptions;
+}
+
+/** SSE options of one `@Stream()`. */
+export interface StreamSseOptions {
+  /**
+   * `GET` (default, `EventSource`): params from the query string. `POST` (`fetch` streaming,
+   * `@microsoft/fetch-event-source`, LLM-style requests): params from a JSON object body,
+   * validated like query params, same SSE framing and resume (`Last-Event-ID`).
+   */
+  method?: 'GET' | 'POST';
+  /** POST: largest accepted body in bytes; larger ones are refused with `413`. Default 65536. */
+  maxBodyBytes?: number;
 }
 
 /** Options after defaults were applied. */
@@ -154,6 +173,7 @@ export interface ResolvedLonglinkOptions {
   /** `undefined` when the gRPC transport is off. */
   grpc: ResolvedGrpcOptions | undefined;
   hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
+  tickets: { ttlMs: number; secret?: string | Buffer; store?: StreamTicketStore };
 }
 
 /** gRPC options after defaults. */

@@ -38,4 +38,15 @@ export interface StreamCall {
   readonly raw: unknown;
   /** Free slot for guards to attach the authenticated principal, like `request.user`. */
   user?: unknown;
+  /**
+   * The stream ticket the client presented (SSE: the `ticket` query value, which is not a
+   * param), for `StreamTicketGuard` / `StreamTicketService.verify()`. Never logged.
+   */
+  readonly ticket?: string;
+  /**
+   * The connection's init payload (WebSocket `{"type":"init","payload":...}`, see PROTOCOL.md
+   * §4 init), shared by every subscription on that connection; `undefined` on SSE and gRPC
+   * unless a transport sets it. Untrusted client input: validate it in your guard.
+   */
+  connectionParams?: unknown;
 }

@@ -12,10 +12,10 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, tracked } from '../../lib/index.js';
+import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, StreamTicketService, tracked } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
-import { ChatMessage, ChatParams, CounterParams, FailParams } from './demo.params.js';
+import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
 
@@ -28,7 +28,10 @@ export class DemoController {
   /** Upstream subscriptions of `demo/clock` right now (1 while anyone listens). */
   clockUpstreams = 0;
 
-  constructor(private readonly hub: StreamHub) {}
+  constructor(
+    private readonly hub: StreamHub,
+    private readonly tickets: StreamTicketService,
+  ) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
     this.clockUpstreams++;
@@ -100,10 +103,55 @@ export class DemoController {
     return { id };
   }
 
-  /** Needs `Authorization: Bearer demo-token`; emits `{ ok: true }` and completes. */
+  /**
+   * A stream ticket for `demo/secure` (single use, 30 s), for a browser's `EventSource`, which
+   * cannot send the bearer token: `201 { ticket, stream, expiresInMs }`. The caller
+   * authenticates as for any route (here the bearer token; in an app, its session).
+   */
+  @Post('ticket')
+  @UseGuards(DemoAuthGuard)
+  ticket(): { ticket: string; stream: string; expiresInMs: number } {
+    const stream = 'demo/secure';
+    return { ticket: this.tickets.issue(stream, { subject: 'demo-user', ttlMs: 30_000 }), stream, expiresInMs: 30_000 };
+  }
+
+  /**
+   * Needs the bearer token, the WebSocket init payload `{ token }` or a ticket from
+   * `POST /demo/ticket` (see DemoAuthGuard); emits `{ ok: true }` and completes.
+   */
   @Stream('secure')
   @UseGuards(DemoAuthGuard)
   secure(): Observable<StreamEvent<{ ok: boolean }>> {
     return of(tracked('1', { ok: true }));
   }
+
+  /**
+   * A fake LLM: `POST /demo/complete` with `{"prompt":"..."}` streams a reply token by token
+   * (`{ token, index }`, id = index) and completes. Deterministic for a prompt, so a client
+   * that reconnects with `Last-Event-ID: <index>` gets the rest of the same reply.
+   */
+  @Stream('complete', { sse: { method: 'POST', maxBodyBytes: 8 * 1024 } })
+  complete(
+    @StreamParams(params) { prompt, tokenDelayMs }: CompleteParams,
+    @LastEventId() lastEventId?: string,
+  ): Observable<StreamEvent<{ token: string; index: number }>> {
+    const tokens = fakeReply(prompt);
+    let start = 0;
+    if (lastEventId !== undefined) {
+      if (!/^\d{1,6}$/.test(lastEventId)) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'lastEventId must be a token index');
+      start = Number(lastEventId) + 1;
+    }
+    if (start >= tokens.length) return EMPTY;
+    const indexes = tokenDelayMs === 0 ? range(start, tokens.length - start) : timer(0, tokenDelayMs).pipe(take(tokens.length - start), map((i) => start + i));
+    return indexes.pipe(map((index) => tracked(String(index), { token: tokens[index]!, index })));
+  }
+}
+
+/** The fake model's reply to a prompt, as tokens (words with their leading space). */
+export function fakeReply(prompt: string): string[] {
+  const words = prompt.trim().split(/\s+/).slice(0, 50);
+  const text = `You asked about "${words.join(' ')}". Here is a made-up answer, streamed one token at a time ` +
+    `like a language model would, so the page can show it as it arrives. It has ${words.length} word(s) to think about, ` +
+    `and it ends here.`;
+  return text.split(/(?= )/);
 }

@@ -56,3 +56,17 @@ export class ChatMessage {
   @Length(1, 1000)
   text!: string;
 }
+
+/** Body of `POST /demo/complete` (a JSON object). */
+export class CompleteParams {
+  @IsString()
+  @Length(1, 2000)
+  prompt!: string;
+
+  /** Delay between tokens. */
+  @IntParam()
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  tokenDelayMs: number = 30;
+}

@@ -54,6 +54,19 @@ describe('sample app (npm start)', () => {
     const counter = parseSse(await (await rawGet(`${sample.baseUrl}/demo/counter?count=3&intervalMs=0`)).body());
     expect(counter.filter((e) => e.id).map((e) => e.data)).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);
 
+    // demo/complete: a POST stream (fake LLM); demo/secure with a ticket from POST /demo/ticket.
+    const completion = await fetch(`${sample.baseUrl}/demo/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'hello', tokenDelayMs: 0 }),
+    });
+    const tokens = parseSse(await completion.text()).filter((e) => e.id !== undefined);
+    expect(tokens.map((e) => (JSON.parse(e.data!) as { token: string }).token).join('')).toMatch(/^You asked about "hello"\..* and it ends here\.$/);
+    const issued = await fetch(`${sample.baseUrl}/demo/ticket`, { method: 'POST', headers: { authorization: 'Bearer demo-token' } });
+    const { ticket } = (await issued.json()) as { ticket: string };
+    const secure = parseSse(await (await rawGet(`${sample.baseUrl}/demo/secure?ticket=${ticket}`)).body());
+    expect(secure[1]).toEqual({ id: '1', data: '{"ok":true}' });
+
     const clock = await rawGet(`${sample.baseUrl}/demo/clock`);
     await clock.waitFor((t) => t.includes('data: {"now":'), 3000);
     const ws = await openWs(`${sample.baseUrl.replace('http', 'ws')}/ws`);

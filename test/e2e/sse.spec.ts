@@ -273,8 +273,10 @@ describe('SSE with a global prefix', () => {
 });
 
 describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes next to the application routes (%s)', (platform) => {
-  it('a @Get(":id") in the same controller does not hide a stream', async () => {
+  it('a stream is matched exactly as a @Get of the same controller: Nest orders both the same way', async () => {
     const { Controller, Get, Module, Param } = await import('@nestjs/common');
+    const { NestFactory } = await import('@nestjs/core');
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
     const { of } = await import('rxjs');
     const { LonglinkModule, Stream, tracked } = await import('../../lib/index.js');
     @Controller('items')
@@ -288,17 +290,40 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes next to the appl
       live() {
         return of(tracked('1', { live: true }));
       }
+
+      @Get('plain')
+      plain() {
+        return { plain: true };
+      }
     }
     @Module({ imports: [LonglinkModule.forRoot()], controllers: [ItemsController] })
     class ItemsModule {}
-    const { app, baseUrl } = await createHttpApp(platform, ItemsModule);
-    try {
-      const stream = await rawGet(`${baseUrl}/items/live`);
-      expect(parseSse(await stream.body())[1]).toEqual({ id: '1', data: '{"live":true}' });
-      const item = await rawGet(`${baseUrl}/items/42`);
-      expect(JSON.parse(await item.body())).toEqual({ id: '42' });
-    } finally {
-      await app.close();
+    for (const routeResolutionStrategy of ['declaration', 'specificity'] as const) {
+      const options = { logger: false as const, forceCloseConnections: true, routeResolutionStrategy };
+      const app =
+        platform === 'fastify'
+          ? await NestFactory.create(ItemsModule, new FastifyAdapter(), options)
+          : await NestFactory.create(ItemsModule, options);
+      await app.listen(0, '127.0.0.1');
+      const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+      try {
+        const stream = await rawGet(`${baseUrl}/items/live`);
+        const plain = await rawGet(`${baseUrl}/items/plain`);
+        // Express in declaration order: ':id' (declared first) takes both, the stream like the @Get.
+        // Fastify, or Nest's 'specificity' strategy: static paths win for both.
+        const shadowed = platform === 'express' && routeResolutionStrategy === 'declaration';
+        if (shadowed) {
+          expect(JSON.parse(await stream.body())).toEqual({ id: 'live' });
+          expect(JSON.parse(await plain.body())).toEqual({ id: 'plain' });
+        } else {
+          expect(parseSse(await stream.body())[1]).toEqual({ id: '1', data: '{"live":true}' });
+          expect(JSON.parse(await plain.body())).toEqual({ plain: true });
+        }
+        const item = await rawGet(`${baseUrl}/items/42`);
+        expect(JSON.parse(await item.body())).toEqual({ id: '42' });
+      } finally {
+        await app.close();
+      }
     }
   });
 });

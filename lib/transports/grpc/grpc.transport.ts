@@ -86,12 +86,17 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const handlers = new Map<string, NativeHandler>();
     handlers.set(pattern('Streams', 'Subscribe'), (call) => this.serveGeneric(call, libs));
     const typed = this.registry.forTransport('grpc').filter((d) => d.options.grpc);
+    const boundBy = new Map<string, string>();
     for (const def of typed) {
       const { service, method } = def.options.grpc!;
       const key = pattern(service, method);
       if (handlers.has(key)) {
-        throw new LonglinkConfigError(`LonglinkModule: two streams are bound to gRPC method ${service}/${method}`);
+        // Also a handler with several versions (one stream name per version) and one binding.
+        throw new LonglinkConfigError(
+          `LonglinkModule: two streams are bound to gRPC method ${service}/${method}: "${boundBy.get(key)}" and "${def.name}"`,
+        );
       }
+      boundBy.set(key, def.name);
       this.checkTypedMethod(definition, options, def);
       handlers.set(key, (call) => this.serveTyped(def, call, libs));
     }

@@ -1,24 +1,28 @@
 import type { IncomingMessage } from 'node:http';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
-import { assertSafeKey, parseParamsJson } from '../../core/params.js';
+import { assertSafeKey, assertSafeKeysDeep, checkParamsObject, parseParamsJson } from '../../core/params.js';
 import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
 
 /** Query keys with a meaning of their own; every other key is a param. */
 export const SSE_PARAMS_KEY = 'params';
 export const SSE_LAST_EVENT_ID_KEY = 'lastEventId';
+/** The stream ticket (PROTOCOL.md §3.8); never a param, never logged. */
+export const SSE_TICKET_KEY = 'ticket';
 
 /** What an SSE request asks for. */
 export interface SseRequest {
   params: Record<string, unknown>;
   lastEventId: string | undefined;
+  ticket: string | undefined;
 }
 
 /**
- * Reads params and the last event id of an SSE request. Params: the JSON object in the
- * `params` query value, then every other query key on top (repeated keys become arrays).
- * Last event id: the `Last-Event-ID` header, else the `lastEventId` query value.
- * Throws `BAD_REQUEST` on malformed input.
+ * Reads params, the last event id and the ticket of an SSE request. Params: the JSON object
+ * in the `params` query value, then every other query key (but `lastEventId` and `ticket`)
+ * on top (repeated keys become arrays). Last event id: the `Last-Event-ID` header, else the
+ * `lastEventId` query value. Ticket: the `ticket` query value. Throws `BAD_REQUEST` on
+ * malformed input.
  */
 export function readSseRequest(req: IncomingMessage): SseRequest {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
@@ -27,7 +31,7 @@ export function readSseRequest(req: IncomingMessage): SseRequest {
   const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string) : {};
   const seen = new Set<string>();
   for (const [key, value] of query) {
-    if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY) continue;
+    if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY || key === SSE_TICKET_KEY) continue;
     assertSafeKey(key);
     if (!seen.has(key)) {
       seen.add(key);
@@ -43,5 +47,53 @@ export function readSseRequest(req: IncomingMessage): SseRequest {
   if (lastEventId !== undefined && (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId))) {
     throw new StreamException(StreamErrorCode.BAD_REQUEST, 'Invalid last event id');
   }
-  return { params, lastEventId: lastEventId === '' ? undefined : lastEventId };
+  const tickets = query.getAll(SSE_TICKET_KEY);
+  if (tickets.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'ticket may be given once');
+  return { params, lastEventId: lastEventId === '' ? undefined : lastEventId, ticket: tickets[0] || undefined };
+}
+
+/** Thrown for a POST body over the stream's limit; answered with `413` (code `BAD_REQUEST`). */
+export class SseBodyTooLargeError extends StreamException {
+  constructor(readonly limitBytes: number) {
+    super(StreamErrorCode.BAD_REQUEST, `Request body exceeds ${limitBytes} bytes`, { limitBytes });
+  }
+}
+
+/**
+ * Reads the params of a POST stream from its body: a JSON object (an empty body is `{}`),
+ * at most `limit` bytes. Uses what the platform's body parser already parsed (Express
+ * `json()`, Fastify's JSON and text parsers), else reads the raw body itself, stopping at the
+ * limit. Throws {@link SseBodyTooLargeError} past the limit, `BAD_REQUEST` on anything else
+ * that is not a JSON object.
+ */
+export async function readSseBody(req: IncomingMessage, parsed: unknown, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new SseBodyTooLargeError(limit);
+  if (typeof parsed === 'string') {
+    if (Buffer.byteLength(parsed) > limit) throw new SseBodyTooLargeError(limit);
+    return parsed.trim() === '' ? {} : parseParamsJson(parsed, 'body');
+  }
+  if (parsed !== undefined && parsed !== null && !Buffer.isBuffer(parsed)) {
+    // JSON.parse keeps "__proto__" as an own key: check every level as parseParamsJson does.
+    assertSafeKeysDeep(parsed, 'body');
+    const params = checkParamsObject(parsed, 'body');
+    if (!Number.isFinite(declared) && Buffer.byteLength(JSON.stringify(params)) > limit) throw new SseBodyTooLargeError(limit);
+    return params;
+  }
+  if (Buffer.isBuffer(parsed)) return readText(parsed.toString('utf8'), limit);
+  if (req.readableEnded || !req.readable) return {};
+  // Hand-written rather than raw-body & co.: a dozen lines with the limit checked per chunk.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new SseBodyTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  return readText(Buffer.concat(chunks).toString('utf8'), limit);
+}
+
+function readText(text: string, limit: number): Record<string, unknown> {
+  if (Buffer.byteLength(text) > limit) throw new SseBodyTooLargeError(limit);
+  return text.trim() === '' ? {} : parseParamsJson(text, 'body');
 }

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnModuleInit } from '@nestjs/common';
+import { HOST_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import { LonglinkConfigError } from '../../core/longlink-options.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
@@ -9,8 +11,10 @@ import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
-import { readSseRequest } from './sse.request.js';
+import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
+import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } from './sse.request.js';
 import { SseWriter } from './sse.writer.js';
+import { interceptNestStreamRoutes, type NestStreamRoute } from './sse.nest-routes.js';
 
 /** The request/response pair of either platform, reduced to what the transport needs. */
 interface PlatformExchange {
@@ -30,13 +34,26 @@ interface FastifyReplyLike {
   callNotFound(): void;
 }
 
+/** Where unknown stream names under a controller path are answered. */
+interface StreamBase {
+  /** Route path of the controller part (`/api/v2/admin/feed`). */
+  path: string;
+  /** The matching stream-name prefix (`v2/feed`). */
+  name: string;
+}
+
 /**
- * Serves every `@Stream()` as Server-Sent Events at `GET /<global prefix>/<stream name>`,
- * on `@nestjs/platform-express` or `@nestjs/platform-fastify`. See PROTOCOL.md.
+ * Serves every `@Stream()` as Server-Sent Events on the route Nest computes for it (a `GET`,
+ * or `POST` with `sse.method`), on `@nestjs/platform-express` or `@nestjs/platform-fastify`.
+ * See PROTOCOL.md §3 and README "Names and routes".
  */
 @Injectable()
 export class SseTransport implements OnModuleInit {
   private readonly logger = new Logger('Longlink');
+  private platform: 'express' | 'fastify' | undefined;
+  /** Definitions that got a route. */
+  private readonly routed = new Set<StreamDefinition>();
+  private readonly bases = new Map<string, StreamBase>();
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -44,7 +61,17 @@ export class SseTransport implements OnModuleInit {
     private readonly config: ApplicationConfig,
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
-  ) {}
+  ) {
+    // The adapter is set before Nest registers routes: with NestFactory.create() before this
+    // provider exists, with @nestjs/testing's createNestApplication() after (init$ replays).
+    adapterHost?.init$.subscribe(() => {
+      const adapter = adapterHost.httpAdapter;
+      if (!adapter) return;
+      const platform = adapter.getType();
+      if (platform === 'express' || platform === 'fastify') this.platform = platform;
+      interceptNestStreamRoutes(adapter, (route) => this.onStreamRoute(route));
+    });
+  }
 
   onModuleInit(): void {
     if (!this.options.sse.enabled) return;
@@ -53,36 +80,81 @@ export class SseTransport implements OnModuleInit {
       this.logger.warn('No HTTP adapter: streams are not served over SSE');
       return;
     }
-    const platform = adapter.getType();
-    if (platform !== 'express' && platform !== 'fastify') {
-      throw new Error(`LonglinkModule: the SSE transport supports express and fastify, not "${platform}"`);
+    const platform = this.platform;
+    if (!platform) {
+      throw new Error(`LonglinkModule: the SSE transport supports express and fastify, not "${adapter.getType()}"`);
     }
-    const prefix = this.config.getGlobalPrefix();
-    const bases = new Set<string>();
-    const router = platform === 'express' ? expressRouterStack(adapter.getInstance()) : undefined;
-    const before = router?.length ?? 0;
-    for (const def of this.registry.forTransport('sse')) {
-      const path = `/${joinStreamName(prefix, def.name)}`;
-      adapter.get(path, this.platformHandler(platform, (x) => this.serve(def, x)));
-      this.logger.log(`SSE GET ${path}`);
-      const base = def.name.split('/').slice(0, -1).join('/');
-      if (base) bases.add(base);
-    }
-    if (router) {
-      // Express matches in registration order and the application's routes were registered
-      // first, so a `@Get(':id')` beside a stream would hide it. Stream routes go before the
-      // first route (after the application's middleware), as exact paths do on Fastify.
-      const ours = router.splice(before);
-      const firstRoute = router.findIndex((layer) => layer.route !== undefined);
-      router.splice(firstRoute === -1 ? router.length : firstRoute, 0, ...ours);
+    const missing = this.registry.forTransport('sse').filter((d) => !this.routed.has(d));
+    for (const def of missing) {
+      throw new LonglinkConfigError(
+        `LonglinkModule: stream "${def.name}" (${def.location}) got no SSE route from Nest` +
+          (def.version !== undefined && !this.config.getVersioning()
+            ? ' (it declares a version but app.enableVersioning() was not called, so Nest routes only one of its versions)'
+            : '') +
+          '; serve it on other transports only (@Stream(name, { transports })) or report this as a bug',
+      );
     }
     // Unknown names under a controller that has streams: 404 with the JSON body of PROTOCOL.md.
-    for (const base of bases) {
+    // Registered here, after the application's routes and before Nest's not-found handler.
+    for (const base of this.bases.values()) {
       const wildcard = platform === 'express' ? '*rest' : '*';
       adapter.get(
-        `/${joinStreamName(prefix, base)}/${wildcard}`,
-        this.platformHandler(platform, (x) => this.notFound(x, prefix), true),
+        `${base.path === '/' ? '' : base.path}/${wildcard}`,
+        this.platformHandler(platform, (x) => this.notFound(x, base), true),
       );
+    }
+  }
+
+  /** A route Nest is registering for a `@Stream()` handler: register the stream pipeline there. */
+  private onStreamRoute(route: NestStreamRoute): void {
+    if (!this.options.sse.enabled || !this.platform) return;
+    const platform = this.platform;
+    const segments = route.path.split('/').filter(Boolean);
+    const endsWith = (tail: string): boolean => {
+      const t = tail.split('/').filter(Boolean);
+      return t.length <= segments.length && t.every((s, i) => segments[segments.length - t.length + i] === s);
+    };
+    const forMethod = this.registry.all().filter((d) => Reflect.getMetadata(STREAM_METADATA, d.callback) === route.metadata);
+    // A base-class handler inherited by several controllers: Nest names the handler after its controller.
+    const named = forMethod.filter((d) => d.location === route.handlerName);
+    const candidates = (named.length ? named : forMethod).filter(
+      (d) => (d.options.sse?.method ?? 'GET') === route.method && endsWith(joinStreamName(d.controllerPath, d.localName)),
+    );
+    if (candidates.length === 0) return;
+    for (const def of candidates) {
+      if (Reflect.getMetadata(HOST_METADATA, def.controller) !== undefined) {
+        throw new LonglinkConfigError(
+          `LonglinkModule: stream "${def.name}" (${def.location}): @Controller({ host }) is not supported for streams`,
+        );
+      }
+    }
+    const sse = candidates.filter((d) => this.registry.find(d.name, 'sse') === d);
+    const versioning = this.config.getVersioning();
+    let chosen: { def: StreamDefinition; filter?: unknown }[];
+    if (!versioning) {
+      // Nest ignores versions without enableVersioning(): one route, the first definition.
+      chosen = sse.slice(0, 1).map((def) => ({ def }));
+    } else if (versioning.type === VersioningType.URI) {
+      const prefix = versioning.prefix === false ? '' : (versioning.prefix ?? 'v');
+      const versioned = sse.filter((d) => d.version !== undefined && segments.includes(`${prefix}${d.version}`));
+      chosen = (versioned.length ? versioned : sse.filter((d) => d.version === undefined)).slice(0, 1).map((def) => ({ def }));
+    } else {
+      // Header, media-type and custom versioning: Nest's own version filter, one per version.
+      chosen = sse.map((def) => ({ def, filter: def.version ?? unversionedFilter(def, versioning.defaultVersion) }));
+    }
+    const adapter = this.adapterHost!.httpAdapter;
+    for (const { def, filter } of chosen) {
+      let handler = this.platformHandler(platform, (x) => this.serve(def, x));
+      if (filter !== undefined) {
+        handler = adapter.applyVersionFilter(handler, filter as never, versioning as never) as typeof handler;
+      }
+      route.register(handler);
+      this.routed.add(def);
+      this.logger.log(`SSE ${route.method} ${route.path} → ${def.name}`);
+      const localSegments = def.localName.split('/').filter(Boolean).length;
+      const basePath = `/${segments.slice(0, segments.length - localSegments).join('/')}`;
+      const baseName = joinStreamName(def.version === undefined ? '' : `v${def.version}`, def.controllerPath);
+      if (route.method === 'GET' && !this.bases.has(basePath)) this.bases.set(basePath, { path: basePath, name: baseName });
     }
   }
 
@@ -128,19 +200,45 @@ export class SseTransport implements OnModuleInit {
     } catch (error) {
       return writer.end(toStreamException(error));
     }
+    if (req.method === 'POST') {
+      if (Object.keys(request.params).length > 0) {
+        return writer.end(
+          new StreamException(StreamErrorCode.BAD_REQUEST, 'A POST stream takes its params from the JSON body, not the query string'),
+        );
+      }
+      const limit = def.options.sse?.maxBodyBytes ?? DEFAULT_SSE_MAX_BODY_BYTES;
+      readSseBody(req, (platformRequest as { body?: unknown }).body, limit).then(
+        (params) => {
+          if (!writer.gone) this.start(def, { ...request, params }, req, platformRequest, writer);
+        },
+        (error: unknown) => {
+          if (error instanceof SseBodyTooLargeError) {
+            res.setHeader('connection', 'close');
+            return writer.refuse(error, 413);
+          }
+          writer.end(toStreamException(error));
+        },
+      );
+      return;
+    }
+    this.start(def, request, req, platformRequest, writer);
+  }
+
+  private start(def: StreamDefinition, request: SseRequest, req: IncomingMessage, platformRequest: unknown, writer: SseWriter): void {
     const call = new StreamCallImpl({
       stream: def.name,
       transport: 'sse',
       params: request.params,
       lastEventId: request.lastEventId,
+      ticket: request.ticket,
       headers: req.headers,
       raw: platformRequest,
     });
+    // The head waits for the pipeline: the writer's commit delay starts at opened().
     this.runner.run(def, call, writer);
-    writer.scheduleCommit();
   }
 
-  private notFound({ req, res }: PlatformExchange, prefix: string): void {
+  private notFound({ req, res }: PlatformExchange, base: StreamBase): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     let decoded = path;
     try {
@@ -148,17 +246,20 @@ export class SseTransport implements OnModuleInit {
     } catch {
       // keep it encoded
     }
-    const name = joinStreamName(decoded).slice(joinStreamName(prefix).length).replace(/^\//, '');
-    new SseWriter(res, this.options.sse).end(
-      new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`),
-    );
+    const rest = joinStreamName(decoded).slice(joinStreamName(base.path).length);
+    const name = joinStreamName(base.name, rest);
+    new SseWriter(res, this.options.sse).end(new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`));
   }
 }
 
-/** Express's router layers (`app.router.stack`), if this is an Express app. */
-function expressRouterStack(instance: unknown): { route?: unknown }[] | undefined {
-  const stack = (instance as { router?: { stack?: unknown } } | undefined)?.router?.stack;
-  return Array.isArray(stack) ? (stack as { route?: unknown }[]) : undefined;
+/**
+ * The version filter of a definition without a declared version: `VERSION_NEUTRAL` when it
+ * declares neutrality, else the app's default version (as Nest does for a `@Get`).
+ */
+function unversionedFilter(def: StreamDefinition, defaultVersion: unknown): unknown {
+  const declared = (Reflect.getMetadata(VERSION_METADATA, def.callback) ?? Reflect.getMetadata(VERSION_METADATA, def.controller)) as unknown;
+  const list = Array.isArray(declared) ? declared : [declared];
+  return list.includes(VERSION_NEUTRAL) ? VERSION_NEUTRAL : defaultVersion;
 }
 
 function acceptsEventStream(req: IncomingMessage): boolean {

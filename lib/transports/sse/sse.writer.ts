@@ -29,9 +29,10 @@ const STREAM_HEADERS: Readonly<Record<string, string>> = {
 type FlushableResponse = ServerResponse & { flush?: () => void };
 
 /**
- * Writes one subscription to one HTTP response. The response head is held until the first
- * event, the end of the stream, or `commitDelayMs`, so that an early refusal still gets a
- * real status and an empty stream a 204.
+ * Writes one subscription to one HTTP response. The response head is held while the
+ * pipeline decides (guards, interceptors, pipes, the handler's first subscription, however
+ * long they take), then until the first event, the end of the stream, or `commitDelayMs`
+ * after {@link opened}, so that a refusal gets a real status and an empty stream a 204.
  */
 export class SseWriter implements StreamWriter<Buffer> {
   private committed = false;
@@ -102,8 +103,11 @@ export class SseWriter implements StreamWriter<Buffer> {
     this.res.once('close', fn);
   }
 
-  /** Commits the head after `commitDelayMs` unless an event or the end comes first. */
-  scheduleCommit(): void {
+  /**
+   * The pipeline accepted the call: commits the head after `commitDelayMs` unless an event
+   * or the end comes first. Until then no timer runs, so a slow guard decides the status.
+   */
+  opened(): void {
     if (this.committed || this.ended) return;
     this.commitTimer = setTimeout(() => this.commit(), this.options.commitDelayMs);
     this.commitTimer.unref();
@@ -145,6 +149,25 @@ export class SseWriter implements StreamWriter<Buffer> {
     }
   }
 
+  /** Refuses before the stream starts with an explicit HTTP status (413 for an oversize POST body). */
+  refuse(error: StreamException, status: number): void {
+    if (this.ended || this.committed) return this.end(error);
+    this.ended = true;
+    this.stopTimers();
+    if (this.gone || this.res.headersSent) return void this.res.destroy();
+    this.answer(error, status);
+  }
+
+  private answer(error: StreamException, status: number): void {
+    const body = JSON.stringify(error.toJSON());
+    this.res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
+    this.res.end(body);
+  }
+
   end(error?: StreamException): void {
     if (this.ended) return;
     if (!this.committed) {
@@ -152,13 +175,7 @@ export class SseWriter implements StreamWriter<Buffer> {
       this.stopTimers();
       if (this.gone || this.res.headersSent) return void this.res.destroy();
       if (error) {
-        const body = JSON.stringify(error.toJSON());
-        this.res.writeHead(SSE_STATUS_BY_CODE[error.code], {
-          'content-type': 'application/json; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-length': Buffer.byteLength(body),
-        });
-        this.res.end(body);
+        this.answer(error, SSE_STATUS_BY_CODE[error.code]);
       } else {
         // Nothing to send: 204 tells EventSource not to reconnect.
         this.res.writeHead(204, { 'cache-control': 'no-store' });

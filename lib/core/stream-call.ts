@@ -11,6 +11,8 @@ export interface StreamCallInit {
   lastEventId: string | undefined;
   headers: StreamHeaders;
   raw: unknown;
+  /** The connection's init payload (WebSocket), if any. */
+  connectionParams?: unknown;
   /** Id to use (e.g. a WS client's subscription id); a random one otherwise. */
   id?: string;
 }
@@ -44,6 +46,7 @@ export class StreamCallImpl implements StreamCall {
   readonly lastEventId: string | undefined;
   readonly headers: StreamHeaders;
   readonly raw: unknown;
+  readonly connectionParams?: unknown;
   user?: unknown;
   private readonly controller = new AbortController();
   private parsedCookies: Record<string, string> | undefined;
@@ -56,6 +59,7 @@ export class StreamCallImpl implements StreamCall {
     this.lastEventId = init.lastEventId;
     this.headers = init.headers;
     this.raw = init.raw;
+    if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
   }
 
   get signal(): AbortSignal {

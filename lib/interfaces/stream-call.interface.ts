@@ -36,6 +36,12 @@ export interface StreamCall {
    * on SSE, the upgrade `IncomingMessage` on WS, the `ServerWritableStream` call on gRPC.
    */
   readonly raw: unknown;
+  /**
+   * The payload of the connection's init message (WebSocket `{"type":"init","payload":...}`,
+   * PROTOCOL.md §4.2), the same for every subscription of that connection; `undefined` when
+   * the client sent none and on transports that have no init message (SSE, gRPC).
+   */
+  connectionParams?: unknown;
   /** Free slot for guards to attach the authenticated principal, like `request.user`. */
   user?: unknown;
 }

@@ -68,7 +68,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     },
     StreamHub,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport, StreamHub],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport, StreamHub, HUB_ADAPTER],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

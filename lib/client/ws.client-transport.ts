@@ -193,9 +193,11 @@ export class WsClientTransport implements ClientTransport {
   }
 }
 
-/** Node without a global WebSocket: the optional peer `ws` (the specifier is a variable so bundlers leave it out). */
+/** A module import bundlers cannot follow (a parameter, not a literal): Node-only peers stay out of browser builds. */
+const importOpaque = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
+
+/** Node without a global WebSocket: the optional peer `ws`. */
 async function loadWs(): Promise<typeof WebSocket> {
-  const name = 'ws';
-  const mod = (await import(name)) as { default: typeof WebSocket; WebSocket?: typeof WebSocket };
+  const mod = (await importOpaque('ws')) as { default: typeof WebSocket; WebSocket?: typeof WebSocket };
   return mod.WebSocket ?? mod.default;
 }

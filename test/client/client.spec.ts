@@ -227,6 +227,12 @@ describe('client: WebSocket specifics', () => {
     await until(() => ws.connectionCount === 0, 3000, 'idle close');
   });
 
+  it('Node without a WebSocket constructor passed in: the optional peer ws is loaded on demand', async () => {
+    const c = client({ url: server.url, transport: 'ws' });
+    expect((await collect(c.stream<{ n: number }>('demo/counter', { count: 2, intervalMs: 0 }))).map((v) => v.n)).toEqual([0, 1]);
+    expect(server.app.get(WsTransport).connectionCount).toBe(1);
+  });
+
   it('connectionParams travel in the init message on every (re)connect; a function is called each time', async () => {
     let calls = 0;
     const c = client({ url: server.url, transport: 'ws', WebSocket, connectionParams: () => ({ token: 'good', call: ++calls }) });

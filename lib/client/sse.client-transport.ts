@@ -49,7 +49,12 @@ export class SseClientTransport implements ClientTransport {
     const { options } = this;
     const ES = options.EventSource ?? (globalThis as { EventSource?: typeof EventSource }).EventSource;
     const start = async (withFetch: boolean) => {
-      const url = await this.urlOf(request, withFetch);
+      let url: string;
+      try {
+        url = await this.urlOf(request, withFetch);
+      } catch (error) {
+        return end(new StreamError('UNAUTHENTICATED', `ticket failed: ${String(error)}`));
+      }
       if (done) return;
       if (!withFetch) {
         // EventSource: reconnects are ours (it is closed on any error), so resume ids are exact.

@@ -110,7 +110,13 @@ export class WsClientTransport implements ClientTransport {
       socket.onerror = () => undefined; // a close event follows
       socket.onmessage = (e) => current() && this.onMessage(String(e.data), () => (opened = true));
       socket.onopen = async () => {
-        const params = await options.connectionParams();
+        let params: unknown;
+        try {
+          params = await options.connectionParams();
+        } catch (error) {
+          clearTimeout(timer);
+          return current() && this.fail(new StreamError('UNAUTHENTICATED', `connectionParams failed: ${String(error)}`), false);
+        }
         if (!current()) return;
         clearTimeout(timer);
         if (params !== undefined) this.send({ type: 'init', payload: params });

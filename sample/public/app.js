@@ -10,7 +10,8 @@ const choice = query.get('transport') || 'auto';
 const client = createClient({
   transport: choice,
   wsPath: query.get('wsPath') || '/ws',
-  retry: { initialMs: 250, maxMs: 5000 },
+  // ?retryMs=N: a fixed reconnect delay (to watch the browser's `online` event cut it short)
+  retry: query.has('retryMs') ? { initialMs: Number(query.get('retryMs')), jitter: 'none' } : { initialMs: 250, maxMs: 5000 },
   autoRetryWsMs: 10_000,
 });
 // For the curious (and the page's tests): everything each panel received.

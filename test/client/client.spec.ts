@@ -433,3 +433,76 @@ describe('client: auto transport', () => {
     expect(c.transport).toBe('sse');
   });
 });
+
+describe('client: deploy hand-over delay (details.retryAfterMs / gRPC trailer) on WS and gRPC', () => {
+  it('WebSocket: error UNAVAILABLE with retryAfterMs, then close 1001 → waits, then resumes from the last id', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    const times: number[] = [];
+    const resumedFrom: unknown[] = [];
+    wss.on('connection', (socket) => {
+      socket.on('message', (raw) => {
+        const m = JSON.parse(String(raw)) as { type: string; id: string; lastEventId?: string };
+        if (m.type !== 'subscribe') return;
+        times.push(Date.now());
+        if (times.length === 1) {
+          socket.send(JSON.stringify({ type: 'next', id: m.id, eventId: '1', data: { n: 1 } }));
+          socket.send(JSON.stringify({ type: 'error', id: m.id, error: { code: 'UNAVAILABLE', message: 'Server is shutting down', details: { retryAfterMs: 400 } } }));
+          socket.close(1001);
+        } else {
+          resumedFrom.push(m.lastEventId);
+          socket.send(JSON.stringify({ type: 'next', id: m.id, eventId: '2', data: { n: 2 } }));
+          socket.send(JSON.stringify({ type: 'complete', id: m.id }));
+        }
+      });
+    });
+    try {
+      const { port } = wss.address() as AddressInfo;
+      const c = client({ url: `http://127.0.0.1:${port}`, transport: 'ws', WebSocket });
+      expect(await collect(c.stream('x'))).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(resumedFrom).toEqual(['1']);
+      expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(380);
+    } finally {
+      for (const s of wss.clients) s.terminate();
+      await new Promise((r) => wss.close(r));
+    }
+  });
+
+  it('gRPC: status UNAVAILABLE with the longlink-retry-after-ms trailer → waits, then resumes from the last id', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const protoLoader = await import('@grpc/proto-loader');
+    const { fileURLToPath } = await import('node:url');
+    const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url)), { keepCase: false, defaults: true });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as { longlink: { v1: { Streams: { service: import('@grpc/grpc-js').ServiceDefinition } } } };
+    const server = new grpc.Server();
+    const times: number[] = [];
+    const resumedFrom: string[] = [];
+    server.addService(pkg.longlink.v1.Streams.service, {
+      Subscribe: (call: import('@grpc/grpc-js').ServerWritableStream<{ lastEventId: string }, unknown>) => {
+        times.push(Date.now());
+        if (times.length === 1) {
+          call.write({ id: '1', data: Buffer.from('{"n":1}') });
+          const trailer = new grpc.Metadata();
+          trailer.set('longlink-error-code', 'UNAVAILABLE');
+          trailer.set('longlink-retry-after-ms', '400');
+          call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'Server is shutting down', metadata: trailer });
+        } else {
+          resumedFrom.push(call.request.lastEventId);
+          call.write({ id: '2', data: Buffer.from('{"n":2}') });
+          call.end();
+        }
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    try {
+      const c = client({ url: 'http://unused', transport: 'grpc', grpcUrl: `127.0.0.1:${port}` });
+      expect(await collect(c.stream('x'))).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(resumedFrom).toEqual(['1']);
+      expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(380);
+    } finally {
+      server.forceShutdown();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { of, type Observable } from 'rxjs';
 import {
@@ -23,7 +23,7 @@ import {
   type WsOptions,
 } from '../../lib/index.js';
 import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
-import { createHttpApp } from '../harness/sse.harness.js';
+import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { deferred, within } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
 
@@ -106,13 +106,19 @@ afterEach(async () => {
   app = undefined;
 });
 
+let platform: HttpPlatform = 'express';
+
 async function start(ws: WsOptions): Promise<string> {
-  const started = await createHttpApp('express', initModule(ws));
+  const started = await createHttpApp(platform, initModule(ws));
   app = started.app;
   return `${started.baseUrl.replace('http', 'ws')}/ws`;
 }
 
-describe('WebSocket init message', () => {
+describe.each(['express', 'fastify'] as const)('WebSocket init message (%s)', (name) => {
+  beforeAll(() => {
+    platform = name;
+  });
+
   it('is optional by default: acknowledged, its payload reaches every stream guard as call.connectionParams', async () => {
     const url = await start({});
     const c = new Client(await openWs(url));

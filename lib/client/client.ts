@@ -75,6 +75,10 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let wsProbe: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  /** `auto`: whether a WebSocket ever opened for this client, and how many in a row did not since. */
+  let wsWorked = false;
+  let wsFailures = 0;
+  let failureRound = -1;
 
   const transportOf = (name: TransportName): ClientTransport => {
     let t = transports.get(name);
@@ -112,6 +116,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       open() {
         if (!live) return;
         sub.open = true;
+        if (transport.name === 'ws') (wsWorked = true), (wsFailures = 0);
         update();
       },
       next(id, data) {
@@ -129,8 +134,13 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         if (!ended() || closed) return;
         if (!error) return finish(sub);
         if (neverOpened && options.transport === 'auto' && transport.name === 'ws') {
-          fallBack();
-          return start(sub);
+          // WebSocket never worked here (refused, blocked): SSE now. Once it has worked, a socket
+          // that does not open is more likely a server restarting: retry it, fall back after 3 in a row.
+          if (failureRound !== reconnects) (failureRound = reconnects), wsFailures++; // once per connection attempt
+          if (!wsWorked || wsFailures >= 3) {
+            fallBack();
+            return start(sub);
+          }
         }
         const refresh = error.code === 'UNAUTHENTICATED' && options.refreshable && !sub.authRetried;
         if (refresh) {

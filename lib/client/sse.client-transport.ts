@@ -132,7 +132,8 @@ export class SseClientTransport implements ClientTransport {
         if (done) break;
         alive();
         buffer += value;
-        const lines = buffer.split(/\r\n|\r|\n/);
+        // A CR at the very end may be the first half of a CRLF split across chunks: it waits for the next one.
+        const lines = buffer.split(/\r\n|\r(?!$)|\n/);
         buffer = lines.pop()!;
         for (const line of lines) {
           if (line === '') {

@@ -38,7 +38,7 @@ function collect<T>(observable: import('rxjs').Observable<T>, ms = 10_000): Prom
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
-describe.each(Object.keys(KINDS) as Kind[])('client over %s', (kind) => {
+describe.each(Object.keys(KINDS) as Kind[])('client over %s', { timeout: 40_000 }, (kind) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer();
@@ -178,7 +178,7 @@ describe.each(Object.keys(KINDS) as Kind[])('client over %s', (kind) => {
   }
 });
 
-describe('client: restart of the server on the same port', () => {
+describe('client: restart of the server on the same port', { timeout: 60_000 }, () => {
   for (const kind of ['ws', 'sse', 'grpc', 'auto'] as const) {
     it(`${kind}: the counter resumes with no gap or duplicate`, async () => {
       let server = await startServer();
@@ -308,6 +308,22 @@ describe('client: SSE specifics', () => {
     sub.unsubscribe();
   });
 
+  it('fetch path parses events split across chunks, CRLF line ends and reset/complete events', async () => {
+    const url = await fakeServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunks = ['retry: 10\r\n\r\nid: a\r', '\nda', 'ta: {"n":1}\r\n', '\r\n:\r\n\r\nevent: reset\nid: b\ndata: {"reason":"too-old"}\n\n', 'id: c\ndata: {"n":', '2}\n\nevent: complete\ndata: {}\n\n'];
+      let i = 0;
+      const next = () => (i < chunks.length ? (res.write(chunks[i++]), setTimeout(next, 10)) : res.end());
+      next();
+    });
+    const c = client({ url, transport: 'sse' });
+    expect(await collect(c.events('x'))).toEqual([
+      { type: 'next', id: 'a', data: { n: 1 } },
+      { type: 'reset', id: 'b', reason: 'too-old' },
+      { type: 'next', id: 'c', data: { n: 2 } },
+    ]);
+  });
+
   it('heartbeats keep a quiet stream alive', async () => {
     let requests = 0;
     const url = await fakeServer((_req, res) => {
@@ -379,7 +395,7 @@ describe('client: SSE specifics', () => {
   });
 });
 
-describe('client: auto transport', () => {
+describe('client: auto transport', { timeout: 60_000 }, () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer();

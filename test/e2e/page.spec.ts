@@ -48,7 +48,7 @@ async function post(page: Page, text: string): Promise<void> {
   await page.click('#chat-form button[type=submit]');
 }
 
-describe('sample page (client SDK) in headless Chromium', () => {
+describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, () => {
   let app: INestApplication;
   let baseUrl: string;
   let browser: Browser;

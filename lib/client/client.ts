@@ -160,6 +160,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
 
   /** An event arrived: a new id (or any event of a stream without ids) resets the attempt count. */
   const progress = (sub: Sub, id: string | undefined) => {
+    if (!sub.open) (sub.open = true), update(); // data proves it (e.g. a server that does not answer init)
     if (id === undefined || id !== sub.request.lastEventId) sub.attempts = 0;
     if (id !== undefined) sub.request.lastEventId = id;
   };

@@ -323,7 +323,7 @@ export class WsConnection implements WsSubscriptionHost {
   /** A malformed message: an error back, and the connection closed once too many came. */
   private invalid(id: string | undefined, error: StreamException): void {
     this.invalidMessages++;
-    if (id !== undefined && this.subscriptions.has(id)) {
+    if (id !== undefined && (this.subscriptions.has(id) || this.waiting.some((w) => w.id === id))) {
       // An error with that id would read as the end of the active subscription.
       this.emit(wsErrorFrame(undefined, new StreamException(error.code, error.message, { id })));
     } else {

@@ -172,8 +172,12 @@ describe.each(['express', 'fastify'] as const)('WebSocket init message (%s)', (n
     c.send({ type: 'subscribe', id: 'early', stream: 'init/whoami' }); // before init
     c.send({ type: 'init', payload: { token: 'good' } });
     c.send({ type: 'subscribe', id: 'late', stream: 'init/guarded' }); // while the guard (100 ms) runs
+    c.send({ type: 'subscribe', id: 'late', stream: 7 }); // malformed, with the id of a waiting one
     c.send({ type: 'ping' });
     await c.waitFor((ms) => ms.filter((m) => m.type === 'complete').length === 2);
+    const malformed = c.messages.filter((m) => m.type === 'error');
+    expect(malformed).toEqual([{ type: 'error', error: { code: 'BAD_REQUEST', message: '"stream" must be a non-empty string', details: { id: 'late' } } }]);
+    c.messages.splice(c.messages.indexOf(malformed[0]!), 1);
     const types = c.messages.map((m) => `${m.type}${m.id ? `:${m.id}` : ''}`);
     // The ping is answered at once; the subscribes only after init_ack, in order.
     expect(types.indexOf('pong')).toBeLessThan(types.indexOf('init_ack'));

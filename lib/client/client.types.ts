@@ -74,6 +74,11 @@ export interface ClientOptions {
   sse?: {
     /** The server's `sse.heartbeatMs`: nothing received for twice this long → reconnect (fetch path). Default 15000. */
     heartbeatMs?: number;
+    /**
+     * Use `fetch` streaming even where `EventSource` exists: it sees heartbeats (the watchdog
+     * above) and refusals' status, which `EventSource` hides. Default `false` (`true` when `headers` are set).
+     */
+    fetch?: boolean;
   };
   /** `transport: 'auto'`: how often WebSocket is tried again in the background after a fallback to SSE. Default 30000. */
   autoRetryWsMs?: number;

@@ -78,7 +78,7 @@ export class SseClientTransport implements ClientTransport {
       }
       await this.viaFetch(url, request, controller.signal, sink, dispatch, end, (ms) => (retryHint = ms));
     };
-    void start(!ES || !!options.headers).catch((error: unknown) => end(lost(String(error)), true));
+    void start(!ES || !!options.headers || options.sse.fetch).catch((error: unknown) => end(lost(String(error)), true));
     return cancel;
   }
 

@@ -301,7 +301,8 @@ describe('client: SSE specifics', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('id: 7\ndata: {"n":7}\n\n'); // then silence
     });
-    const c = client({ url, transport: 'sse', sse: { heartbeatMs: 50 } });
+    // EventSource available but sse.fetch asked for: the fetch path, which sees heartbeats.
+    const c = client({ url, transport: 'sse', EventSource, sse: { heartbeatMs: 50, fetch: true } });
     const sub = c.stream('x').subscribe();
     await until(() => requests.length >= 2, 5000, 'reconnect after silence');
     expect(requests.slice(0, 2)).toEqual([undefined, '7']);

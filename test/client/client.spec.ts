@@ -127,6 +127,18 @@ describe.each(Object.keys(KINDS) as Kind[])('client over %s', { timeout: 40_000 
     await until(() => demo.clockUpstreams === 0, 5000, 'clock torn down');
   });
 
+  it('close(): live subscriptions complete and are torn down on the server; the client refuses new ones', async () => {
+    const demo = server.app.get(DemoController);
+    const c = client(options());
+    let completed = false;
+    c.stream('demo/clock').subscribe({ complete: () => (completed = true) });
+    await until(() => demo.clockUpstreams === 1, 5000, 'clock upstream');
+    await c.close();
+    expect(completed).toBe(true);
+    await until(() => demo.clockUpstreams === 0, 5000, 'clock torn down after close');
+    await expect(collect(c.stream('demo/clock'))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: 'Client closed' });
+  });
+
   it('iterate(): async iteration, cancelled by break', async () => {
     const demo = server.app.get(DemoController);
     const c = client(options());

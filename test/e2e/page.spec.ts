@@ -109,13 +109,19 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     await page.close();
   });
 
-  it('the browser going online cuts a pending reconnect short', async () => {
+  it('the browser going online, or the page becoming visible, cuts a pending reconnect short', async () => {
     const page = await browser.newPage();
     await page.goto(`${baseUrl}/?retryMs=600000`); // the next reconnect would wait 10 minutes
     await counterAdvances(page, 3);
     await page.click('#drop');
     await page.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
     await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await page.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open', undefined, { timeout: 5000 });
+    await counterAdvances(page, 3);
+    // The page becoming visible again does the same.
+    await page.click('#drop');
+    await page.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
     await page.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open', undefined, { timeout: 5000 });
     await counterAdvances(page, 3);
     expectContiguous((await demo(page)).counter);

@@ -22,5 +22,6 @@ export const DEFAULT_WS_MAX_SUBSCRIPTIONS = 100;
 export const DEFAULT_WS_MAX_INVALID_MESSAGES = 10;
 export const DEFAULT_WS_HEARTBEAT_MS = 15_000;
 export const DEFAULT_WS_HEARTBEAT_TIMEOUT_MS = 10_000;
+export const DEFAULT_WS_INIT_TIMEOUT_MS = 10_000;
 /** Longest WebSocket subscription id. */
 export const MAX_WS_SUBSCRIPTION_ID_LENGTH = 128;

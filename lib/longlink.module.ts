@@ -81,6 +81,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamHub,
     StreamTicketService,
     StreamTicketGuard,
+    HUB_ADAPTER,
   ],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {

@@ -9,7 +9,8 @@
 // The apps get the README's Usage example (gRPC switched on at port 0), are built with tsc
 // (once more with skipLibCheck: false), started, and one stream is hit over SSE, WebSocket
 // and gRPC with real clients (eventsource, ws, @grpc/grpc-js), the gRPC one loading the generic
-// proto through the package's `./proto/*` export.
+// proto through the package's `./proto/*` export, then with the package's own client
+// (`nestjs-longlink/client`) on each transport.
 // Installs use --prefer-offline: the npm cache that `npm ci` filled has every version needed.
 // Set KEEP_PACKAGE_TEST=1 to keep the temp folder. Exits non-zero with a message naming what broke.
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,7 +18,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const work = mkdtempSync(join(tmpdir(), 'longlink-package-'));
@@ -180,6 +181,8 @@ async function app(kind, tarball, usage) {
   npmInstall(`${kind}: install`, dir, [tarball, ...pinned(APP_DEPS), ...pinned(DEV_DEPS)]);
   writeFileSync(join(dir, 'src/readme.ts'), usage);
   writeFileSync(join(dir, 'src/main.ts'), MAIN(esm));
+  // The client's types resolve from this app's module settings too (typesVersions for node10).
+  writeFileSync(join(dir, 'src/client-check.ts'), "import { createClient, StreamError } from 'nestjs-longlink/client';\nexport const check: [typeof createClient, typeof StreamError] = [createClient, StreamError];\n");
   const tsc = join(dir, 'node_modules/.bin/tsc');
   writeFileSync(join(dir, 'tsconfig.strict-libs.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { skipLibCheck: false, noEmit: true } }, null, 2));
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: TSCONFIG[kind], include: ['src'] }, null, 2));
@@ -194,10 +197,11 @@ async function app(kind, tarball, usage) {
     await overSse(kind, appRequire, port);
     await overWs(kind, appRequire, port);
     await overGrpc(kind, appRequire, grpcPort, proto);
+    await withClient(kind, appRequire, port, grpcPort);
   } finally {
     await stop();
   }
-  log(`${kind}: one stream served over SSE, WebSocket and gRPC to real clients`);
+  log(`${kind}: one stream served over SSE, WebSocket and gRPC to real clients and to nestjs-longlink/client`);
 }
 
 function start(kind, dir) {
@@ -333,6 +337,24 @@ async function overGrpc(kind, appRequire, grpcPort, proto) {
     expectTicks(step, values);
   } finally {
     client.close();
+  }
+}
+
+/** The package's own client (`nestjs-longlink/client`), as installed in the app, on every transport. */
+async function withClient(kind, appRequire, port, grpcPort) {
+  const { createClient } = await import(pathToFileURL(appRequire.resolve('nestjs-longlink/client')).href);
+  const { firstValueFrom, take, toArray } = await import(pathToFileURL(appRequire.resolve('rxjs')).href);
+  for (const transport of ['sse', 'ws', 'grpc']) {
+    const step = `${kind}: nestjs-longlink/client over ${transport}`;
+    const client = createClient({ url: `http://127.0.0.1:${port}`, transport, grpcUrl: `127.0.0.1:${grpcPort}`, headers: { authorization: AUTH } });
+    try {
+      const values = await within(step, 10_000, firstValueFrom(client.stream('prices/ticker', { symbol: 'ACME', everyMs: 20 }).pipe(take(2), toArray())));
+      expectTicks(step, values);
+    } catch (error) {
+      fail(step, error instanceof Error ? error.message : String(error));
+    } finally {
+      await client.close();
+    }
   }
 }
 

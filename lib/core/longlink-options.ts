@@ -15,6 +15,7 @@ import {
   DEFAULT_SSE_RETRY_MS,
   DEFAULT_WS_HEARTBEAT_MS,
   DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_WS_INIT_TIMEOUT_MS,
   DEFAULT_WS_MAX_INVALID_MESSAGES,
   DEFAULT_WS_MAX_PAYLOAD_BYTES,
   DEFAULT_WS_MAX_SUBSCRIPTIONS,
@@ -186,6 +187,9 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
     'heartbeatTimeoutMs',
     'allowedOrigins',
     'connectionGuard',
+    'connectionGuardAt',
+    'requireInit',
+    'initTimeoutMs',
   ]);
   const path = ws.path ?? '/ws';
   if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(path)) fail('ws.path', 'a path starting with /', path);
@@ -201,6 +205,8 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
   ) {
     fail('ws.connectionGuard', 'a guard class or instance', guard);
   }
+  const guardAt = ws.connectionGuardAt ?? 'upgrade';
+  if (guardAt !== 'upgrade' && guardAt !== 'init') fail('ws.connectionGuardAt', "'upgrade' or 'init'", guardAt);
   return {
     path: path.length > 1 ? path.replace(/\/+$/, '') : path,
     maxPayloadBytes: int('ws.maxPayloadBytes', ws.maxPayloadBytes, DEFAULT_WS_MAX_PAYLOAD_BYTES, 256),
@@ -211,5 +217,8 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
     heartbeatTimeoutMs: int('ws.heartbeatTimeoutMs', ws.heartbeatTimeoutMs, DEFAULT_WS_HEARTBEAT_TIMEOUT_MS, 1),
     allowedOrigins: origins as string[] | '*',
     connectionGuard: guard as ResolvedWsOptions['connectionGuard'],
+    connectionGuardAt: guardAt,
+    requireInit: bool('ws.requireInit', ws.requireInit, false) || guardAt === 'init',
+    initTimeoutMs: int('ws.initTimeoutMs', ws.initTimeoutMs, DEFAULT_WS_INIT_TIMEOUT_MS, 1),
   };
 }

@@ -11,6 +11,8 @@ export interface StreamCallInit {
   lastEventId: string | undefined;
   headers: StreamHeaders;
   raw: unknown;
+  /** The connection's init payload (WebSocket), if any. */
+  connectionParams?: unknown;
   /** Id to use (e.g. a WS client's subscription id); a random one otherwise. */
   id?: string;
   /** The stream ticket presented (SSE `?ticket=`). */
@@ -47,8 +49,8 @@ export class StreamCallImpl implements StreamCall {
   readonly headers: StreamHeaders;
   readonly raw: unknown;
   readonly ticket: string | undefined;
+  readonly connectionParams?: unknown;
   user?: unknown;
-  connectionParams?: unknown;
   private readonly controller = new AbortController();
   private parsedCookies: Record<string, string> | undefined;
 
@@ -61,6 +63,7 @@ export class StreamCallImpl implements StreamCall {
     this.headers = init.headers;
     this.raw = init.raw;
     this.ticket = init.ticket;
+    if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
   }
 
   get signal(): AbortSignal {

@@ -65,6 +65,22 @@ export interface WsOptions {
    * `StreamCall` with `stream: ''`). Refusal → HTTP 403 (or 401 for `UnauthorizedException`).
    */
   connectionGuard?: Type<CanActivate> | CanActivate;
+  /**
+   * When the connection guard runs: `'upgrade'` (default), before the socket exists, with the
+   * upgrade request's headers and cookies; or `'init'`, once the client's init message
+   * (`{"type":"init","payload":...}`) has arrived, with its payload as `call.connectionParams`
+   * (browsers cannot set headers on a WebSocket). `'init'` implies `requireInit`. Refusal after
+   * init closes the connection with 4401 (`UNAUTHENTICATED`) or 4403 (any other refusal).
+   */
+  connectionGuardAt?: 'upgrade' | 'init';
+  /**
+   * Whether every connection must start with an init message: without one within
+   * `initTimeoutMs` the connection is closed with 4408. Subscribes sent before it wait for it.
+   * Default `false` (init optional; when sent, it must be the first message).
+   */
+  requireInit?: boolean;
+  /** How long a connection may take to send its init message when it is required. Default 10000. */
+  initTimeoutMs?: number;
 }
 
 /**

@@ -36,6 +36,13 @@ export interface StreamCall {
    * on SSE, the upgrade `IncomingMessage` on WS, the `ServerWritableStream` call on gRPC.
    */
   readonly raw: unknown;
+  /**
+   * The payload of the connection's init message (WebSocket `{"type":"init","payload":...}`,
+   * PROTOCOL.md §4.1.1), the same for every subscription of that connection; `undefined` when
+   * the client sent none and on transports that have no init message (SSE, gRPC). Untrusted
+   * client input: validate it in your guard.
+   */
+  readonly connectionParams?: unknown;
   /** Free slot for guards to attach the authenticated principal, like `request.user`. */
   user?: unknown;
   /**
@@ -43,10 +50,4 @@ export interface StreamCall {
    * param), for `StreamTicketGuard` / `StreamTicketService.verify()`. Never logged.
    */
   readonly ticket?: string;
-  /**
-   * The connection's init payload (WebSocket `{"type":"init","payload":...}`, see PROTOCOL.md
-   * §4 init), shared by every subscription on that connection; `undefined` on SSE and gRPC
-   * unless a transport sets it. Untrusted client input: validate it in your guard.
-   */
-  connectionParams?: unknown;
 }

@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Inject, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
   EMPTY,
   Observable,
@@ -12,10 +12,23 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { LastEventId, Stream, StreamErrorCode, StreamException, StreamHub, StreamParams, StreamTicketService, tracked } from '../../lib/index.js';
+import {
+  HUB_ADAPTER,
+  LastEventId,
+  Stream,
+  StreamErrorCode,
+  StreamException,
+  StreamHub,
+  StreamParams,
+  StreamTicketService,
+  formatHubEventId,
+  tracked,
+} from '../../lib/index.js';
+import type { HubAdapter } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
+import { Ticker } from './ticker.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
 
@@ -28,9 +41,12 @@ export class DemoController {
   /** Upstream subscriptions of `demo/clock` right now (1 while anyone listens). */
   clockUpstreams = 0;
 
+  private readonly ticker = new Ticker();
+
   constructor(
     private readonly hub: StreamHub,
     private readonly tickets: StreamTicketService,
+    @Inject(HUB_ADAPTER) private readonly adapter: HubAdapter,
   ) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
@@ -91,8 +107,36 @@ export class DemoController {
    * instance of the sample.
    */
   @Stream('chat')
-  chat(@StreamParams(params) { room }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
-    return this.hub.stream(`chat:${room}`, { lastEventId });
+  chat(@StreamParams(params) { room, history }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
+    const topic = `chat:${room}`;
+    if (lastEventId !== undefined || !history) return this.hub.stream(topic, { lastEventId });
+    // History on first load: resume from just before the room's last `history` messages.
+    return new Observable<StreamEvent>((subscriber) => {
+      let inner: { unsubscribe(): void } | undefined;
+      let closed = false;
+      void this.recentStart(topic, history).then((from) => {
+        if (!closed) inner = this.hub.stream(topic, { lastEventId: from }).subscribe(subscriber);
+      }, (error: unknown) => subscriber.error(error));
+      return () => {
+        closed = true;
+        inner?.unsubscribe();
+      };
+    });
+  }
+
+  /** The event id just before a room's last `count` messages (`undefined`: live only). */
+  private async recentStart(topic: string, count: number): Promise<string | undefined> {
+    const origin = this.adapter.isPosition('0') ? '0' : '0-0'; // before any position (in memory / Redis)
+    const history = await this.adapter.history(topic, origin);
+    if (history.kind !== 'complete' || history.records.length === 0) return undefined;
+    const start = history.records.length > count ? history.records[history.records.length - count - 1]!.position : origin;
+    return formatHubEventId(history.epoch, start);
+  }
+
+  /** A random walk, 20 values per second (`{ t, v }`, id a sequence number); resumes from a short history. */
+  @Stream('ticker')
+  tickerStream(@LastEventId() lastEventId?: string): Observable<StreamEvent<{ t: number; v: number }>> {
+    return this.ticker.stream(lastEventId);
   }
 
   /** Posts to a room: 201 `{ id }` (the event id), 400 on invalid input. */

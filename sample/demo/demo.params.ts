@@ -44,6 +44,13 @@ export class ChatParams {
   @IsString()
   @Matches(/^[a-z0-9-]{1,64}$/, { message: 'room must be 1 to 64 of a-z, 0-9 and -' })
   room!: string;
+
+  /** On a first subscribe (no last event id): also replay the room's last `history` messages. */
+  @IntParam()
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  history: number = 0;
 }
 
 /** Body of `POST /demo/chat/:room`. */

@@ -48,8 +48,12 @@ describe('sample app (npm start)', () => {
     expect(page.status).toBe(200);
     expect(page.res.headers['content-type']).toContain('text/html');
     const html = await page.body();
-    expect(html).toContain("new EventSource('/demo/clock')");
-    expect(html).toContain("new EventSource('/demo/counter?'");
+    expect(html).toContain('<script type="module" src="/app.js">');
+    // The page's script and the client bundle it imports (built by esbuild at startup).
+    expect(await (await rawGet(`${sample.baseUrl}/app.js`)).body()).toContain("import { createClient } from '/client.js'");
+    const bundle = await rawGet(`${sample.baseUrl}/client.js`);
+    expect(bundle.res.headers['content-type']).toContain('text/javascript');
+    expect(await bundle.body()).toMatch(/export\{/);
 
     const counter = parseSse(await (await rawGet(`${sample.baseUrl}/demo/counter?count=3&intervalMs=0`)).body());
     expect(counter.filter((e) => e.id).map((e) => e.data)).toEqual(['{"n":0}', '{"n":1}', '{"n":2}']);

@@ -10,8 +10,8 @@ import type { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
-import { WsCloseCode } from './ws.error-map.js';
-import { WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
+import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
+import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
 import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
 import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
 
@@ -32,7 +32,20 @@ export interface WsConnectionDeps {
   options: ResolvedWsOptions;
   logger: Logger;
   onClosed(connection: WsConnection): void;
+  /**
+   * Decides on the init message's payload (runs `ws.connectionGuard` when it is configured to
+   * run after init): `undefined` accepts, an exception refuses (the connection is closed).
+   */
+  checkInit(request: IncomingMessage, payload: Record<string, unknown> | undefined): Promise<StreamException | undefined>;
 }
+
+type SubscribeMessage = Extract<WsClientMessage, { type: 'subscribe' }>;
+
+/**
+ * Where the connection is with its init message (PROTOCOL.md §4.2): none yet, received and
+ * being checked, answered with `init_ack`, or skipped (a subscribe came first; init optional).
+ */
+type InitState = 'none' | 'checking' | 'done' | 'skipped';
 
 /**
  * One client connection: its subscriptions by client id, the protocol of PROTOCOL.md §4,
@@ -48,6 +61,12 @@ export class WsConnection implements WsSubscriptionHost {
   private heartbeat: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
   private terminateTimer: NodeJS.Timeout | undefined;
+  private initTimer: NodeJS.Timeout | undefined;
+  private initState: InitState = 'none';
+  /** The init message's payload: every subscription's `call.connectionParams`. */
+  private connectionParams: Record<string, unknown> | undefined;
+  /** Subscribes that arrived before the init was answered, in order. */
+  private waiting: SubscribeMessage[] = [];
   private readonly batcher: TurnBatcher;
   /** Resolves when the socket is closed. */
   readonly closed: Promise<void>;
@@ -77,6 +96,12 @@ export class WsConnection implements WsSubscriptionHost {
         this.pongTimer.unref();
       }, heartbeatMs);
       this.heartbeat.unref();
+    }
+    if (deps.options.requireInit) {
+      this.initTimer = setTimeout(() => {
+        if (this.initState === 'none') this.close(WsCloseCode.INIT_TIMEOUT, 'Init message not received in time');
+      }, deps.options.initTimeoutMs);
+      this.initTimer.unref();
     }
   }
 
@@ -174,7 +199,12 @@ export class WsConnection implements WsSubscriptionHost {
       case 'ping':
         this.emit(WS_PONG_FRAME);
         return;
+      case 'init':
+        this.init(message.payload);
+        return;
       case 'unsubscribe': {
+        const index = this.waiting.findIndex((w) => w.id === message.id);
+        if (index >= 0) return void this.waiting.splice(index, 1);
         const subscription = this.subscriptions.get(message.id);
         if (!subscription) return; // already ended: nothing to do
         this.subscriptions.delete(message.id);
@@ -182,12 +212,71 @@ export class WsConnection implements WsSubscriptionHost {
         return;
       }
       case 'subscribe':
+        if (this.initState === 'checking' || (this.initState === 'none' && this.deps.options.requireInit)) {
+          this.wait(message);
+          return;
+        }
+        if (this.initState === 'none') this.initState = 'skipped';
         this.subscribe(message);
         return;
     }
   }
 
-  private subscribe(message: Extract<WsClientMessage, { type: 'subscribe' }>): void {
+  /** The init message: checked once (connection guard after init), then answered with `init_ack`. */
+  private init(payload: Record<string, unknown> | undefined): void {
+    if (this.initState !== 'none') {
+      this.invalid(undefined, new WsProtocolError('"init" must be the first message, sent once'));
+      return;
+    }
+    this.initState = 'checking';
+    clearTimeout(this.initTimer);
+    this.connectionParams = payload;
+    this.deps.checkInit(this.request, payload).then(
+      (refusal) => {
+        if (this.closing) return;
+        if (refusal) {
+          this.emit(wsErrorFrame(undefined, refusal));
+          this.close(wsInitRefusalCloseCode(refusal.code), refusal.message.slice(0, 120));
+          return;
+        }
+        this.initState = 'done';
+        this.emit(WS_INIT_ACK_FRAME);
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const message of waiting) {
+          if (this.closing) return;
+          this.subscribe(message);
+        }
+      },
+      () => {
+        // checkInit turns every failure into a refusal; this is only a safety net.
+        this.close(WsCloseCode.INTERNAL_ERROR, 'Init check failed');
+      },
+    );
+  }
+
+  /** A subscribe that must wait for the init to be answered; bounded like active ones. */
+  private wait(message: SubscribeMessage): void {
+    if (this.waiting.some((w) => w.id === message.id)) {
+      this.invalid(
+        undefined,
+        new WsProtocolError(`Subscription id ${JSON.stringify(message.id)} is already active`, undefined, { id: message.id }),
+      );
+      return;
+    }
+    if (this.waiting.length >= this.deps.options.maxSubscriptions) {
+      return this.refuse(
+        message.id,
+        new StreamException(
+          StreamErrorCode.RESOURCE_EXHAUSTED,
+          `At most ${this.deps.options.maxSubscriptions} subscriptions per connection`,
+        ),
+      );
+    }
+    this.waiting.push(message);
+  }
+
+  private subscribe(message: SubscribeMessage): void {
     const { id, stream } = message;
     if (this.subscriptions.has(id)) {
       // No id on this error: the active subscription with that id is unaffected.
@@ -220,6 +309,7 @@ export class WsConnection implements WsSubscriptionHost {
       lastEventId: message.lastEventId,
       headers: this.request.headers,
       raw: this.request,
+      connectionParams: this.connectionParams,
     });
     const subscription: Subscription = { writer: new WsSubscriptionWriter(this, id), handle: undefined };
     this.subscriptions.set(id, subscription);
@@ -233,7 +323,7 @@ export class WsConnection implements WsSubscriptionHost {
   /** A malformed message: an error back, and the connection closed once too many came. */
   private invalid(id: string | undefined, error: StreamException): void {
     this.invalidMessages++;
-    if (id !== undefined && this.subscriptions.has(id)) {
+    if (id !== undefined && (this.subscriptions.has(id) || this.waiting.some((w) => w.id === id))) {
       // An error with that id would read as the end of the active subscription.
       this.emit(wsErrorFrame(undefined, new StreamException(error.code, error.message, { id })));
     } else {
@@ -267,6 +357,8 @@ export class WsConnection implements WsSubscriptionHost {
     clearInterval(this.heartbeat);
     clearTimeout(this.pongTimer);
     clearTimeout(this.terminateTimer);
+    clearTimeout(this.initTimer);
+    this.waiting = [];
     this.teardownAll();
     this.deps.onClosed(this);
   }

@@ -1,4 +1,4 @@
-import type { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { SSE_STATUS_BY_CODE } from '../sse/sse.error-map.js';
 
 /**
@@ -16,8 +16,23 @@ export const WsCloseCode = {
   GOING_AWAY: 1001,
   /** A frame larger than `ws.maxPayloadBytes` (sent by the `ws` library). */
   MESSAGE_TOO_BIG: 1009,
+  /** The connection guard, run after the init message, refused: `UNAUTHENTICATED`. */
+  UNAUTHENTICATED: 4401,
+  /** The connection guard, run after the init message, refused with any other code. */
+  FORBIDDEN: 4403,
+  /** No init message within `ws.initTimeoutMs` (when `ws.requireInit`). */
+  INIT_TIMEOUT: 4408,
+  /** The connection guard failed unexpectedly after the init message. */
+  INTERNAL_ERROR: 1011,
   /** Too many malformed messages (`ws.maxInvalidMessages`). */
   TOO_MANY_INVALID_MESSAGES: 4400,
   /** The connection's send buffer passed its limit under the `disconnect` policy (`RESOURCE_EXHAUSTED`). */
   SLOW_CONSUMER: 4429,
 } as const;
+
+/** The close code for a connection guard's refusal after the init message (PROTOCOL.md §4.6). */
+export function wsInitRefusalCloseCode(code: StreamErrorCode): number {
+  if (code === StreamErrorCode.UNAUTHENTICATED) return WsCloseCode.UNAUTHENTICATED;
+  if (code === StreamErrorCode.INTERNAL) return WsCloseCode.INTERNAL_ERROR;
+  return WsCloseCode.FORBIDDEN;
+}

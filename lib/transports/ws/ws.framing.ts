@@ -79,3 +79,4 @@ export function wsErrorFrame(subscriptionId: string | undefined, error: StreamEx
 }
 
 export const WS_PONG_FRAME = '{"type":"pong"}';
+export const WS_INIT_ACK_FRAME = '{"type":"init_ack"}';

@@ -13,6 +13,7 @@ export type WsClientMessage =
       lastEventId: string | undefined;
     }
   | { type: 'unsubscribe'; id: string }
+  | { type: 'init'; payload: Record<string, unknown> | undefined }
   | { type: 'ping' };
 
 /** A malformed message; `subscriptionId` is set when the message had a valid id. */
@@ -26,7 +27,7 @@ export class WsProtocolError extends StreamException {
   }
 }
 
-const TYPES = new Set(['subscribe', 'unsubscribe', 'ping']);
+const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
 
 /**
  * Parses and validates one client frame. Throws {@link WsProtocolError} (`BAD_REQUEST`)
@@ -47,6 +48,15 @@ export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: 
     throw new WsProtocolError(`Unknown message type ${JSON.stringify(type) ?? 'undefined'}`);
   }
   if (type === 'ping') return { type };
+  if (type === 'init') {
+    const { payload } = message;
+    if (payload === undefined || payload === null) return { type, payload: undefined };
+    try {
+      return { type, payload: checkParamsObject(payload, '"payload"') };
+    } catch {
+      throw new WsProtocolError('"payload" must be a JSON object');
+    }
+  }
   const { id } = message;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_WS_SUBSCRIPTION_ID_LENGTH) {
     throw new WsProtocolError(`"id" must be a string of 1 to ${MAX_WS_SUBSCRIPTION_ID_LENGTH} characters`);

@@ -123,31 +123,9 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Origin not allowed'));
     }
     if (this.closing) return reject(socket, shuttingDownError());
-    if (this.guard) {
-      const call = new StreamCallImpl({
-        stream: '',
-        transport: 'ws',
-        params: {},
-        lastEventId: undefined,
-        headers: request.headers,
-        raw: request,
-      });
-      let allowed = false;
-      try {
-        const context = new ExecutionContextHost([call], WsTransport, this.upgrade);
-        context.setType(LONGLINK_CONTEXT_TYPE);
-        let result: unknown = await this.guard.canActivate(context);
-        if (isObservable(result)) result = await lastValueFrom(result);
-        allowed = result === true;
-      } catch (error) {
-        if (!isExpectedError(error)) {
-          this.logger.error(`WebSocket connection guard failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        }
-        return reject(socket, toStreamException(error));
-      } finally {
-        call.abort();
-      }
-      if (!allowed) return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Forbidden resource'));
+    if (this.guard && this.ws.connectionGuardAt === 'upgrade') {
+      const refusal = await this.runConnectionGuard(request, undefined);
+      if (refusal) return reject(socket, refusal);
     }
     if (socket.destroyed) return;
     if (this.closing || !this.wss) return reject(socket, shuttingDownError()); // shutdown began during the guard
@@ -158,9 +136,48 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
         options: this.ws,
         logger: this.logger,
         onClosed: (c) => this.connections.delete(c),
+        checkInit: (req, payload) =>
+          this.guard && this.ws.connectionGuardAt === 'init'
+            ? this.runConnectionGuard(req, payload)
+            : Promise.resolve(undefined),
       });
       this.connections.add(connection);
     });
+  }
+
+  /**
+   * Runs `ws.connectionGuard` for a connection (a `StreamCall` with `stream: ''`, the upgrade
+   * request's headers and cookies, and the init payload as `connectionParams` when it runs
+   * after init). Resolves with the refusal, or `undefined` when the guard allows.
+   */
+  private async runConnectionGuard(
+    request: IncomingMessage,
+    connectionParams: Record<string, unknown> | undefined,
+  ): Promise<StreamException | undefined> {
+    const call = new StreamCallImpl({
+      stream: '',
+      transport: 'ws',
+      params: {},
+      lastEventId: undefined,
+      headers: request.headers,
+      raw: request,
+      connectionParams,
+    });
+    try {
+      const context = new ExecutionContextHost([call], WsTransport, this.upgrade);
+      context.setType(LONGLINK_CONTEXT_TYPE);
+      let result: unknown = await this.guard!.canActivate(context);
+      if (isObservable(result)) result = await lastValueFrom(result);
+      if (result !== true) return new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Forbidden resource');
+      return undefined;
+    } catch (error) {
+      if (!isExpectedError(error)) {
+        this.logger.error(`WebSocket connection guard failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+      return toStreamException(error);
+    } finally {
+      call.abort();
+    }
   }
 
   private originAllowed(request: IncomingMessage): boolean {

@@ -1,0 +1,372 @@
+import { Observable, type Subscriber } from 'rxjs';
+import { backoff, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
+import type {
+  ClientEvent,
+  ClientOptions,
+  ClientState,
+  ClientTransport,
+  TransportName,
+  TransportRequest,
+  TransportSink,
+} from './client.types.js';
+import { SseClientTransport } from './sse.client-transport.js';
+import { StreamError, isTransient } from './stream-error.js';
+import { WsClientTransport } from './ws.client-transport.js';
+
+/** Options of one subscription. */
+export interface SubscribeOptions {
+  /** Resume after this event id. */
+  lastEventId?: string;
+}
+
+/**
+ * A client of a nestjs-longlink server. One API over every transport; reconnects with backoff
+ * and resumes every subscription from the last event id it delivered.
+ *
+ * @publicApi
+ */
+export interface LonglinkClient {
+  /** The values of a stream (data only). Unsubscribing ends the subscription on the server. */
+  stream<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): Observable<T>;
+  /** Values with their ids, and reset notices (events were missed and cannot be replayed). */
+  events<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): Observable<ClientEvent<T>>;
+  /** Async iteration over a stream's values; `break` ends the subscription. */
+  iterate<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): AsyncIterableIterator<T>;
+  /** The connection state; emits the current one on subscribe. */
+  readonly state$: Observable<ClientState>;
+  /** The transport in use now (`auto` switches between `ws` and `sse`). */
+  readonly transport: TransportName;
+  /** Reconnect rounds so far (each resumes every live subscription). */
+  readonly reconnects: number;
+  /** Moves every live subscription to another transport, resuming each from its last id. */
+  switchTransport(to: TransportName): void;
+  /** Drops the connections as if the network failed: subscriptions reconnect and resume. */
+  drop(): void;
+  /** Ends every subscription and closes the connections. */
+  close(): Promise<void>;
+}
+
+/** One consumer subscription. */
+interface Sub {
+  request: TransportRequest;
+  out: Subscriber<ClientEvent<unknown>>;
+  cancel: (() => void) | undefined;
+  open: boolean;
+  /** Whether an UNAUTHENTICATED refusal was already retried with fresh params. */
+  authRetried: boolean;
+  /** Reconnect attempts since the subscription last made progress (a new event id). */
+  attempts: number;
+}
+
+/**
+ * Creates a client. Nothing connects until the first subscription.
+ *
+ * @publicApi
+ */
+export function createClient(clientOptions: ClientOptions = {}): LonglinkClient {
+  const options = resolveClientOptions(clientOptions);
+  const subs = new Set<Sub>();
+  const waiting = new Set<Sub>();
+  const transports = new Map<TransportName, ClientTransport>();
+  const listeners = new Set<(s: ClientState) => void>();
+  let current: TransportName = options.transport === 'auto' ? 'ws' : options.transport;
+  let state: ClientState = 'idle';
+  let reconnects = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let wsProbe: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  /** `auto`: whether a WebSocket ever opened for this client, and how many in a row did not since. */
+  let wsWorked = false;
+  let wsFailures = 0;
+  let failureRound = -1;
+
+  const transportOf = (name: TransportName): ClientTransport => {
+    let t = transports.get(name);
+    if (!t) {
+      t =
+        name === 'ws'
+          ? new WsClientTransport(options, wsUrl(options))
+          : name === 'sse'
+            ? new SseClientTransport(options)
+            : new LazyTransport(name, GRPC_MODULE, options);
+      transports.set(name, t);
+    }
+    return t;
+  };
+
+  const update = () => {
+    let next: ClientState = 'idle';
+    if (closed) next = 'closed';
+    else if (waiting.size) next = 'reconnecting';
+    else if (subs.size) next = [...subs].some((s) => s.open) ? 'open' : 'connecting';
+    if (next !== state) for (const l of [...listeners]) l((state = next));
+  };
+
+  const start = (sub: Sub) => {
+    const transport = transportOf(current);
+    sub.open = false;
+    let live = true;
+    const ended = () => {
+      const was = live;
+      live = false;
+      sub.cancel = undefined;
+      return was;
+    };
+    const cancel = transport.subscribe(sub.request, {
+      open() {
+        if (!live) return;
+        sub.open = true;
+        if (transport.name === 'ws') (wsWorked = true), (wsFailures = 0);
+        update();
+      },
+      next(id, data) {
+        if (!live) return;
+        progress(sub, id);
+        sub.out.next({ type: 'next', id, data });
+      },
+      reset(id, reason) {
+        if (!live) return;
+        progress(sub, id);
+        options.onReset?.(sub.request.stream, reason, sub.request.params);
+        sub.out.next({ type: 'reset', id, reason });
+      },
+      end(error, retryAfterMs, neverOpened) {
+        if (!ended() || closed) return;
+        if (!error) return finish(sub);
+        if (neverOpened && options.transport === 'auto' && transport.name === 'ws') {
+          // WebSocket never worked here (refused, blocked): SSE now. Once it has worked, a socket
+          // that does not open is more likely a server restarting: retry it, fall back after 3 in a row.
+          if (failureRound !== reconnects) (failureRound = reconnects), wsFailures++; // once per connection attempt
+          if (!wsWorked || wsFailures >= 3) {
+            fallBack();
+            return start(sub);
+          }
+        }
+        const refresh = error.code === 'UNAUTHENTICATED' && options.refreshable && !sub.authRetried;
+        if (refresh) {
+          sub.authRetried = true;
+          // Fresh connection params travel in a new init message: a new WebSocket connection.
+          if (transport.name === 'ws') transport.drop();
+        }
+        if ((!isTransient(error) && !refresh) || sub.attempts >= options.retry.maxAttempts) return finish(sub, error);
+        const hinted = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+        retry(sub, typeof hinted === 'number' ? hinted : retryAfterMs);
+      },
+    });
+    // Events a cancelled transport subscription still delivers are ignored: no duplicate after a switch.
+    if (live) sub.cancel = () => ended() && cancel();
+    update();
+  };
+
+  /** An event arrived: a new id (or any event of a stream without ids) resets the attempt count. */
+  const progress = (sub: Sub, id: string | undefined) => {
+    if (!sub.open) (sub.open = true), update(); // data proves it (e.g. a server that does not answer init)
+    if (id === undefined || id !== sub.request.lastEventId) sub.attempts = 0;
+    if (id !== undefined) sub.request.lastEventId = id;
+  };
+
+  const finish = (sub: Sub, error?: StreamError) => {
+    subs.delete(sub);
+    waiting.delete(sub);
+    update();
+    if (error) sub.out.error(error);
+    else sub.out.complete();
+  };
+
+  /** One reconnect round for every subscription that lost its connection. */
+  const retry = (sub: Sub, hintMs: number | undefined) => {
+    waiting.add(sub);
+    update();
+    const delay = hintMs ?? backoff(options.retry, sub.attempts);
+    sub.attempts++;
+    if (retryTimer) return;
+    retryTimer = setTimeout(reconnectNow, delay);
+  };
+
+  const reconnectNow = () => {
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    if (!waiting.size) return;
+    reconnects++;
+    const due = [...waiting];
+    waiting.clear();
+    for (const sub of due) start(sub);
+  };
+
+  /** `auto`: WebSocket did not open; SSE from now on, WebSocket tried again in the background. */
+  const fallBack = () => {
+    current = 'sse';
+    clearTimeout(wsProbe);
+    wsProbe = setTimeout(async function probe() {
+      if (closed || current !== 'sse') return;
+      const ws = transportOf('ws') as WsClientTransport;
+      if (await ws.probe()) {
+        if (!closed && current === 'sse') move('ws');
+      } else if (!closed) wsProbe = setTimeout(probe, options.autoRetryWsMs);
+    }, options.autoRetryWsMs);
+  };
+
+  /** Break before make: the old subscription is cancelled (its late events ignored), the new one resumes from the last id. */
+  const move = (to: TransportName) => {
+    current = to;
+    for (const sub of subs) {
+      if (!sub.cancel) continue;
+      sub.cancel();
+      start(sub);
+    }
+  };
+
+  const onWake = () => {
+    if (retryTimer) reconnectNow();
+  };
+  const target = globalThis as unknown as Partial<EventTarget> & { document?: Document };
+  target.addEventListener?.('online', onWake);
+  target.document?.addEventListener('visibilitychange', onWake);
+
+  const events = <T>(name: string, params: Record<string, unknown> = {}, sub?: SubscribeOptions) =>
+    new Observable<ClientEvent<T>>((out) => {
+      if (closed) return out.error(new StreamError('UNAVAILABLE', 'Client closed'));
+      const s: Sub = {
+        request: { stream: name, params, lastEventId: sub?.lastEventId },
+        out: out as Subscriber<ClientEvent<unknown>>,
+        cancel: undefined,
+        open: false,
+        authRetried: false,
+        attempts: 0,
+      };
+      subs.add(s);
+      start(s);
+      return () => {
+        if (!subs.delete(s)) return;
+        waiting.delete(s);
+        s.cancel?.();
+        update();
+      };
+    });
+
+  const stream = <T>(name: string, params?: Record<string, unknown>, sub?: SubscribeOptions) =>
+    new Observable<T>((out) =>
+      events<T>(name, params, sub).subscribe({
+        next: (e) => e.type === 'next' && out.next(e.data),
+        error: (e: unknown) => out.error(e),
+        complete: () => out.complete(),
+      }),
+    );
+
+  return {
+    stream,
+    events,
+    iterate: <T>(name: string, params?: Record<string, unknown>, sub?: SubscribeOptions) => iterate(stream<T>(name, params, sub)),
+    state$: new Observable<ClientState>((out) => {
+      const l = (s: ClientState) => out.next(s);
+      listeners.add(l);
+      l(state);
+      return () => listeners.delete(l);
+    }),
+    get transport() {
+      return current;
+    },
+    get reconnects() {
+      return reconnects;
+    },
+    switchTransport: move,
+    drop: () => {
+      for (const t of transports.values()) t.drop();
+    },
+    async close() {
+      if (closed) return;
+      for (const s of [...subs]) {
+        s.cancel?.();
+        s.cancel = undefined;
+      }
+      closed = true;
+      clearTimeout(retryTimer);
+      clearTimeout(wsProbe);
+      target.removeEventListener?.('online', onWake);
+      target.document?.removeEventListener('visibilitychange', onWake);
+      for (const t of transports.values()) t.close();
+      const all = [...subs];
+      subs.clear();
+      waiting.clear();
+      update();
+      for (const s of all) s.out.complete();
+    },
+  };
+}
+
+/** Node-only transport module, loaded on first use; a variable specifier, so browser bundles leave it out. */
+const GRPC_MODULE = './grpc.client-transport.js';
+
+/** A transport whose module is imported on first use (gRPC: `@grpc/grpc-js` never reaches browsers). */
+class LazyTransport implements ClientTransport {
+  private real: ClientTransport | undefined;
+  private readonly loading: Promise<ClientTransport>;
+
+  constructor(
+    readonly name: TransportName,
+    specifier: string,
+    options: ResolvedClientOptions,
+  ) {
+    this.loading = (import(/* @vite-ignore */ specifier) as Promise<{ createTransport(o: ResolvedClientOptions): ClientTransport }>).then(
+      (m) => (this.real = m.createTransport(options)),
+    );
+    this.loading.catch(() => undefined);
+  }
+
+  subscribe(request: TransportRequest, sink: TransportSink): () => void {
+    let cancel: (() => void) | undefined;
+    let cancelled = false;
+    this.loading.then(
+      (t) => !cancelled && (cancel = t.subscribe(request, sink)),
+      (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`)),
+    );
+    return () => {
+      cancelled = true;
+      cancel?.();
+    };
+  }
+
+  drop(): void {
+    this.real?.drop();
+  }
+
+  close(): void {
+    this.real?.close();
+  }
+}
+
+function wsUrl(options: ResolvedClientOptions): string {
+  const url = new URL(options.wsPath, options.url);
+  url.protocol = url.protocol.replace('http', 'ws');
+  return url.href;
+}
+
+/** An Observable as an async iterator: values are queued until read; `return()` (a `break`) unsubscribes. */
+function iterate<T>(source: Observable<T>): AsyncIterableIterator<T> {
+  const queue: IteratorResult<T>[] = [];
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const push = (r?: IteratorResult<T>) => {
+    if (r) queue.push(r);
+    wake?.();
+  };
+  const subscription = source.subscribe({
+    next: (value) => push({ value, done: false }),
+    error: (error: unknown) => ((failure = { error }), push()),
+    complete: () => push({ value: undefined, done: true }),
+  });
+  const it: AsyncIterableIterator<T> = {
+    async next() {
+      while (!queue.length && !failure) await new Promise<void>((r) => (wake = r));
+      const r = queue.shift();
+      if (r) return r.done ? (queue.unshift(r), r) : r;
+      throw failure!.error;
+    },
+    async return() {
+      subscription.unsubscribe();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]: () => it,
+  };
+  return it;
+}

@@ -1,0 +1,122 @@
+/** Which transport a client uses; `auto` tries WebSocket, falls back to SSE. */
+export type TransportChoice = 'auto' | 'ws' | 'sse' | 'grpc';
+
+/** The transport in use now. */
+export type TransportName = 'ws' | 'sse' | 'grpc';
+
+/** The client's connection state (`client.state$`). */
+export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** What `client.events()` emits. */
+export type ClientEvent<T> =
+  | { type: 'next'; id?: string; data: T }
+  | { type: 'reset'; id?: string; reason: string };
+
+/** Backoff between reconnect attempts: `min(maxMs, initialMs * factor^attempt)`, with full jitter. */
+export interface RetryOptions {
+  /** Default 250. */
+  initialMs?: number;
+  /** Default 30000. */
+  maxMs?: number;
+  /** Default 2. */
+  factor?: number;
+  /** `'full'` (default): a random delay between 0 and the backoff; `'none'`: the backoff itself. */
+  jitter?: 'full' | 'none';
+  /** Reconnect attempts in a row without success before a subscription ends with its error. Default `Infinity`. */
+  maxAttempts?: number;
+}
+
+/** Minimal shapes of the runtime's constructors (browsers' natives, or `ws` / `eventsource` in Node). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- `ws` and `eventsource` classes differ from the DOM types in details
+export type WebSocketConstructor = new (url: string, ...rest: any[]) => any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type EventSourceConstructor = new (url: string, ...rest: any[]) => any;
+
+/**
+ * Options of {@link createClient}.
+ *
+ * @publicApi
+ */
+export interface ClientOptions {
+  /** Base URL of the server's streams, global prefix included (`https://api.example/api`). Default: the page's origin. */
+  url?: string;
+  /** Default `'auto'`. `'grpc'` works in Node only. */
+  transport?: TransportChoice;
+  /** Path of the WebSocket endpoint (no global prefix). Default `/ws`. */
+  wsPath?: string;
+  /** gRPC address, `host:port` (for `transport: 'grpc'`). */
+  grpcUrl?: string;
+  /**
+   * Headers for every request (SSE through `fetch`, the WebSocket upgrade where the runtime
+   * allows it (Node), gRPC metadata). Browsers cannot set WebSocket headers: use `connectionParams`.
+   */
+  headers?: Record<string, string>;
+  /** Sent in the WebSocket init message on every (re)connect: a value, or a (async) function called each time. */
+  connectionParams?: unknown | (() => unknown);
+  /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=`. */
+  ticket?: (stream: string, params: Record<string, unknown>) => string | Promise<string>;
+  /** Reconnect backoff. */
+  retry?: RetryOptions;
+  /** Called when the server could not resume a subscription (events were missed). */
+  onReset?: (stream: string, reason: string, params: Record<string, unknown>) => void;
+  /** WebSocket tuning. */
+  ws?: {
+    /** Close the connection this long after its last subscription ends. Default 1000. */
+    idleMs?: number;
+    /** Send a `ping` message this often. Default 15000; 0 disables. */
+    pingMs?: number;
+    /** A `ping` unanswered this long means the connection is dead: reconnect. Default 5000. */
+    pongTimeoutMs?: number;
+    /** A socket not open (and its init not sent) within this time counts as failed. Default 5000. */
+    connectTimeoutMs?: number;
+  };
+  /** SSE tuning. */
+  sse?: {
+    /** The server's `sse.heartbeatMs`: nothing received for twice this long → reconnect (fetch path). Default 15000. */
+    heartbeatMs?: number;
+    /**
+     * Use `fetch` streaming even where `EventSource` exists: it sees heartbeats (the watchdog
+     * above) and refusals' status, which `EventSource` hides. Default `false` (`true` when `headers` are set).
+     */
+    fetch?: boolean;
+  };
+  /** `transport: 'auto'`: how often WebSocket is tried again in the background after a fallback to SSE. Default 30000. */
+  autoRetryWsMs?: number;
+  /** The WebSocket constructor (Node: `ws`'s). Default: the global one, else `ws` loaded on demand. */
+  WebSocket?: WebSocketConstructor;
+  /** The EventSource constructor (Node: `eventsource`'s). Default: the global one; without it (or with `headers`), `fetch` streaming. */
+  EventSource?: EventSourceConstructor;
+  /** The fetch function. Default: the global one. */
+  fetch?: typeof fetch;
+}
+
+/** A subscription as the transports see it. */
+export interface TransportRequest {
+  stream: string;
+  params: Record<string, unknown>;
+  lastEventId: string | undefined;
+}
+
+/** How a transport reports one subscription's life to the client. */
+export interface TransportSink {
+  /** The subscription is established (WS: socket open, SSE: 200, gRPC: headers). */
+  open(): void;
+  next(id: string | undefined, data: unknown): void;
+  reset(id: string | undefined, reason: string): void;
+  /**
+   * The subscription ended: completed (no error), or failed. `retryAfterMs` is the server's
+   * hint (SSE `retry:`, gRPC trailer); `neverOpened` says the connection itself never opened.
+   */
+  end(error?: import('./stream-error.js').StreamError, retryAfterMs?: number, neverOpened?: boolean): void;
+}
+
+/** One client-side transport. */
+export interface ClientTransport {
+  readonly name: TransportName;
+  /** Starts a subscription; the returned function cancels it (unsubscribe / abort). */
+  subscribe(request: TransportRequest, sink: TransportSink): () => void;
+  /** Drops the underlying connections as if the network failed (their subscriptions end with `UNAVAILABLE`). */
+  drop(): void;
+  /** Closes everything; no sink is called any more. */
+  close(): void;
+}

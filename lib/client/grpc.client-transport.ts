@@ -1,0 +1,140 @@
+/**
+ * The gRPC transport (Node only): `longlink.v1.Streams/Subscribe` of PROTOCOL.md §5 through
+ * `@grpc/grpc-js` (an optional peer). The client imports this module on first use only, so
+ * browser bundles never contain it.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
+import type { ResolvedClientOptions } from './client.options.js';
+import { StreamError, lost } from './stream-error.js';
+
+type Value =
+  | { nullValue: 'NULL_VALUE' }
+  | { numberValue: number }
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { structValue: { fields: Record<string, Value> } }
+  | { listValue: { values: Value[] } };
+
+/** A JSON value as a `google.protobuf.Value` (proto-loader takes Struct in its message form). */
+function toValue(value: unknown): Value {
+  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
+  return { structValue: toStruct(value as Record<string, unknown>) };
+}
+
+function toStruct(object: Record<string, unknown>): { fields: Record<string, Value> } {
+  return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, toValue(v)])) };
+}
+
+/** gRPC status → protocol code, for statuses without the `longlink-error-code` trailer. */
+const CODE_BY_STATUS: Record<number, string> = {
+  [grpc.status.INVALID_ARGUMENT]: 'BAD_REQUEST',
+  [grpc.status.UNAUTHENTICATED]: 'UNAUTHENTICATED',
+  [grpc.status.PERMISSION_DENIED]: 'PERMISSION_DENIED',
+  [grpc.status.NOT_FOUND]: 'NOT_FOUND',
+  [grpc.status.ABORTED]: 'CONFLICT',
+  [grpc.status.RESOURCE_EXHAUSTED]: 'RESOURCE_EXHAUSTED',
+  [grpc.status.DEADLINE_EXCEEDED]: 'DEADLINE_EXCEEDED',
+  [grpc.status.INTERNAL]: 'INTERNAL',
+  [grpc.status.UNKNOWN]: 'INTERNAL',
+};
+
+function protoPath(): string {
+  const candidates = ['../../proto/longlink/v1/longlink.proto', '../../../proto/longlink/v1/longlink.proto'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
+interface EventMessage {
+  id: string;
+  data: Buffer;
+  reset: boolean;
+}
+type StreamsClient = grpc.Client & {
+  Subscribe(request: object, metadata: grpc.Metadata): grpc.ClientReadableStream<EventMessage>;
+};
+
+class GrpcClientTransport implements ClientTransport {
+  readonly name = 'grpc' as const;
+  private readonly Streams: new (address: string, credentials: grpc.ChannelCredentials) => StreamsClient;
+  private client: StreamsClient | undefined;
+  private readonly calls = new Set<() => void>();
+
+  constructor(private readonly options: ResolvedClientOptions) {
+    if (!options.grpcUrl) throw new TypeError('createClient: `grpcUrl` is required for the gRPC transport');
+    const definition = protoLoader.loadSync(protoPath(), { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as { longlink: { v1: { Streams: GrpcClientTransport['Streams'] } } };
+    this.Streams = pkg.longlink.v1.Streams;
+  }
+
+  subscribe({ stream, params, lastEventId }: TransportRequest, sink: TransportSink): () => void {
+    this.client ??= new this.Streams(this.options.grpcUrl!, grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(this.options.headers ?? {})) metadata.set(k.toLowerCase(), v);
+    const call = this.client.Subscribe({ stream, params: toStruct(params), lastEventId: lastEventId ?? '' }, metadata);
+    let done = false;
+    let opened = false;
+    const open = () => !opened && ((opened = true), sink.open());
+    const end = (error?: StreamError, retryAfterMs?: number) => {
+      if (done) return;
+      done = true;
+      this.calls.delete(drop);
+      sink.end(error, retryAfterMs);
+    };
+    const drop = () => {
+      end(lost('Connection dropped'));
+      call.cancel();
+    };
+    this.calls.add(drop);
+    call.on('metadata', open);
+    call.on('data', (m: EventMessage) => {
+      open();
+      const data = JSON.parse(Buffer.from(m.data).toString('utf8')) as { reason?: string };
+      if (m.reset) sink.reset(m.id || undefined, String(data.reason));
+      else sink.next(m.id || undefined, data);
+    });
+    call.on('error', () => undefined); // the status says it all
+    call.on('status', (status: grpc.StatusObject) => {
+      if (status.code === grpc.status.OK) return end();
+      const trailer = (key: string) => status.metadata.get(key)[0] as string | undefined;
+      const code = trailer('longlink-error-code') ?? CODE_BY_STATUS[status.code] ?? 'UNAVAILABLE';
+      let details: unknown;
+      try {
+        const text = trailer('longlink-error-details');
+        details = text ? JSON.parse(text) : undefined;
+      } catch {
+        // malformed details are left out
+      }
+      const retryAfter = Number(trailer('longlink-retry-after-ms'));
+      end(new StreamError(code, status.details, details), Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
+    });
+    return () => {
+      done = true;
+      this.calls.delete(drop);
+      call.cancel();
+    };
+  }
+
+  drop(): void {
+    for (const drop of [...this.calls]) drop();
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  close(): void {
+    this.drop();
+  }
+}
+
+/** Entry point the client's lazy loader calls. */
+export function createTransport(options: ResolvedClientOptions): ClientTransport {
+  return new GrpcClientTransport(options);
+}

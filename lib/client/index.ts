@@ -1,0 +1,17 @@
+/**
+ * `nestjs-longlink/client`: one client for SSE, WebSocket and (Node) gRPC streams. No Nest,
+ * no Node built-ins; rxjs `Observable` is its only import.
+ */
+export { createClient } from './client.js';
+export type { LonglinkClient, SubscribeOptions } from './client.js';
+export { StreamError } from './stream-error.js';
+export type {
+  ClientEvent,
+  ClientOptions,
+  ClientState,
+  EventSourceConstructor,
+  RetryOptions,
+  TransportChoice,
+  TransportName,
+  WebSocketConstructor,
+} from './client.types.js';

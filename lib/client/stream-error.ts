@@ -1,0 +1,54 @@
+/**
+ * The error a subscription ends with: the protocol's `code`, `message` and `details`
+ * (PROTOCOL.md §2). Failures the client detects itself (connection lost, heartbeat missed,
+ * socket not opening) are `UNAVAILABLE`.
+ *
+ * @publicApi
+ */
+export class StreamError extends Error {
+  override readonly name = 'StreamError';
+  constructor(
+    /** A code of PROTOCOL.md §2 (`UNAVAILABLE`, `UNAUTHENTICATED`, ...). */
+    readonly code: string,
+    message: string,
+    /** The server's `details`, when it sent any. */
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Codes worth reconnecting after (issue 14 point 6); the others end the subscription. */
+const TRANSIENT = ['UNAVAILABLE', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED'];
+
+/** Whether a subscription that ended with `error` should reconnect. */
+export const isTransient = (error: StreamError): boolean => TRANSIENT.includes(error.code);
+
+/** The code of an HTTP status without a JSON body (a proxy's 502, ...), as PROTOCOL.md §2 maps them. */
+export function codeOfStatus(status: number): string {
+  const known: Record<number, string> = {
+    400: 'BAD_REQUEST',
+    401: 'UNAUTHENTICATED',
+    403: 'PERMISSION_DENIED',
+    404: 'NOT_FOUND',
+    408: 'DEADLINE_EXCEEDED',
+    409: 'CONFLICT',
+    429: 'RESOURCE_EXHAUSTED',
+    503: 'UNAVAILABLE',
+    504: 'DEADLINE_EXCEEDED',
+  };
+  return known[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+}
+
+/** A `{code, message, details?}` object from the wire as a {@link StreamError}. */
+export function fromWire(value: unknown, fallbackCode = 'INTERNAL'): StreamError {
+  const e = (value ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
+  return new StreamError(
+    typeof e.code === 'string' ? e.code : fallbackCode,
+    typeof e.message === 'string' ? e.message : 'Stream failed',
+    e.details,
+  );
+}
+
+/** A failure the client detected itself: worth a reconnect. */
+export const lost = (message: string): StreamError => new StreamError('UNAVAILABLE', message);

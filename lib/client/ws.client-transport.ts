@@ -1,0 +1,209 @@
+import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
+import type { ResolvedClientOptions } from './client.options.js';
+import { StreamError, fromWire, lost } from './stream-error.js';
+
+/** A subscription on the connection, by client id. */
+interface Entry {
+  request: TransportRequest;
+  sink: TransportSink;
+}
+
+/** What a close code means for the subscriptions of the connection (PROTOCOL.md §4.6). */
+function closeError(code: number, reason: string): StreamError {
+  const codes: Record<number, string> = {
+    4401: 'UNAUTHENTICATED',
+    4403: 'PERMISSION_DENIED',
+    4400: 'BAD_REQUEST',
+    1009: 'BAD_REQUEST',
+    4429: 'RESOURCE_EXHAUSTED',
+    4408: 'DEADLINE_EXCEEDED',
+  };
+  return new StreamError(codes[code] ?? 'UNAVAILABLE', reason || `WebSocket closed (${code})`, { closeCode: code });
+}
+
+/**
+ * The WebSocket transport of PROTOCOL.md §4: one lazily opened connection multiplexes every
+ * subscription (ids made here), sends the init message with `connectionParams` on every
+ * (re)connect, pings to detect a dead connection, and closes when idle.
+ */
+export class WsClientTransport implements ClientTransport {
+  readonly name = 'ws' as const;
+  private readonly entries = new Map<string, Entry>();
+  private socket: WebSocket | undefined;
+  /** Subscribes may be sent (the socket is open and the init, if any, was sent). */
+  private ready = false;
+  private generation = 0;
+  private seq = 0;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly options: ResolvedClientOptions,
+    private readonly url: string,
+  ) {}
+
+  subscribe(request: TransportRequest, sink: TransportSink): () => void {
+    const id = (++this.seq).toString(36);
+    this.entries.set(id, { request, sink });
+    clearTimeout(this.idleTimer);
+    if (!this.socket) this.connect();
+    else if (this.ready) this.sendSubscribe(id, request);
+    return () => {
+      if (!this.entries.delete(id)) return;
+      if (this.ready) this.send({ type: 'unsubscribe', id });
+      this.idleSoon();
+    };
+  }
+
+  /** Opens the connection now (the `auto` transport's background check); resolves once it is usable. */
+  probe(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const request = { stream: '', params: {}, lastEventId: undefined };
+      const id = 'probe';
+      // A pseudo entry that is never sent: it only listens for the connection's fate.
+      const entry: Entry = {
+        request,
+        sink: { open: () => done(true), next() {}, reset() {}, end: () => done(false) },
+      };
+      const done = (ok: boolean) => {
+        if (this.entries.get(id) !== entry) return;
+        this.entries.delete(id);
+        this.idleSoon();
+        resolve(ok);
+      };
+      this.entries.set(id, entry);
+      if (!this.socket) this.connect();
+      else if (this.ready) done(true);
+    });
+  }
+
+  drop(): void {
+    this.fail(lost('Connection dropped'), false);
+  }
+
+  close(): void {
+    this.entries.clear();
+    this.teardown(1000);
+  }
+
+  private send(message: object): void {
+    this.socket?.send(JSON.stringify(message));
+  }
+
+  private sendSubscribe(id: string, { stream, params, lastEventId }: TransportRequest): void {
+    if (stream) this.send({ type: 'subscribe', id, stream, params, lastEventId });
+  }
+
+  private connect(): void {
+    const generation = ++this.generation;
+    const { options } = this;
+    let opened = false;
+    const current = () => generation === this.generation;
+    const timer = setTimeout(() => current() && this.fail(lost('WebSocket did not open in time'), true), options.ws.connectTimeoutMs);
+    void (async () => {
+      const Ctor = options.WebSocket ?? globalThis.WebSocket ?? (await loadWs());
+      if (!current()) return;
+      const socket: WebSocket = options.headers ? new Ctor(this.url, undefined, { headers: options.headers }) : new Ctor(this.url);
+      this.socket = socket;
+      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason), !opened);
+      socket.onerror = () => undefined; // a close event follows
+      socket.onmessage = (e) => current() && this.onMessage(String(e.data), () => (opened = true));
+      socket.onopen = async () => {
+        let params: unknown;
+        try {
+          params = await options.connectionParams();
+        } catch (error) {
+          clearTimeout(timer);
+          return current() && this.fail(new StreamError('UNAUTHENTICATED', `connectionParams failed: ${String(error)}`), false);
+        }
+        if (!current()) return;
+        clearTimeout(timer);
+        if (params !== undefined) this.send({ type: 'init', payload: params });
+        this.ready = true;
+        for (const [id, { request }] of this.entries) this.sendSubscribe(id, request);
+        this.startPing();
+        if (params === undefined) {
+          opened = true;
+          for (const { sink } of [...this.entries.values()]) sink.open();
+        }
+        this.idleSoon();
+      };
+    })().catch((error: unknown) => {
+      clearTimeout(timer);
+      if (current()) this.fail(new StreamError('UNAVAILABLE', `WebSocket unavailable: ${String(error)}`), true);
+    });
+  }
+
+  private onMessage(text: string, acked: () => void): void {
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+    const m = JSON.parse(text) as { type: string; id?: string; eventId?: string; data?: { reason?: string }; error?: unknown };
+    if (m.type === 'init_ack') {
+      acked();
+      for (const { sink } of [...this.entries.values()]) sink.open();
+      return;
+    }
+    const entry = m.id === undefined ? undefined : this.entries.get(m.id);
+    if (!entry) return; // pong, an id-less error (the close that follows says more), or an ended subscription
+    const { sink } = entry;
+    if (m.type === 'next') sink.next(m.eventId, m.data);
+    else if (m.type === 'reset') sink.reset(m.eventId, String(m.data?.reason));
+    else if (m.type === 'complete' || m.type === 'error') {
+      this.entries.delete(m.id!);
+      sink.end(m.type === 'error' ? fromWire(m.error) : undefined);
+      this.idleSoon();
+    }
+  }
+
+  private startPing(): void {
+    const { pingMs, pongTimeoutMs } = this.options.ws;
+    if (pingMs <= 0) return;
+    this.pingTimer = setInterval(() => {
+      if (this.pongTimer) return;
+      this.send({ type: 'ping' });
+      this.pongTimer = setTimeout(() => this.fail(lost('WebSocket ping not answered'), false), pongTimeoutMs);
+    }, pingMs);
+  }
+
+  /** Closes the connection `idleMs` after its last subscription ended. */
+  private idleSoon(): void {
+    clearTimeout(this.idleTimer);
+    if (this.entries.size === 0 && this.socket) {
+      this.idleTimer = setTimeout(() => this.entries.size === 0 && this.teardown(1000), this.options.ws.idleMs);
+    }
+  }
+
+  /** The connection is gone: every subscription on it ends with `error`. */
+  private fail(error: StreamError, neverOpened: boolean): void {
+    this.teardown(4000);
+    const entries = [...this.entries.values()];
+    this.entries.clear();
+    for (const { sink } of entries) sink.end(error, undefined, neverOpened);
+  }
+
+  private teardown(code: number): void {
+    this.generation++;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    clearTimeout(this.idleTimer);
+    this.pongTimer = undefined;
+    this.ready = false;
+    const socket = this.socket;
+    this.socket = undefined;
+    try {
+      socket?.close(code);
+    } catch {
+      // already closing
+    }
+  }
+}
+
+/** A module import bundlers cannot follow (a parameter, not a literal): Node-only peers stay out of browser builds. */
+const importOpaque = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
+
+/** Node without a global WebSocket: the optional peer `ws`. */
+async function loadWs(): Promise<typeof WebSocket> {
+  const mod = (await importOpaque('ws')) as { default: typeof WebSocket; WebSocket?: typeof WebSocket };
+  return mod.WebSocket ?? mod.default;
+}

@@ -1,0 +1,97 @@
+// The demo page: every panel on one client of `nestjs-longlink/client` (served as /client.js).
+import { createClient } from '/client.js';
+import uPlot from '/vendor/uplot.js';
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+const room = query.get('room') || 'lobby';
+const choice = query.get('transport') || 'auto';
+
+const client = createClient({
+  transport: choice,
+  wsPath: query.get('wsPath') || '/ws',
+  // ?retryMs=N: a fixed reconnect delay (to watch the browser's `online` event cut it short)
+  retry: query.has('retryMs') ? { initialMs: Number(query.get('retryMs')), jitter: 'none' } : { initialMs: 250, maxMs: 5000 },
+  autoRetryWsMs: 10_000,
+});
+// For the curious (and the page's tests): everything each panel received.
+const demo = (window.demo = { client, counter: [], chat: [], ticker: 0, resets: [] });
+
+// Connection panel
+$('conn-choice').textContent = choice;
+const render = () => {
+  $('conn-transport').textContent = client.transport;
+  $('conn-reconnects').textContent = String(client.reconnects);
+  for (const via of document.querySelectorAll('.via')) via.textContent = `via ${client.transport}`;
+};
+client.state$.subscribe((state) => {
+  $('conn-state').textContent = state;
+  $('conn-state').className = `state-${state}`;
+  render();
+});
+setInterval(render, 250);
+$('switch').onclick = () => (client.switchTransport(client.transport === 'ws' ? 'sse' : 'ws'), render());
+$('drop').onclick = () => client.drop();
+
+// demo/clock
+client.stream('demo/clock').subscribe(({ now }) => {
+  $('clock').textContent = new Date(now).toLocaleTimeString();
+  $('clock').dataset.now = now;
+});
+
+// demo/counter: checks itself for gaps and duplicates
+let gaps = 0;
+let duplicates = 0;
+client.stream('demo/counter', { count: 10_000, intervalMs: 100 }).subscribe(({ n }) => {
+  const last = demo.counter.at(-1);
+  if (last !== undefined && n <= last) duplicates++;
+  else if (last !== undefined && n !== last + 1) gaps++;
+  demo.counter.push(n);
+  $('counter').textContent = String(n);
+  $('counter-check').textContent = `received ${demo.counter.length} · gaps ${gaps} · duplicates ${duplicates}`;
+});
+
+// demo/chat: the room's last 20 messages, then live ones
+$('room-name').textContent = room;
+const line = (text, notice) => {
+  const li = document.createElement('li');
+  li.textContent = text;
+  if (notice) li.className = 'notice';
+  $('chat-log').append(li);
+  $('chat-log').scrollTop = $('chat-log').scrollHeight;
+};
+client.events('demo/chat', { room, history: 20 }).subscribe((e) => {
+  if (e.type === 'reset') {
+    demo.resets.push(e.reason);
+    return line(`— some messages could not be recovered (${e.reason}) —`, true);
+  }
+  demo.chat.push(e.id);
+  line(`${e.data.from}: ${e.data.text}`);
+});
+$('chat-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const response = await fetch(`/demo/chat/${encodeURIComponent(room)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: $('chat-from').value, text: $('chat-text').value }),
+  });
+  if (response.ok) $('chat-text').value = '';
+  else $('chat-status').textContent = `send failed: ${(await response.json()).message}`;
+});
+
+// demo/ticker: a live chart
+const points = [[], []];
+const chart = new uPlot(
+  { width: 400, height: 160, legend: { show: false }, scales: { x: { time: true } }, series: [{}, { stroke: '#33507a', width: 1.5 }] },
+  points,
+  $('ticker-chart'),
+);
+let frame = 0;
+client.stream('demo/ticker').subscribe(({ t, v }) => {
+  points[0].push(t / 1000);
+  points[1].push(v);
+  if (points[0].length > 200) (points[0].shift(), points[1].shift());
+  demo.ticker++;
+  $('ticker-value').textContent = v.toFixed(2);
+  frame ||= requestAnimationFrame(() => ((frame = 0), chart.setData(points)));
+});

@@ -11,6 +11,10 @@ export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 export const DEFAULT_SSE_RETRY_MS = 2_000;
 export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** Window over which clients' reconnect delays are spread at shutdown. */
+export const DEFAULT_SHUTDOWN_SPREAD_MS = 5_000;
+/** How long shutdown lets last messages flush before cutting connections. */
+export const DEFAULT_SHUTDOWN_DRAIN_MS = 3_000;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -15,7 +15,8 @@ function protoFile(path: string): string {
  * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
  * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
  * typed `sample.v1.Demo`), and a live page at `/`. Env is read when the app starts; with
- * REDIS_URL the hub (demo/chat) runs on Redis, shared by several instances.
+ * REDIS_URL the hub (demo/chat) runs on Redis, shared by several instances;
+ * SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the deploy hand-over (`shutdown` options).
  */
 @Module({
   imports: [
@@ -31,6 +32,11 @@ function protoFile(path: string): string {
         },
         // REDIS_URL set: chat rooms are shared by every instance on that Redis.
         hub: process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {},
+        // Deploy hand-over: clients are told to come back spread over SHUTDOWN_SPREAD_MS (default 5 s).
+        shutdown: {
+          ...(process.env.SHUTDOWN_SPREAD_MS ? { spreadMs: Number(process.env.SHUTDOWN_SPREAD_MS) } : {}),
+          ...(process.env.SHUTDOWN_DRAIN_MS ? { drainMs: Number(process.env.SHUTDOWN_DRAIN_MS) } : {}),
+        },
       }),
     }),
     DemoModule,

@@ -9,6 +9,8 @@ import type {
 import {
   DEFAULT_DISCONNECT_GRACE_MS,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_SHUTDOWN_DRAIN_MS,
+  DEFAULT_SHUTDOWN_SPREAD_MS,
   DEFAULT_SSE_COMMIT_DELAY_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
   DEFAULT_SSE_RETRY_MS,
@@ -80,7 +82,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'shutdown', 'isGlobal']);
   const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
@@ -88,6 +90,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }
+  const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
   const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
@@ -110,6 +113,10 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       keyPrefix: (hub.keyPrefix as string | undefined) ?? 'longlink:',
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
+    },
+    shutdown: {
+      spreadMs: int('shutdown.spreadMs', shutdown.spreadMs, DEFAULT_SHUTDOWN_SPREAD_MS, 0),
+      drainMs: int('shutdown.drainMs', shutdown.drainMs, DEFAULT_SHUTDOWN_DRAIN_MS, 0),
     },
   };
 }

@@ -20,6 +20,8 @@ export interface StreamHandle {
   readonly maxQueuedBytes: number;
   /** Events dropped by the `drop-oldest` / `latest` policies. */
   readonly droppedEvents: number;
+  /** Id of the last event handed to the transport (the subscription's resume point), if any had one. */
+  readonly lastEventId: string | undefined;
   /** Whether the subscription has ended. */
   readonly closed: boolean;
   /** Ends the subscription from the server side: tears the upstream down and ends the writer (with `error`, if given). */
@@ -56,9 +58,12 @@ class Pump<F> implements StreamHandle {
   queuedBytes = 0;
   maxQueuedBytes = 0;
   droppedEvents = 0;
+  lastEventId: string | undefined = undefined;
   closed = false;
   private readonly queue: F[] = [];
   private readonly sizes: number[] = [];
+  /** Ids of the queued events (parallel to `queue`), so the resume point follows what was written. */
+  private readonly ids: (string | undefined)[] = [];
   private head = 0;
   private blocked = false;
   private pendingEnd: { error?: StreamException } | undefined;
@@ -123,6 +128,7 @@ class Pump<F> implements StreamHandle {
     const size = this.writer.sizeOf(frame);
     if (!this.blocked && this.head === this.queue.length) {
       if (!this.write(frame)) this.blocked = true;
+      if (event.id !== undefined) this.lastEventId = event.id;
       return;
     }
     if (this.overLimit(size) && this.head < this.queue.length) {
@@ -140,6 +146,7 @@ class Pump<F> implements StreamHandle {
     }
     this.queue.push(frame);
     this.sizes.push(size);
+    this.ids.push(event.id);
     this.queuedBytes += size;
     if (this.budget) this.budget.used += size;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
@@ -165,6 +172,7 @@ class Pump<F> implements StreamHandle {
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.sizes.splice(0, this.head);
+      this.ids.splice(0, this.head);
       this.head = 0;
     }
     return frame;
@@ -174,9 +182,12 @@ class Pump<F> implements StreamHandle {
     if (this.closed || !this.blocked) return;
     this.blocked = false;
     while (this.head < this.queue.length) {
+      const id = this.ids[this.head];
       const frame = this.shift();
       this.droppedEvents--; // shift() counts drops; this one is delivered
-      if (!this.write(frame)) {
+      const written = this.write(frame);
+      if (id !== undefined) this.lastEventId = id;
+      if (!written) {
         this.blocked = true;
         return;
       }
@@ -216,6 +227,7 @@ class Pump<F> implements StreamHandle {
     if (this.budget) this.budget.used -= this.queuedBytes;
     this.queue.length = 0;
     this.sizes.length = 0;
+    this.ids.length = 0;
     this.head = 0;
     this.queuedBytes = 0;
   }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { StreamException } from '../errors/stream-exception.js';
 import { pipeToWriter, type QueueBudget, type StreamHandle } from './pipe-to-writer.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
@@ -23,12 +24,32 @@ export class StreamRunner {
     return this.tracker.isShuttingDown;
   }
 
-  /** Ends every live subscription with `UNAVAILABLE` and refuses new ones (shutdown). */
+  /** Starts the shutdown hand-over (once): see {@link StreamTracker.shutdown}. */
   closeAll(): void {
-    this.tracker.closeAll();
+    this.tracker.shutdown();
   }
 
-  run<F>(def: StreamDefinition, call: StreamCallImpl, writer: StreamWriter<F>, budget?: QueueBudget): StreamHandle {
+  /** Milliseconds left for last messages to flush at shutdown (`shutdown.drainMs`). */
+  drainRemainingMs(): number {
+    return this.tracker.drainRemainingMs();
+  }
+
+  /** The error that refuses a new subscription during shutdown. */
+  refusal(): StreamException {
+    return this.tracker.refusal();
+  }
+
+  /**
+   * Starts one subscription. `group`: subscriptions that reconnect together (one WebSocket's)
+   * and so share a retry delay at shutdown.
+   */
+  run<F>(
+    def: StreamDefinition,
+    call: StreamCallImpl,
+    writer: StreamWriter<F>,
+    budget?: QueueBudget,
+    group?: object,
+  ): StreamHandle {
     const handle = pipeToWriter(
       this.invoker.open(def, call),
       writer,
@@ -36,7 +57,7 @@ export class StreamRunner {
       (h) => this.tracker.delete(h),
       budget,
     );
-    this.tracker.add(handle);
+    this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
     return handle;
   }
 }

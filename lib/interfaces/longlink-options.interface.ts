@@ -115,6 +115,24 @@ export interface HubOptions {
 }
 
 /**
+ * Deploy hand-over: what happens to live subscriptions when the application shuts down
+ * (`app.close()`, or SIGTERM with `enableShutdownHooks()`). New subscriptions are refused at
+ * once; every live one ends with `UNAVAILABLE` whose `details` carry `retryAfterMs` (a random
+ * delay in `[0, spreadMs)`, so clients come back spread out instead of all at once) and
+ * `lastEventId` (the resume point) when it has one. See PROTOCOL.md §2.1.
+ */
+export interface ShutdownOptions {
+  /** Clients' reconnect delays are spread uniformly over this window (ms). Default 5000; 0 = reconnect at once. */
+  spreadMs?: number;
+  /**
+   * How long the last messages (SSE error events, WebSocket close handshakes, gRPC statuses)
+   * may take to reach clients before their connections are cut, so shutdown ends within it
+   * whatever clients do (ms). Default 3000.
+   */
+  drainMs?: number;
+}
+
+/**
  * Options of `LonglinkModule.forRoot()` / `forRootAsync()`. Validated at startup.
  *
  * @publicApi
@@ -130,6 +148,8 @@ export interface LonglinkModuleOptions {
   grpc?: boolean | GrpcOptions;
   /** The fan-out hub (`StreamHub`): in memory unless `redis` is given. */
   hub?: HubOptions;
+  /** Deploy hand-over at shutdown. */
+  shutdown?: ShutdownOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -154,6 +174,7 @@ export interface ResolvedLonglinkOptions {
   /** `undefined` when the gRPC transport is off. */
   grpc: ResolvedGrpcOptions | undefined;
   hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
+  shutdown: Required<ShutdownOptions>;
 }
 
 /** gRPC options after defaults. */

@@ -15,7 +15,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
+import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedGrpcOptions, ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -31,8 +31,6 @@ export const LONGLINK_GRPC_SERVICE = 'longlink.v1.Streams';
 /** Loader options for the user's protos unless they give their own. */
 const DEFAULT_LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
 
-/** How long shutdown waits for calls to take their UNAVAILABLE status before forcing. */
-const SHUTDOWN_GRACE_MS = 1000;
 
 type Call = ServerWritableStream<Record<string, unknown>, unknown>;
 type NativeHandler = (call: Call) => void;
@@ -112,15 +110,15 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     if (!this.server) return;
     this.stopping = true;
     for (const service of ['', ...this.services]) this.health?.setStatus(service, 'NOT_SERVING');
-    this.runner.closeAll(); // every open call gets UNAVAILABLE
+    this.runner.closeAll(); // every open call gets UNAVAILABLE with its hand-over trailers
     const grpcServer = this.server.grpcServer();
     if (grpcServer) {
-      // Let the UNAVAILABLE statuses go out, then stop for good.
+      // Let the UNAVAILABLE statuses go out (within shutdown.drainMs), then stop for good.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           grpcServer.forceShutdown();
           resolve();
-        }, SHUTDOWN_GRACE_MS);
+        }, this.runner.drainRemainingMs());
         grpcServer.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
@@ -263,7 +261,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.grpc!.disconnectGraceMs);
     if (writer.gone) return undefined;
     if (this.stopping || this.runner.isShuttingDown) {
-      writer.end(shuttingDownError());
+      writer.end(this.runner.refusal());
       return undefined;
     }
     return writer;

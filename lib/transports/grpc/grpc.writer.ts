@@ -1,8 +1,13 @@
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { StreamWriter } from '../../core/stream-writer.interface.js';
-import type { StreamException } from '../../errors/stream-exception.js';
+import { retryAfterMsOf, type StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_STATUS_BY_CODE } from './grpc.error-map.js';
+import {
+  GRPC_ERROR_CODE_TRAILER,
+  GRPC_ERROR_DETAILS_TRAILER,
+  GRPC_RETRY_AFTER_TRAILER,
+  GRPC_STATUS_BY_CODE,
+} from './grpc.error-map.js';
 import { grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
 
 /** HTTP/2 RST_STREAM CANCEL. */
@@ -106,6 +111,8 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     trailers.set(GRPC_ERROR_CODE_TRAILER, error.code);
     const { details } = error.toJSON();
     if (details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, JSON.stringify(details));
+    const retryAfterMs = retryAfterMsOf(error);
+    if (retryAfterMs !== undefined) trailers.set(GRPC_RETRY_AFTER_TRAILER, String(retryAfterMs));
     this.call.emit('error', { code: GRPC_STATUS_BY_CODE[error.code], details: error.message, metadata: trailers });
   }
 

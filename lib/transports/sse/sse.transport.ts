@@ -6,7 +6,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
+import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { readSseRequest } from './sse.request.js';
@@ -120,7 +120,7 @@ export class SseTransport implements OnModuleInit {
     const writer = new SseWriter(res, this.options.sse);
     if (writer.gone) return;
     if (this.runner.isShuttingDown) {
-      return writer.end(shuttingDownError());
+      return writer.end(this.runner.refusal());
     }
     let request;
     try {

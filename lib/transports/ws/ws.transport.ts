@@ -101,12 +101,20 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.wss) return;
     this.stopped = true;
+    // Every subscription gets its hand-over error (one retry delay per connection), then each
+    // connection closes with 1001; peers that do not answer are cut within shutdown.drainMs.
+    this.runner.closeAll();
     const error = shuttingDownError();
     const closing = [...this.connections].map((c) => {
       c.shutdown(error, WsCloseCode.GOING_AWAY, error.message);
       return c.closed;
     });
-    await Promise.all(closing);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closing),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.runner.drainRemainingMs()))),
+    ]);
+    clearTimeout(timer);
     if (this.server && this.dispatcher) {
       this.server.off('upgrade', this.dispatcher);
       for (const listener of this.others) this.server.on('upgrade', listener);
@@ -120,7 +128,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     if (!this.originAllowed(request)) {
       return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Origin not allowed'));
     }
-    if (this.closing) return reject(socket, shuttingDownError());
+    if (this.closing) return reject(socket, this.runner.refusal());
     if (this.guard) {
       const call = new StreamCallImpl({
         stream: '',
@@ -148,7 +156,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       if (!allowed) return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Forbidden resource'));
     }
     if (socket.destroyed) return;
-    if (this.closing || !this.wss) return reject(socket, shuttingDownError()); // shutdown began during the guard
+    if (this.closing || !this.wss) return reject(socket, this.runner.refusal()); // shutdown began during the guard
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       const connection = new WsConnection(ws, socket, request, {
         registry: this.registry,

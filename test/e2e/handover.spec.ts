@@ -1,0 +1,334 @@
+import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamsClient, toStruct } from '../harness/grpc.harness.js';
+import { TestRedis, freePort } from '../harness/redis-server.js';
+import { startSample, type SampleProcess } from '../harness/sample-process.js';
+import { until, within } from '../harness/util.js';
+
+/**
+ * Deploy hand-over (PROTOCOL.md §2.1), end to end: many subscriptions on the three transports
+ * to one sample process on Redis; SIGTERM it and start another on the same ports. Clients
+ * are raw (`http`, `ws`, grpc-js) and do what the hint says: wait `retryAfterMs`, then resume
+ * from the last event id they got (a refused connection is retried after 200-1000 ms). Every
+ * client must come back within the spread window (plus the new process's boot), spread out,
+ * and with every event exactly once.
+ *
+ * HANDOVER_CLIENTS sets the number of clients (default 150; `npm run test:handover` runs 1,000).
+ */
+const CLIENTS = Number(process.env.HANDOVER_CLIENTS ?? 150);
+const SPREAD_MS = Number(process.env.HANDOVER_SPREAD_MS ?? 5000);
+const DRAIN_MS = 3000;
+const ROOM = 'handover';
+
+type Transport = 'sse' | 'ws' | 'grpc';
+
+/** A client that follows the hand-over hint. */
+abstract class Client {
+  readonly received: string[] = [];
+  lastId: string;
+  handedOverAt: number | undefined;
+  retryAfterMs: number | undefined;
+  /** When the first event after the hand-over arrived (the client is back). */
+  backAt: number | undefined;
+  failures = 0;
+  lastFailure = '';
+  stopped = false;
+  private attempt = 0;
+
+  constructor(
+    readonly transport: Transport,
+    startId: string,
+  ) {
+    this.lastId = startId;
+  }
+
+  protected abstract open(attempt: number): void;
+  protected abstract close(): void;
+
+  start(): void {
+    this.open(++this.attempt);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.close();
+  }
+
+  /** Only the current attempt may report. */
+  protected current(attempt: number): boolean {
+    return attempt === this.attempt && !this.stopped;
+  }
+
+  protected event(attempt: number, id: string): void {
+    if (!this.current(attempt)) return;
+    if (this.handedOverAt !== undefined && this.backAt === undefined) this.backAt = Date.now();
+    this.received.push(id);
+    this.lastId = id;
+  }
+
+  /** The server said go elsewhere: wait retryAfterMs, then resume. */
+  protected handover(attempt: number, retryAfterMs: number): void {
+    if (!this.current(attempt)) return;
+    this.attempt++; // whatever else this attempt reports is stale
+    this.close();
+    this.handedOverAt ??= Date.now();
+    this.retryAfterMs ??= retryAfterMs;
+    setTimeout(() => this.start(), retryAfterMs);
+  }
+
+  /** Refused or cut without a hint: retry soon, with jitter. */
+  protected failed(attempt: number): void {
+    if (!this.current(attempt)) return;
+    this.attempt++;
+    this.failures++;
+    this.close();
+    setTimeout(() => this.stopped || this.start(), 200 + Math.random() * 800);
+  }
+}
+
+class SseClient extends Client {
+  private req: http.ClientRequest | undefined;
+  constructor(
+    private readonly url: string,
+    startId: string,
+  ) {
+    super('sse', startId);
+  }
+
+  protected open(attempt: number): void {
+    const req = http.get(`${this.url}/demo/chat?room=${ROOM}`, {
+      headers: { accept: 'text/event-stream', 'last-event-id': this.lastId },
+    });
+    this.req = req;
+    req.on('error', () => this.failed(attempt));
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        return this.failed(attempt);
+      }
+      res.setEncoding('utf8');
+      let buffer = '';
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields: Record<string, string> = {};
+          for (const line of block.split('\n')) {
+            const colon = line.indexOf(':');
+            if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
+          }
+          if (fields.event === 'error') {
+            const error = JSON.parse(fields.data!) as { code: string; details?: { retryAfterMs?: number } };
+            if (error.code === 'UNAVAILABLE' && typeof error.details?.retryAfterMs === 'number') {
+              this.handover(attempt, error.details.retryAfterMs);
+            } else this.failed(attempt);
+          } else if (fields.id !== undefined && fields.data !== undefined) this.event(attempt, fields.id);
+        }
+      });
+      res.on('close', () => this.failed(attempt));
+    });
+  }
+
+  protected close(): void {
+    this.req?.destroy();
+  }
+}
+
+class WsClient extends Client {
+  private ws: WebSocket | undefined;
+  constructor(
+    private readonly url: string,
+    startId: string,
+  ) {
+    super('ws', startId);
+  }
+
+  protected open(attempt: number): void {
+    const ws = new WebSocket(`${this.url.replace('http', 'ws')}/ws`);
+    this.ws = ws;
+    ws.on('error', () => this.failed(attempt));
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      this.failed(attempt);
+    });
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM }, lastEventId: this.lastId })),
+    );
+    ws.on('message', (raw) => {
+      const m = JSON.parse(String(raw)) as { type: string; eventId?: string; error?: { code: string; details?: { retryAfterMs?: number } } };
+      if (m.type === 'next' && m.eventId !== undefined) this.event(attempt, m.eventId);
+      else if (m.type === 'error') {
+        const retry = m.error?.details?.retryAfterMs;
+        if (m.error?.code === 'UNAVAILABLE' && typeof retry === 'number') this.handover(attempt, retry);
+        else this.failed(attempt);
+      }
+    });
+    ws.on('close', () => this.failed(attempt));
+  }
+
+  protected close(): void {
+    this.ws?.terminate();
+  }
+}
+
+class GrpcClient extends Client {
+  private call: grpc.ClientReadableStream<{ id: string }> | undefined;
+  constructor(
+    private readonly client: ReturnType<typeof streamsClient>,
+    startId: string,
+  ) {
+    super('grpc', startId);
+  }
+
+  protected open(attempt: number): void {
+    const call = this.client.Subscribe({ stream: 'demo/chat', params: toStruct({ room: ROOM }), lastEventId: this.lastId });
+    this.call = call;
+    call.on('data', (e: { id: string }) => this.event(attempt, e.id));
+    call.on('error', () => undefined);
+    call.on('status', (status: grpc.StatusObject) => {
+      const retry = status.metadata.get('longlink-retry-after-ms')[0];
+      if (status.code === grpc.status.UNAVAILABLE && retry !== undefined) this.handover(attempt, Number(retry));
+      else {
+        if (this.current(attempt)) this.lastFailure = `${status.code} ${status.details}`;
+        this.failed(attempt);
+      }
+    });
+  }
+
+  protected close(): void {
+    this.call?.cancel();
+  }
+}
+
+async function post(baseUrl: string, text: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/demo/chat/${ROOM}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: 'test', text }),
+  });
+  if (response.status !== 201) throw new Error(`POST: HTTP ${response.status}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+/** Counts per `bucketMs` bucket, as text rows. */
+function histogram(values: number[], bucketMs: number): { rows: string[]; counts: number[] } {
+  const max = Math.max(...values);
+  const counts = new Array<number>(Math.floor(max / bucketMs) + 1).fill(0);
+  for (const v of values) counts[Math.floor(v / bucketMs)]!++;
+  const rows = counts.map(
+    (n, i) => `${String(i * bucketMs).padStart(6)}-${String((i + 1) * bucketMs).padEnd(6)} ms ${String(n).padStart(4)} ${'#'.repeat(Math.ceil((n / values.length) * 100))}`,
+  );
+  return { rows, counts };
+}
+
+describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRPC, sample on Redis`, () => {
+  let redis: TestRedis;
+  let publisher: SampleProcess;
+  let current: SampleProcess | undefined;
+  const grpcClients: ReturnType<typeof streamsClient>[] = [];
+  const clients: Client[] = [];
+  let stopPublishing = (): void => undefined;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    // A second instance on the same Redis publishes throughout; it is not restarted.
+    publisher = await startSample({ REDIS_URL: redis.url });
+  }, 60_000);
+
+  afterAll(async () => {
+    stopPublishing();
+    for (const c of clients) c.stop();
+    for (const g of grpcClients) g.close();
+    for (const p of [current, publisher]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
+    await redis?.stop();
+  });
+
+  it('every client is told to go elsewhere, comes back spread over the window, and gets every event exactly once', async () => {
+    const httpPort = await freePort();
+    const grpcPort = await freePort();
+    const env = {
+      REDIS_URL: redis.url,
+      PORT: String(httpPort),
+      GRPC_PORT: String(grpcPort),
+      SHUTDOWN_SPREAD_MS: String(SPREAD_MS),
+      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+    };
+    current = await startSample(env);
+    const baseUrl = current.baseUrl;
+    const published: string[] = [];
+    const marker = await post(publisher.baseUrl, 'marker');
+
+    for (let i = 0; i < CLIENTS; i++) {
+      const kind = (['sse', 'ws', 'grpc'] as const)[i % 3];
+      if (kind === 'grpc' && i % 150 === 2) grpcClients.push(streamsClient(grpcPort));
+      const client =
+        kind === 'sse' ? new SseClient(baseUrl, marker) : kind === 'ws' ? new WsClient(baseUrl, marker) : new GrpcClient(grpcClients.at(-1)!, marker);
+      clients.push(client);
+      client.start();
+    }
+
+    let publishing = true;
+    stopPublishing = () => (publishing = false);
+    const publishLoop = (async () => {
+      for (let n = 0; publishing; n++) {
+        published.push(await post(publisher.baseUrl, `m${n}`));
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
+    publishLoop.catch(() => undefined); // awaited below; a failure there fails the test
+    await until(() => clients.every((c) => c.received.length > 0), 30_000, 'every client receiving');
+
+    const sigterm = Date.now();
+    current.child.kill('SIGTERM');
+    const how = await within(current.exited, DRAIN_MS + 3000, 'old instance exits within shutdown.drainMs');
+    const exitMs = Date.now() - sigterm;
+    expect(how).toBe('SIGTERM');
+    // (The last hints may still be in this process's socket buffers.)
+    await until(() => clients.every((c) => c.handedOverAt !== undefined), 5000, 'every client got the hand-over hint').catch(
+      (error: Error) => {
+        const missing = clients.filter((c) => c.handedOverAt === undefined).map((c) => `${c.transport} (failures ${c.failures}: ${c.lastFailure})`);
+        throw new Error(`${error.message}: ${missing.length} without it: ${missing.slice(0, 10).join(', ')}`);
+      },
+    );
+    for (const c of clients) {
+      expect(c.retryAfterMs).toBeGreaterThanOrEqual(0);
+      expect(c.retryAfterMs).toBeLessThan(SPREAD_MS);
+    }
+    current = await startSample(env);
+    const bootedMs = Date.now() - sigterm;
+    await until(() => clients.every((c) => c.backAt !== undefined), SPREAD_MS + 20_000, 'every client back');
+
+    // Stop publishing, then every client must have every event since the marker, once, in order.
+    publishing = false;
+    await publishLoop;
+    const last = published.at(-1)!;
+    await until(() => clients.every((c) => c.lastId === last), 20_000, 'every client has the last event');
+    for (const c of clients) expect(c.received, `${c.transport} client: no event lost or duplicated`).toEqual(published);
+
+    // Reconnect times, from the SIGTERM: within the spread window (or just after the new instance booted).
+    const back = clients.map((c) => c.backAt! - sigterm);
+    const { rows, counts } = histogram(back, 250);
+    const byTransport = (['sse', 'ws', 'grpc'] as const).map((t) => {
+      const times = clients.filter((c) => c.transport === t).map((c) => c.backAt! - sigterm);
+      return `${t}: ${times.length} back, ${Math.min(...times)}-${Math.max(...times)} ms`;
+    });
+    console.log(
+      [
+        `hand-over: ${CLIENTS} clients, spread ${SPREAD_MS} ms; old instance exited after ${exitMs} ms, new one listening after ${bootedMs} ms`,
+        `failed attempts (new instance not up yet): ${clients.reduce((n, c) => n + c.failures, 0)}; ${byTransport.join('; ')}`,
+        'reconnect time after SIGTERM (first event after the hand-over):',
+        ...rows,
+      ].join('\n'),
+    );
+    expect(Math.max(...back)).toBeLessThan(Math.max(SPREAD_MS, bootedMs) + 3000);
+    // Spread, not a spike: no quarter second holds more than a third of the clients.
+    expect(Math.max(...counts)).toBeLessThan(CLIENTS / 3);
+    // Clients whose delay ran out after the new instance was up came back at their delay.
+    const late = clients.filter((c) => c.handedOverAt! - sigterm + c.retryAfterMs! > bootedMs + 500);
+    for (const c of late) expect(c.backAt! - (c.handedOverAt! + c.retryAfterMs!)).toBeLessThan(2000);
+  }, 180_000);
+});

@@ -6,6 +6,7 @@ import { StreamInvoker } from './core/stream-invoker.js';
 import { StreamRegistry } from './core/stream-registry.js';
 import { StreamRunner } from './core/stream-runner.js';
 import { StreamTracker } from './core/stream-tracker.js';
+import { LonglinkMetrics } from './metrics/longlink-metrics.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
@@ -54,6 +55,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamInvoker,
     StreamTracker,
     StreamRunner,
+    LonglinkMetrics,
     LonglinkLifecycle,
     SseTransport,
     WsTransport,
@@ -68,7 +70,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     },
     StreamHub,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, WsTransport, GrpcTransport, StreamHub],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, LonglinkMetrics, WsTransport, GrpcTransport, StreamHub],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

@@ -82,7 +82,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'shutdown', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'shutdown', 'metrics', 'isGlobal']);
   const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
@@ -91,6 +91,13 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }
   const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
+  const metrics = checkObject('metrics', root.metrics, ['enabled', 'meterProvider']);
+  if (
+    metrics.meterProvider !== undefined &&
+    typeof (metrics.meterProvider as { getMeter?: unknown } | null)?.getMeter !== 'function'
+  ) {
+    fail('metrics.meterProvider', 'an OpenTelemetry MeterProvider', metrics.meterProvider);
+  }
   const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
@@ -113,6 +120,10 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       keyPrefix: (hub.keyPrefix as string | undefined) ?? 'longlink:',
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
+    },
+    metrics: {
+      enabled: metrics.enabled === undefined ? undefined : bool('metrics.enabled', metrics.enabled, true),
+      meterProvider: metrics.meterProvider,
     },
     shutdown: {
       spreadMs: int('shutdown.spreadMs', shutdown.spreadMs, DEFAULT_SHUTDOWN_SPREAD_MS, 0),

@@ -4,7 +4,8 @@ import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../interfaces/stream-event.interface.js';
-import type { StreamWriter } from './stream-writer.interface.js';
+import type { StreamStats } from '../metrics/longlink-metrics.js';
+import { FRAME_OVERHEAD_BYTES, type StreamWriter } from './stream-writer.interface.js';
 
 const logger = new Logger('Longlink');
 
@@ -24,6 +25,8 @@ export interface StreamHandle {
   readonly lastEventId: string | undefined;
   /** Whether the subscription has ended. */
   readonly closed: boolean;
+  /** The error it ended with (also a refusal, a slow-consumer cut or a shutdown), if any. */
+  readonly error: StreamException | undefined;
   /** Ends the subscription from the server side: tears the upstream down and ends the writer (with `error`, if given). */
   close(error?: StreamException): void;
 }
@@ -50,8 +53,9 @@ export function pipeToWriter<F>(
   flow: Required<FlowControlOptions>,
   onFinish: (handle: StreamHandle) => void = () => {},
   budget?: QueueBudget,
+  stats?: StreamStats,
 ): StreamHandle {
-  return new Pump(source, writer, flow, onFinish, budget);
+  return new Pump(source, writer, flow, onFinish, budget, stats);
 }
 
 class Pump<F> implements StreamHandle {
@@ -60,6 +64,7 @@ class Pump<F> implements StreamHandle {
   droppedEvents = 0;
   lastEventId: string | undefined = undefined;
   closed = false;
+  error: StreamException | undefined = undefined;
   private readonly queue: F[] = [];
   private readonly sizes: number[] = [];
   /** Ids of the queued events (parallel to `queue`), so the resume point follows what was written. */
@@ -75,6 +80,8 @@ class Pump<F> implements StreamHandle {
     private readonly flow: Required<FlowControlOptions>,
     private readonly onFinish: (handle: StreamHandle) => void,
     private readonly budget: QueueBudget | undefined,
+    /** Metrics counters of this stream on this transport; `undefined` when metrics are off. */
+    private readonly stats: StreamStats | undefined,
   ) {
     writer.onDrain(() => this.flush());
     writer.onClose(() => this.finish());
@@ -90,6 +97,7 @@ class Pump<F> implements StreamHandle {
 
   close(error?: StreamException): void {
     if (this.closed) return;
+    this.error = error;
     this.clearQueue();
     this.finish();
     this.guard(() => this.writer.end(error));
@@ -129,8 +137,14 @@ class Pump<F> implements StreamHandle {
     if (!this.blocked && this.head === this.queue.length) {
       if (!this.write(frame)) this.blocked = true;
       if (event.id !== undefined) this.lastEventId = event.id;
+      const stats = this.stats;
+      if (stats !== undefined) {
+        stats.events++;
+        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
+      }
       return;
     }
+    const dropped = this.droppedEvents;
     if (this.overLimit(size) && this.head < this.queue.length) {
       switch (this.flow.policy) {
         case 'disconnect':
@@ -144,6 +158,7 @@ class Pump<F> implements StreamHandle {
           break;
       }
     }
+    if (this.stats !== undefined) this.stats.dropped += this.droppedEvents - dropped;
     this.queue.push(frame);
     this.sizes.push(size);
     this.ids.push(event.id);
@@ -183,10 +198,16 @@ class Pump<F> implements StreamHandle {
     this.blocked = false;
     while (this.head < this.queue.length) {
       const id = this.ids[this.head];
+      const size = this.sizes[this.head] as number;
       const frame = this.shift();
       this.droppedEvents--; // shift() counts drops; this one is delivered
       const written = this.write(frame);
       if (id !== undefined) this.lastEventId = id;
+      const stats = this.stats;
+      if (stats !== undefined) {
+        stats.events++;
+        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
+      }
       if (!written) {
         this.blocked = true;
         return;
@@ -207,20 +228,22 @@ class Pump<F> implements StreamHandle {
   }
 
   private end(error: StreamException | undefined): void {
+    this.error = error;
     this.finish();
     this.guard(() => this.writer.end(error));
   }
 
   private overflow(): void {
+    const error = new StreamException(
+      StreamErrorCode.RESOURCE_EXHAUSTED,
+      `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
+    );
+    this.error = error;
+    if (this.stats !== undefined) this.stats.slowDisconnects++;
     this.clearQueue();
     this.finish();
     const writer = this.writer;
-    this.guard(() => writer.overflow(
-      new StreamException(
-        StreamErrorCode.RESOURCE_EXHAUSTED,
-        `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
-      ),
-    ));
+    this.guard(() => writer.overflow(error));
   }
 
   private clearQueue(): void {

@@ -134,6 +134,7 @@ export class StreamInvoker {
               catchError((error: unknown) => this.handleError(error, def, prepared, args)),
             )
             .subscribe(subscriber);
+          call.onReady?.();
         })
         .catch((error: unknown) => {
           if (subscriber.closed) return;

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { StreamException } from '../errors/stream-exception.js';
+import type { TransportName } from '../interfaces/stream-call.interface.js';
+import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import { pipeToWriter, type QueueBudget, type StreamHandle } from './pipe-to-writer.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
@@ -17,7 +19,18 @@ export class StreamRunner {
   constructor(
     private readonly invoker: StreamInvoker,
     private readonly tracker: StreamTracker,
+    private readonly metrics: LonglinkMetrics,
   ) {}
+
+  /** Counts a connection opened (`+1`) or closed (`-1`) on a transport that multiplexes (WebSocket). */
+  connection(transport: TransportName, delta: 1 | -1): void {
+    this.metrics.connection(transport, delta);
+  }
+
+  /** Counts a subscription refused before it started (unknown stream, shutdown, a limit). */
+  refused(transport: TransportName, stream: string, error: StreamException): void {
+    this.metrics.refused(transport, stream, error.code);
+  }
 
   /** Whether new subscriptions are refused because the app is shutting down. */
   get isShuttingDown(): boolean {
@@ -50,12 +63,39 @@ export class StreamRunner {
     budget?: QueueBudget,
     group?: object,
   ): StreamHandle {
+    const stats = this.metrics.streamStats(call.transport, def.name, def.flowControl.policy);
+    if (stats === undefined) {
+      const handle = pipeToWriter(this.invoker.open(def, call), writer, def.flowControl, (h) => this.tracker.delete(h), budget);
+      this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
+      return handle;
+    }
+    // With metrics: subscribe latency (until the pipeline is through, or the refusal), live gauges.
+    const started = performance.now();
+    let ready = false;
+    call.onReady = () => {
+      if (ready) return;
+      ready = true;
+      stats.subscribed(performance.now() - started);
+    };
+    const perConnection = call.transport !== 'ws'; // an SSE response or gRPC call carries one subscription
+    this.metrics.subscription(stats, 1);
+    if (perConnection) this.metrics.connection(call.transport, 1);
     const handle = pipeToWriter(
       this.invoker.open(def, call),
       writer,
       def.flowControl,
-      (h) => this.tracker.delete(h),
+      (h) => {
+        this.tracker.delete(h);
+        this.metrics.subscription(stats, -1);
+        if (perConnection) this.metrics.connection(call.transport, -1);
+        if (!ready && h.error) {
+          // Refused (guard, validation, handler) or ended before the pipeline was through.
+          ready = true;
+          stats.subscribed(performance.now() - started, h.error.code);
+        }
+      },
       budget,
+      stats,
     );
     this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
     return handle;

@@ -115,6 +115,18 @@ export interface HubOptions {
 }
 
 /**
+ * OpenTelemetry metrics (needs `@opentelemetry/api`; see README, "Metrics"). By default they
+ * record when an OpenTelemetry SDK has registered a global `MeterProvider` before the module
+ * starts, and cost nothing otherwise.
+ */
+export interface MetricsOptions {
+  /** `false` turns metrics off even with an SDK. Default: on when a meter provider is there. */
+  enabled?: boolean;
+  /** A `MeterProvider` of `@opentelemetry/api` to use instead of the global one. */
+  meterProvider?: unknown;
+}
+
+/**
  * Deploy hand-over: what happens to live subscriptions when the application shuts down
  * (`app.close()`, or SIGTERM with `enableShutdownHooks()`). New subscriptions are refused at
  * once; every live one ends with `UNAVAILABLE` whose `details` carry `retryAfterMs` (a random
@@ -150,6 +162,8 @@ export interface LonglinkModuleOptions {
   hub?: HubOptions;
   /** Deploy hand-over at shutdown. */
   shutdown?: ShutdownOptions;
+  /** OpenTelemetry metrics. */
+  metrics?: MetricsOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -175,6 +189,7 @@ export interface ResolvedLonglinkOptions {
   grpc: ResolvedGrpcOptions | undefined;
   hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
   shutdown: Required<ShutdownOptions>;
+  metrics: MetricsOptions;
 }
 
 /** gRPC options after defaults. */

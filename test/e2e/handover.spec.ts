@@ -19,7 +19,7 @@ import { until, within } from '../harness/util.js';
  */
 const CLIENTS = Number(process.env.HANDOVER_CLIENTS ?? 150);
 const SPREAD_MS = Number(process.env.HANDOVER_SPREAD_MS ?? 5000);
-const DRAIN_MS = 3000;
+const DRAIN_MS = Number(process.env.HANDOVER_DRAIN_MS ?? 3000);
 const ROOM = 'handover';
 
 type Transport = 'sse' | 'ws' | 'grpc';
@@ -34,6 +34,7 @@ abstract class Client {
   backAt: number | undefined;
   failures = 0;
   lastFailure = '';
+  firstFailure: string | undefined;
   stopped = false;
   private attempt = 0;
 
@@ -193,7 +194,10 @@ class GrpcClient extends Client {
       const retry = status.metadata.get('longlink-retry-after-ms')[0];
       if (status.code === grpc.status.UNAVAILABLE && retry !== undefined) this.handover(attempt, Number(retry));
       else {
-        if (this.current(attempt)) this.lastFailure = `${status.code} ${status.details}`;
+        if (this.current(attempt)) {
+          this.lastFailure = `${status.code} ${status.details}`;
+          if (this.handedOverAt === undefined) this.firstFailure ??= `${status.code} ${status.details} ${JSON.stringify(status.metadata.getMap())}`;
+        }
         this.failed(attempt);
       }
     });
@@ -290,8 +294,8 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
     // (The last hints may still be in this process's socket buffers.)
     await until(() => clients.every((c) => c.handedOverAt !== undefined), 5000, 'every client got the hand-over hint').catch(
       (error: Error) => {
-        const missing = clients.filter((c) => c.handedOverAt === undefined).map((c) => `${c.transport} (failures ${c.failures}: ${c.lastFailure})`);
-        throw new Error(`${error.message}: ${missing.length} without it: ${missing.slice(0, 10).join(', ')}`);
+        const missing = clients.filter((c) => c.handedOverAt === undefined).map((c) => `${c.transport} (failures ${c.failures}: first ${c.firstFailure}, last ${c.lastFailure})`);
+        throw new Error(`${error.message} (old instance exited after ${exitMs} ms): ${missing.length} without it: ${missing.slice(0, 5).join(', ')}`);
       },
     );
     for (const c of clients) {

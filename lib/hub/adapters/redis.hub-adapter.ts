@@ -279,6 +279,10 @@ export class RedisHubAdapter implements HubAdapter {
     return POSITION.test(position);
   }
 
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
   async close(): Promise<void> {
     this.command?.disconnect();
     this.subscriber?.disconnect();

@@ -239,7 +239,9 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
         lastEventId: checkLastEventId(request.lastEventId || (typeof metadataId === 'string' ? metadataId : undefined)),
       });
     } catch (error) {
-      writer.end(toStreamException(error));
+      // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+      const name = (call.request as { stream?: string }).stream ?? '';
+      this.refuse(writer, this.registry.find(name, 'grpc')?.name ?? '', toStreamException(error));
     }
   }
 
@@ -253,7 +255,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
         lastEventId: checkLastEventId(typeof metadataId === 'string' ? metadataId : undefined),
       });
     } catch (error) {
-      writer.end(toStreamException(error));
+      this.refuse(writer, def.name, toStreamException(error));
     }
   }
 
@@ -261,10 +263,16 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.grpc!.disconnectGraceMs);
     if (writer.gone) return undefined;
     if (this.stopping || this.runner.isShuttingDown) {
-      writer.end(this.runner.refusal());
+      this.refuse(writer, '', this.runner.refusal());
       return undefined;
     }
     return writer;
+  }
+
+  /** Ends a call refused before its stream started (counted in metrics). */
+  private refuse(writer: GrpcWriter, stream: string, error: StreamException): void {
+    this.runner.refused('grpc', stream, error);
+    writer.end(error);
   }
 
   private run(

@@ -8,7 +8,7 @@ import {
   GRPC_RETRY_AFTER_TRAILER,
   GRPC_STATUS_BY_CODE,
 } from './grpc.error-map.js';
-import { grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
+import { GRPC_FRAME_OVERHEAD_BYTES, grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
 
 /** HTTP/2 RST_STREAM CANCEL. */
 const NGHTTP2_CANCEL = 8;
@@ -50,6 +50,7 @@ function callCore(call: ServerWritableStream<unknown, unknown>): GrpcCallCore | 
  * over the send size limit (grpc-js then ends the call with RESOURCE_EXHAUSTED, as usual).
  */
 export class GrpcWriter implements StreamWriter<GrpcFrame> {
+  readonly frameOverheadBytes = GRPC_FRAME_OVERHEAD_BYTES;
   private ended = false;
   private readonly core: GrpcCallCore | undefined;
 

@@ -119,14 +119,12 @@ export class SseTransport implements OnModuleInit {
     }
     const writer = new SseWriter(res, this.options.sse);
     if (writer.gone) return;
-    if (this.runner.isShuttingDown) {
-      return writer.end(this.runner.refusal());
-    }
+    if (this.runner.isShuttingDown) return this.refuse(writer, def.name, this.runner.refusal());
     let request;
     try {
       request = readSseRequest(req);
     } catch (error) {
-      return writer.end(toStreamException(error));
+      return this.refuse(writer, def.name, toStreamException(error));
     }
     const call = new StreamCallImpl({
       stream: def.name,
@@ -140,6 +138,12 @@ export class SseTransport implements OnModuleInit {
     writer.scheduleCommit();
   }
 
+  /** Ends a request refused before its stream started (counted in metrics). */
+  private refuse(writer: SseWriter, stream: string, error: StreamException): void {
+    this.runner.refused('sse', stream, error);
+    writer.end(error);
+  }
+
   private notFound({ req, res }: PlatformExchange, prefix: string): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     let decoded = path;
@@ -149,9 +153,8 @@ export class SseTransport implements OnModuleInit {
       // keep it encoded
     }
     const name = joinStreamName(decoded).slice(joinStreamName(prefix).length).replace(/^\//, '');
-    new SseWriter(res, this.options.sse).end(
-      new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`),
-    );
+    // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+    this.refuse(new SseWriter(res, this.options.sse), '', new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`));
   }
 }
 

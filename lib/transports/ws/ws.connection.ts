@@ -204,10 +204,11 @@ export class WsConnection implements WsSubscriptionHost {
           StreamErrorCode.RESOURCE_EXHAUSTED,
           `At most ${this.deps.options.maxSubscriptions} subscriptions per connection`,
         ),
+        stream,
       );
     }
     if (this.deps.runner.isShuttingDown) {
-      return this.refuse(id, this.deps.runner.refusal());
+      return this.refuse(id, this.deps.runner.refusal(), stream);
     }
     const def = this.deps.registry.find(stream, 'ws');
     if (!def) {
@@ -227,7 +228,9 @@ export class WsConnection implements WsSubscriptionHost {
     subscription.handle = this.deps.runner.run(def, call, subscription.writer, this.budget, this);
   }
 
-  private refuse(id: string, error: StreamException): void {
+  private refuse(id: string, error: StreamException, stream = ''): void {
+    // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+    this.deps.runner.refused('ws', this.deps.registry.find(stream, 'ws')?.name ?? '', error);
     this.emit(wsErrorFrame(id, error));
   }
 

@@ -163,9 +163,12 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
         runner: this.runner,
         options: this.ws,
         logger: this.logger,
-        onClosed: (c) => this.connections.delete(c),
+        onClosed: (c) => {
+          if (this.connections.delete(c)) this.runner.connection('ws', -1);
+        },
       });
       this.connections.add(connection);
+      this.runner.connection('ws', 1);
     });
   }
 

@@ -7,6 +7,7 @@ import { StreamRegistry } from './core/stream-registry.js';
 import { StreamRunner } from './core/stream-runner.js';
 import { StreamTracker } from './core/stream-tracker.js';
 import { LonglinkMetrics } from './metrics/longlink-metrics.js';
+import { LonglinkHealthIndicator } from './health/longlink-health.indicator.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
@@ -56,6 +57,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamTracker,
     StreamRunner,
     LonglinkMetrics,
+    LonglinkHealthIndicator,
     LonglinkLifecycle,
     SseTransport,
     WsTransport,
@@ -70,7 +72,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     },
     StreamHub,
   ],
-  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, LonglinkMetrics, WsTransport, GrpcTransport, StreamHub],
+  exports: [LONGLINK_RESOLVED_OPTIONS, StreamRegistry, StreamTracker, LonglinkMetrics, LonglinkHealthIndicator, WsTransport, GrpcTransport, StreamHub],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {
   /** Registers the module; every option is optional. */

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Module } from '@nestjs/common';
 import { LonglinkModule } from '../lib/index.js';
 import { DemoModule } from './demo/demo.module.js';
+import { OpsModule } from './ops/ops.module.js';
 import { PageController } from './page.controller.js';
 
 /** A file of the repository's `proto/`, from sample/ (source) or dist/sample/ (built). */
@@ -29,6 +30,8 @@ function protoFile(path: string): string {
           url: `${process.env.HOST || '127.0.0.1'}:${process.env.GRPC_PORT ?? '50051'}`,
           protoPath: protoFile('sample/v1/demo.proto'),
           package: 'sample.v1',
+          // With Redis: gRPC health NOT_SERVING while the hub's Redis connection is lost.
+          healthFollowsHub: !!process.env.REDIS_URL,
         },
         // REDIS_URL set: chat rooms are shared by every instance on that Redis.
         hub: process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {},
@@ -40,6 +43,7 @@ function protoFile(path: string): string {
       }),
     }),
     DemoModule,
+    OpsModule,
   ],
   controllers: [PageController],
 })

@@ -153,6 +153,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     'maxReceiveMessageLength',
     'maxMetadataSize',
     'healthCheck',
+    'healthFollowsHub',
     'reflection',
     'disconnectGraceMs',
   ]);
@@ -171,6 +172,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     protoPath,
     package: packages,
     healthCheck: bool('grpc.healthCheck', grpc.healthCheck, true),
+    healthFollowsHub: bool('grpc.healthFollowsHub', grpc.healthFollowsHub, false),
     reflection: bool('grpc.reflection', grpc.reflection, true),
     disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
   };

@@ -42,6 +42,11 @@ export class StreamRunner {
     this.tracker.shutdown();
   }
 
+  /** Calls `fn` once when the shutdown starts. */
+  onShutdown(fn: () => void): void {
+    this.tracker.onShutdown(fn);
+  }
+
   /** Milliseconds left for last messages to flush at shutdown (`shutdown.drainMs`). */
   drainRemainingMs(): number {
     return this.tracker.drainRemainingMs();

@@ -55,6 +55,7 @@ interface Entry extends TrackedInfo {
 export class StreamTracker {
   private readonly entries = new Map<StreamHandle, Entry>();
   private shutdownStartedAt: number | undefined;
+  private readonly shutdownListeners = new Set<() => void>();
   private readonly spreadMs: number;
   private readonly drainMs: number;
 
@@ -71,6 +72,11 @@ export class StreamTracker {
   /** Whether the application is shutting down (new subscriptions are refused). */
   get isShuttingDown(): boolean {
     return this.shutdownStartedAt !== undefined;
+  }
+
+  /** Calls `fn` once when the shutdown starts (health turns not serving). */
+  onShutdown(fn: () => void): void {
+    this.shutdownListeners.add(fn);
   }
 
   /** Handles of the live subscriptions (to close one from the server side). */
@@ -128,6 +134,7 @@ export class StreamTracker {
   shutdown(): void {
     if (this.shutdownStartedAt !== undefined) return;
     this.shutdownStartedAt = Date.now();
+    for (const fn of this.shutdownListeners) fn();
     const delays = new Map<object, number>();
     for (const [handle, entry] of [...this.entries]) {
       let retryAfterMs: number;

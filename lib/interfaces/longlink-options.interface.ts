@@ -89,8 +89,10 @@ export interface GrpcOptions {
   maxMetadataSize?: number;
   /** After a slow-consumer disconnect, how long the status may wait behind unread messages before the HTTP/2 stream is reset. Default 1000. */
   disconnectGraceMs?: number;
-  /** Serve `grpc.health.v1.Health`. Default `true`. */
+  /** Serve `grpc.health.v1.Health` (`NOT_SERVING` from the start of a shutdown). Default `true`. */
   healthCheck?: boolean;
+  /** Health also `NOT_SERVING` while the hub's Redis connection is lost. Default `false`. */
+  healthFollowsHub?: boolean;
   /** Serve server reflection (`grpc.reflection.v1` and `v1alpha`). Default `true`. */
   reflection?: boolean;
 }
@@ -195,6 +197,7 @@ export interface ResolvedLonglinkOptions {
 /** gRPC options after defaults. */
 export type ResolvedGrpcOptions = GrpcOptions & {
   url: string;
+  healthFollowsHub: boolean;
   protoPath: string[];
   package: string[];
   healthCheck: boolean;

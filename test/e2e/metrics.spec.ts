@@ -135,4 +135,24 @@ describe('metrics: the sample with the OpenTelemetry SDK, scraped at /metrics', 
     expect(after('longlink_subscriptions', { longlink_transport: 'ws', longlink_stream: 'demo/clock' })).toBe(0);
     client.close();
   }, 60_000);
+
+  it('the sample serves /health, and /admin/subscriptions (StreamTracker) behind its demo guard', async () => {
+    const health = await fetch(`${sample.baseUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({
+      status: 'ok',
+      details: { longlink: { status: 'up', transports: { sse: 'serving', ws: 'serving', grpc: 'serving' }, hub: { adapter: 'memory' } } },
+    });
+    expect((await fetch(`${sample.baseUrl}/admin/subscriptions`)).status).toBe(401);
+    const before = Date.now();
+    const clock = await rawGet(`${sample.baseUrl}/demo/clock`);
+    await clock.waitFor((t) => t.includes('data: {"now":'), 3000);
+    const response = await fetch(`${sample.baseUrl}/admin/subscriptions`, { headers: { authorization: 'Bearer demo-token' } });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { count: number; subscriptions: { stream: string; transport: string; startedAt: string; queuedBytes: number }[] };
+    expect(body.count).toBe(1);
+    expect(body.subscriptions[0]).toMatchObject({ stream: 'demo/clock', transport: 'sse', queuedBytes: 0 });
+    expect(Date.parse(body.subscriptions[0]!.startedAt)).toBeGreaterThanOrEqual(before - 1000);
+    clock.destroy();
+  });
 });

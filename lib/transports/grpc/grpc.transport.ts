@@ -4,6 +4,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -14,6 +15,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
+import { StreamHub } from '../../hub/stream-hub.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedGrpcOptions, ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
@@ -61,12 +63,25 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   private boundPort = 0;
   private services: string[] = [];
   private stopping = false;
+  private hubDown = false;
 
   constructor(
     private readonly registry: StreamRegistry,
     private readonly runner: StreamRunner,
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
+    @Optional() private readonly hub?: StreamHub,
   ) {}
+
+  /** Whether the gRPC server is up and accepting calls (false when off, and from the start of a shutdown). */
+  get serving(): boolean {
+    return this.server !== undefined && !this.stopping && !this.runner.isShuttingDown;
+  }
+
+  /** Sets every served service's `grpc.health.v1` status from the module's state. */
+  private updateHealth(): void {
+    const status = this.serving && !this.hubDown ? 'SERVING' : 'NOT_SERVING';
+    for (const service of ['', ...this.services]) this.health?.setStatus(service, status);
+  }
 
   /** The port the gRPC server is bound to (the real one when `url` asked for port 0); 0 when off. */
   get port(): number {
@@ -104,12 +119,21 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       }
     }
     this.logger.log(`gRPC on ${options.url.replace(/:\d+$/, `:${this.boundPort}`)} (${services.join(', ')})`);
+    // Health follows the module's state: NOT_SERVING from the start of a shutdown (the core's
+    // one "shutting down" state), and while the hub's Redis is lost if so configured.
+    this.runner.onShutdown(() => this.updateHealth());
+    if (options.healthFollowsHub && this.hub) {
+      this.hub.onConnectionChange((connected) => {
+        this.hubDown = !connected;
+        this.updateHealth();
+      });
+    }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.server) return;
     this.stopping = true;
-    for (const service of ['', ...this.services]) this.health?.setStatus(service, 'NOT_SERVING');
+    this.updateHealth();
     this.runner.closeAll(); // every open call gets UNAVAILABLE with its hand-over trailers
     const grpcServer = this.server.grpcServer();
     if (grpcServer) {

@@ -37,6 +37,7 @@ interface FastifyReplyLike {
 @Injectable()
 export class SseTransport implements OnModuleInit {
   private readonly logger = new Logger('Longlink');
+  private routed = false;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -57,6 +58,7 @@ export class SseTransport implements OnModuleInit {
     if (platform !== 'express' && platform !== 'fastify') {
       throw new Error(`LonglinkModule: the SSE transport supports express and fastify, not "${platform}"`);
     }
+    this.routed = true;
     const prefix = this.config.getGlobalPrefix();
     const bases = new Set<string>();
     const router = platform === 'express' ? expressRouterStack(adapter.getInstance()) : undefined;
@@ -84,6 +86,12 @@ export class SseTransport implements OnModuleInit {
         this.platformHandler(platform, (x) => this.notFound(x, prefix), true),
       );
     }
+  }
+
+  /** Whether stream routes are served (false when off, and from the start of a shutdown). */
+  get serving(): boolean {
+    const server = this.adapterHost?.httpAdapter?.getHttpServer() as { listening?: boolean } | undefined;
+    return this.routed && !this.runner.isShuttingDown && server?.listening === true;
   }
 
   /** Adapts `serve` to the platform's handler signature. */

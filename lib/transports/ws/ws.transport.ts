@@ -64,6 +64,11 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     return this.stopped || this.runner.isShuttingDown;
   }
 
+  /** Whether the endpoint accepts connections (false when off, and from the start of a shutdown). */
+  get serving(): boolean {
+    return this.wss !== undefined && !this.closing && this.server?.listening === true;
+  }
+
   /** Connections open now. */
   get connectionCount(): number {
     return this.connections.size;

@@ -2,6 +2,8 @@
 export const STREAM_METADATA = 'longlink:stream';
 /** Metadata key of the handler's longlink parameter decorators. */
 export const STREAM_ARGS_METADATA = 'longlink:args';
+/** The one logger context of every log line of the module (no secrets, per-connection events at debug only). */
+export const LONGLINK_LOGGER_CONTEXT = 'Longlink';
 /** The execution context type of a stream call: `context.getType() === 'longlink'`. */
 export const LONGLINK_CONTEXT_TYPE = 'longlink';
 

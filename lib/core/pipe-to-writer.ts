@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { Observable, Subscription } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../errors/stream-exception.js';
@@ -7,7 +8,7 @@ import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 import type { StreamStats } from '../metrics/longlink-metrics.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from './stream-writer.interface.js';
 
-const logger = new Logger('Longlink');
+const logger = new Logger(LONGLINK_LOGGER_CONTEXT);
 
 /**
  * A running subscription: one upstream Observable feeding one writer.

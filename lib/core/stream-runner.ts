@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { StreamException } from '../errors/stream-exception.js';
 import type { TransportName } from '../interfaces/stream-call.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
@@ -16,6 +17,8 @@ import { StreamTracker } from './stream-tracker.js';
  */
 @Injectable()
 export class StreamRunner {
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
+
   constructor(
     private readonly invoker: StreamInvoker,
     private readonly tracker: StreamTracker,
@@ -68,9 +71,24 @@ export class StreamRunner {
     budget?: QueueBudget,
     group?: object,
   ): StreamHandle {
+    // Per-connection events are logged at debug level only, and name no params, headers or ids.
+    const debug = Logger.isLevelEnabled('debug');
+    if (debug) this.logger.debug(`${call.transport} ${def.name}: subscribed`);
+    const done = debug
+      ? (h: StreamHandle) => this.logger.debug(`${call.transport} ${def.name}: ended${h.error ? ` (${h.error.code})` : ''}`)
+      : undefined;
     const stats = this.metrics.streamStats(call.transport, def.name, def.flowControl.policy);
     if (stats === undefined) {
-      const handle = pipeToWriter(this.invoker.open(def, call), writer, def.flowControl, (h) => this.tracker.delete(h), budget);
+      const handle = pipeToWriter(
+        this.invoker.open(def, call),
+        writer,
+        def.flowControl,
+        (h) => {
+          this.tracker.delete(h);
+          done?.(h);
+        },
+        budget,
+      );
       this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
       return handle;
     }
@@ -91,6 +109,7 @@ export class StreamRunner {
       def.flowControl,
       (h) => {
         this.tracker.delete(h);
+        done?.(h);
         this.metrics.subscription(stats, -1);
         if (perConnection) this.metrics.connection(call.transport, -1);
         if (!ready && h.error) {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { Observable, type Subscriber } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
@@ -56,7 +57,7 @@ interface TopicState {
  */
 @Injectable()
 export class StreamHub implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('LonglinkHub');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private readonly topics = new Map<string, TopicState>();
   private readonly topicOps = new Map<string, Promise<void>>();
   /** The store's epoch as last confirmed by a command reply; `undefined` until known. */

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { fileURLToPath } from 'node:url';
 import {
   Inject,
@@ -57,7 +58,7 @@ function longlinkProtoPath(): string {
  */
 @Injectable()
 export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private server: { close(): Promise<void>; grpcServer(): GrpcServer | undefined } | undefined;
   private health: InstanceType<GrpcLibraries['health']['HealthImplementation']> | undefined;
   private boundPort = 0;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { StreamCallImpl } from '../../core/stream-call.js';
@@ -36,7 +37,7 @@ interface FastifyReplyLike {
  */
 @Injectable()
 export class SseTransport implements OnModuleInit {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private routed = false;
 
   constructor(

@@ -20,7 +20,7 @@ import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, isExpectedError, shuttingDownError, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
-import { LONGLINK_CONTEXT_TYPE } from '../../longlink.constants.js';
+import { LONGLINK_CONTEXT_TYPE, LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { WS_CLOSE_GRACE_MS, WsConnection } from './ws.connection.js';
 import { WS_UPGRADE_STATUS_BY_CODE, WsCloseCode } from './ws.error-map.js';
@@ -38,7 +38,7 @@ type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) 
  */
 @Injectable()
 export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private readonly connections = new Set<WsConnection>();
   private wss: WebSocketServer | undefined;
   private server: Server | undefined;

@@ -15,6 +15,8 @@ export type {
   WsOptions,
   GrpcOptions,
   HubOptions,
+  ShutdownOptions,
+  MetricsOptions,
   StreamOptions,
   StreamSseOptions,
   ResolvedLonglinkOptions,
@@ -25,12 +27,13 @@ export {
   toStreamException,
   GENERIC_INTERNAL_MESSAGE,
   type StreamErrorBody,
+  type ShutdownDetails,
 } from './errors/stream-exception.js';
 export { getStreamCall, isStreamContext } from './core/stream-call.js';
 export { LonglinkConfigError } from './core/longlink-options.js';
 export { StreamRegistry } from './core/stream-registry.js';
 export type { StreamDefinition } from './core/stream-definition.js';
-export { StreamTracker } from './core/stream-tracker.js';
+export { StreamTracker, type LiveSubscription } from './core/stream-tracker.js';
 export { StreamTicketService } from './core/stream-ticket.service.js';
 export { StreamTicketGuard } from './core/stream-ticket.guard.js';
 export { InMemoryTicketStore } from './core/in-memory-ticket-store.js';
@@ -40,12 +43,23 @@ export type {
   IssueStreamTicketOptions,
   StreamTicketClaims,
 } from './interfaces/stream-ticket.interface.js';
+export { LonglinkMetrics, LONGLINK_METER_NAME } from './metrics/longlink-metrics.js';
+export {
+  LonglinkHealthIndicator,
+  type LonglinkHealthDetails,
+  type TransportHealth,
+} from './health/longlink-health.indicator.js';
 export type { StreamHandle } from './core/pipe-to-writer.js';
 export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
 export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';
 export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
-export { GRPC_STATUS_BY_CODE, GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER } from './transports/grpc/grpc.error-map.js';
+export {
+  GRPC_STATUS_BY_CODE,
+  GRPC_ERROR_CODE_TRAILER,
+  GRPC_ERROR_DETAILS_TRAILER,
+  GRPC_RETRY_AFTER_TRAILER,
+} from './transports/grpc/grpc.error-map.js';
 export { StreamHub, HUB_ADAPTER, type HubResetReason } from './hub/stream-hub.js';
 export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/hub-adapter.interface.js';
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';

@@ -2,6 +2,8 @@
 export const STREAM_METADATA = 'longlink:stream';
 /** Metadata key of the handler's longlink parameter decorators. */
 export const STREAM_ARGS_METADATA = 'longlink:args';
+/** The one logger context of every log line of the module (no secrets, per-connection events at debug only). */
+export const LONGLINK_LOGGER_CONTEXT = 'Longlink';
 /** The execution context type of a stream call: `context.getType() === 'longlink'`. */
 export const LONGLINK_CONTEXT_TYPE = 'longlink';
 
@@ -15,6 +17,10 @@ export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
 export const DEFAULT_TICKET_TTL_MS = 30_000;
 /** Default largest body of a POST stream. */
 export const DEFAULT_SSE_MAX_BODY_BYTES = 64 * 1024;
+/** Window over which clients' reconnect delays are spread at shutdown. */
+export const DEFAULT_SHUTDOWN_SPREAD_MS = 5_000;
+/** How long shutdown lets last messages flush before cutting connections. */
+export const DEFAULT_SHUTDOWN_DRAIN_MS = 3_000;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

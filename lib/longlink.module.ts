@@ -8,6 +8,8 @@ import { StreamRunner } from './core/stream-runner.js';
 import { StreamTracker } from './core/stream-tracker.js';
 import { StreamTicketGuard } from './core/stream-ticket.guard.js';
 import { StreamTicketService } from './core/stream-ticket.service.js';
+import { LonglinkMetrics } from './metrics/longlink-metrics.js';
+import { LonglinkHealthIndicator } from './health/longlink-health.indicator.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
@@ -56,6 +58,8 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamInvoker,
     StreamTracker,
     StreamRunner,
+    LonglinkMetrics,
+    LonglinkHealthIndicator,
     LonglinkLifecycle,
     SseTransport,
     WsTransport,
@@ -82,6 +86,8 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamTicketService,
     StreamTicketGuard,
     HUB_ADAPTER,
+    LonglinkMetrics,
+    LonglinkHealthIndicator,
   ],
 })
 export class LonglinkModule extends builder.ConfigurableModuleClass {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Module } from '@nestjs/common';
 import { LonglinkModule } from '../lib/index.js';
 import { DemoModule } from './demo/demo.module.js';
+import { OpsModule } from './ops/ops.module.js';
 import { PageController } from './page.controller.js';
 
 /** A file of the repository's `proto/`, from sample/ (source) or dist/sample/ (built). */
@@ -15,7 +16,8 @@ function protoFile(path: string): string {
  * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
  * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
  * typed `sample.v1.Demo`), and a live page at `/`. Env is read when the app starts; with
- * REDIS_URL the hub (demo/chat) runs on Redis, shared by several instances.
+ * REDIS_URL the hub (demo/chat) runs on Redis, shared by several instances;
+ * SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the deploy hand-over (`shutdown` options).
  */
 @Module({
   imports: [
@@ -28,12 +30,20 @@ function protoFile(path: string): string {
           url: `${process.env.HOST || '127.0.0.1'}:${process.env.GRPC_PORT ?? '50051'}`,
           protoPath: protoFile('sample/v1/demo.proto'),
           package: 'sample.v1',
+          // With Redis: gRPC health NOT_SERVING while the hub's Redis connection is lost.
+          healthFollowsHub: !!process.env.REDIS_URL,
         },
         // REDIS_URL set: chat rooms are shared by every instance on that Redis.
         hub: process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {},
+        // Deploy hand-over: clients are told to come back spread over SHUTDOWN_SPREAD_MS (default 5 s).
+        shutdown: {
+          ...(process.env.SHUTDOWN_SPREAD_MS ? { spreadMs: Number(process.env.SHUTDOWN_SPREAD_MS) } : {}),
+          ...(process.env.SHUTDOWN_DRAIN_MS ? { drainMs: Number(process.env.SHUTDOWN_DRAIN_MS) } : {}),
+        },
       }),
     }),
     DemoModule,
+    OpsModule,
   ],
   controllers: [PageController],
 })

@@ -17,8 +17,12 @@ export class LonglinkLifecycle implements OnModuleInit, BeforeApplicationShutdow
     this.invoker.prepareAll(this.registry.all());
   }
 
-  /** Ends every open stream with UNAVAILABLE before the servers close. */
+  /**
+   * Hands every open stream over (UNAVAILABLE with `retryAfterMs` and `lastEventId`) before
+   * the servers close. Each transport also starts it (the first caller does the work), then
+   * flushes and closes its own connections within `shutdown.drainMs`.
+   */
   beforeApplicationShutdown(): void {
-    this.tracker.closeAll();
+    this.tracker.shutdown();
   }
 }

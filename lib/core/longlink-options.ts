@@ -9,6 +9,8 @@ import type {
 import {
   DEFAULT_DISCONNECT_GRACE_MS,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_SHUTDOWN_DRAIN_MS,
+  DEFAULT_SHUTDOWN_SPREAD_MS,
   DEFAULT_SSE_COMMIT_DELAY_MS,
   DEFAULT_TICKET_TTL_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
@@ -82,7 +84,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'shutdown', 'metrics', 'isGlobal']);
   const tickets = checkObject('tickets', root.tickets, ['secret', 'ttlMs', 'store']);
   if (tickets.secret !== undefined && !(Buffer.isBuffer(tickets.secret) || typeof tickets.secret === 'string')) {
     fail('tickets.secret', 'a string or a Buffer', '(not shown)');
@@ -99,6 +101,14 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   }
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
+  }
+  const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
+  const metrics = checkObject('metrics', root.metrics, ['enabled', 'meterProvider']);
+  if (
+    metrics.meterProvider !== undefined &&
+    typeof (metrics.meterProvider as { getMeter?: unknown } | null)?.getMeter !== 'function'
+  ) {
+    fail('metrics.meterProvider', 'an OpenTelemetry MeterProvider', metrics.meterProvider);
   }
   const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
   return {
@@ -128,6 +138,14 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
     },
+    metrics: {
+      enabled: metrics.enabled === undefined ? undefined : bool('metrics.enabled', metrics.enabled, true),
+      meterProvider: metrics.meterProvider,
+    },
+    shutdown: {
+      spreadMs: int('shutdown.spreadMs', shutdown.spreadMs, DEFAULT_SHUTDOWN_SPREAD_MS, 0),
+      drainMs: int('shutdown.drainMs', shutdown.drainMs, DEFAULT_SHUTDOWN_DRAIN_MS, 0),
+    },
   };
 }
 
@@ -152,6 +170,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     'maxReceiveMessageLength',
     'maxMetadataSize',
     'healthCheck',
+    'healthFollowsHub',
     'reflection',
     'disconnectGraceMs',
   ]);
@@ -170,6 +189,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     protoPath,
     package: packages,
     healthCheck: bool('grpc.healthCheck', grpc.healthCheck, true),
+    healthFollowsHub: bool('grpc.healthFollowsHub', grpc.healthFollowsHub, false),
     reflection: bool('grpc.reflection', grpc.reflection, true),
     disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
   };

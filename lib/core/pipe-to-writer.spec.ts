@@ -172,4 +172,42 @@ describe('pipeToWriter', () => {
     expect(handle.closed).toBe(true);
     expect(source.observed).toBe(false);
   });
+
+  it('lastEventId follows what was handed to the writer (the resume point), not what waits in the queue', () => {
+    const { writer, handle, emit } = setup({ maxQueueBytes: 1000, policy: 'disconnect' });
+    expect(handle.lastEventId).toBeUndefined();
+    emit(1, 2);
+    expect(handle.lastEventId).toBe('2');
+    writer.accepting = false;
+    emit(3); // written, buffer now full
+    emit(4, 5); // queued
+    expect(handle.lastEventId).toBe('3');
+    writer.resume();
+    expect(handle.lastEventId).toBe('5');
+    handle.close(new StreamException(StreamErrorCode.UNAVAILABLE, 'bye'));
+    expect(handle.error?.code).toBe('UNAVAILABLE');
+  });
+
+  it('counts events, bytes, drops and slow-consumer cuts into the stream stats when metrics are on', () => {
+    const stats = { events: 0, bytes: 0, dropped: 0, slowDisconnects: 0 };
+    const source = new Subject<StreamEvent>();
+    const writer = new ManualWriter();
+    pipeToWriter(source, writer, { maxQueueBytes: 20, policy: 'drop-oldest' }, () => {}, undefined, stats as never);
+    const emit = (...ids: number[]) => ids.forEach((i) => source.next(tracked(String(i), i)));
+    emit(1, 2);
+    writer.accepting = false;
+    emit(3, 4, 5, 6); // 3 written; 4, 5 queued; 6 drops 4
+    expect(stats).toMatchObject({ events: 3, dropped: 1 });
+    writer.resume();
+    expect(stats.events).toBe(5);
+    // ManualWriter frames cost 10 bytes, the default overhead is 64: bytes never go negative.
+    expect(stats.bytes).toBe(0);
+    const cut = { events: 0, bytes: 0, dropped: 0, slowDisconnects: 0 };
+    const source2 = new Subject<StreamEvent>();
+    const slow = new ManualWriter();
+    pipeToWriter(source2, slow, { maxQueueBytes: 20, policy: 'disconnect' }, () => {}, undefined, cut as never);
+    slow.accepting = false;
+    for (let i = 0; i < 5; i++) source2.next(tracked(String(i), i));
+    expect(cut.slowDisconnects).toBe(1);
+  });
 });

@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { Observable, Subscription } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../interfaces/stream-event.interface.js';
-import type { StreamWriter } from './stream-writer.interface.js';
+import type { StreamStats } from '../metrics/longlink-metrics.js';
+import { FRAME_OVERHEAD_BYTES, type StreamWriter } from './stream-writer.interface.js';
 
-const logger = new Logger('Longlink');
+const logger = new Logger(LONGLINK_LOGGER_CONTEXT);
 
 /**
  * A running subscription: one upstream Observable feeding one writer.
@@ -20,8 +22,12 @@ export interface StreamHandle {
   readonly maxQueuedBytes: number;
   /** Events dropped by the `drop-oldest` / `latest` policies. */
   readonly droppedEvents: number;
+  /** Id of the last event handed to the transport (the subscription's resume point), if any had one. */
+  readonly lastEventId: string | undefined;
   /** Whether the subscription has ended. */
   readonly closed: boolean;
+  /** The error it ended with (also a refusal, a slow-consumer cut or a shutdown), if any. */
+  readonly error: StreamException | undefined;
   /** Ends the subscription from the server side: tears the upstream down and ends the writer (with `error`, if given). */
   close(error?: StreamException): void;
 }
@@ -48,17 +54,22 @@ export function pipeToWriter<F>(
   flow: Required<FlowControlOptions>,
   onFinish: (handle: StreamHandle) => void = () => {},
   budget?: QueueBudget,
+  stats?: StreamStats,
 ): StreamHandle {
-  return new Pump(source, writer, flow, onFinish, budget);
+  return new Pump(source, writer, flow, onFinish, budget, stats);
 }
 
 class Pump<F> implements StreamHandle {
   queuedBytes = 0;
   maxQueuedBytes = 0;
   droppedEvents = 0;
+  lastEventId: string | undefined = undefined;
   closed = false;
+  error: StreamException | undefined = undefined;
   private readonly queue: F[] = [];
   private readonly sizes: number[] = [];
+  /** Ids of the queued events (parallel to `queue`), so the resume point follows what was written. */
+  private readonly ids: (string | undefined)[] = [];
   private head = 0;
   private blocked = false;
   private pendingEnd: { error?: StreamException } | undefined;
@@ -70,6 +81,8 @@ class Pump<F> implements StreamHandle {
     private readonly flow: Required<FlowControlOptions>,
     private readonly onFinish: (handle: StreamHandle) => void,
     private readonly budget: QueueBudget | undefined,
+    /** Metrics counters of this stream on this transport; `undefined` when metrics are off. */
+    private readonly stats: StreamStats | undefined,
   ) {
     writer.onDrain(() => this.flush());
     writer.onClose(() => this.finish());
@@ -85,6 +98,7 @@ class Pump<F> implements StreamHandle {
 
   close(error?: StreamException): void {
     if (this.closed) return;
+    this.error = error;
     this.clearQueue();
     this.finish();
     this.guard(() => this.writer.end(error));
@@ -123,8 +137,15 @@ class Pump<F> implements StreamHandle {
     const size = this.writer.sizeOf(frame);
     if (!this.blocked && this.head === this.queue.length) {
       if (!this.write(frame)) this.blocked = true;
+      if (event.id !== undefined) this.lastEventId = event.id;
+      const stats = this.stats;
+      if (stats !== undefined) {
+        stats.events++;
+        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
+      }
       return;
     }
+    const dropped = this.droppedEvents;
     if (this.overLimit(size) && this.head < this.queue.length) {
       switch (this.flow.policy) {
         case 'disconnect':
@@ -138,8 +159,10 @@ class Pump<F> implements StreamHandle {
           break;
       }
     }
+    if (this.stats !== undefined) this.stats.dropped += this.droppedEvents - dropped;
     this.queue.push(frame);
     this.sizes.push(size);
+    this.ids.push(event.id);
     this.queuedBytes += size;
     if (this.budget) this.budget.used += size;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
@@ -165,6 +188,7 @@ class Pump<F> implements StreamHandle {
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.sizes.splice(0, this.head);
+      this.ids.splice(0, this.head);
       this.head = 0;
     }
     return frame;
@@ -174,9 +198,18 @@ class Pump<F> implements StreamHandle {
     if (this.closed || !this.blocked) return;
     this.blocked = false;
     while (this.head < this.queue.length) {
+      const id = this.ids[this.head];
+      const size = this.sizes[this.head] as number;
       const frame = this.shift();
       this.droppedEvents--; // shift() counts drops; this one is delivered
-      if (!this.write(frame)) {
+      const written = this.write(frame);
+      if (id !== undefined) this.lastEventId = id;
+      const stats = this.stats;
+      if (stats !== undefined) {
+        stats.events++;
+        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
+      }
+      if (!written) {
         this.blocked = true;
         return;
       }
@@ -196,26 +229,29 @@ class Pump<F> implements StreamHandle {
   }
 
   private end(error: StreamException | undefined): void {
+    this.error = error;
     this.finish();
     this.guard(() => this.writer.end(error));
   }
 
   private overflow(): void {
+    const error = new StreamException(
+      StreamErrorCode.RESOURCE_EXHAUSTED,
+      `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
+    );
+    this.error = error;
+    if (this.stats !== undefined) this.stats.slowDisconnects++;
     this.clearQueue();
     this.finish();
     const writer = this.writer;
-    this.guard(() => writer.overflow(
-      new StreamException(
-        StreamErrorCode.RESOURCE_EXHAUSTED,
-        `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
-      ),
-    ));
+    this.guard(() => writer.overflow(error));
   }
 
   private clearQueue(): void {
     if (this.budget) this.budget.used -= this.queuedBytes;
     this.queue.length = 0;
     this.sizes.length = 0;
+    this.ids.length = 0;
     this.head = 0;
     this.queuedBytes = 0;
   }

@@ -51,6 +51,8 @@ export class StreamCallImpl implements StreamCall {
   readonly ticket: string | undefined;
   readonly connectionParams?: unknown;
   user?: unknown;
+  /** @internal Called once the pipeline has run and the handler's stream is subscribed (metrics). */
+  onReady: (() => void) | undefined = undefined;
   private readonly controller = new AbortController();
   private parsedCookies: Record<string, string> | undefined;
 

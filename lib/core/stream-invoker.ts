@@ -27,7 +27,7 @@ import { Observable, catchError, defer, from, isObservable, map, mergeMap, throw
 import type { StreamArgMetadata } from '../decorators/stream-params.decorator.js';
 import { StreamException, isExpectedError, toStreamException } from '../errors/stream-exception.js';
 import { StreamEvent, toStreamEvent } from '../interfaces/stream-event.interface.js';
-import { LONGLINK_CONTEXT_TYPE, STREAM_ARGS_METADATA } from '../longlink.constants.js';
+import { LONGLINK_CONTEXT_TYPE, STREAM_ARGS_METADATA, LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
 
@@ -88,7 +88,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
  */
 @Injectable()
 export class StreamInvoker {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private readonly guardsContextCreator: GuardsContextCreator;
   private readonly guardsConsumer = new GuardsConsumer();
   private readonly interceptorsContextCreator: InterceptorsContextCreator;
@@ -137,6 +137,7 @@ export class StreamInvoker {
               catchError((error: unknown) => this.handleError(error, def, prepared, args)),
             )
             .subscribe(subscriber);
+          call.onReady?.();
           if (!subscriber.closed) onOpen?.();
         })
         .catch((error: unknown) => {

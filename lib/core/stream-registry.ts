@@ -5,7 +5,7 @@ import { PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import type { StreamMetadata } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
 import type { TransportName } from '../interfaces/stream-call.interface.js';
-import { STREAM_METADATA } from '../longlink.constants.js';
+import { STREAM_METADATA, LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { LonglinkConfigError, resolveFlowControl } from './longlink-options.js';
 import type { StreamDefinition } from './stream-definition.js';
@@ -51,7 +51,7 @@ function streamVersions(controller: Function, callback: Function): (string | und
  */
 @Injectable()
 export class StreamRegistry {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private streams: Map<string, StreamDefinition> | undefined;
 
   constructor(

@@ -1,4 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
+import type { StreamException } from '../errors/stream-exception.js';
+import type { TransportName } from '../interfaces/stream-call.interface.js';
+import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import { pipeToWriter, type QueueBudget, type StreamHandle } from './pipe-to-writer.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
@@ -13,30 +17,111 @@ import { StreamTracker } from './stream-tracker.js';
  */
 @Injectable()
 export class StreamRunner {
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
+
   constructor(
     private readonly invoker: StreamInvoker,
     private readonly tracker: StreamTracker,
+    private readonly metrics: LonglinkMetrics,
   ) {}
+
+  /** Counts a connection opened (`+1`) or closed (`-1`) on a transport that multiplexes (WebSocket). */
+  connection(transport: TransportName, delta: 1 | -1): void {
+    this.metrics.connection(transport, delta);
+  }
+
+  /** Counts a subscription refused before it started (unknown stream, shutdown, a limit). */
+  refused(transport: TransportName, stream: string, error: StreamException): void {
+    this.metrics.refused(transport, stream, error.code);
+  }
 
   /** Whether new subscriptions are refused because the app is shutting down. */
   get isShuttingDown(): boolean {
     return this.tracker.isShuttingDown;
   }
 
-  /** Ends every live subscription with `UNAVAILABLE` and refuses new ones (shutdown). */
+  /** Starts the shutdown hand-over (once): see {@link StreamTracker.shutdown}. */
   closeAll(): void {
-    this.tracker.closeAll();
+    this.tracker.shutdown();
   }
 
-  run<F>(def: StreamDefinition, call: StreamCallImpl, writer: StreamWriter<F>, budget?: QueueBudget): StreamHandle {
+  /** Calls `fn` once when the shutdown starts. */
+  onShutdown(fn: () => void): void {
+    this.tracker.onShutdown(fn);
+  }
+
+  /** Milliseconds left for last messages to flush at shutdown (`shutdown.drainMs`). */
+  drainRemainingMs(): number {
+    return this.tracker.drainRemainingMs();
+  }
+
+  /** The error that refuses a new subscription during shutdown. */
+  refusal(): StreamException {
+    return this.tracker.refusal();
+  }
+
+  /**
+   * Starts one subscription. `group`: subscriptions that reconnect together (one WebSocket's)
+   * and so share a retry delay at shutdown.
+   */
+  run<F>(
+    def: StreamDefinition,
+    call: StreamCallImpl,
+    writer: StreamWriter<F>,
+    budget?: QueueBudget,
+    group?: object,
+  ): StreamHandle {
+    // Per-connection events are logged at debug level only, and name no params, headers or ids.
+    const debug = Logger.isLevelEnabled('debug');
+    if (debug) this.logger.debug(`${call.transport} ${def.name}: subscribed`);
+    const done = debug
+      ? (h: StreamHandle) => this.logger.debug(`${call.transport} ${def.name}: ended${h.error ? ` (${h.error.code})` : ''}`)
+      : undefined;
+    const stats = this.metrics.streamStats(call.transport, def.name, def.flowControl.policy);
+    if (stats === undefined) {
+      const handle = pipeToWriter(
+        this.invoker.open(def, call),
+        writer,
+        def.flowControl,
+        (h) => {
+          this.tracker.delete(h);
+          done?.(h);
+        },
+        budget,
+      );
+      this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
+      return handle;
+    }
+    // With metrics: subscribe latency (until the pipeline is through, or the refusal), live gauges.
+    const started = performance.now();
+    let ready = false;
+    call.onReady = () => {
+      if (ready) return;
+      ready = true;
+      stats.subscribed(performance.now() - started);
+    };
+    const perConnection = call.transport !== 'ws'; // an SSE response or gRPC call carries one subscription
+    this.metrics.subscription(stats, 1);
+    if (perConnection) this.metrics.connection(call.transport, 1);
     const handle = pipeToWriter(
       this.invoker.open(def, call, () => writer.opened?.()),
       writer,
       def.flowControl,
-      (h) => this.tracker.delete(h),
+      (h) => {
+        this.tracker.delete(h);
+        done?.(h);
+        this.metrics.subscription(stats, -1);
+        if (perConnection) this.metrics.connection(call.transport, -1);
+        if (!ready && h.error) {
+          // Refused (guard, validation, handler) or ended before the pipeline was through.
+          ready = true;
+          stats.subscribed(performance.now() - started, h.error.code);
+        }
+      },
       budget,
+      stats,
     );
-    this.tracker.add(handle);
+    this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
     return handle;
   }
 }

@@ -12,6 +12,8 @@ export interface StreamWriter<F = unknown> {
   frame(event: StreamEvent): F;
   /** Bytes a queued frame takes (payload plus a fixed overhead per frame), for queue accounting. */
   sizeOf(frame: F): number;
+  /** The fixed overhead `sizeOf` adds per frame (default {@link FRAME_OVERHEAD_BYTES}): metrics count bytes without it. */
+  readonly frameOverheadBytes?: number;
   /** Writes a frame; `false` means the transport's buffer is full: wait for drain. */
   write(frame: F): boolean;
   /** Sets the one function called whenever the transport can take more after `write()` returned `false`. */

@@ -133,7 +133,25 @@ export function toStreamException(error: unknown): StreamException {
   return new StreamException(StreamErrorCode.INTERNAL, GENERIC_INTERNAL_MESSAGE, undefined, { cause: error });
 }
 
-/** The error every transport sends for subscriptions ended, or refused, by an application shutdown. */
-export function shuttingDownError(): StreamException {
-  return new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down');
+/** The hand-over fields of a shutdown error (PROTOCOL.md §2.1). */
+export interface ShutdownDetails {
+  /** Wait this long (ms) before reconnecting: a random delay in `[0, shutdown.spreadMs)`. */
+  retryAfterMs: number;
+  /** The subscription's resume point: the last event id written to it, when it had one. */
+  lastEventId?: string;
+}
+
+/**
+ * The error every transport sends for subscriptions ended, or refused, by an application
+ * shutdown; with the hand-over fields as `details` when given.
+ */
+export function shuttingDownError(details?: ShutdownDetails): StreamException {
+  return new StreamException(StreamErrorCode.UNAVAILABLE, 'Server is shutting down', details);
+}
+
+/** `details.retryAfterMs` of an `UNAVAILABLE` error, when it has one (transports add their native hint). */
+export function retryAfterMsOf(error: StreamException): number | undefined {
+  if (error.code !== StreamErrorCode.UNAVAILABLE) return undefined;
+  const value = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }

@@ -57,4 +57,6 @@ export interface HubAdapter {
   /** Whether `position` is well formed for this adapter. */
   isPosition(position: string): boolean;
   close(): Promise<void>;
+  /** Checks that the store answers (health checks); rejects if it does not. Absent: always reachable (in memory). */
+  ping?(): Promise<void>;
 }

@@ -1,8 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { Observable, type Subscriber } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
 import { StreamEvent } from '../interfaces/stream-event.interface.js';
+import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import type { HubAdapter, HubRecord } from './hub-adapter.interface.js';
 import { formatHubEventId, parseHubEventId } from './hub-event-id.js';
 
@@ -55,7 +57,7 @@ interface TopicState {
  */
 @Injectable()
 export class StreamHub implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger('LonglinkHub');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private readonly topics = new Map<string, TopicState>();
   private readonly topicOps = new Map<string, Promise<void>>();
   /** The store's epoch as last confirmed by a command reply; `undefined` until known. */
@@ -64,7 +66,55 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private catchingUp: Promise<void> | undefined;
   private catchUpAgain = false;
 
-  constructor(@Inject(HUB_ADAPTER) private readonly adapter: HubAdapter) {}
+  /** Whether live delivery from the store is up (false from a lost connection until it is back). */
+  private storeConnected = true;
+  private readonly connectionListeners = new Set<(connected: boolean) => void>();
+  /** `redis`, `memory` or the adapter's class name: the metrics attribute. */
+  private readonly adapterName: string;
+
+  constructor(
+    @Inject(HUB_ADAPTER) private readonly adapter: HubAdapter,
+    @Optional() private readonly metrics?: LonglinkMetrics,
+  ) {
+    const name = adapter.constructor.name;
+    this.adapterName = name === 'RedisHubAdapter' ? 'redis' : name === 'InMemoryHubAdapter' ? 'memory' : name;
+  }
+
+  /** Whether the store's live delivery is connected (always, in memory). */
+  get connected(): boolean {
+    return this.storeConnected;
+  }
+
+  /** Calls `fn` whenever the store's connection is lost (`false`) or back (`true`); returns an unsubscribe function. */
+  onConnectionChange(fn: (connected: boolean) => void): () => void {
+    this.connectionListeners.add(fn);
+    return () => this.connectionListeners.delete(fn);
+  }
+
+  /** Round trip to the store in ms (health checks); rejects when it does not answer within `timeoutMs`. */
+  async ping(timeoutMs = 1000): Promise<number> {
+    const started = performance.now();
+    if (this.adapter.ping) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.adapter.ping(),
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), timeoutMs))),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return performance.now() - started;
+  }
+
+  private setConnected(connected: boolean): void {
+    if (connected === this.storeConnected) return;
+    this.storeConnected = connected;
+    if (connected) this.metrics?.hubReconnected(this.adapterName);
+    else this.metrics?.hubError(this.adapterName, 'connection');
+    for (const fn of [...this.connectionListeners]) fn(connected);
+  }
 
   /** Topics this instance currently listens to (one upstream each). */
   get activeTopics(): number {
@@ -97,9 +147,13 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     try {
       const { epoch, record } = await this.adapter.publish(topic, json);
       this.observeEpoch(epoch);
+      this.metrics?.hubPublished(this.adapterName);
       return formatHubEventId(epoch, record.position);
     } catch (error) {
-      throw this.unavailable(error, `publish to "${topic}"`);
+      const exception = this.unavailable(error, `publish to "${topic}"`);
+      this.metrics?.hubPublished(this.adapterName, exception.code);
+      if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'publish');
+      throw exception;
     }
   }
 
@@ -143,7 +197,10 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         buffered = undefined;
         for (const { event, position } of pending) emit(event, position);
       })().catch((error: unknown) => {
-        if (!subscriber.closed) subscriber.error(this.unavailable(error, `subscription to "${topic}"`));
+        if (subscriber.closed) return;
+        const exception = this.unavailable(error, `subscription to "${topic}"`);
+        if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'subscribe');
+        subscriber.error(exception);
       });
       return () => this.release(topic, listener);
     });
@@ -184,8 +241,14 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     this.started ??= this.adapter
       .start({
         message: (topic, epoch, record) => this.onMessage(topic, epoch, record),
-        disconnected: () => this.onDisconnected(),
-        reconnected: () => this.catchUp(),
+        disconnected: () => {
+          this.setConnected(false);
+          this.onDisconnected();
+        },
+        reconnected: () => {
+          this.setConnected(true);
+          this.catchUp();
+        },
       })
       .then(() => this.confirmEpoch())
       .catch((error: unknown) => {

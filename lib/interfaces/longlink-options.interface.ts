@@ -108,8 +108,10 @@ export interface GrpcOptions {
   maxMetadataSize?: number;
   /** After a slow-consumer disconnect, how long the status may wait behind unread messages before the HTTP/2 stream is reset. Default 1000. */
   disconnectGraceMs?: number;
-  /** Serve `grpc.health.v1.Health`. Default `true`. */
+  /** Serve `grpc.health.v1.Health` (`NOT_SERVING` from the start of a shutdown). Default `true`. */
   healthCheck?: boolean;
+  /** Health also `NOT_SERVING` while the hub's Redis connection is lost. Default `false`. */
+  healthFollowsHub?: boolean;
   /** Serve server reflection (`grpc.reflection.v1` and `v1alpha`). Default `true`. */
   reflection?: boolean;
 }
@@ -134,6 +136,36 @@ export interface HubOptions {
 }
 
 /**
+ * OpenTelemetry metrics (needs `@opentelemetry/api`; see README, "Metrics"). By default they
+ * record when an OpenTelemetry SDK has registered a global `MeterProvider` before the module
+ * starts, and cost nothing otherwise.
+ */
+export interface MetricsOptions {
+  /** `false` turns metrics off even with an SDK. Default: on when a meter provider is there. */
+  enabled?: boolean;
+  /** A `MeterProvider` of `@opentelemetry/api` to use instead of the global one. */
+  meterProvider?: unknown;
+}
+
+/**
+ * Deploy hand-over: what happens to live subscriptions when the application shuts down
+ * (`app.close()`, or SIGTERM with `enableShutdownHooks()`). New subscriptions are refused at
+ * once; every live one ends with `UNAVAILABLE` whose `details` carry `retryAfterMs` (a random
+ * delay in `[0, spreadMs)`, so clients come back spread out instead of all at once) and
+ * `lastEventId` (the resume point) when it has one. See PROTOCOL.md §2.1.
+ */
+export interface ShutdownOptions {
+  /** Clients' reconnect delays are spread uniformly over this window (ms). Default 5000; 0 = reconnect at once. */
+  spreadMs?: number;
+  /**
+   * How long the last messages (SSE error events, WebSocket close handshakes, gRPC statuses)
+   * may take to reach clients before their connections are cut, so shutdown ends within it
+   * whatever clients do (ms). Default 3000.
+   */
+  drainMs?: number;
+}
+
+/**
  * Options of `LonglinkModule.forRoot()` / `forRootAsync()`. Validated at startup.
  *
  * @publicApi
@@ -151,6 +183,10 @@ export interface LonglinkModuleOptions {
   hub?: HubOptions;
   /** Stream tickets (`StreamTicketService`, `StreamTicketGuard`). */
   tickets?: StreamTicketOptions;
+  /** Deploy hand-over at shutdown. */
+  shutdown?: ShutdownOptions;
+  /** OpenTelemetry metrics. */
+  metrics?: MetricsOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -190,11 +226,14 @@ export interface ResolvedLonglinkOptions {
   grpc: ResolvedGrpcOptions | undefined;
   hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
   tickets: { ttlMs: number; secret?: string | Buffer; store?: StreamTicketStore };
+  shutdown: Required<ShutdownOptions>;
+  metrics: MetricsOptions;
 }
 
 /** gRPC options after defaults. */
 export type ResolvedGrpcOptions = GrpcOptions & {
   url: string;
+  healthFollowsHub: boolean;
   protoPath: string[];
   package: string[];
   healthCheck: boolean;

@@ -115,7 +115,7 @@ describe('gRPC transport', () => {
   it('a client that stops reading: RESOURCE_EXHAUSTED (disconnect), queue bounded, upstream stopped', async () => {
     const added: StreamHandle[] = [];
     const add = ctx.tracker.add.bind(ctx.tracker);
-    ctx.tracker.add = (h) => (added.push(h), add(h));
+    ctx.tracker.add = (h, info) => (added.push(h), add(h, info));
     const { call, status } = run(ctx.client, 'probe/flood-disconnect', { events: '6000' });
     call.pause();
     try {

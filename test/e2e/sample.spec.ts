@@ -88,11 +88,26 @@ describe('sample app (npm start)', () => {
     // Nest's shutdown hooks close the app, then re-raise the signal: a clean SIGTERM exit.
     const how = await within(sample.exited, 3000, 'process exit after SIGTERM');
     expect(how).toBe('SIGTERM');
+    // Deploy hand-over (PROTOCOL.md §2.1): a spread-out retry delay and the resume point.
     const events = parseSse(await clock.body(1000));
-    expect(events.at(-1)).toEqual({ event: 'error', data: '{"code":"UNAVAILABLE","message":"Server is shutting down"}' });
+    const lastSseId = events.filter((e) => e.id).at(-1)!.id;
+    const sseError = JSON.parse(events.at(-1)!.data!);
+    expect(events.at(-1)!.event).toBe('error');
+    expect(sseError).toMatchObject({ code: 'UNAVAILABLE', message: 'Server is shutting down', details: { lastEventId: lastSseId } });
+    expect(sseError.details.retryAfterMs).toBeGreaterThanOrEqual(0);
+    expect(sseError.details.retryAfterMs).toBeLessThan(5000);
+    expect(events.at(-2)).toEqual({ retry: String(sseError.details.retryAfterMs) });
     expect(await within(wsClosed, 1000, 'ws closed')).toBe(1001);
-    expect(JSON.parse(wsMessages.at(-1)!)).toMatchObject({ type: 'error', id: 'k', error: { code: 'UNAVAILABLE' } });
-    expect((await within(grpcStatus, 1000, 'grpc status')).code).toBe(grpc.status.UNAVAILABLE);
+    const wsError = JSON.parse(wsMessages.at(-1)!);
+    const lastWsId = JSON.parse(wsMessages.at(-2)!).eventId;
+    expect(wsError).toMatchObject({ type: 'error', id: 'k', error: { code: 'UNAVAILABLE', details: { lastEventId: lastWsId } } });
+    expect(wsError.error.details.retryAfterMs).toBeLessThan(5000);
+    const status = await within(grpcStatus, 1000, 'grpc status');
+    expect(status.code).toBe(grpc.status.UNAVAILABLE);
+    const retryAfter = Number(status.metadata.get('longlink-retry-after-ms')[0]);
+    expect(retryAfter).toBeGreaterThanOrEqual(0);
+    expect(retryAfter).toBeLessThan(5000);
+    expect(JSON.parse(String(status.metadata.get('longlink-error-details')[0]))).toMatchObject({ retryAfterMs: retryAfter });
     client.close();
   });
 });

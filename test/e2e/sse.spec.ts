@@ -168,9 +168,9 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE slow consumers (%s)', (
   async function pausedFlood(policy: string, events: number) {
     const added: StreamHandle[] = [];
     const add = ctx.tracker.add.bind(ctx.tracker);
-    const spy = vi.spyOn(ctx.tracker, 'add').mockImplementation((h) => {
+    const spy = vi.spyOn(ctx.tracker, 'add').mockImplementation((h, info) => {
       added.push(h);
-      add(h);
+      add(h, info);
     });
     try {
       const res = await rawGet(`${ctx.baseUrl}/probe/flood-${policy}?events=${events}`);

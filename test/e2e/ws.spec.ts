@@ -323,9 +323,9 @@ describe('WebSocket slow consumers', () => {
   function capture() {
     const added: StreamHandle[] = [];
     const add = ctx.tracker.add.bind(ctx.tracker);
-    ctx.tracker.add = (h) => {
+    ctx.tracker.add = (h, info) => {
       added.push(h);
-      add(h);
+      add(h, info);
     };
     return { added, restore: () => (ctx.tracker.add = add) };
   }

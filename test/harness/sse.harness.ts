@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { EventSource } from 'eventsource';
@@ -7,13 +7,20 @@ import { SubscriptionRecorder, type ClientSubscription, type StreamEnd, type Sub
 
 export type HttpPlatform = 'express' | 'fastify';
 
+let testLogger: LoggerService | false = false;
+
+/** Apps created from now on log to `logger` (default: no logging). Used to capture logs in tests. */
+export function setTestLogger(logger: LoggerService | false): void {
+  testLogger = logger;
+}
+
 /** Creates a Nest app on Express or Fastify, listening on 127.0.0.1, a random port. */
 export async function createHttpApp(
   platform: HttpPlatform,
   module: Type<unknown> | DynamicModule,
   configure?: (app: INestApplication) => void,
 ): Promise<{ app: INestApplication; baseUrl: string }> {
-  const options = { logger: false as const, forceCloseConnections: true };
+  const options = { logger: testLogger, forceCloseConnections: true };
   const app =
     platform === 'fastify'
       ? await NestFactory.create(module, new FastifyAdapter(), options)

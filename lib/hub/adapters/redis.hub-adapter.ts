@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { createRequire } from 'node:module';
 import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
@@ -97,7 +98,7 @@ function parsePosition(position: string): [number, number] {
  */
 export class RedisHubAdapter implements HubAdapter {
   readonly origin = '0-0';
-  private readonly logger = new Logger('LonglinkHub');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private command: InstanceType<IORedisClass> | undefined;
   private subscriber: InstanceType<IORedisClass> | undefined;
   private readonly epochKey: string;
@@ -280,6 +281,10 @@ export class RedisHubAdapter implements HubAdapter {
 
   isPosition(position: string): boolean {
     return POSITION.test(position);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
   }
 
   async close(): Promise<void> {

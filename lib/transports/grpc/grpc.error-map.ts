@@ -4,6 +4,8 @@ import { StreamErrorCode } from '../../errors/stream-error-code.js';
 export const GRPC_ERROR_CODE_TRAILER = 'longlink-error-code';
 /** Trailer with the error's `details` as JSON, when there are any. */
 export const GRPC_ERROR_DETAILS_TRAILER = 'longlink-error-details';
+/** Trailer of a shutdown hand-over: how long to wait (ms) before reconnecting. See PROTOCOL.md §2.1. */
+export const GRPC_RETRY_AFTER_TRAILER = 'longlink-retry-after-ms';
 
 /**
  * The gRPC transport's complete table: each error code's gRPC status (numeric values of

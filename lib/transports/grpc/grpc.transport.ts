@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
+import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { fileURLToPath } from 'node:url';
 import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -14,8 +16,9 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
+import { StreamHub } from '../../hub/stream-hub.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
+import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedGrpcOptions, ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -32,8 +35,6 @@ export const LONGLINK_GRPC_SERVICE = 'longlink.v1.Streams';
 /** Loader options for the user's protos unless they give their own. */
 const DEFAULT_LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
 
-/** How long shutdown waits for calls to take their UNAVAILABLE status before forcing. */
-const SHUTDOWN_GRACE_MS = 1000;
 
 type Call = ServerWritableStream<Record<string, unknown>, unknown>;
 type NativeHandler = (call: Call) => void;
@@ -58,18 +59,31 @@ function longlinkProtoPath(): string {
  */
 @Injectable()
 export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private server: { close(): Promise<void>; grpcServer(): GrpcServer | undefined } | undefined;
   private health: InstanceType<GrpcLibraries['health']['HealthImplementation']> | undefined;
   private boundPort = 0;
   private services: string[] = [];
   private stopping = false;
+  private hubDown = false;
 
   constructor(
     private readonly registry: StreamRegistry,
     private readonly runner: StreamRunner,
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
+    @Optional() private readonly hub?: StreamHub,
   ) {}
+
+  /** Whether the gRPC server is up and accepting calls (false when off, and from the start of a shutdown). */
+  get serving(): boolean {
+    return this.server !== undefined && !this.stopping && !this.runner.isShuttingDown;
+  }
+
+  /** Sets every served service's `grpc.health.v1` status from the module's state. */
+  private updateHealth(): void {
+    const status = this.serving && !this.hubDown ? 'SERVING' : 'NOT_SERVING';
+    for (const service of ['', ...this.services]) this.health?.setStatus(service, status);
+  }
 
   /** The port the gRPC server is bound to (the real one when `url` asked for port 0); 0 when off. */
   get port(): number {
@@ -112,21 +126,30 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       }
     }
     this.logger.log(`gRPC on ${options.url.replace(/:\d+$/, `:${this.boundPort}`)} (${services.join(', ')})`);
+    // Health follows the module's state: NOT_SERVING from the start of a shutdown (the core's
+    // one "shutting down" state), and while the hub's Redis is lost if so configured.
+    this.runner.onShutdown(() => this.updateHealth());
+    if (options.healthFollowsHub && this.hub) {
+      this.hub.onConnectionChange((connected) => {
+        this.hubDown = !connected;
+        this.updateHealth();
+      });
+    }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.server) return;
     this.stopping = true;
-    for (const service of ['', ...this.services]) this.health?.setStatus(service, 'NOT_SERVING');
-    this.runner.closeAll(); // every open call gets UNAVAILABLE
+    this.updateHealth();
+    this.runner.closeAll(); // every open call gets UNAVAILABLE with its hand-over trailers
     const grpcServer = this.server.grpcServer();
     if (grpcServer) {
-      // Let the UNAVAILABLE statuses go out, then stop for good.
+      // Let the UNAVAILABLE statuses go out (within shutdown.drainMs), then stop for good.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           grpcServer.forceShutdown();
           resolve();
-        }, SHUTDOWN_GRACE_MS);
+        }, this.runner.drainRemainingMs());
         grpcServer.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
@@ -248,7 +271,9 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
         lastEventId: checkLastEventId(request.lastEventId || (typeof metadataId === 'string' ? metadataId : undefined)),
       });
     } catch (error) {
-      writer.end(toStreamException(error));
+      // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+      const name = (call.request as { stream?: string }).stream ?? '';
+      this.refuse(writer, this.registry.find(name, 'grpc')?.name ?? '', toStreamException(error));
     }
   }
 
@@ -262,7 +287,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
         lastEventId: checkLastEventId(typeof metadataId === 'string' ? metadataId : undefined),
       });
     } catch (error) {
-      writer.end(toStreamException(error));
+      this.refuse(writer, def.name, toStreamException(error));
     }
   }
 
@@ -270,10 +295,16 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.grpc!.disconnectGraceMs);
     if (writer.gone) return undefined;
     if (this.stopping || this.runner.isShuttingDown) {
-      writer.end(shuttingDownError());
+      this.refuse(writer, '', this.runner.refusal());
       return undefined;
     }
     return writer;
+  }
+
+  /** Ends a call refused before its stream started (counted in metrics). */
+  private refuse(writer: GrpcWriter, stream: string, error: StreamException): void {
+    this.runner.refused('grpc', stream, error);
+    writer.end(error);
   }
 
   private run(

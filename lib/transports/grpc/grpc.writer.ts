@@ -1,10 +1,15 @@
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
 import type { StreamWriter } from '../../core/stream-writer.interface.js';
 import { writePaths } from '../../core/write-paths.js';
-import type { StreamException } from '../../errors/stream-exception.js';
+import { retryAfterMsOf, type StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_STATUS_BY_CODE } from './grpc.error-map.js';
-import { grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
+import {
+  GRPC_ERROR_CODE_TRAILER,
+  GRPC_ERROR_DETAILS_TRAILER,
+  GRPC_RETRY_AFTER_TRAILER,
+  GRPC_STATUS_BY_CODE,
+} from './grpc.error-map.js';
+import { GRPC_FRAME_OVERHEAD_BYTES, grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
 
 /** HTTP/2 RST_STREAM CANCEL. */
 const NGHTTP2_CANCEL = 8;
@@ -53,6 +58,7 @@ function callCore(call: ServerWritableStream<unknown, unknown>): GrpcCallCore | 
  * over the send size limit (grpc-js then ends the call with RESOURCE_EXHAUSTED, as usual).
  */
 export class GrpcWriter implements StreamWriter<GrpcFrame> {
+  readonly frameOverheadBytes = GRPC_FRAME_OVERHEAD_BYTES;
   private ended = false;
   private readonly core: GrpcCallCore | undefined;
 
@@ -116,6 +122,8 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     trailers.set(GRPC_ERROR_CODE_TRAILER, error.code);
     const { details } = error.toJSON();
     if (details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, JSON.stringify(details));
+    const retryAfterMs = retryAfterMsOf(error);
+    if (retryAfterMs !== undefined) trailers.set(GRPC_RETRY_AFTER_TRAILER, String(retryAfterMs));
     this.call.emit('error', { code: GRPC_STATUS_BY_CODE[error.code], details: error.message, metadata: trailers });
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnModuleInit } from '@nestjs/common';
 import { HOST_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
+import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { LonglinkConfigError } from '../../core/longlink-options.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
@@ -8,7 +9,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
+import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
@@ -49,10 +50,12 @@ interface StreamBase {
  */
 @Injectable()
 export class SseTransport implements OnModuleInit {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private platform: 'express' | 'fastify' | undefined;
   /** Definitions that got a route. */
   private readonly routed = new Set<StreamDefinition>();
+  /** Set once the stream routes are checked (onModuleInit). */
+  private registered = false;
   private readonly bases = new Map<string, StreamBase>();
 
   constructor(
@@ -94,6 +97,7 @@ export class SseTransport implements OnModuleInit {
           '; serve it on other transports only (@Stream(name, { transports })) or report this as a bug',
       );
     }
+    this.registered = true;
     // Unknown names under a controller that has streams: 404 with the JSON body of PROTOCOL.md.
     // Registered here, after the application's routes and before Nest's not-found handler.
     for (const base of this.bases.values()) {
@@ -158,6 +162,12 @@ export class SseTransport implements OnModuleInit {
     }
   }
 
+  /** Whether stream routes are served (false when off, and from the start of a shutdown). */
+  get serving(): boolean {
+    const server = this.adapterHost?.httpAdapter?.getHttpServer() as { listening?: boolean } | undefined;
+    return this.registered && !this.runner.isShuttingDown && server?.listening === true;
+  }
+
   /** Adapts `serve` to the platform's handler signature. */
   private platformHandler(
     platform: 'express' | 'fastify',
@@ -191,14 +201,12 @@ export class SseTransport implements OnModuleInit {
     }
     const writer = new SseWriter(res, this.options.sse);
     if (writer.gone) return;
-    if (this.runner.isShuttingDown) {
-      return writer.end(shuttingDownError());
-    }
+    if (this.runner.isShuttingDown) return this.refuse(writer, def.name, this.runner.refusal());
     let request;
     try {
       request = readSseRequest(req);
     } catch (error) {
-      return writer.end(toStreamException(error));
+      return this.refuse(writer, def.name, toStreamException(error));
     }
     if (req.method === 'POST') {
       if (Object.keys(request.params).length > 0) {
@@ -238,6 +246,12 @@ export class SseTransport implements OnModuleInit {
     this.runner.run(def, call, writer);
   }
 
+  /** Ends a request refused before its stream started (counted in metrics). */
+  private refuse(writer: SseWriter, stream: string, error: StreamException): void {
+    this.runner.refused('sse', stream, error);
+    writer.end(error);
+  }
+
   private notFound({ req, res }: PlatformExchange, base: StreamBase): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     let decoded = path;
@@ -248,7 +262,8 @@ export class SseTransport implements OnModuleInit {
     }
     const rest = joinStreamName(decoded).slice(joinStreamName(base.path).length);
     const name = joinStreamName(base.name, rest);
-    new SseWriter(res, this.options.sse).end(new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`));
+    // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+    this.refuse(new SseWriter(res, this.options.sse), '', new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`));
   }
 }
 

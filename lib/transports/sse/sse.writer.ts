@@ -1,6 +1,6 @@
 import { OutgoingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { StreamException } from '../../errors/stream-exception.js';
+import { retryAfterMsOf, type StreamException } from '../../errors/stream-exception.js';
 import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
@@ -160,10 +160,13 @@ export class SseWriter implements StreamWriter<Buffer> {
 
   private answer(error: StreamException, status: number): void {
     const body = JSON.stringify(error.toJSON());
+    const retryAfterMs = retryAfterMsOf(error);
     this.res.writeHead(status, {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',
       'content-length': Buffer.byteLength(body),
+      // Shutdown hand-over: HTTP's own hint too (whole seconds, rounded up).
+      ...(retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) }),
     });
     this.res.end(body);
   }
@@ -183,7 +186,10 @@ export class SseWriter implements StreamWriter<Buffer> {
       }
       return;
     }
-    this.finish(error ? sseErrorFrame(error) : SSE_COMPLETE_FRAME);
+    if (!error) return this.finish(SSE_COMPLETE_FRAME);
+    const retryAfterMs = retryAfterMsOf(error);
+    // Shutdown hand-over: EventSource's own reconnect delay becomes the spread-out one.
+    this.finish(retryAfterMs === undefined ? sseErrorFrame(error) : sseRetryFrame(retryAfterMs) + sseErrorFrame(error));
   }
 
   overflow(error: StreamException): void {

@@ -8,7 +8,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
+import { StreamException } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
 import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
@@ -293,10 +293,11 @@ export class WsConnection implements WsSubscriptionHost {
           StreamErrorCode.RESOURCE_EXHAUSTED,
           `At most ${this.deps.options.maxSubscriptions} subscriptions per connection`,
         ),
+        stream,
       );
     }
     if (this.deps.runner.isShuttingDown) {
-      return this.refuse(id, shuttingDownError());
+      return this.refuse(id, this.deps.runner.refusal(), stream);
     }
     const def = this.deps.registry.find(stream, 'ws');
     if (!def) {
@@ -313,10 +314,13 @@ export class WsConnection implements WsSubscriptionHost {
     });
     const subscription: Subscription = { writer: new WsSubscriptionWriter(this, id), handle: undefined };
     this.subscriptions.set(id, subscription);
-    subscription.handle = this.deps.runner.run(def, call, subscription.writer, this.budget);
+    // Grouped by connection: its subscriptions share one retry delay at shutdown.
+    subscription.handle = this.deps.runner.run(def, call, subscription.writer, this.budget, this);
   }
 
-  private refuse(id: string, error: StreamException): void {
+  private refuse(id: string, error: StreamException, stream = ''): void {
+    // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+    this.deps.runner.refused('ws', this.deps.registry.find(stream, 'ws')?.name ?? '', error);
     this.emit(wsErrorFrame(id, error));
   }
 

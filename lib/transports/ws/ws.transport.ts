@@ -20,7 +20,7 @@ import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException, isExpectedError, shuttingDownError, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
-import { LONGLINK_CONTEXT_TYPE } from '../../longlink.constants.js';
+import { LONGLINK_CONTEXT_TYPE, LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { WS_CLOSE_GRACE_MS, WsConnection } from './ws.connection.js';
 import { WS_UPGRADE_STATUS_BY_CODE, WsCloseCode } from './ws.error-map.js';
@@ -38,7 +38,7 @@ type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) 
  */
 @Injectable()
 export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private readonly connections = new Set<WsConnection>();
   private wss: WebSocketServer | undefined;
   private server: Server | undefined;
@@ -62,6 +62,11 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
   /** Whether new connections are refused (this transport or the whole app is shutting down). */
   private get closing(): boolean {
     return this.stopped || this.runner.isShuttingDown;
+  }
+
+  /** Whether the endpoint accepts connections (false when off, and from the start of a shutdown). */
+  get serving(): boolean {
+    return this.wss !== undefined && !this.closing && this.server?.listening === true;
   }
 
   /** Connections open now. */
@@ -103,12 +108,20 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.wss) return;
     this.stopped = true;
+    // Every subscription gets its hand-over error (one retry delay per connection), then each
+    // connection closes with 1001; peers that do not answer are cut within shutdown.drainMs.
+    this.runner.closeAll();
     const error = shuttingDownError();
     const closing = [...this.connections].map((c) => {
       c.shutdown(error, WsCloseCode.GOING_AWAY, error.message);
       return c.closed;
     });
-    await Promise.all(closing);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closing),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.runner.drainRemainingMs()))),
+    ]);
+    clearTimeout(timer);
     if (this.server && this.dispatcher) {
       this.server.off('upgrade', this.dispatcher);
       for (const listener of this.others) this.server.on('upgrade', listener);
@@ -122,26 +135,29 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     if (!this.originAllowed(request)) {
       return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Origin not allowed'));
     }
-    if (this.closing) return reject(socket, shuttingDownError());
+    if (this.closing) return reject(socket, this.runner.refusal());
     if (this.guard && this.ws.connectionGuardAt === 'upgrade') {
       const refusal = await this.runConnectionGuard(request, undefined);
       if (refusal) return reject(socket, refusal);
     }
     if (socket.destroyed) return;
-    if (this.closing || !this.wss) return reject(socket, shuttingDownError()); // shutdown began during the guard
+    if (this.closing || !this.wss) return reject(socket, this.runner.refusal()); // shutdown began during the guard
     this.wss.handleUpgrade(request, socket, head, (ws) => {
       const connection = new WsConnection(ws, socket, request, {
         registry: this.registry,
         runner: this.runner,
         options: this.ws,
         logger: this.logger,
-        onClosed: (c) => this.connections.delete(c),
+        onClosed: (c) => {
+          if (this.connections.delete(c)) this.runner.connection('ws', -1);
+        },
         checkInit: (req, payload) =>
           this.guard && this.ws.connectionGuardAt === 'init'
             ? this.runConnectionGuard(req, payload)
             : Promise.resolve(undefined),
       });
       this.connections.add(connection);
+      this.runner.connection('ws', 1);
     });
   }
 

@@ -1,0 +1,67 @@
+import type { LoggerService } from '@nestjs/common';
+import { describe, expect, it } from 'vitest';
+import { collect } from '../harness/harness.js';
+import { GrpcHarness } from '../harness/grpc.harness.js';
+import { SseHarness, setTestLogger } from '../harness/sse.harness.js';
+import { WsHarness } from '../harness/ws.harness.js';
+import { conformanceModule } from '../fixtures/probe.js';
+import { runStreamConformance } from './streams.cases.js';
+
+/**
+ * Logs: the whole conformance suite on every transport with every log level captured, plus
+ * requests that carry secrets (Authorization, cookies, a ticket in the query string). No
+ * secret may appear in any line at any level; every line has the module's one context;
+ * per-subscription lines are debug only.
+ */
+const lines: { level: string; context: string; message: string; text: string }[] = [];
+const record =
+  (level: string) =>
+  (message: unknown, ...rest: unknown[]): void => {
+    const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : '';
+    const text = [message, ...rest].map((p) => (p instanceof Error ? `${p.message}\n${p.stack}` : typeof p === 'string' ? p : JSON.stringify(p))).join(' ');
+    lines.push({ level, context, message: typeof message === 'string' ? message : text, text });
+  };
+const capture: LoggerService = {
+  log: record('log'),
+  error: record('error'),
+  warn: record('warn'),
+  debug: record('debug'),
+  verbose: record('verbose'),
+  fatal: record('fatal'),
+};
+setTestLogger(capture);
+
+const SECRETS = ['demo-token', 's3cr3t-auth', 's3cr3t-cookie', 's3cr3t-ticket', 's3cr3t-metadata'];
+
+runStreamConformance(() => new SseHarness('express'));
+runStreamConformance(() => new WsHarness('express'));
+runStreamConformance(() => new GrpcHarness('express'));
+
+describe('logs across the conformance suite', () => {
+  it('requests with secrets on every transport: refused, failing and served', async () => {
+    for (const h of [new SseHarness('express'), new WsHarness('express'), new GrpcHarness('express')]) {
+      await h.start(conformanceModule(h.moduleOptions));
+      const headers = { authorization: 'Bearer s3cr3t-auth', cookie: 'session=s3cr3t-cookie', 'x-api-key': 's3cr3t-metadata' };
+      await collect(h.subscribe('demo/secure', { headers }));
+      await collect(h.subscribe('demo/fail', { headers, params: { after: 1 } }));
+      await collect(h.subscribe('demo/counter', { headers, params: { count: 2, intervalMs: 0, ticket: 's3cr3t-ticket' } }));
+      await collect(h.subscribe('no/such-stream', { headers, params: { ticket: 's3cr3t-ticket' } }));
+      await h.stop();
+    }
+  }, 60_000);
+
+  it('no secret in any line at any level; one context; per-subscription events at debug only', () => {
+    setTestLogger(false);
+    expect(lines.length).toBeGreaterThan(0);
+    // The capture saw debug lines (so "never logged" covers debug too).
+    expect(lines.some((l) => l.level === 'debug' && / subscribed$/.test(l.message))).toBe(true);
+    // An unexpected error is logged (demo/fail), without the request's secrets.
+    expect(lines.some((l) => l.level === 'error' && l.text.includes('must never reach a client'))).toBe(true);
+    for (const line of lines) {
+      for (const secret of SECRETS) expect(line.text, `${line.level} [${line.context}]`).not.toContain(secret);
+    }
+    const ours = lines.filter((l) => l.context.startsWith('Longlink'));
+    expect(new Set(ours.map((l) => l.context))).toEqual(new Set(['Longlink']));
+    for (const line of ours.filter((l) => /: (subscribed|ended)/.test(l.message))) expect(line.level).toBe('debug');
+  });
+});

@@ -1,0 +1,129 @@
+import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GrpcTransport, LonglinkHealthIndicator, LonglinkModule, StreamTracker } from '../../lib/index.js';
+import { DEMO_PROTO } from '../harness/grpc.harness.js';
+import { TestRedis } from '../harness/redis-server.js';
+import { createHttpApp } from '../harness/sse.harness.js';
+import { DemoModule } from '../../sample/demo/demo.module.js';
+
+@Controller()
+class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly longlink: LonglinkHealthIndicator,
+  ) {}
+
+  @Get('health')
+  @HealthCheck()
+  check() {
+    return this.health.check([() => this.longlink.isHealthy('longlink', { timeoutMs: 500 })]);
+  }
+}
+
+type HealthClient = grpc.Client & {
+  Check(request: { service: string }, callback: (error: grpc.ServiceError | null, reply?: { status: string }) => void): void;
+};
+
+function healthClient(port: number): HealthClient {
+  const definition = protoLoader.loadSync(healthProtoPath, { enums: String });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    grpc: { health: { v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => HealthClient } } };
+  };
+  return new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
+/** Polls an async condition until it holds (deadline `ms`). */
+async function eventually(condition: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await condition().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function check(client: HealthClient, service = ''): Promise<string> {
+  return new Promise((resolve, reject) => client.Check({ service }, (error, reply) => (error ? reject(error) : resolve(reply!.status))));
+}
+
+describe('health: LonglinkHealthIndicator with @nestjs/terminus, and grpc.health.v1', () => {
+  let redis: TestRedis;
+  let app: INestApplication;
+  let baseUrl: string;
+  let grpcHealth: HealthClient;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    @Module({
+      imports: [
+        TerminusModule,
+        LonglinkModule.forRoot({
+          isGlobal: true,
+          ws: true,
+          grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1', healthFollowsHub: true },
+          hub: { redis: redis.url },
+        }),
+        DemoModule,
+      ],
+      controllers: [HealthController],
+    })
+    class HealthAppModule {}
+    ({ app, baseUrl } = await createHttpApp('express', HealthAppModule));
+    grpcHealth = healthClient(app.get(GrpcTransport).port);
+  }, 30_000);
+
+  afterAll(async () => {
+    grpcHealth?.close();
+    await app?.close().catch(() => undefined);
+    await redis?.stop();
+  });
+
+  async function health(): Promise<{ status: number; body: { status: string; details: { longlink: Record<string, any> } } }> {
+    const response = await fetch(`${baseUrl}/health`);
+    return { status: response.status, body: (await response.json()) as never };
+  }
+
+  it('up: every enabled transport serving, Redis reachable with its latency; gRPC SERVING', async () => {
+    const { status, body } = await health();
+    expect(status).toBe(200);
+    expect(body.status).toBe('ok');
+    const longlink = body.details.longlink;
+    expect(longlink).toMatchObject({
+      status: 'up',
+      draining: false,
+      transports: { sse: 'serving', ws: 'serving', grpc: 'serving' },
+      hub: { adapter: 'redis', status: 'up' },
+    });
+    expect(longlink.hub.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(await check(grpcHealth)).toBe('SERVING');
+    expect(await check(grpcHealth, 'longlink.v1.Streams')).toBe('SERVING');
+  });
+
+  it('Redis down: /health 503 with the hub down, gRPC NOT_SERVING (healthFollowsHub); both back when it is', async () => {
+    await redis.kill();
+    const down = await health();
+    expect(down.status).toBe(503);
+    expect(down.body.details.longlink).toMatchObject({ status: 'down', hub: { status: 'down' } });
+    expect(typeof down.body.details.longlink.hub.error).toBe('string');
+    await eventually(async () => (await check(grpcHealth)) === 'NOT_SERVING', 5000, 'gRPC health NOT_SERVING');
+    await redis.run();
+    await eventually(async () => (await health()).status === 200, 10_000, '/health up again');
+    await eventually(async () => (await check(grpcHealth)) === 'SERVING', 10_000, 'gRPC health SERVING again');
+  }, 30_000);
+
+  it('draining (shutdown started): /health 503 with draining, gRPC NOT_SERVING, transports not serving', async () => {
+    app.get(StreamTracker).shutdown(); // what app.close() starts with
+    const { status, body } = await health();
+    expect(status).toBe(503);
+    expect(body.details.longlink).toMatchObject({
+      status: 'down',
+      draining: true,
+      transports: { sse: 'not_serving', ws: 'not_serving', grpc: 'not_serving' },
+    });
+    expect(await check(grpcHealth)).toBe('NOT_SERVING');
+  });
+});

@@ -78,9 +78,11 @@ export class StreamRunner {
       ? (h: StreamHandle) => this.logger.debug(`${call.transport} ${def.name}: ended${h.error ? ` (${h.error.code})` : ''}`)
       : undefined;
     const stats = this.metrics.streamStats(call.transport, def.name, def.flowControl.policy);
+    // The writer learns when the pipeline accepted the call (SSE commits its head only then).
+    const opened = writer.opened ? () => writer.opened!() : undefined;
     if (stats === undefined) {
       const handle = pipeToWriter(
-        this.invoker.open(def, call),
+        this.invoker.open(def, call, opened),
         writer,
         def.flowControl,
         (h) => {
@@ -104,7 +106,7 @@ export class StreamRunner {
     this.metrics.subscription(stats, 1);
     if (perConnection) this.metrics.connection(call.transport, 1);
     const handle = pipeToWriter(
-      this.invoker.open(def, call, () => writer.opened?.()),
+      this.invoker.open(def, call, opened),
       writer,
       def.flowControl,
       (h) => {

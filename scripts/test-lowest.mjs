@@ -3,7 +3,8 @@
 // package.json is a tested version. Copies the sources and tests into a temp folder, installs
 // the low end of each peer range there from the registry (the rest of the dev tooling as the
 // lock file has it), and runs the conformance suite (every case on every transport, Express and
-// Fastify) plus the hub and gRPC suites (ioredis, grpc-js, proto-loader, reflection, health).
+// Fastify) plus the hub, gRPC, metrics and client suites (ioredis, grpc-js, proto-loader,
+// reflection, health, @opentelemetry/api, ws, eventsource).
 // The repository's own node_modules is not touched. KEEP_LOWEST_TEST=1 keeps the folder.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +44,14 @@ try {
     const installed = JSON.parse(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8')).version;
     if (installed !== lowest[name]) throw new Error(`test:lowest: ${name} installed as ${installed}, expected ${lowest[name]}`);
   }
-  const suites = ['test/conformance', 'test/e2e/hub.spec.ts', 'test/e2e/grpc.spec.ts'];
+  // Conformance (Nest, platforms, ws, grpc-js), hub (ioredis), gRPC (proto-loader, reflection,
+  // health), metrics (@opentelemetry/api), and the client (ws, eventsource, grpc-js from Node).
+  // The sources type-check against the lowest versions' types, and the sample is built for the
+  // suites that start it as a process (metrics).
+  writeFileSync(join(work, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['lib', 'sample'], exclude: ['**/*.spec.ts'] }));
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: work, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`test:lowest: tsc failed on the lowest versions:\n${build.stdout}${build.stderr}`);
+  const suites = ['test/conformance', 'test/e2e/hub.spec.ts', 'test/e2e/grpc.spec.ts', 'test/e2e/grpc-reflection.spec.ts', 'test/e2e/metrics.spec.ts', 'test/client/client.spec.ts'];
   console.log(`test:lowest: vitest run ${suites.join(' ')}`);
   const tests = spawnSync('npx', ['vitest', 'run', ...suites], { cwd: work, stdio: 'inherit', env: { ...process.env, CI: '' } });
   status = tests.status ?? 1;

@@ -264,10 +264,11 @@ async function overSse(kind, appRequire, port) {
         fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization: AUTH } }),
       });
       source.onmessage = (event) => {
+        if (got.length === 2) return; // events already in the same chunk
         got.push(JSON.parse(event.data));
         if (got.length === 2) {
           source.close();
-          resolvePromise(got);
+          resolvePromise([...got]);
         }
       };
       source.onerror = (event) => {
@@ -293,6 +294,7 @@ async function overWs(kind, appRequire, port) {
       ws.on('message', (raw) => {
         const message = JSON.parse(raw.toString());
         if (message.type !== 'next') return reject(new PackageTestError(`[${step}] unexpected message ${raw}`));
+        if (got.length === 2) return; // sent before the unsubscribe arrived
         got.push(message.data);
         if (got.length === 2) {
           ws.send(JSON.stringify({ type: 'unsubscribe', id: '1' }));
@@ -323,6 +325,7 @@ async function overGrpc(kind, appRequire, grpcPort, proto) {
         const got = [];
         const call = client.Subscribe({ stream: 'prices/ticker', params }, metadata);
         call.on('data', (event) => {
+          if (got.length === 2) return; // sent before the cancel arrived
           got.push(JSON.parse(Buffer.from(event.data).toString('utf8')));
           if (got.length === 2) {
             call.cancel();

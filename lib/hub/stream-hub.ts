@@ -63,6 +63,8 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private started: Promise<void> | undefined;
   private catchingUp: Promise<void> | undefined;
   private catchUpAgain = false;
+  /** Live delivery is down (the adapter said `disconnected`, not yet `reconnected`). */
+  private offline = false;
 
   constructor(@Inject(HUB_ADAPTER) private readonly adapter: HubAdapter) {}
 
@@ -133,6 +135,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       void (async () => {
         await state.ready;
         if (subscriber.closed) return;
+        // A new subscriber is refused while live delivery is down (it would wait for the
+        // store's return); those already streaming stay and catch up, or get a reset.
+        if (this.offline) throw new Error('live delivery is down');
         if (options.lastEventId !== undefined) {
           const start = generation;
           await this.replay(topic, options.lastEventId, subscriber, emit, listener, () => generation === start);
@@ -185,7 +190,10 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       .start({
         message: (topic, epoch, record) => this.onMessage(topic, epoch, record),
         disconnected: () => this.onDisconnected(),
-        reconnected: () => this.catchUp(),
+        reconnected: () => {
+          this.offline = false;
+          this.catchUp();
+        },
       })
       .then(() => this.confirmEpoch())
       .catch((error: unknown) => {
@@ -298,6 +306,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
 
   /** Live delivery stopped: remember where each topic stood, hold what arrives until caught up. */
   private onDisconnected(): void {
+    this.offline = true;
     for (const state of this.topics.values()) {
       state.catchUp ??= { from: state.last ?? state.floor ?? this.adapter.origin, pending: [] };
     }

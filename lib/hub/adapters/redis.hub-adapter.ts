@@ -136,7 +136,16 @@ export class RedisHubAdapter implements HubAdapter {
         : new IORedis({ ...this.options.redis, ...base, ...extra });
     // A publish whose reply was lost must not run again after the reconnect (it would be stored twice).
     const command = create({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
-    const subscriber = create({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
+    // Nothing ever waits for Redis on the subscriber either: commands fail at once while it is
+    // down (no offline queue), commands in flight fail when the connection drops (no retry, no
+    // resend), and the 'ready' handler below resubscribes exactly the channels still wanted
+    // (ioredis' own resubscription would also bring back channels released while it was down).
+    const subscriber = create({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+    });
     this.command = command;
     this.subscriber = subscriber;
     for (const [name, client] of [['command', command], ['subscriber', subscriber]] as const) {
@@ -264,9 +273,10 @@ export class RedisHubAdapter implements HubAdapter {
   }
 
   async unsubscribe(topic: string): Promise<void> {
-    // Queued while disconnected, so the reconnect does not resubscribe a topic nobody wants.
+    // While disconnected there is nothing to send: the reconnect resubscribes only `channels`.
     this.channels.delete(this.channel(topic));
-    await this.subscriber?.unsubscribe(this.channel(topic));
+    if (this.subscriber?.status !== 'ready') return;
+    await this.subscriber.unsubscribe(this.channel(topic));
   }
 
   compare(a: string, b: string): number {

@@ -11,6 +11,14 @@ export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 export const DEFAULT_SSE_RETRY_MS = 2_000;
 export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** Longest stream name: names past it are refused by every transport (and by `@Stream()`). */
+export const MAX_STREAM_NAME_LENGTH = 512;
+/** Default largest gRPC request message (grpc-js' own default is 4 MiB). */
+export const DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH = 256 * 1024;
+/** Default gRPC HTTP/2 keepalive: a ping after this long without frames from the peer... */
+export const DEFAULT_GRPC_KEEPALIVE_TIME_MS = 30_000;
+/** ...and the connection is dropped if the ping is not answered within this. */
+export const DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS = 10_000;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -8,6 +8,9 @@ import type {
 } from '../interfaces/longlink-options.interface.js';
 import {
   DEFAULT_DISCONNECT_GRACE_MS,
+  DEFAULT_GRPC_KEEPALIVE_TIME_MS,
+  DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_SSE_COMMIT_DELAY_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
@@ -155,6 +158,18 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     healthCheck: bool('grpc.healthCheck', grpc.healthCheck, true),
     reflection: bool('grpc.reflection', grpc.reflection, true),
     disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
+    maxReceiveMessageLength: int(
+      'grpc.maxReceiveMessageLength',
+      grpc.maxReceiveMessageLength,
+      DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
+      1,
+    ),
+    // HTTP/2 pings find peers that are gone without a FIN (a stopped or unplugged client).
+    keepalive: {
+      keepaliveTimeMs: DEFAULT_GRPC_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
+      ...((grpc.keepalive as Record<string, number | boolean> | undefined) ?? {}),
+    },
   };
 }
 

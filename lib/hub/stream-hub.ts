@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { Observable, type Subscriber } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
+import { excerpt } from '../errors/error-bounds.js';
 import { StreamEvent } from '../interfaces/stream-event.interface.js';
 import type { HubAdapter, HubRecord } from './hub-adapter.interface.js';
 import { formatHubEventId, parseHubEventId } from './hub-event-id.js';
@@ -385,7 +386,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
 
 function checkTopic(topic: string): void {
   if (typeof topic !== 'string' || !TOPIC.test(topic)) {
-    throw new StreamException(StreamErrorCode.BAD_REQUEST, `Invalid topic ${JSON.stringify(topic)}`);
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, `Invalid topic ${excerpt(topic)}`);
   }
 }
 

@@ -78,13 +78,19 @@ export interface GrpcOptions {
   package?: string | string[];
   /** `@grpc/proto-loader` options for the extra files (default: camelCase fields, `longs: String`, `enums: String`, `oneofs: true`). */
   loader?: Record<string, unknown>;
-  /** Keepalive, as `@nestjs/microservices` gRPC options take it (`keepaliveTimeMs`, ...). */
+  /**
+   * Keepalive, as `@nestjs/microservices` gRPC options take it (`keepaliveTimeMs`, ...), merged
+   * over the defaults: an HTTP/2 ping after `keepaliveTimeMs` 30000 without activity, the
+   * connection dropped when it is not answered within `keepaliveTimeoutMs` 10000 (so a
+   * stopped or unplugged client is dropped within ~40 s).
+   */
   keepalive?: Record<string, number | boolean>;
   /** Raw `@grpc/grpc-js` server options. */
   channelOptions?: Record<string, unknown>;
   /** Server credentials (`ServerCredentials.createSsl(...)`); insecure by default. */
   credentials?: unknown;
   maxSendMessageLength?: number;
+  /** Largest request message accepted; larger ones get `RESOURCE_EXHAUSTED`. Default 262144 (256 KiB). */
   maxReceiveMessageLength?: number;
   maxMetadataSize?: number;
   /** After a slow-consumer disconnect, how long the status may wait behind unread messages before the HTTP/2 stream is reset. Default 1000. */
@@ -164,6 +170,8 @@ export type ResolvedGrpcOptions = GrpcOptions & {
   healthCheck: boolean;
   reflection: boolean;
   disconnectGraceMs: number;
+  maxReceiveMessageLength: number;
+  keepalive: Record<string, number | boolean>;
 };
 
 /** WebSocket options after defaults. */

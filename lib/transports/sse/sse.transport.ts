@@ -6,6 +6,8 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { excerpt } from '../../errors/error-bounds.js';
+import { MAX_STREAM_NAME_LENGTH } from '../../longlink.constants.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -150,7 +152,9 @@ export class SseTransport implements OnModuleInit {
     }
     const name = joinStreamName(decoded).slice(joinStreamName(prefix).length).replace(/^\//, '');
     new SseWriter(res, this.options.sse).end(
-      new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`),
+      name.length > MAX_STREAM_NAME_LENGTH
+        ? new StreamException(StreamErrorCode.BAD_REQUEST, `The stream name is longer than ${MAX_STREAM_NAME_LENGTH} characters`)
+        : new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`),
     );
   }
 }

@@ -8,6 +8,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { excerpt } from '../../errors/error-bounds.js';
 import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { WsCloseCode } from './ws.error-map.js';
@@ -211,7 +212,7 @@ export class WsConnection implements WsSubscriptionHost {
     }
     const def = this.deps.registry.find(stream, 'ws');
     if (!def) {
-      return this.refuse(id, new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${JSON.stringify(stream)}`));
+      return this.refuse(id, new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(stream)}`));
     }
     const call = new StreamCallImpl({
       stream: def.name,

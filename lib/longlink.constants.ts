@@ -11,6 +11,10 @@ export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 export const DEFAULT_SSE_RETRY_MS = 2_000;
 export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** An SSE response whose socket has not drained for this long while data waits is cut. */
+export const DEFAULT_SSE_STALL_TIMEOUT_MS = 30_000;
+/** TCP keepalive idle time on SSE sockets. */
+export const DEFAULT_SSE_TCP_KEEPALIVE_MS = 30_000;
 /** Longest stream name: names past it are refused by every transport (and by `@Stream()`). */
 export const MAX_STREAM_NAME_LENGTH = 512;
 /** Default largest gRPC request message (grpc-js' own default is 4 MiB). */

@@ -15,6 +15,8 @@ import {
   DEFAULT_SSE_COMMIT_DELAY_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
   DEFAULT_SSE_RETRY_MS,
+  DEFAULT_SSE_STALL_TIMEOUT_MS,
+  DEFAULT_SSE_TCP_KEEPALIVE_MS,
   DEFAULT_WS_HEARTBEAT_MS,
   DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_WS_MAX_INVALID_MESSAGES,
@@ -91,7 +93,15 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }
-  const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
+  const sse = checkObject('sse', root.sse, [
+    'enabled',
+    'heartbeatMs',
+    'retryMs',
+    'commitDelayMs',
+    'disconnectGraceMs',
+    'stallTimeoutMs',
+    'tcpKeepAliveMs',
+  ]);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
       maxQueueBytes: DEFAULT_MAX_QUEUE_BYTES,
@@ -103,6 +113,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       retryMs: int('sse.retryMs', sse.retryMs, DEFAULT_SSE_RETRY_MS, 0),
       commitDelayMs: int('sse.commitDelayMs', sse.commitDelayMs, DEFAULT_SSE_COMMIT_DELAY_MS, 0),
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
+      stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
+      tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
     },
     ws: resolveWsOptions(root.ws),
     grpc: resolveGrpcOptions(root.grpc),

@@ -33,6 +33,16 @@ export interface SseOptions {
   commitDelayMs?: number;
   /** After a slow-consumer disconnect, how long the error event may take to flush before the socket is destroyed. Default 1000. */
   disconnectGraceMs?: number;
+  /**
+   * A stream whose socket has not drained for this long while data waits to be sent is cut
+   * (the peer stopped reading: a stopped process, a stuck proxy). Default 30000; 0 disables.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * TCP keepalive on stream sockets: probes start after this long idle, so a peer whose host
+   * vanished is found even on an idle stream. Default 30000; 0 leaves the socket as it is.
+   */
+  tcpKeepAliveMs?: number;
 }
 
 /** WebSocket transport options (needs `@nestjs/platform-ws`). */

@@ -8,6 +8,7 @@ import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 import { within } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
+import { rawWsConnect } from '../harness/raw-ws.js';
 
 describe('error bounds', () => {
   it('cuts messages on a character boundary, at most MAX_ERROR_MESSAGE_BYTES of UTF-8', () => {
@@ -121,6 +122,23 @@ describe('input bounds on every transport (sample app)', () => {
     expect((await reply('ok')).type).toBe('next');
     ws.close();
     await new Promise((r) => ws.once('close', r));
+  });
+
+  it('WebSocket: a text frame with invalid UTF-8 closes the connection with 1007', async () => {
+    const { port } = new URL(baseUrl);
+    const { socket, closed } = await rawWsConnect(Number(port));
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const payload = Buffer.from([0x7b, 0xc3, 0x28, 0x7d]); // "{", an invalid 2-byte sequence, "}"
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
+    socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+    await within(closed, 3000, 'connection closed');
+    const frames = Buffer.concat(received);
+    // A close frame (opcode 8) with status 1007.
+    const at = frames.indexOf(0x88);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(frames.readUInt16BE(at + 2)).toBe(1007);
   });
 
   it('SSE: the same stream-name cap, bounded messages for huge keys', async () => {

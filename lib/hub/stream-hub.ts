@@ -293,16 +293,21 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** The store lost its data: every live subscriber may have missed events. */
+  /**
+   * The store lost its data: every live subscriber may have missed events, and gets a reset.
+   * Then it gets the new epoch's records from its start: all of them were published after the
+   * loss (possibly before this instance noticed it), so none is missed and none is a duplicate.
+   */
   private epochChanged(epoch: string): void {
     this.logger.warn(`History epoch changed (${this.epoch} → ${epoch}): subscribers get a reset notice`);
     this.epoch = epoch;
     for (const state of this.topics.values()) {
       state.last = undefined;
       state.floor = this.adapter.origin;
-      state.catchUp = undefined;
+      state.catchUp = { from: this.adapter.origin, pending: [] };
       for (const listener of [...state.listeners]) listener.reset('history-lost', undefined, undefined);
     }
+    if (this.topics.size > 0) this.catchUp();
   }
 
   /** Live delivery stopped: remember where each topic stood, hold what arrives until caught up. */

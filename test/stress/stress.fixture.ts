@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { concat, interval, map, of } from 'rxjs';
-import { LonglinkModule, Stream, StreamParams, type LonglinkModuleOptions } from '../../lib/index.js';
+import { LastEventId, LonglinkModule, Stream, StreamHub, StreamParams, type LonglinkModuleOptions } from '../../lib/index.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 
 export const LONGLINK_PROTO = fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url));
@@ -11,6 +11,14 @@ const PAD = 'x'.repeat(4096);
 
 @Controller('stress')
 class StressController {
+  constructor(private readonly hub: StreamHub) {}
+
+  /** A hub topic (`stress:<room>`), resumable. */
+  @Stream('topic')
+  topic(@StreamParams('room') room: string, @LastEventId() lastEventId?: string) {
+    return this.hub.stream(`stress:${room}`, { lastEventId });
+  }
+
   /** One event at once, then one every 50 ms. */
   @Stream('tick')
   tick() {

@@ -38,12 +38,12 @@ type StreamsClient = grpc.Client & {
 };
 
 /** A generic `longlink.v1.Streams` client. */
-export function streamsClient(port: number): StreamsClient {
+export function streamsClient(port: number, options?: grpc.ChannelOptions): StreamsClient {
   const definition = protoLoader.loadSync(PROTO, LOADER);
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    longlink: { v1: { Streams: new (address: string, credentials: grpc.ChannelCredentials) => StreamsClient } };
+    longlink: { v1: { Streams: new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => StreamsClient } };
   };
-  return new pkg.longlink.v1.Streams(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  return new pkg.longlink.v1.Streams(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
 }
 
 /** How a gRPC call ended, in harness terms. */

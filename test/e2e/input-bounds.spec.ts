@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import type { INestApplication } from '@nestjs/common';
+import { Controller, Module, type INestApplication } from '@nestjs/common';
+import { throwError } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrpcTransport, StreamErrorCode, StreamException } from '../../lib/index.js';
+import { GrpcTransport, LonglinkModule, Stream, StreamErrorCode, StreamException } from '../../lib/index.js';
 import { MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_BYTES, excerpt, truncateUtf8 } from '../../lib/errors/error-bounds.js';
 import { AppModule } from '../../sample/app.module.js';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
@@ -154,3 +155,37 @@ describe('input bounds on every transport (sample app)', () => {
   });
 });
 
+
+describe('gRPC error details with non-ASCII text', () => {
+  @Controller('bounds')
+  class BoundsController {
+    @Stream('unicode')
+    unicode() {
+      return throwError(() => new StreamException(StreamErrorCode.BAD_REQUEST, 'café ☕ refused', { name: 'café ☕ 😀' }));
+    }
+  }
+  @Module({ imports: [LonglinkModule.forRoot({ grpc: { url: '127.0.0.1:0' } })], controllers: [BoundsController] })
+  class BoundsModule {}
+
+  it('arrive as JSON in the trailer (escaped to ASCII), with the status', async () => {
+    const { app } = await createHttpApp('express', BoundsModule);
+    const client = streamsClient(app.get(GrpcTransport).port);
+    try {
+      const status = await within(
+        new Promise<grpc.StatusObject>((resolve) => {
+          const call = client.Subscribe({ stream: 'bounds/unicode', params: toStruct({}) }, new grpc.Metadata(), { deadline: Date.now() + 4000 });
+          call.on('error', () => undefined);
+          call.on('status', resolve);
+        }),
+        6000,
+        'status',
+      );
+      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(status.details).toBe('café ☕ refused');
+      expect(JSON.parse(String(status.metadata.get('longlink-error-details')[0]))).toEqual({ name: 'café ☕ 😀' });
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+});

@@ -29,6 +29,8 @@ export {
   type StreamErrorBody,
   type ShutdownDetails,
 } from './errors/stream-exception.js';
+export { HTTP_STATUS_BY_CODE, DEFAULT_RETRY_AFTER_SECONDS, retryAfterSeconds } from './errors/http.error-map.js';
+export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
 export { getStreamCall, isStreamContext } from './core/stream-call.js';
 export { LonglinkConfigError } from './core/longlink-options.js';
 export { StreamRegistry } from './core/stream-registry.js';

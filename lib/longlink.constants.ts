@@ -21,6 +21,18 @@ export const DEFAULT_SSE_MAX_BODY_BYTES = 64 * 1024;
 export const DEFAULT_SHUTDOWN_SPREAD_MS = 5_000;
 /** How long shutdown lets last messages flush before cutting connections. */
 export const DEFAULT_SHUTDOWN_DRAIN_MS = 3_000;
+/** An SSE response whose socket has not drained for this long while data waits is cut. */
+export const DEFAULT_SSE_STALL_TIMEOUT_MS = 30_000;
+/** TCP keepalive idle time on SSE sockets. */
+export const DEFAULT_SSE_TCP_KEEPALIVE_MS = 30_000;
+/** Longest stream name: names past it are refused by every transport (and by `@Stream()`). */
+export const MAX_STREAM_NAME_LENGTH = 512;
+/** Default largest gRPC request message (grpc-js' own default is 4 MiB). */
+export const DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH = 256 * 1024;
+/** Default gRPC HTTP/2 keepalive: a ping after this long without frames from the peer... */
+export const DEFAULT_GRPC_KEEPALIVE_TIME_MS = 30_000;
+/** ...and the connection is dropped if the ping is not answered within this. */
+export const DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS = 10_000;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

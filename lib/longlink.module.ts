@@ -1,5 +1,6 @@
 import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { StreamExceptionFilter } from './errors/stream-exception.filter.js';
 import { LonglinkLifecycle } from './core/longlink-lifecycle.js';
 import { resolveLonglinkOptions } from './core/longlink-options.js';
 import { StreamInvoker } from './core/stream-invoker.js';
@@ -75,6 +76,8 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamHub,
     StreamTicketService,
     StreamTicketGuard,
+    // A StreamException reaching an ordinary HTTP route answers its status and { code, message }.
+    { provide: APP_FILTER, useClass: StreamExceptionFilter },
   ],
   exports: [
     LONGLINK_RESOLVED_OPTIONS,

@@ -8,6 +8,9 @@ import type {
 } from '../interfaces/longlink-options.interface.js';
 import {
   DEFAULT_DISCONNECT_GRACE_MS,
+  DEFAULT_GRPC_KEEPALIVE_TIME_MS,
+  DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
   DEFAULT_MAX_QUEUE_BYTES,
   DEFAULT_SHUTDOWN_DRAIN_MS,
   DEFAULT_SHUTDOWN_SPREAD_MS,
@@ -15,6 +18,8 @@ import {
   DEFAULT_TICKET_TTL_MS,
   DEFAULT_SSE_HEARTBEAT_MS,
   DEFAULT_SSE_RETRY_MS,
+  DEFAULT_SSE_STALL_TIMEOUT_MS,
+  DEFAULT_SSE_TCP_KEEPALIVE_MS,
   DEFAULT_WS_HEARTBEAT_MS,
   DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_WS_INIT_TIMEOUT_MS,
@@ -110,7 +115,15 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   ) {
     fail('metrics.meterProvider', 'an OpenTelemetry MeterProvider', metrics.meterProvider);
   }
-  const sse = checkObject('sse', root.sse, ['enabled', 'heartbeatMs', 'retryMs', 'commitDelayMs', 'disconnectGraceMs']);
+  const sse = checkObject('sse', root.sse, [
+    'enabled',
+    'heartbeatMs',
+    'retryMs',
+    'commitDelayMs',
+    'disconnectGraceMs',
+    'stallTimeoutMs',
+    'tcpKeepAliveMs',
+  ]);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
       maxQueueBytes: DEFAULT_MAX_QUEUE_BYTES,
@@ -122,6 +135,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       retryMs: int('sse.retryMs', sse.retryMs, DEFAULT_SSE_RETRY_MS, 0),
       commitDelayMs: int('sse.commitDelayMs', sse.commitDelayMs, DEFAULT_SSE_COMMIT_DELAY_MS, 0),
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
+      stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
+      tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
     },
     tickets: {
       ttlMs: int('tickets.ttlMs', tickets.ttlMs, DEFAULT_TICKET_TTL_MS, 1),
@@ -192,6 +207,18 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     healthFollowsHub: bool('grpc.healthFollowsHub', grpc.healthFollowsHub, false),
     reflection: bool('grpc.reflection', grpc.reflection, true),
     disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
+    maxReceiveMessageLength: int(
+      'grpc.maxReceiveMessageLength',
+      grpc.maxReceiveMessageLength,
+      DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
+      1,
+    ),
+    // HTTP/2 pings find peers that are gone without a FIN (a stopped or unplugged client).
+    keepalive: {
+      keepaliveTimeMs: DEFAULT_GRPC_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
+      ...((grpc.keepalive as Record<string, number | boolean> | undefined) ?? {}),
+    },
   };
 }
 

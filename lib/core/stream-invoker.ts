@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { CUSTOM_ROUTE_ARGS_METADATA, EXCEPTION_FILTERS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import type { ExceptionFilterMetadata } from '@nestjs/common/internal';
+import { StreamExceptionFilter } from '../errors/stream-exception.filter.js';
 import { selectExceptionFilterMetadata } from '@nestjs/common/internal';
 import { ApplicationConfig, ModuleRef } from '@nestjs/core';
 import {
@@ -65,7 +66,9 @@ class StreamExceptionFiltersContext extends BaseExceptionFilterContext {
   }
 
   override getGlobalMetadata<T extends unknown[]>(): T {
-    return this.config.getGlobalFilters() as T;
+    // The module's own HTTP filter has nothing to do for streams (they answer errors themselves),
+    // and must not shadow an application's global filter.
+    return this.config.getGlobalFilters().filter((filter) => !(filter instanceof StreamExceptionFilter)) as T;
   }
 }
 

@@ -5,7 +5,7 @@ import { PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import type { StreamMetadata } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
 import type { TransportName } from '../interfaces/stream-call.interface.js';
-import { STREAM_METADATA, LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
+import { LONGLINK_LOGGER_CONTEXT, MAX_STREAM_NAME_LENGTH, STREAM_METADATA } from '../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { LonglinkConfigError, resolveFlowControl } from './longlink-options.js';
 import type { StreamDefinition } from './stream-definition.js';
@@ -160,6 +160,9 @@ export class StreamRegistry {
   }
 
   private validateName(name: string, location: string): void {
+    if (name.length > MAX_STREAM_NAME_LENGTH) {
+      throw new LonglinkConfigError(`LonglinkModule: stream name at ${location} is longer than ${MAX_STREAM_NAME_LENGTH} characters`);
+    }
     if (!name || !name.split('/').every((s) => SEGMENT.test(s))) {
       throw new LonglinkConfigError(
         `LonglinkModule: invalid stream name "${name}" at ${location}: use letters, digits and . _ ~ - separated by /`,

@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { TimeoutError } from 'rxjs';
 import { StreamErrorCode, isStreamErrorCode } from './stream-error-code.js';
+import { MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_BYTES, truncateUtf8 } from './error-bounds.js';
 
 /** The JSON form of a {@link StreamException} as it reaches a client. */
 export interface StreamErrorBody {
@@ -28,20 +29,25 @@ export class StreamException extends Error {
     readonly details?: unknown,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    // Bounded here, once, whatever made it (a long client input quoted by a ValidationPipe...).
+    super(truncateUtf8(String(message), MAX_ERROR_MESSAGE_BYTES), options);
   }
 
   /**
-   * The body sent to clients: `{ code, message }` plus `details` when given and
-   * serialisable as JSON (details that are not, e.g. a cycle or a BigInt, are left out).
+   * The body sent to clients: `{ code, message }` plus `details` when given, serialisable as
+   * JSON and at most `MAX_ERROR_DETAILS_BYTES` (2 KiB) of it (other details, e.g. a cycle, a
+   * BigInt or a huge object, are left out). The message is at most `MAX_ERROR_MESSAGE_BYTES`
+   * (1 KiB, cut with `…`).
    */
   toJSON(): StreamErrorBody {
     if (this.details === undefined) return { code: this.code, message: this.message };
+    let json: string | undefined;
     try {
-      JSON.stringify(this.details);
+      json = JSON.stringify(this.details);
     } catch {
       return { code: this.code, message: this.message };
     }
+    if (json === undefined || Buffer.byteLength(json, 'utf8') > MAX_ERROR_DETAILS_BYTES) return { code: this.code, message: this.message };
     return { code: this.code, message: this.message, details: this.details };
   }
 }

@@ -3,6 +3,7 @@ import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { Observable, type Subscriber } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
+import { excerpt } from '../errors/error-bounds.js';
 import { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import type { HubAdapter, HubRecord } from './hub-adapter.interface.js';
@@ -65,6 +66,8 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private started: Promise<void> | undefined;
   private catchingUp: Promise<void> | undefined;
   private catchUpAgain = false;
+  /** Live delivery is down (the adapter said `disconnected`, not yet `reconnected`). */
+  private offline = false;
 
   /** Whether live delivery from the store is up (false from a lost connection until it is back). */
   private storeConnected = true;
@@ -187,6 +190,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       void (async () => {
         await state.ready;
         if (subscriber.closed) return;
+        // A new subscriber is refused while live delivery is down (it would wait for the
+        // store's return); those already streaming stay and catch up, or get a reset.
+        if (this.offline) throw new Error('live delivery is down');
         if (options.lastEventId !== undefined) {
           const start = generation;
           await this.replay(topic, options.lastEventId, subscriber, emit, listener, () => generation === start);
@@ -247,6 +253,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         },
         reconnected: () => {
           this.setConnected(true);
+          this.offline = false;
           this.catchUp();
         },
       })
@@ -347,20 +354,26 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** The store lost its data: every live subscriber may have missed events. */
+  /**
+   * The store lost its data: every live subscriber may have missed events, and gets a reset.
+   * Then it gets the new epoch's records from its start: all of them were published after the
+   * loss (possibly before this instance noticed it), so none is missed and none is a duplicate.
+   */
   private epochChanged(epoch: string): void {
     this.logger.warn(`History epoch changed (${this.epoch} → ${epoch}): subscribers get a reset notice`);
     this.epoch = epoch;
     for (const state of this.topics.values()) {
       state.last = undefined;
       state.floor = this.adapter.origin;
-      state.catchUp = undefined;
+      state.catchUp = { from: this.adapter.origin, pending: [] };
       for (const listener of [...state.listeners]) listener.reset('history-lost', undefined, undefined);
     }
+    if (this.topics.size > 0) this.catchUp();
   }
 
   /** Live delivery stopped: remember where each topic stood, hold what arrives until caught up. */
   private onDisconnected(): void {
+    this.offline = true;
     for (const state of this.topics.values()) {
       state.catchUp ??= { from: state.last ?? state.floor ?? this.adapter.origin, pending: [] };
     }
@@ -439,7 +452,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
 
 function checkTopic(topic: string): void {
   if (typeof topic !== 'string' || !TOPIC.test(topic)) {
-    throw new StreamException(StreamErrorCode.BAD_REQUEST, `Invalid topic ${JSON.stringify(topic)}`);
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, `Invalid topic ${excerpt(topic)}`);
   }
 }
 

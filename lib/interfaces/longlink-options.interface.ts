@@ -36,6 +36,16 @@ export interface SseOptions {
   commitDelayMs?: number;
   /** After a slow-consumer disconnect, how long the error event may take to flush before the socket is destroyed. Default 1000. */
   disconnectGraceMs?: number;
+  /**
+   * A stream whose socket has not drained for this long while data waits to be sent is cut
+   * (the peer stopped reading: a stopped process, a stuck proxy). Default 30000; 0 disables.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * TCP keepalive on stream sockets: probes start after this long idle, so a peer whose host
+   * vanished is found even on an idle stream. Default 30000; 0 leaves the socket as it is.
+   */
+  tcpKeepAliveMs?: number;
 }
 
 /** WebSocket transport options (needs `@nestjs/platform-ws`). */
@@ -97,13 +107,19 @@ export interface GrpcOptions {
   package?: string | string[];
   /** `@grpc/proto-loader` options for the extra files (default: camelCase fields, `longs: String`, `enums: String`, `oneofs: true`). */
   loader?: Record<string, unknown>;
-  /** Keepalive, as `@nestjs/microservices` gRPC options take it (`keepaliveTimeMs`, ...). */
+  /**
+   * Keepalive, as `@nestjs/microservices` gRPC options take it (`keepaliveTimeMs`, ...), merged
+   * over the defaults: an HTTP/2 ping after `keepaliveTimeMs` 30000 without activity, the
+   * connection dropped when it is not answered within `keepaliveTimeoutMs` 10000 (so a
+   * stopped or unplugged client is dropped within ~40 s).
+   */
   keepalive?: Record<string, number | boolean>;
   /** Raw `@grpc/grpc-js` server options. */
   channelOptions?: Record<string, unknown>;
   /** Server credentials (`ServerCredentials.createSsl(...)`); insecure by default. */
   credentials?: unknown;
   maxSendMessageLength?: number;
+  /** Largest request message accepted; larger ones get `RESOURCE_EXHAUSTED`. Default 262144 (256 KiB). */
   maxReceiveMessageLength?: number;
   maxMetadataSize?: number;
   /** After a slow-consumer disconnect, how long the status may wait behind unread messages before the HTTP/2 stream is reset. Default 1000. */
@@ -239,6 +255,8 @@ export type ResolvedGrpcOptions = GrpcOptions & {
   healthCheck: boolean;
   reflection: boolean;
   disconnectGraceMs: number;
+  maxReceiveMessageLength: number;
+  keepalive: Record<string, number | boolean>;
 };
 
 /** WebSocket options after defaults. */

@@ -304,8 +304,99 @@ describe('StreamHub on Redis across instances', () => {
     await Promise.all(subs.map((s) => until(() => messages(s.events).includes('later'), 5000, 'live after restart')));
     for (const s of subs) {
       expect(messages(s.events)[0]).toBe('before');
+      // Published as soon as Redis was back, maybe before this instance noticed: delivered after the reset.
+      expect(messages(s.events).slice(1)).toEqual(['after', 'later']);
       s.cancel();
     }
+  }, 30_000);
+});
+
+describe('StreamHub on Redis: subscribes while Redis is down (SSE, WS, gRPC)', () => {
+  let redis: TestRedis;
+  const harnesses: TransportHarness[] = [];
+  let publisherApp: INestApplication;
+  let publisher: StreamHub;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    publisherApp = await app({ redis: redis.url, historySize: 50 });
+    publisher = publisherApp.get(StreamHub);
+    const options: LonglinkModuleOptions = {
+      ws: { path: '/ws' },
+      grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' },
+      hub: { redis: redis.url, historySize: 50 },
+    };
+    for (const h of [new SseHarness('express'), new WsHarness('express'), new GrpcHarness('express')]) {
+      await h.start(conformanceModule(options));
+      harnesses.push(h);
+    }
+  }, 30_000);
+  afterAll(async () => {
+    for (const h of harnesses) await h.stop();
+    await publisherApp.close();
+    await redis.stop();
+  });
+
+  const room = (h: TransportHarness, name: string) => h.subscribe('demo/chat', { params: { room: name } });
+
+  it('every new subscribe fails fast with UNAVAILABLE; live subscribers stay; all works again within 2 s of the restart', async () => {
+    const live = harnesses.map((h) => room(h, 'down-live'));
+    await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 50));
+    await publisher.publish('chat:down-live', { from: 't', text: 'before' });
+    await Promise.all(live.map((s) => s.waitForEvents(1)));
+    await redis.kill();
+    // The instances notice the loss (their Pub/Sub connection closes) at once on a local kill.
+    for (const h of harnesses) {
+      // A new topic, three times in a row (the second used to wait behind the first one's
+      // queued UNSUBSCRIBE), and a topic this instance already streams live.
+      for (const name of ['down-new', 'down-new', 'down-new', 'down-live']) {
+        const started = Date.now();
+        const end = await within(room(h, name).end, 3000, `${h.label} ${name} refused`);
+        expect(end, `${h.label} ${name}`).toMatchObject({ kind: 'error', code: 'UNAVAILABLE' });
+        expect(Date.now() - started, `${h.label} ${name}`).toBeLessThan(1500);
+      }
+    }
+    // The subscribers that were streaming are kept.
+    for (const s of live) expect(s.events.length).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const [i, s] of live.entries()) {
+      const ended = await Promise.race([s.end, Promise.resolve('open')]);
+      expect(ended, harnesses[i]!.label).toBe('open');
+    }
+
+    await redis.run();
+    const restarted = Date.now();
+    // Publishes and new subscribes on every transport work again within 2 s.
+    let published: string | undefined;
+    while (!published && Date.now() - restarted < 5000) {
+      published = await publisher.publish('chat:down-back', { from: 't', text: 'probe' }).catch(() => undefined);
+      if (!published) await new Promise((r) => setTimeout(r, 20));
+    }
+    const publishBack = Date.now() - restarted;
+    const backAt: number[] = [];
+    await Promise.all(
+      harnesses.map(async (h) => {
+        while (Date.now() - restarted < 5000) {
+          const sub = room(h, 'down-back');
+          const ticker = setInterval(() => void publisher.publish('chat:down-back', { from: 't', text: 'tick' }).catch(() => undefined), 25);
+          const outcome = await Promise.race([sub.waitForEvents(1).then(() => 'event', () => 'failed'), sub.end.then(() => 'failed')]);
+          clearInterval(ticker);
+          sub.cancel();
+          if (outcome === 'event') return void backAt.push(Date.now() - restarted);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        throw new Error(`${h.label}: no working subscribe within 5 s of the restart`);
+      }),
+    );
+    expect(publishBack).toBeLessThan(2000);
+    expect(Math.max(...backAt)).toBeLessThan(2000);
+    // The live subscribers learn that history was lost, then get new events.
+    await Promise.all(live.map((s) => until(() => s.events.some((e) => e.reset), 5000, 'reset')));
+    await publisher.publish('chat:down-live', { from: 't', text: 'after' });
+    await Promise.all(live.map((s) => until(() => s.events.some((e) => (e.data as { text?: string })?.text === 'after'), 5000, 'live again')));
+    for (const s of live) s.cancel();
+    await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 0), 3000, 'upstreams released');
   }, 30_000);
 });
 

@@ -67,4 +67,31 @@ describe('sample demo/chat on Redis, two instances', () => {
     expect(parseSse(resumed.text).filter((e) => e.data).map((e) => JSON.parse(e.data!).text)).toEqual(['two']);
     resumed.destroy();
   });
+
+  it('POST answers 503 UNAVAILABLE with Retry-After while Redis is down, 201 again once it is back', async () => {
+    const [a] = apps;
+    await redis.kill();
+    let response: Response | undefined;
+    for (let i = 0; i < 100; i++) {
+      response = await fetch(`${a!.baseUrl}/demo/chat/down`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ from: 'ann', text: 'hi' }),
+      });
+      if (response.status !== 201) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(response!.status).toBe(503);
+    expect(response!.headers.get('retry-after')).toBe('1');
+    expect(await response!.json()).toEqual({ code: 'UNAVAILABLE', message: 'The hub is not reachable right now' });
+    await redis.run();
+    const restarted = Date.now();
+    let status = 0;
+    while (status !== 201 && Date.now() - restarted < 5000) {
+      status = (await post(a!.baseUrl, 'down', { from: 'ann', text: 'back' })).status;
+      if (status !== 201) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe(201);
+    expect(Date.now() - restarted).toBeLessThan(2000);
+  });
 });

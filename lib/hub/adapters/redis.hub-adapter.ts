@@ -105,6 +105,8 @@ export class RedisHubAdapter implements HubAdapter {
   private cachedEpoch: string | undefined;
   /** Channels this instance wants to be subscribed to. */
   private readonly channels = new Set<string>();
+  /** Channels released while the subscriber connection was down (unsubscribed at its return). */
+  private readonly releasedWhileDown = new Set<string>();
 
   constructor(private readonly options: RedisHubAdapterOptions) {
     this.epochKey = `${options.keyPrefix}epoch`;
@@ -140,6 +142,9 @@ export class RedisHubAdapter implements HubAdapter {
         : new IORedis({ ...this.options.redis, ...base, ...extra });
     // A publish whose reply was lost must not run again after the reconnect (it would be stored twice).
     const command = create({ enableOfflineQueue: false, autoResendUnfulfilledCommands: false });
+    // The subscriber keeps ioredis' own resubscription (and its offline queue, used only by that
+    // and the 'ready' handler below); subscribe() and unsubscribe() never queue behind a
+    // connection that is down (see there).
     const subscriber = create({ enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true });
     this.command = command;
     this.subscriber = subscriber;
@@ -168,6 +173,10 @@ export class RedisHubAdapter implements HubAdapter {
       // Catch-up reads history after this; the channels must be subscribed again first, or
       // a publish between that read and the resubscription would be lost.
       const channels = [...this.channels];
+      // Channels released while the connection was down, which ioredis has just resubscribed.
+      const stale = [...this.releasedWhileDown].filter((c) => !this.channels.has(c));
+      this.releasedWhileDown.clear();
+      if (stale.length) void subscriber.unsubscribe(...stale).catch(() => undefined);
       const resubscribed = channels.length ? subscriber.subscribe(...channels) : Promise.resolve();
       void resubscribed.then(
         () =>
@@ -262,15 +271,36 @@ export class RedisHubAdapter implements HubAdapter {
 
   async subscribe(topic: string): Promise<void> {
     // While disconnected, fail at once rather than wait for the reconnect.
-    if (this.subscriber?.status !== 'ready') throw new Error('Redis is not connected');
+    const subscriber = this.subscriber;
+    if (subscriber?.status !== 'ready') throw new Error('Redis is not connected');
     this.channels.add(this.channel(topic));
-    await this.subscriber.subscribe(this.channel(topic));
+    // Nor wait for it when the connection drops before the reply (ioredis would resend it then).
+    await new Promise<void>((resolve, reject) => {
+      const lost = () => reject(new Error('Redis connection lost'));
+      subscriber.once('close', lost);
+      subscriber.subscribe(this.channel(topic)).then(
+        () => {
+          subscriber.off('close', lost);
+          resolve();
+        },
+        (error: unknown) => {
+          subscriber.off('close', lost);
+          reject(error);
+        },
+      );
+    });
   }
 
   async unsubscribe(topic: string): Promise<void> {
-    // Queued while disconnected, so the reconnect does not resubscribe a topic nobody wants.
-    this.channels.delete(this.channel(topic));
-    await this.subscriber?.unsubscribe(this.channel(topic));
+    const channel = this.channel(topic);
+    this.channels.delete(channel);
+    // Never queued while disconnected: a subscribe to the same topic would wait behind it
+    // (the hub runs a topic's operations in order). The reconnect drops it instead.
+    if (this.subscriber?.status !== 'ready') {
+      this.releasedWhileDown.add(channel);
+      return;
+    }
+    await this.subscriber.unsubscribe(channel);
   }
 
   compare(a: string, b: string): number {

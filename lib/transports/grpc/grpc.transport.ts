@@ -18,7 +18,9 @@ import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamHub } from '../../hub/stream-hub.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException } from '../../errors/stream-exception.js';
+import { excerpt } from '../../errors/error-bounds.js';
+import { checkRequestedStreamName } from '../../core/stream-name.js';
+import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedGrpcOptions, ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -222,7 +224,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       async createClient(): Promise<GrpcServer> {
         const channelOptions: Record<string, unknown> = { ...(options.channelOptions ?? {}) };
         if (options.maxSendMessageLength) channelOptions['grpc.max_send_message_length'] = options.maxSendMessageLength;
-        if (options.maxReceiveMessageLength) channelOptions['grpc.max_receive_message_length'] = options.maxReceiveMessageLength;
+        channelOptions['grpc.max_receive_message_length'] = options.maxReceiveMessageLength;
         if (options.maxMetadataSize) channelOptions['grpc.max_metadata_size'] = options.maxMetadataSize;
         const server = new grpc.Server({ ...channelOptions, ...this.getKeepaliveOptions() });
         const credentials = (options.credentials as never) ?? grpc.ServerCredentials.createInsecure();
@@ -260,10 +262,10 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     if (!writer) return;
     try {
       const request = call.request as { stream?: string; params?: never; lastEventId?: string };
-      const name = request.stream ?? '';
+      const name = checkRequestedStreamName(request.stream ?? '');
       const def = this.registry.find(name, 'grpc');
       if (!def) {
-        throw new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${JSON.stringify(name)}`);
+        throw new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`);
       }
       const metadataId = call.metadata.get('last-event-id')[0];
       this.run(def, call, writer, {

@@ -121,7 +121,7 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     const trailers = new this.MetadataClass();
     trailers.set(GRPC_ERROR_CODE_TRAILER, error.code);
     const { details } = error.toJSON();
-    if (details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, JSON.stringify(details));
+    if (details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, asciiJson(details));
     const retryAfterMs = retryAfterMsOf(error);
     if (retryAfterMs !== undefined) trailers.set(GRPC_RETRY_AFTER_TRAILER, String(retryAfterMs));
     this.call.emit('error', { code: GRPC_STATUS_BY_CODE[error.code], details: error.message, metadata: trailers });
@@ -148,4 +148,12 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     for (let depth = 0; inner && !inner.stream && depth < 5; depth++) inner = inner.nextCall;
     inner?.stream?.close?.(NGHTTP2_CANCEL);
   }
+}
+
+/**
+ * JSON with every character outside printable ASCII escaped (`\uXXXX`): still the same JSON,
+ * and a legal metadata value (grpc-js refuses others, which would leave the call without a status).
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -9,7 +9,9 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException, toStreamException } from '../../errors/stream-exception.js';
+import { excerpt } from '../../errors/error-bounds.js';
+import { MAX_STREAM_NAME_LENGTH } from '../../longlink.constants.js';
+import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
@@ -263,7 +265,13 @@ export class SseTransport implements OnModuleInit {
     const rest = joinStreamName(decoded).slice(joinStreamName(base.path).length);
     const name = joinStreamName(base.name, rest);
     // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
-    this.refuse(new SseWriter(res, this.options.sse), '', new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`));
+    this.refuse(
+      new SseWriter(res, this.options.sse),
+      '',
+      name.length > MAX_STREAM_NAME_LENGTH
+        ? new StreamException(StreamErrorCode.BAD_REQUEST, `The stream name is longer than ${MAX_STREAM_NAME_LENGTH} characters`)
+        : new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`),
+    );
   }
 }
 

@@ -43,6 +43,8 @@ export class SseWriter implements StreamWriter<Buffer> {
   private drainFn: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Armed while a write waits for the socket to drain; cuts the response when it fires. */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly res: FlushableResponse,
@@ -82,11 +84,33 @@ export class SseWriter implements StreamWriter<Buffer> {
       if (socket.destroyed) return true;
       this.batcher!.beforeWrite();
       writePaths.sseDirect++;
-      return socket.write(frame);
+      return this.watchStall(socket.write(frame));
     }
     writePaths.sseFallback++;
     const ok = this.res.write(frame);
     this.res.flush?.();
+    return this.watchStall(ok);
+  }
+
+  /**
+   * A write that filled the buffer arms the stall timer: if the socket has not drained when it
+   * fires, the peer stopped reading and the response is cut (its close ends the subscription).
+   */
+  private watchStall(ok: boolean): boolean {
+    const ms = this.options.stallTimeoutMs;
+    if (ok || ms <= 0 || this.stallTimer) return ok;
+    const target = this.direct ?? this.res;
+    const drained = (): void => {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    };
+    target.once('drain', drained);
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      target.off('drain', drained);
+      if (target.writableNeedDrain) this.res.destroy();
+    }, ms);
+    this.stallTimer.unref();
     return ok;
   }
 
@@ -123,6 +147,8 @@ export class SseWriter implements StreamWriter<Buffer> {
     for (const [name, value] of Object.entries(STREAM_HEADERS)) res.setHeader(name, value);
     res.writeHead(200);
     res.socket?.setNoDelay(true);
+    // Finds a peer whose host vanished even on an idle stream (not a stopped process: its kernel answers).
+    if (this.options.tcpKeepAliveMs > 0) res.socket?.setKeepAlive(true, this.options.tcpKeepAliveMs);
     res.write(sseRetryFrame(this.options.retryMs));
     res.flush?.();
     const socket = res.socket;
@@ -215,6 +241,7 @@ export class SseWriter implements StreamWriter<Buffer> {
   private stopTimers(): void {
     clearTimeout(this.commitTimer);
     clearInterval(this.heartbeat);
-    this.commitTimer = this.heartbeat = undefined;
+    clearTimeout(this.stallTimer);
+    this.commitTimer = this.heartbeat = this.stallTimer = undefined;
   }
 }

@@ -8,7 +8,8 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { StreamException } from '../../errors/stream-exception.js';
+import { excerpt } from '../../errors/error-bounds.js';
+import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
 import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
@@ -301,7 +302,7 @@ export class WsConnection implements WsSubscriptionHost {
     }
     const def = this.deps.registry.find(stream, 'ws');
     if (!def) {
-      return this.refuse(id, new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${JSON.stringify(stream)}`));
+      return this.refuse(id, new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(stream)}`));
     }
     const call = new StreamCallImpl({
       stream: def.name,

@@ -1,5 +1,5 @@
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { SSE_STATUS_BY_CODE } from '../sse/sse.error-map.js';
+import { HTTP_STATUS_BY_CODE } from '../../errors/http.error-map.js';
 
 /**
  * The WebSocket transport's error mapping. Every code travels verbatim in an `error` message
@@ -8,7 +8,7 @@ import { SSE_STATUS_BY_CODE } from '../sse/sse.error-map.js';
  * responses with the same statuses as SSE; a few conditions close the connection with the
  * codes below. See PROTOCOL.md §4.3 and §4.6.
  */
-export const WS_UPGRADE_STATUS_BY_CODE: Readonly<Record<StreamErrorCode, number>> = SSE_STATUS_BY_CODE;
+export const WS_UPGRADE_STATUS_BY_CODE: Readonly<Record<StreamErrorCode, number>> = HTTP_STATUS_BY_CODE;
 
 /** Close codes the WebSocket transport uses. */
 export const WsCloseCode = {

@@ -1,7 +1,8 @@
 import { parseParamsJson, checkParamsObject } from '../../core/params.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
-import { MAX_LAST_EVENT_ID_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
+import { excerpt } from '../../errors/error-bounds.js';
+import { MAX_LAST_EVENT_ID_LENGTH, MAX_STREAM_NAME_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
 
 /** A message from the client, validated. */
 export type WsClientMessage =
@@ -45,7 +46,7 @@ export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: 
   }
   const { type } = message;
   if (typeof type !== 'string' || !TYPES.has(type)) {
-    throw new WsProtocolError(`Unknown message type ${JSON.stringify(type) ?? 'undefined'}`);
+    throw new WsProtocolError(`Unknown message type ${excerpt(type)}`);
   }
   if (type === 'ping') return { type };
   if (type === 'init') {
@@ -63,8 +64,8 @@ export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: 
   }
   if (type === 'unsubscribe') return { type, id };
   const { stream, params, lastEventId } = message;
-  if (typeof stream !== 'string' || stream.length === 0 || stream.length > 512) {
-    throw new WsProtocolError('"stream" must be a non-empty string', id);
+  if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_NAME_LENGTH) {
+    throw new WsProtocolError(`"stream" must be a string of 1 to ${MAX_STREAM_NAME_LENGTH} characters`, id);
   }
   let checked: Record<string, unknown> = {};
   if (params !== undefined) {

@@ -176,7 +176,7 @@ describe.each(['express', 'fastify'] as const)('WebSocket init message (%s)', (n
     c.send({ type: 'ping' });
     await c.waitFor((ms) => ms.filter((m) => m.type === 'complete').length === 2);
     const malformed = c.messages.filter((m) => m.type === 'error');
-    expect(malformed).toEqual([{ type: 'error', error: { code: 'BAD_REQUEST', message: '"stream" must be a non-empty string', details: { id: 'late' } } }]);
+    expect(malformed).toEqual([{ type: 'error', error: { code: 'BAD_REQUEST', message: '"stream" must be a string of 1 to 512 characters', details: { id: 'late' } } }]);
     c.messages.splice(c.messages.indexOf(malformed[0]!), 1);
     const types = c.messages.map((m) => `${m.type}${m.id ? `:${m.id}` : ''}`);
     // The ping is answered at once; the subscribes only after init_ack, in order.

@@ -79,6 +79,11 @@ export interface ClientOptions {
      * above) and refusals' status, which `EventSource` hides. Default `false` (`true` when `headers` are set).
      */
     fetch?: boolean;
+    /**
+     * Names of POST streams (`@Stream(name, { sse: { method: 'POST' } })`): requested with
+     * `fetch` and `POST`, the params as the JSON body (PROTOCOL.md §3.9). Default none.
+     */
+    post?: string[];
   };
   /** `transport: 'auto'`: how often WebSocket is tried again in the background after a fallback to SSE. Default 30000. */
   autoRetryWsMs?: number;

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient, StreamError, type ClientOptions, type ClientState, type LonglinkClient } from '../../lib/client/index.js';
 import { WsTransport } from '../../lib/index.js';
-import { DemoController } from '../../sample/demo/demo.controller.js';
+import { DemoController, fakeReply } from '../../sample/demo/demo.controller.js';
 import { until, within } from '../harness/util.js';
 import { seenTickets, startServer, type TestServer } from './client-app.js';
 
@@ -402,6 +402,41 @@ describe('client: SSE specifics', () => {
       // Without a ticket: 401, terminal.
       const c = client({ url: server.url, transport: 'sse' });
       await expect(collect(c.stream('client/ticketed'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('client: POST streams over SSE (sse.post)', { timeout: 40_000 }, () => {
+  it('a POST stream gets its params as the JSON body and resumes across a drop with Last-Event-ID: no gap, no duplicate', async () => {
+    const server = await startServer();
+    try {
+      const expected = fakeReply('how do streams resume');
+      for (const extra of [{ EventSource }, {}]) {
+        // Without sse.post the client asks with GET: the POST-only route does not serve it.
+        const plain = client({ url: server.url, transport: 'sse', ...extra });
+        await expect(collect(plain.stream('demo/complete', { prompt: 'x' }))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        const c = client({ url: server.url, transport: 'sse', sse: { post: ['demo/complete'] }, ...extra });
+        const tokens: { token: string; index: number }[] = [];
+        let dropped = false;
+        const all = collect(
+          c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }),
+          20_000,
+        );
+        const sub = c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }).subscribe((t) => {
+          tokens.push(t);
+          if (tokens.length === 3 && !dropped) ((dropped = true), c.drop());
+        });
+        const values = await all;
+        await until(() => tokens.length >= expected.length, 10_000, 'every token across the drop');
+        sub.unsubscribe();
+        expect(dropped).toBe(true);
+        expect(c.reconnects).toBeGreaterThan(0);
+        expect(values.map((v) => v.token)).toEqual(expected);
+        expect(tokens.map((v) => v.index)).toEqual(range(0, expected.length));
+        expect(tokens.map((v) => v.token).join('')).toBe(expected.join(''));
+      }
     } finally {
       await server.close();
     }

@@ -53,7 +53,7 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** Sent in the WebSocket init message on every (re)connect: a value, or a (async) function called each time. */
   connectionParams?: unknown | (() => unknown);
-  /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=`. */
+  /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=` (an empty string: no ticket). */
   ticket?: (stream: string, params: Record<string, unknown>) => string | Promise<string>;
   /** Reconnect backoff. */
   retry?: RetryOptions;

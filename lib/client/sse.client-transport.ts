@@ -87,7 +87,9 @@ export class SseClientTransport implements ClientTransport {
     const url = new URL(`${this.options.url}/${stream}`);
     if (Object.keys(params).length && !this.options.sse.post.includes(stream)) url.searchParams.set('params', JSON.stringify(params));
     if (lastEventId !== undefined && !withFetch) url.searchParams.set('lastEventId', lastEventId);
-    if (this.options.ticket) url.searchParams.set('ticket', await this.options.ticket(stream, params));
+    // An empty ticket is none: one provider can serve every stream, answering '' where none is needed.
+    const ticket = this.options.ticket && (await this.options.ticket(stream, params));
+    if (ticket) url.searchParams.set('ticket', ticket);
     return url.href;
   }
 

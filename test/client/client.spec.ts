@@ -382,6 +382,22 @@ describe('client: SSE specifics', () => {
     expect(n).toBe(3);
   });
 
+  it("ticket: a provider answering '' sends no ticket= (one provider for streams with and without tickets)", async () => {
+    const urls: string[] = [];
+    const url = await fakeServer((req, res) => (urls.push(req.url ?? ''), res.writeHead(204).end()));
+    for (const extra of [{ EventSource }, {}]) {
+      const c = client({ url, transport: 'sse', ticket: (stream) => (stream === 'needs/one' ? 'tk' : ''), ...extra });
+      await collect(c.stream('open/one'));
+      await collect(c.stream('needs/one'));
+    }
+    const tickets = urls.map((u) => new URL(u, 'http://x')).map((u) => [u.pathname, u.searchParams.has('ticket') ? u.searchParams.get('ticket') : null]);
+    // EventSource cannot see a 204's status: it asks once more with fetch (2 requests per stream).
+    expect(tickets).toEqual([
+      ['/open/one', null], ['/open/one', null], ['/needs/one', 'tk'], ['/needs/one', 'tk'],
+      ['/open/one', null], ['/needs/one', 'tk'],
+    ]);
+  });
+
   it('ticket: a fresh ticket= on every (re)connect (EventSource and fetch paths)', async () => {
     const server = await startServer();
     try {

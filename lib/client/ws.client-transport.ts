@@ -106,7 +106,9 @@ export class WsClientTransport implements ClientTransport {
       if (!current()) return;
       const socket: WebSocket = options.headers ? new Ctor(this.url, undefined, { headers: options.headers }) : new Ctor(this.url);
       this.socket = socket;
-      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason), !opened);
+      // A 4xxx close (init refused 4401/4403, init timeout 4408, ...) comes from a server that
+      // speaks the protocol: WebSocket works here, so `auto` must not fall back to SSE for it.
+      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason), !opened && e.code < 4000);
       socket.onerror = () => undefined; // a close event follows
       socket.onmessage = (e) => current() && this.onMessage(String(e.data), () => (opened = true));
       socket.onopen = async () => {

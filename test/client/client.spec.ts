@@ -5,7 +5,8 @@ import { firstValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient, StreamError, type ClientOptions, type ClientState, type LonglinkClient } from '../../lib/client/index.js';
-import { WsTransport } from '../../lib/index.js';
+import type { ExecutionContext } from '@nestjs/common';
+import { WsTransport, getStreamCall } from '../../lib/index.js';
 import { DemoController, fakeReply } from '../../sample/demo/demo.controller.js';
 import { until, within } from '../harness/util.js';
 import { seenTickets, startServer, type TestServer } from './client-app.js';
@@ -418,6 +419,23 @@ describe('client: SSE specifics', () => {
       // Without a ticket: 401, terminal.
       const c = client({ url: server.url, transport: 'sse' });
       await expect(collect(c.stream('client/ticketed'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('client: auto transport and a connection refused after init', { timeout: 40_000 }, () => {
+  it('4403/4401 from the connection guard end the subscription with that error; auto stays on WebSocket (no fallback to SSE)', async () => {
+    const guard = { canActivate: (ctx: ExecutionContext) => (getStreamCall(ctx)?.connectionParams as { token?: string } | undefined)?.token === 'good' };
+    const server = await startServer({ ws: { path: '/ws', connectionGuard: guard, connectionGuardAt: 'init' } });
+    try {
+      const bad = client({ url: server.url, transport: 'auto', WebSocket, connectionParams: { token: 'bad' } });
+      await expect(collect(bad.stream('demo/counter', { count: 3, intervalMs: 10 }))).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { closeCode: 4403 } });
+      expect(bad.transport).toBe('ws');
+      const good = client({ url: server.url, transport: 'auto', WebSocket, connectionParams: { token: 'good' } });
+      expect((await collect(good.stream<{ n: number }>('demo/counter', { count: 3, intervalMs: 10 }))).map((v) => v.n)).toEqual([0, 1, 2]);
+      expect(good.transport).toBe('ws');
     } finally {
       await server.close();
     }

@@ -133,7 +133,7 @@ export class WsClientTransport implements ClientTransport {
       };
     })().catch((error: unknown) => {
       clearTimeout(timer);
-      if (current()) this.fail(new StreamError('UNAVAILABLE', `WebSocket unavailable: ${String(error)}`), true);
+      if (current()) this.fail(error instanceof StreamError ? error : new StreamError('UNAVAILABLE', `WebSocket unavailable: ${String(error)}`), true);
     });
   }
 
@@ -206,6 +206,12 @@ const importOpaque = (specifier: string): Promise<unknown> => import(/* @vite-ig
 
 /** Node without a global WebSocket: the optional peer `ws`. */
 async function loadWs(): Promise<typeof WebSocket> {
-  const mod = (await importOpaque('ws')) as { default: typeof WebSocket; WebSocket?: typeof WebSocket };
+  let mod: { default: typeof WebSocket; WebSocket?: typeof WebSocket };
+  try {
+    mod = (await importOpaque('ws')) as typeof mod;
+  } catch (error) {
+    // Not transient: retrying cannot install a package (`auto` still falls back to SSE).
+    throw new StreamError('BAD_REQUEST', `No WebSocket here: install ws (npm install ws) or pass the WebSocket option (${String(error)})`);
+  }
   return mod.WebSocket ?? mod.default;
 }

@@ -51,6 +51,12 @@ export interface ClientOptions {
    * allows it (Node), gRPC metadata). Browsers cannot set WebSocket headers: use `connectionParams`.
    */
   headers?: Record<string, string>;
+  /**
+   * SSE to another origin: send its cookies (`EventSource` `withCredentials`, `fetch`
+   * `credentials: 'include'`); the server needs CORS with `credentials: true` and your page's
+   * origin. Default `false` (cookies go to the page's own origin only). WebSocket upgrades always carry cookies.
+   */
+  withCredentials?: boolean;
   /** Sent in the WebSocket init message on every (re)connect: a value, or a (async) function called each time. */
   connectionParams?: unknown | (() => unknown);
   /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=` (an empty string: no ticket). */

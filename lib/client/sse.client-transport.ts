@@ -59,7 +59,7 @@ export class SseClientTransport implements ClientTransport {
       if (!withFetch) {
         // EventSource: reconnects are ours (it is closed on any error), so resume ids are exact.
         let opened = false;
-        const es: EventSource = new ES!(url);
+        const es: EventSource = new ES!(url, { withCredentials: !!options.withCredentials });
         source = es;
         es.onopen = () => ((opened = true), sink.open());
         es.onmessage = (e) => dispatch({ event: 'message', data: e.data as string, id: e.lastEventId });
@@ -107,6 +107,7 @@ export class SseClientTransport implements ClientTransport {
     let response: Response;
     try {
       const init: RequestInit = { headers, signal, cache: 'no-store' };
+      if (this.options.withCredentials) init.credentials = 'include';
       if (this.options.sse.post.includes(stream)) {
         // A POST stream: params are the JSON body (PROTOCOL.md §3.9), resume by Last-Event-ID as for GET.
         Object.assign(init, { method: 'POST', body: JSON.stringify(params) });

@@ -47,6 +47,11 @@ export interface ClientOptions {
   /** gRPC address, `host:port` (for `transport: 'grpc'`). */
   grpcUrl?: string;
   /**
+   * gRPC channel credentials, e.g. `credentials.createSsl(ca)` of `@grpc/grpc-js` for a server
+   * with TLS (`grpc.credentials` of the module). Default: insecure (plaintext).
+   */
+  grpcCredentials?: unknown;
+  /**
    * Headers for every request (SSE through `fetch`, the WebSocket upgrade where the runtime
    * allows it (Node), gRPC metadata). Browsers cannot set WebSocket headers: use `connectionParams`.
    */

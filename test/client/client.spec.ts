@@ -450,7 +450,11 @@ describe('client: POST streams over SSE (sse.post)', { timeout: 40_000 }, () => 
       for (const extra of [{ EventSource }, {}]) {
         // Without sse.post the client asks with GET: the POST-only route does not serve it.
         const plain = client({ url: server.url, transport: 'sse', ...extra });
-        await expect(collect(plain.stream('demo/complete', { prompt: 'x' }))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        await expect(collect(plain.stream('demo/complete', { prompt: 'x' }))).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+          // EventSource cannot read the body; the client's fetch retry can.
+          message: 'Stream "demo/complete" is a POST stream: request it with POST and a JSON body',
+        });
         const c = client({ url: server.url, transport: 'sse', sse: { post: ['demo/complete'] }, ...extra });
         const tokens: { token: string; index: number }[] = [];
         let dropped = false;

@@ -248,7 +248,10 @@ export class SseTransport implements OnModuleInit {
     }
     const rest = joinStreamName(decoded).slice(joinStreamName(base.path).length);
     const name = joinStreamName(base.name, rest);
-    new SseWriter(res, this.options.sse).end(new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`));
+    // A GET to a POST stream (PROTOCOL.md §3.9) is not found either, but says why.
+    const post = this.registry.find(name, 'sse')?.options.sse?.method === 'POST';
+    const message = post ? `Stream "${name}" is a POST stream: request it with POST and a JSON body` : `Unknown stream "${name}"`;
+    new SseWriter(res, this.options.sse).end(new StreamException(StreamErrorCode.NOT_FOUND, message));
   }
 }
 

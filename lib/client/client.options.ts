@@ -7,7 +7,7 @@ export interface ResolvedClientOptions extends Omit<ClientOptions, 'retry' | 'ws
   wsPath: string;
   retry: Required<RetryOptions>;
   ws: { idleMs: number; pingMs: number; pongTimeoutMs: number; connectTimeoutMs: number };
-  sse: { heartbeatMs: number; fetch: boolean };
+  sse: { heartbeatMs: number; fetch: boolean; post: string[] };
   autoRetryWsMs: number;
   /** Resolves the init payload for one (re)connect. */
   connectionParams(): Promise<unknown>;
@@ -27,7 +27,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     wsPath: options.wsPath ?? '/ws',
     retry: { initialMs: 250, maxMs: 30_000, factor: 2, jitter: 'full', maxAttempts: Infinity, ...options.retry },
     ws: { idleMs: 1000, pingMs: 15_000, pongTimeoutMs: 5000, connectTimeoutMs: 5000, ...options.ws },
-    sse: { heartbeatMs: 15_000, fetch: false, ...options.sse },
+    sse: { heartbeatMs: 15_000, fetch: false, post: [], ...options.sse },
     autoRetryWsMs: options.autoRetryWsMs ?? 30_000,
     connectionParams: async () => (typeof params === 'function' ? await (params as () => unknown)() : params),
     refreshable: typeof params === 'function' || !!options.ticket,

@@ -47,13 +47,24 @@ export interface ClientOptions {
   /** gRPC address, `host:port` (for `transport: 'grpc'`). */
   grpcUrl?: string;
   /**
+   * gRPC channel credentials, e.g. `credentials.createSsl(ca)` of `@grpc/grpc-js` for a server
+   * with TLS (`grpc.credentials` of the module). Default: insecure (plaintext).
+   */
+  grpcCredentials?: unknown;
+  /**
    * Headers for every request (SSE through `fetch`, the WebSocket upgrade where the runtime
    * allows it (Node), gRPC metadata). Browsers cannot set WebSocket headers: use `connectionParams`.
    */
   headers?: Record<string, string>;
+  /**
+   * SSE to another origin: send its cookies (`EventSource` `withCredentials`, `fetch`
+   * `credentials: 'include'`); the server needs CORS with `credentials: true` and your page's
+   * origin. Default `false` (cookies go to the page's own origin only). WebSocket upgrades always carry cookies.
+   */
+  withCredentials?: boolean;
   /** Sent in the WebSocket init message on every (re)connect: a value, or a (async) function called each time. */
   connectionParams?: unknown | (() => unknown);
-  /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=`. */
+  /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=` (an empty string: no ticket). */
   ticket?: (stream: string, params: Record<string, unknown>) => string | Promise<string>;
   /** Reconnect backoff. */
   retry?: RetryOptions;
@@ -79,6 +90,11 @@ export interface ClientOptions {
      * above) and refusals' status, which `EventSource` hides. Default `false` (`true` when `headers` are set).
      */
     fetch?: boolean;
+    /**
+     * Names of POST streams (`@Stream(name, { sse: { method: 'POST' } })`): requested with
+     * `fetch` and `POST`, the params as the JSON body (PROTOCOL.md §3.9). Default none.
+     */
+    post?: string[];
   };
   /** `transport: 'auto'`: how often WebSocket is tried again in the background after a fallback to SSE. Default 30000. */
   autoRetryWsMs?: number;

@@ -76,7 +76,8 @@ class GrpcClientTransport implements ClientTransport {
   }
 
   subscribe({ stream, params, lastEventId }: TransportRequest, sink: TransportSink): () => void {
-    this.client ??= new this.Streams(this.options.grpcUrl!, grpc.credentials.createInsecure());
+    const credentials = (this.options.grpcCredentials as grpc.ChannelCredentials | undefined) ?? grpc.credentials.createInsecure();
+    this.client ??= new this.Streams(this.options.grpcUrl!, credentials);
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.options.headers ?? {})) metadata.set(k.toLowerCase(), v);
     const call = this.client.Subscribe({ stream, params: toStruct(params), lastEventId: lastEventId ?? '' }, metadata);

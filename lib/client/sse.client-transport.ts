@@ -59,7 +59,7 @@ export class SseClientTransport implements ClientTransport {
       if (!withFetch) {
         // EventSource: reconnects are ours (it is closed on any error), so resume ids are exact.
         let opened = false;
-        const es: EventSource = new ES!(url);
+        const es: EventSource = new ES!(url, { withCredentials: !!options.withCredentials });
         source = es;
         es.onopen = () => ((opened = true), sink.open());
         es.onmessage = (e) => dispatch({ event: 'message', data: e.data as string, id: e.lastEventId });
@@ -78,21 +78,24 @@ export class SseClientTransport implements ClientTransport {
       }
       await this.viaFetch(url, request, controller.signal, sink, dispatch, end, (ms) => (retryHint = ms));
     };
-    void start(!ES || !!options.headers || options.sse.fetch).catch((error: unknown) => end(lost(String(error)), true));
+    const post = options.sse.post.includes(request.stream);
+    void start(!ES || !!options.headers || options.sse.fetch || post).catch((error: unknown) => end(lost(String(error)), true));
     return cancel;
   }
 
   private async urlOf({ stream, params, lastEventId }: TransportRequest, withFetch: boolean): Promise<string> {
     const url = new URL(`${this.options.url}/${stream}`);
-    if (Object.keys(params).length) url.searchParams.set('params', JSON.stringify(params));
+    if (Object.keys(params).length && !this.options.sse.post.includes(stream)) url.searchParams.set('params', JSON.stringify(params));
     if (lastEventId !== undefined && !withFetch) url.searchParams.set('lastEventId', lastEventId);
-    if (this.options.ticket) url.searchParams.set('ticket', await this.options.ticket(stream, params));
+    // An empty ticket is none: one provider can serve every stream, answering '' where none is needed.
+    const ticket = this.options.ticket && (await this.options.ticket(stream, params));
+    if (ticket) url.searchParams.set('ticket', ticket);
     return url.href;
   }
 
   private async viaFetch(
     url: string,
-    { lastEventId }: TransportRequest,
+    { stream, params, lastEventId }: TransportRequest,
     signal: AbortSignal,
     sink: TransportSink,
     dispatch: (m: SseMessage) => void,
@@ -103,7 +106,14 @@ export class SseClientTransport implements ClientTransport {
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     let response: Response;
     try {
-      response = await (this.options.fetch ?? fetch)(url, { headers, signal, cache: 'no-store' });
+      const init: RequestInit = { headers, signal, cache: 'no-store' };
+      if (this.options.withCredentials) init.credentials = 'include';
+      if (this.options.sse.post.includes(stream)) {
+        // A POST stream: params are the JSON body (PROTOCOL.md §3.9), resume by Last-Event-ID as for GET.
+        Object.assign(init, { method: 'POST', body: JSON.stringify(params) });
+        headers['content-type'] = 'application/json';
+      }
+      response = await (this.options.fetch ?? fetch)(url, init);
     } catch {
       return end(lost('Connection failed'), true);
     }

@@ -106,7 +106,9 @@ export class WsClientTransport implements ClientTransport {
       if (!current()) return;
       const socket: WebSocket = options.headers ? new Ctor(this.url, undefined, { headers: options.headers }) : new Ctor(this.url);
       this.socket = socket;
-      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason), !opened);
+      // A 4xxx close (init refused 4401/4403, init timeout 4408, ...) comes from a server that
+      // speaks the protocol: WebSocket works here, so `auto` must not fall back to SSE for it.
+      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason), !opened && e.code < 4000);
       socket.onerror = () => undefined; // a close event follows
       socket.onmessage = (e) => current() && this.onMessage(String(e.data), () => (opened = true));
       socket.onopen = async () => {
@@ -131,7 +133,7 @@ export class WsClientTransport implements ClientTransport {
       };
     })().catch((error: unknown) => {
       clearTimeout(timer);
-      if (current()) this.fail(new StreamError('UNAVAILABLE', `WebSocket unavailable: ${String(error)}`), true);
+      if (current()) this.fail(error instanceof StreamError ? error : new StreamError('UNAVAILABLE', `WebSocket unavailable: ${String(error)}`), true);
     });
   }
 
@@ -204,6 +206,12 @@ const importOpaque = (specifier: string): Promise<unknown> => import(/* @vite-ig
 
 /** Node without a global WebSocket: the optional peer `ws`. */
 async function loadWs(): Promise<typeof WebSocket> {
-  const mod = (await importOpaque('ws')) as { default: typeof WebSocket; WebSocket?: typeof WebSocket };
+  let mod: { default: typeof WebSocket; WebSocket?: typeof WebSocket };
+  try {
+    mod = (await importOpaque('ws')) as typeof mod;
+  } catch (error) {
+    // Not transient: retrying cannot install a package (`auto` still falls back to SSE).
+    throw new StreamError('BAD_REQUEST', `No WebSocket here: install ws (npm install ws) or pass the WebSocket option (${String(error)})`);
+  }
   return mod.WebSocket ?? mod.default;
 }

@@ -13,9 +13,18 @@ const client = createClient({
   // ?retryMs=N: a fixed reconnect delay (to watch the browser's `online` event cut it short)
   retry: query.has('retryMs') ? { initialMs: Number(query.get('retryMs')), jitter: 'none' } : { initialMs: 250, maxMs: 5000 },
   autoRetryWsMs: 10_000,
+  // demo/secure: the page's credential is the demo token (in your app: the user's session or access token).
+  connectionParams: { token: 'demo-token' }, // WebSocket: the init message, read by guards as call.connectionParams
+  ticket: async (stream) => (stream === 'demo/secure' ? fetchTicket() : ''), // SSE: a fresh ticket per (re)connect
+  sse: { post: ['demo/complete'] }, // POST streams are requested with POST and a JSON body over SSE
 });
+async function fetchTicket() {
+  // Your app would authenticate this request by its session cookie; the demo route takes the bearer token.
+  const response = await fetch('/demo/ticket', { method: 'POST', headers: { authorization: 'Bearer demo-token' } });
+  return (await response.json()).ticket;
+}
 // For the curious (and the page's tests): everything each panel received.
-const demo = (window.demo = { client, counter: [], chat: [], ticker: 0, resets: [] });
+const demo = (window.demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [] });
 
 // Connection panel
 $('conn-choice').textContent = choice;
@@ -79,10 +88,11 @@ $('chat-form').addEventListener('submit', async (event) => {
   else $('chat-status').textContent = `send failed: ${(await response.json()).message}`;
 });
 
-// demo/ticker: a live chart
+// demo/ticker: a live chart, as wide as its panel
 const points = [[], []];
+const chartWidth = () => Math.max(200, $('ticker-chart').clientWidth);
 const chart = new uPlot(
-  { width: 400, height: 160, legend: { show: false }, scales: { x: { time: true } }, series: [{}, { stroke: '#33507a', width: 1.5 }] },
+  { width: chartWidth(), height: 160, legend: { show: false }, scales: { x: { time: true } }, series: [{}, { stroke: '#33507a', width: 1.5 }] },
   points,
   $('ticker-chart'),
 );
@@ -94,4 +104,24 @@ client.stream('demo/ticker').subscribe(({ t, v }) => {
   demo.ticker++;
   $('ticker-value').textContent = v.toFixed(2);
   frame ||= requestAnimationFrame(() => ((frame = 0), chart.setData(points)));
+});
+new ResizeObserver(() => chart.setSize({ width: chartWidth(), height: 160 })).observe($('ticker-chart'));
+
+// demo/complete: a POST stream, one subscription per question
+let asking;
+$('ask-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  asking?.unsubscribe();
+  $('ask-reply').textContent = '';
+  demo.reply = [];
+  asking = client.stream('demo/complete', { prompt: $('ask-prompt').value }).subscribe({
+    next: ({ token, index }) => (demo.reply.push(index), ($('ask-reply').textContent += token)),
+    error: (e) => ($('ask-reply').textContent += ` [${e.code}: ${e.message}]`),
+  });
+});
+
+// demo/secure: { ok: true } once the guard accepted the credential
+client.stream('demo/secure').subscribe({
+  next: ({ ok }) => (demo.secure.push(ok), ($('secure').textContent = ok ? `accepted via ${client.transport}` : 'refused')),
+  error: (e) => ($('secure').textContent = `${e.code}: ${e.message}`),
 });

@@ -5,8 +5,9 @@ import { firstValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient, StreamError, type ClientOptions, type ClientState, type LonglinkClient } from '../../lib/client/index.js';
-import { WsTransport } from '../../lib/index.js';
-import { DemoController } from '../../sample/demo/demo.controller.js';
+import type { ExecutionContext } from '@nestjs/common';
+import { WsTransport, getStreamCall } from '../../lib/index.js';
+import { DemoController, fakeReply } from '../../sample/demo/demo.controller.js';
 import { until, within } from '../harness/util.js';
 import { seenTickets, startServer, type TestServer } from './client-app.js';
 
@@ -382,6 +383,22 @@ describe('client: SSE specifics', () => {
     expect(n).toBe(3);
   });
 
+  it("ticket: a provider answering '' sends no ticket= (one provider for streams with and without tickets)", async () => {
+    const urls: string[] = [];
+    const url = await fakeServer((req, res) => (urls.push(req.url ?? ''), res.writeHead(204).end()));
+    for (const extra of [{ EventSource }, {}]) {
+      const c = client({ url, transport: 'sse', ticket: (stream) => (stream === 'needs/one' ? 'tk' : ''), ...extra });
+      await collect(c.stream('open/one'));
+      await collect(c.stream('needs/one'));
+    }
+    const tickets = urls.map((u) => new URL(u, 'http://x')).map((u) => [u.pathname, u.searchParams.has('ticket') ? u.searchParams.get('ticket') : null]);
+    // EventSource cannot see a 204's status: it asks once more with fetch (2 requests per stream).
+    expect(tickets).toEqual([
+      ['/open/one', null], ['/open/one', null], ['/needs/one', 'tk'], ['/needs/one', 'tk'],
+      ['/open/one', null], ['/needs/one', 'tk'],
+    ]);
+  });
+
   it('ticket: a fresh ticket= on every (re)connect (EventSource and fetch paths)', async () => {
     const server = await startServer();
     try {
@@ -402,6 +419,62 @@ describe('client: SSE specifics', () => {
       // Without a ticket: 401, terminal.
       const c = client({ url: server.url, transport: 'sse' });
       await expect(collect(c.stream('client/ticketed'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('client: auto transport and a connection refused after init', { timeout: 40_000 }, () => {
+  it('4403/4401 from the connection guard end the subscription with that error; auto stays on WebSocket (no fallback to SSE)', async () => {
+    const guard = { canActivate: (ctx: ExecutionContext) => (getStreamCall(ctx)?.connectionParams as { token?: string } | undefined)?.token === 'good' };
+    const server = await startServer({ ws: { path: '/ws', connectionGuard: guard, connectionGuardAt: 'init' } });
+    try {
+      const bad = client({ url: server.url, transport: 'auto', WebSocket, connectionParams: { token: 'bad' } });
+      await expect(collect(bad.stream('demo/counter', { count: 3, intervalMs: 10 }))).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { closeCode: 4403 } });
+      expect(bad.transport).toBe('ws');
+      const good = client({ url: server.url, transport: 'auto', WebSocket, connectionParams: { token: 'good' } });
+      expect((await collect(good.stream<{ n: number }>('demo/counter', { count: 3, intervalMs: 10 }))).map((v) => v.n)).toEqual([0, 1, 2]);
+      expect(good.transport).toBe('ws');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('client: POST streams over SSE (sse.post)', { timeout: 40_000 }, () => {
+  it('a POST stream gets its params as the JSON body and resumes across a drop with Last-Event-ID: no gap, no duplicate', async () => {
+    const server = await startServer();
+    try {
+      const expected = fakeReply('how do streams resume');
+      for (const extra of [{ EventSource }, {}]) {
+        // Without sse.post the client asks with GET: the POST-only route does not serve it.
+        const plain = client({ url: server.url, transport: 'sse', ...extra });
+        await expect(collect(plain.stream('demo/complete', { prompt: 'x' }))).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+          // EventSource cannot read the body; the client's fetch retry can.
+          message: 'Stream "demo/complete" is a POST stream: request it with POST and a JSON body',
+        });
+        const c = client({ url: server.url, transport: 'sse', sse: { post: ['demo/complete'] }, ...extra });
+        const tokens: { token: string; index: number }[] = [];
+        let dropped = false;
+        const all = collect(
+          c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }),
+          20_000,
+        );
+        const sub = c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }).subscribe((t) => {
+          tokens.push(t);
+          if (tokens.length === 3 && !dropped) ((dropped = true), c.drop());
+        });
+        const values = await all;
+        await until(() => tokens.length >= expected.length, 10_000, 'every token across the drop');
+        sub.unsubscribe();
+        expect(dropped).toBe(true);
+        expect(c.reconnects).toBeGreaterThan(0);
+        expect(values.map((v) => v.token)).toEqual(expected);
+        expect(tokens.map((v) => v.index)).toEqual(range(0, expected.length));
+        expect(tokens.map((v) => v.token).join('')).toBe(expected.join(''));
+      }
     } finally {
       await server.close();
     }

@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppModule } from '../../sample/app.module.js';
+import { fakeReply } from '../../sample/demo/demo.controller.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 import { TestRedis, freePort } from '../harness/redis-server.js';
 import { deferred, within } from '../harness/util.js';
@@ -75,7 +76,7 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     expect(await page.$$eval('#ticker-chart canvas', (c) => c.length)).toBe(1); // drawn by uPlot
     expect(await page.textContent('#conn-state')).toBe('open');
     expect(await page.textContent('#conn-transport')).toBe('ws');
-    await expect.poll(() => page.$$eval('.via', (els) => els.map((e) => e.textContent))).toEqual(Array(4).fill('via ws'));
+    await expect.poll(() => page.$$eval('.via', (els) => els.map((e) => e.textContent))).toEqual(Array(6).fill('via ws'));
     expectContiguous((await demo(page)).counter);
     expect(await page.textContent('#counter-check')).toMatch(/gaps 0 · duplicates 0/);
     await page.close();
@@ -98,6 +99,24 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     await c.waitForFunction(() => (window as unknown as { demo: Demo }).demo.chat.length === 2, undefined, { timeout: 5000 });
     expect(await c.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent))).toEqual(['guest: hello from a', 'guest: hello from b']);
     for (const p of [a, b, c]) await p.close();
+  });
+
+  it('POST stream (demo/complete) and authentication (demo/secure) panels work over WebSocket and SSE; no sideways scrolling on a phone', async () => {
+    const expected = fakeReply('how do streams resume').join('');
+    for (const transport of ['ws', 'sse']) {
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      const failed: string[] = [];
+      page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
+      await page.goto(`${baseUrl}/?transport=${transport}`);
+      // demo/secure: the token through the WebSocket init message, or a ticket per SSE request.
+      await page.waitForFunction(() => (window as unknown as { demo: { secure: boolean[] } }).demo.secure.length === 1, undefined, { timeout: 10_000 });
+      expect(await page.textContent('#secure')).toBe(`accepted via ${transport}`);
+      await page.click('#ask-form button[type=submit]');
+      await page.waitForFunction((text) => document.getElementById('ask-reply')?.textContent === text, expected, { timeout: 15_000 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+      expect(failed).toEqual([]); // no 404 (favicon included), no refusal
+      await page.close();
+    }
   });
 
   it('WebSocket path refused → the page falls back to SSE and streams', async () => {

@@ -136,6 +136,6 @@ describe.each<HttpPlatform>(['express', 'fastify'])('POST streams (%s)', (platfo
   it('a GET on a POST stream is not the stream', async () => {
     const res = await fetch(`${ctx.baseUrl}/demo/complete?prompt=x`, { headers: { accept: 'text/event-stream' } });
     expect(res.status).toBe(404);
-    await res.body?.cancel();
+    expect(await res.json()).toEqual({ code: 'NOT_FOUND', message: 'Stream "demo/complete" is a POST stream: request it with POST and a JSON body' });
   });
 });

@@ -265,12 +265,17 @@ export class SseTransport implements OnModuleInit {
     const rest = joinStreamName(decoded).slice(joinStreamName(base.path).length);
     const name = joinStreamName(base.name, rest);
     // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
+    // A GET to a POST stream (PROTOCOL.md §3.9) is not found either, but says why.
+    const post = this.registry.find(name, 'sse')?.options.sse?.method === 'POST';
     this.refuse(
       new SseWriter(res, this.options.sse),
       '',
       name.length > MAX_STREAM_NAME_LENGTH
         ? new StreamException(StreamErrorCode.BAD_REQUEST, `The stream name is longer than ${MAX_STREAM_NAME_LENGTH} characters`)
-        : new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`),
+        : new StreamException(
+            StreamErrorCode.NOT_FOUND,
+            post ? `Stream ${excerpt(name)} is a POST stream: request it with POST and a JSON body` : `Unknown stream ${excerpt(name)}`,
+          ),
     );
   }
 }

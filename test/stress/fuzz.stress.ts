@@ -11,7 +11,7 @@ import { byMode, record, settle } from './stress.util.js';
 
 const WS_FRAMES = byMode(2000, 10_000);
 const SSE_REQUESTS = byMode(1000, 5000);
-const TYPES = new Set(['subscribe', 'unsubscribe', 'ping']);
+const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
 // PROTOCOL.md §4.2 and §4.1.1 (init_ack answers an init message).
 const SERVER_TYPES = new Set(['next', 'reset', 'complete', 'error', 'pong', 'init_ack']);
 

@@ -9,7 +9,12 @@ interface Entry {
 }
 
 /** What a close code means for the subscriptions of the connection (PROTOCOL.md §4.6). */
-function closeError(code: number, reason: string): StreamError {
+function closeError(code: number, reason: string, sentInit: boolean): StreamError {
+  // 4408 without an init sent: the server requires one (ws.requireInit) and this client has no
+  // connectionParams, so reconnecting cannot help: terminal, not a timeout to retry.
+  if (code === 4408 && !sentInit) {
+    return new StreamError('UNAUTHENTICATED', 'The server requires an init message: set connectionParams', { closeCode: code });
+  }
   const codes: Record<number, string> = {
     4401: 'UNAUTHENTICATED',
     4403: 'PERMISSION_DENIED',
@@ -106,9 +111,10 @@ export class WsClientTransport implements ClientTransport {
       if (!current()) return;
       const socket: WebSocket = options.headers ? new Ctor(this.url, undefined, { headers: options.headers }) : new Ctor(this.url);
       this.socket = socket;
+      let sentInit = false;
       // A 4xxx close (init refused 4401/4403, init timeout 4408, ...) comes from a server that
       // speaks the protocol: WebSocket works here, so `auto` must not fall back to SSE for it.
-      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason), !opened && e.code < 4000);
+      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason, sentInit), !opened && e.code < 4000);
       socket.onerror = () => undefined; // a close event follows
       socket.onmessage = (e) => current() && this.onMessage(String(e.data), () => (opened = true));
       socket.onopen = async () => {
@@ -121,7 +127,10 @@ export class WsClientTransport implements ClientTransport {
         }
         if (!current()) return;
         clearTimeout(timer);
-        if (params !== undefined) this.send({ type: 'init', payload: params });
+        if (params !== undefined) {
+          this.send({ type: 'init', payload: params });
+          sentInit = true;
+        }
         this.ready = true;
         for (const [id, { request }] of this.entries) this.sendSubscribe(id, request);
         this.startPing();

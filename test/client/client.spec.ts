@@ -442,6 +442,26 @@ describe('client: auto transport and a connection refused after init', { timeout
   });
 });
 
+describe('client: a server that requires the init message (ws.requireInit)', { timeout: 40_000 }, () => {
+  it('without connectionParams the 4408 close ends the subscription (UNAUTHENTICATED), no reconnect loop; with them it streams', async () => {
+    const server = await startServer({ ws: { path: '/ws', requireInit: true, initTimeoutMs: 200 } });
+    try {
+      const bare = client({ url: server.url, transport: 'ws', WebSocket, retry: { initialMs: 10, maxMs: 20 } });
+      const started = Date.now();
+      await expect(collect(bare.stream('demo/counter', { count: 3, intervalMs: 10 }))).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+        details: { closeCode: 4408 },
+      });
+      expect(bare.reconnects).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+      const withParams = client({ url: server.url, transport: 'ws', WebSocket, connectionParams: { token: 'good' } });
+      expect((await collect(withParams.stream<{ n: number }>('demo/counter', { count: 3, intervalMs: 10 }))).map((v) => v.n)).toEqual([0, 1, 2]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('client: POST streams over SSE (sse.post)', { timeout: 40_000 }, () => {
   it('a POST stream gets its params as the JSON body and resumes across a drop with Last-Event-ID: no gap, no duplicate', async () => {
     const server = await startServer();

@@ -3,7 +3,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
-import type { StreamEvent } from '../interfaces/stream-event.interface.js';
+import { toStreamEvent } from '../interfaces/stream-event.interface.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 
 const logger = new Logger('Longlink');
@@ -37,50 +37,72 @@ export class QueueBudget {
 }
 
 /**
- * The one backpressure loop. Subscribes `source` and writes each event to `writer`;
+ * The one backpressure loop. Subscribes `source` (events, or plain values that become
+ * events) and writes each event to `writer`;
  * while the writer reports a full buffer, events wait in a queue bounded by
  * `flow.maxQueueBytes`, past which `flow.policy` applies. The upstream is unsubscribed as
  * soon as the peer goes, the stream ends, or the server closes it. `onFinish` runs once.
  */
 export function pipeToWriter<F>(
-  source: Observable<StreamEvent>,
+  source: Observable<unknown>,
   writer: StreamWriter<F>,
   flow: Required<FlowControlOptions>,
   onFinish: (handle: StreamHandle) => void = () => {},
   budget?: QueueBudget,
+  normalize: (error: unknown) => StreamException = toStreamException,
 ): StreamHandle {
-  return new Pump(source, writer, flow, onFinish, budget);
+  return new Pump(source, writer, flow, onFinish, budget, normalize);
 }
 
+/**
+ * Shared by every pump whose queue was never used: most subscriptions never queue, so their
+ * two queue arrays are allocated on first use only. Never written to (see `enqueue`).
+ */
+const NO_FRAMES: never[] = [];
+
+/** The pump is its source's observer itself (no observer literal, no closures per subscription). */
 class Pump<F> implements StreamHandle {
   queuedBytes = 0;
   maxQueuedBytes = 0;
   droppedEvents = 0;
   closed = false;
-  private readonly queue: F[] = [];
-  private readonly sizes: number[] = [];
+  private queue: F[] = NO_FRAMES;
+  private sizes: number[] = NO_FRAMES;
   private head = 0;
   private blocked = false;
   private pendingEnd: { error?: StreamException } | undefined;
   private subscription: Subscription | undefined;
 
   constructor(
-    source: Observable<StreamEvent>,
+    source: Observable<unknown>,
     private readonly writer: StreamWriter<F>,
     private readonly flow: Required<FlowControlOptions>,
     private readonly onFinish: (handle: StreamHandle) => void,
     private readonly budget: QueueBudget | undefined,
+    private readonly normalize: (error: unknown) => StreamException,
   ) {
     writer.onDrain(() => this.flush());
     writer.onClose(() => this.finish());
-    const subscription = source.subscribe({
-      next: (event) => this.onEvent(event),
-      error: (error: unknown) => this.onTerminal(toStreamException(error)),
-      complete: () => this.onTerminal(undefined),
-    });
+    const subscription = source.subscribe(this);
+
     // The source may have ended (or the peer gone) during subscribe().
     if (this.closed) subscription.unsubscribe();
     else this.subscription = subscription;
+  }
+
+  /** Observer: a value from the source. */
+  next(value: unknown): void {
+    this.onEvent(value);
+  }
+
+  /** Observer: the source failed. */
+  error(error: unknown): void {
+    this.onTerminal(this.normalize(error));
+  }
+
+  /** Observer: the source completed. */
+  complete(): void {
+    this.onTerminal(undefined);
   }
 
   close(error?: StreamException): void {
@@ -110,11 +132,11 @@ class Pump<F> implements StreamHandle {
     }
   }
 
-  private onEvent(event: StreamEvent): void {
+  private onEvent(value: unknown): void {
     if (this.closed || this.pendingEnd) return;
     let frame: F;
     try {
-      frame = this.writer.frame(event);
+      frame = this.writer.frame(toStreamEvent(value));
     } catch (error) {
       logger.error(`Could not encode an event: ${error instanceof Error ? error.message : String(error)}`);
       this.onTerminal(toStreamException(error));
@@ -137,6 +159,10 @@ class Pump<F> implements StreamHandle {
           while (this.head < this.queue.length) this.shift();
           break;
       }
+    }
+    if (this.queue === NO_FRAMES) {
+      this.queue = [];
+      this.sizes = [];
     }
     this.queue.push(frame);
     this.sizes.push(size);

@@ -48,6 +48,12 @@ interface PreparedStream {
   filters: ExceptionFilterMetadata[];
   args: PreparedArg[];
   arity: number;
+  /**
+   * No guards, interceptors or filters (global ones included), no pipes and no custom param
+   * decorators, and a handler that is not `async`: nothing can run between the subscribe and
+   * the handler, so {@link StreamInvoker.openDirect} calls it synchronously with no rxjs layer.
+   */
+  direct: boolean;
 }
 
 class StreamExceptionFiltersContext extends BaseExceptionFilterContext {
@@ -149,6 +155,35 @@ export class StreamInvoker {
         call.abort();
       };
     });
+  }
+
+  /**
+   * The synchronous path: for a stream whose pipeline is empty (see `PreparedStream.direct`),
+   * calls the handler now and returns its Observable itself, without wrapping it. The caller
+   * maps values with `toStreamEvent`, normalises errors with {@link normalize}, aborts the call
+   * when the subscription ends and signals `opened` once it has subscribed. Returns
+   * `undefined` when the stream needs the full pipeline ({@link open}).
+   */
+  openDirect(def: StreamDefinition, call: StreamCallImpl): Observable<unknown> | undefined {
+    let p: PreparedStream;
+    try {
+      p = this.prepare(def);
+    } catch {
+      return undefined; // open() reports it
+    }
+    if (!p.direct) return undefined;
+    let result: unknown;
+    try {
+      const values: unknown[] = new Array(p.arity).fill(undefined);
+      for (const arg of p.args) values[arg.index] = arg.resolve(call, undefined as never);
+      result = def.callback.apply(def.instance, values);
+      // A plain function that returns a Promise: still no pipeline to run, just the wait.
+      if (isThenable(result)) return from(result).pipe(mergeMap((r) => this.toObservable(r, def)));
+      return this.toObservable(result, def);
+    } catch (error) {
+      const normalized = this.normalize(error, def);
+      return throwError(() => normalized);
+    }
   }
 
   private async start(
@@ -260,12 +295,22 @@ export class StreamInvoker {
         pipes: [...shared, ...this.pipesContextCreator.createConcreteContext((meta.pipes ?? []) as never)] as PipeTransform[],
       });
     }
+    const guards = this.guardsContextCreator.create(instance as never, callback, moduleKey);
+    const interceptors = this.interceptorsContextCreator.create(instance as never, callback, moduleKey);
+    const filters = this.filtersContext.create(instance, callback, moduleKey);
     const prepared: PreparedStream = {
-      guards: this.guardsContextCreator.create(instance as never, callback, moduleKey),
-      interceptors: this.interceptorsContextCreator.create(instance as never, callback, moduleKey),
-      filters: this.filtersContext.create(instance, callback, moduleKey),
+      guards,
+      interceptors,
+      filters,
       args,
       arity: Math.max(callback.length, paramtypes.length, ...args.map((a) => a.index + 1)),
+      direct:
+        guards.length === 0 &&
+        interceptors.length === 0 &&
+        filters.length === 0 &&
+        args.length === own.length &&
+        args.every((a) => a.pipes.length === 0) &&
+        callback.constructor.name !== 'AsyncFunction',
     };
     this.prepared.set(def, prepared);
     return prepared;
@@ -314,7 +359,8 @@ export class StreamInvoker {
     );
   }
 
-  private normalize(error: unknown, def: StreamDefinition): StreamException {
+  /** Turns anything thrown into a {@link StreamException}; unexpected errors are logged once here. */
+  normalize(error: unknown, def: StreamDefinition): StreamException {
     const exception = toStreamException(error);
     if (!isExpectedError(error)) {
       this.logger.error(

@@ -1,9 +1,9 @@
 import { TurnBatcher } from '../../core/turn-batcher.js';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { QueueBudget, type StreamHandle } from '../../core/pipe-to-writer.js';
+import { QueueBudget } from '../../core/pipe-to-writer.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
@@ -21,11 +21,22 @@ export const WS_SEND_HIGH_WATER_BYTES = 64 * 1024;
 export const WS_CLOSE_GRACE_MS = 1000;
 const OPEN = 1;
 
-interface Subscription {
-  writer: WsSubscriptionWriter;
-  handle: StreamHandle | undefined;
+/**
+ * What a connection keeps of its upgrade request: guards read `headers` (and cookies from
+ * them). The `IncomingMessage` itself is not retained (it holds buffers, parser state and
+ * the socket's read side for the connection's whole life); this is each call's `raw` on WS.
+ *
+ * @publicApi
+ */
+export interface WsUpgradeRequest {
+  readonly headers: IncomingHttpHeaders;
+  /** The upgrade request's URL (path and query). */
+  readonly url: string;
+  /** The peer's address as the socket saw it. */
+  readonly remoteAddress: string | undefined;
 }
 
+/** Shared by every connection of one transport (one object, not one per connection). */
 export interface WsConnectionDeps {
   registry: StreamRegistry;
   runner: StreamRunner;
@@ -36,7 +47,7 @@ export interface WsConnectionDeps {
    * Decides on the init message's payload (runs `ws.connectionGuard` when it is configured to
    * run after init): `undefined` accepts, an exception refuses (the connection is closed).
    */
-  checkInit(request: IncomingMessage, payload: Record<string, unknown> | undefined): Promise<StreamException | undefined>;
+  checkInit(request: WsUpgradeRequest, payload: Record<string, unknown> | undefined): Promise<StreamException | undefined>;
 }
 
 type SubscribeMessage = Extract<WsClientMessage, { type: 'subscribe' }>;
@@ -49,17 +60,22 @@ type InitState = 'none' | 'checking' | 'done' | 'skipped';
 
 /**
  * One client connection: its subscriptions by client id, the protocol of PROTOCOL.md §4,
- * heartbeat, and the connection-wide send budget shared by its subscriptions.
+ * its heartbeat state (the transport's one timer drives {@link heartbeat}), and the
+ * connection-wide send budget shared by its subscriptions.
  */
 export class WsConnection implements WsSubscriptionHost {
-  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly subscriptions = new Map<string, WsSubscriptionWriter>();
   private readonly budget: QueueBudget;
   private invalidMessages = 0;
   private blocked = false;
   private closing = false;
+  private isClosed = false;
+  private closeWaiters: (() => void)[] | undefined;
   private drainCursor = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private pongTimer: NodeJS.Timeout | undefined;
+  /** When the next ping is due (ms, `Date.now()`). */
+  private nextPingAt: number;
+  /** When the unanswered ping was sent, if one is. */
+  private pingSentAt: number | undefined;
   private terminateTimer: NodeJS.Timeout | undefined;
   private initTimer: NodeJS.Timeout | undefined;
   private initState: InitState = 'none';
@@ -68,35 +84,22 @@ export class WsConnection implements WsSubscriptionHost {
   /** Subscribes that arrived before the init was answered, in order. */
   private waiting: SubscribeMessage[] = [];
   private readonly batcher: TurnBatcher;
-  /** Resolves when the socket is closed. */
-  readonly closed: Promise<void>;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: Socket,
-    private readonly request: IncomingMessage,
+    private readonly request: WsUpgradeRequest,
     private readonly deps: WsConnectionDeps,
   ) {
     this.budget = new QueueBudget(deps.options.maxBufferedBytes);
     this.batcher = new TurnBatcher(socket);
+    this.nextPingAt = Date.now() + deps.options.heartbeatMs;
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => this.alive());
     // Without an 'error' listener, an oversize frame would crash the process.
     ws.on('error', (error) => deps.logger.debug?.(`WebSocket error: ${error.message}`));
     socket.on('drain', () => this.onDrain());
-    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
-    void this.closed.then(() => this.onClose());
-    const { heartbeatMs, heartbeatTimeoutMs } = deps.options;
-    if (heartbeatMs > 0) {
-      // A ping every heartbeatMs; a peer that has not answered heartbeatTimeoutMs after it is cut.
-      this.heartbeat = setInterval(() => {
-        if (this.pongTimer) return; // still waiting for the last one
-        ws.ping();
-        this.pongTimer = setTimeout(() => ws.terminate(), heartbeatTimeoutMs);
-        this.pongTimer.unref();
-      }, heartbeatMs);
-      this.heartbeat.unref();
-    }
+    ws.once('close', () => this.onClose());
     if (deps.options.requireInit) {
       this.initTimer = setTimeout(() => {
         if (this.initState === 'none') this.close(WsCloseCode.INIT_TIMEOUT, 'Init message not received in time');
@@ -105,10 +108,31 @@ export class WsConnection implements WsSubscriptionHost {
     }
   }
 
+  /** Resolves when the socket is closed (made on demand: only shutdown waits for it). */
+  get closed(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
+  }
+
+  /**
+   * One beat of the transport's heartbeat timer: a ping every `heartbeatMs`; a peer that has
+   * not answered one (pong or any message) `heartbeatTimeoutMs` after it was sent is cut.
+   */
+  heartbeat(now: number): void {
+    if (this.closing) return;
+    if (this.pingSentAt !== undefined) {
+      if (now - this.pingSentAt >= this.deps.options.heartbeatTimeoutMs) this.ws.terminate();
+      return;
+    }
+    if (now < this.nextPingAt) return;
+    this.nextPingAt = now + this.deps.options.heartbeatMs;
+    this.pingSentAt = now;
+    this.ws.ping();
+  }
+
   /** The peer answered a ping or sent a message. */
   private alive(): void {
-    clearTimeout(this.pongTimer);
-    this.pongTimer = undefined;
+    this.pingSentAt = undefined;
   }
 
   /** Number of active subscriptions. */
@@ -120,15 +144,19 @@ export class WsConnection implements WsSubscriptionHost {
    * Writes pre-built frames straight to the socket (`ws` frames each send on its own),
    * coalescing a turn's writes when the source is fast ({@link TurnBatcher}).
    */
-  send(...frames: Buffer[]): boolean {
+  send(frame: Buffer, tail?: Buffer): boolean {
     if (!this.writable()) return true; // closed or closing: the close handler tears everything down
     const socket = this.socket;
     this.batcher.beforeWrite();
-    if (this.batcher.corked || frames.length === 1) {
-      for (const frame of frames) socket.write(frame);
+    if (tail === undefined) {
+      socket.write(frame);
+    } else if (this.batcher.corked) {
+      socket.write(frame);
+      socket.write(tail);
     } else {
       socket.cork();
-      for (const frame of frames) socket.write(frame);
+      socket.write(frame);
+      socket.write(tail);
       socket.uncork();
     }
     if (this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) this.blocked = true;
@@ -158,7 +186,7 @@ export class WsConnection implements WsSubscriptionHost {
 
   finish(writer: WsSubscriptionWriter, error?: StreamException): void {
     const id = writer.subscriptionId;
-    if (this.subscriptions.get(id)?.writer !== writer) return; // unsubscribed meanwhile
+    if (this.subscriptions.get(id) !== writer) return; // unsubscribed meanwhile
     this.subscriptions.delete(id);
     this.emit(error ? wsErrorFrame(id, error) : wsCompleteFrame(id));
   }
@@ -170,7 +198,7 @@ export class WsConnection implements WsSubscriptionHost {
 
   /** Ends every subscription with `error` (they are told), then closes with `code`. */
   shutdown(error: StreamException, code: number, reason: string): void {
-    for (const { handle } of [...this.subscriptions.values()]) handle?.close(error);
+    for (const writer of [...this.subscriptions.values()]) writer.handle?.close(error);
     this.close(code, reason);
   }
 
@@ -205,10 +233,10 @@ export class WsConnection implements WsSubscriptionHost {
       case 'unsubscribe': {
         const index = this.waiting.findIndex((w) => w.id === message.id);
         if (index >= 0) return void this.waiting.splice(index, 1);
-        const subscription = this.subscriptions.get(message.id);
-        if (!subscription) return; // already ended: nothing to do
+        const writer = this.subscriptions.get(message.id);
+        if (!writer) return; // already ended: nothing to do
         this.subscriptions.delete(message.id);
-        subscription.writer.peerGone();
+        writer.peerGone();
         return;
       }
       case 'subscribe':
@@ -311,9 +339,9 @@ export class WsConnection implements WsSubscriptionHost {
       raw: this.request,
       connectionParams: this.connectionParams,
     });
-    const subscription: Subscription = { writer: new WsSubscriptionWriter(this, id), handle: undefined };
-    this.subscriptions.set(id, subscription);
-    subscription.handle = this.deps.runner.run(def, call, subscription.writer, this.budget);
+    const writer = new WsSubscriptionWriter(this, id);
+    this.subscriptions.set(id, writer);
+    writer.handle = this.deps.runner.run(def, call, writer, this.budget);
   }
 
   private refuse(id: string, error: StreamException): void {
@@ -338,7 +366,7 @@ export class WsConnection implements WsSubscriptionHost {
     if (!this.blocked || this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) return;
     this.blocked = false;
     // Let every subscription flush, starting from a different one each time for fairness.
-    const writers = [...this.subscriptions.values()].map((s) => s.writer);
+    const writers = [...this.subscriptions.values()];
     if (writers.length === 0) return;
     const start = this.drainCursor++ % writers.length;
     for (let i = 0; i < writers.length && !this.blocked; i++) {
@@ -347,19 +375,21 @@ export class WsConnection implements WsSubscriptionHost {
   }
 
   private teardownAll(): void {
-    const subscriptions = [...this.subscriptions.values()];
+    const writers = [...this.subscriptions.values()];
     this.subscriptions.clear();
-    for (const { writer } of subscriptions) writer.peerGone();
+    for (const writer of writers) writer.peerGone();
   }
 
   private onClose(): void {
     this.closing = true;
-    clearInterval(this.heartbeat);
-    clearTimeout(this.pongTimer);
+    this.isClosed = true;
     clearTimeout(this.terminateTimer);
     clearTimeout(this.initTimer);
     this.waiting = [];
     this.teardownAll();
     this.deps.onClosed(this);
+    const waiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 }

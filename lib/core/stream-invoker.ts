@@ -104,10 +104,14 @@ export class StreamInvoker {
   private readonly filtersContext: StreamExceptionFiltersContext;
   private readonly prepared = new WeakMap<StreamDefinition, PreparedStream>();
   private readonly failedFilters = new WeakSet<ExceptionFilterMetadata>();
+  /** Class pipes of `@StreamParams(SomePipe)` / `@LastEventId(SomePipe)`, per host module. */
+  private readonly classPipes = new Map<string, Map<Function, PipeTransform>>();
+  private readonly container: NestContainer;
 
   constructor(moduleRef: ModuleRef, config: ApplicationConfig) {
     // ModuleRef keeps the container protected; Nest's own packages receive it directly.
     const container = (moduleRef as unknown as { container: NestContainer }).container;
+    this.container = container;
     this.guardsContextCreator = new GuardsContextCreator(container, config);
     this.interceptorsContextCreator = new InterceptorsContextCreator(container, config);
     this.pipesContextCreator = new PipesContextCreator(container, config);
@@ -258,7 +262,8 @@ export class StreamInvoker {
     const own: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, methodName) ?? [];
     const args: PreparedArg[] = own.map((a) => {
       const metatype = paramtypes[a.index] as ArgumentMetadata['metatype'];
-      const pipes = [...shared, ...this.pipesContextCreator.createConcreteContext(a.pipes as never)] as PipeTransform[];
+      const own = a.pipes.map((pipe) => (typeof pipe === 'function' ? this.classPipe(def, pipe) : pipe));
+      const pipes = [...shared, ...this.pipesContextCreator.createConcreteContext(own as never)] as PipeTransform[];
       switch (a.kind) {
         case 'params':
           return {
@@ -314,6 +319,41 @@ export class StreamInvoker {
     };
     this.prepared.set(def, prepared);
     return prepared;
+  }
+
+  /**
+   * Resolves the class pipes given to the longlink parameter decorators as Nest does for a
+   * route parameter's pipes: one instance per pipe class and host module, built by the host
+   * module's injector (so the pipe's own dependencies are injected). Nest's scanner registers
+   * route-parameter pipes while it scans; it does not read longlink's metadata, hence this.
+   * An instance Nest already holds for that class in that module is reused.
+   */
+  async resolveClassPipes(defs: StreamDefinition[]): Promise<void> {
+    for (const def of defs) {
+      const own: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, def.methodName) ?? [];
+      for (const arg of own) {
+        for (const pipe of arg.pipes) {
+          if (typeof pipe !== 'function') continue;
+          let byClass = this.classPipes.get(def.moduleKey);
+          if (!byClass) this.classPipes.set(def.moduleKey, (byClass = new Map()));
+          if (byClass.has(pipe)) continue;
+          const host = this.container.getModules().get(def.moduleKey);
+          if (!host) throw new TypeError(`${def.location}: its module is unknown to Nest; cannot resolve pipe ${pipe.name}`);
+          const known = host.injectables.get(pipe)?.instance as PipeTransform | undefined;
+          const instance = known ?? (await (host.getProviderByKey(ModuleRef).instance as ModuleRef).create(pipe));
+          if (typeof instance?.transform !== 'function') {
+            throw new TypeError(`${def.location}: ${pipe.name} given to a parameter decorator is not a pipe (no transform method)`);
+          }
+          byClass.set(pipe, instance);
+        }
+      }
+    }
+  }
+
+  private classPipe(def: StreamDefinition, pipe: Function): PipeTransform {
+    const instance = this.classPipes.get(def.moduleKey)?.get(pipe);
+    if (!instance) throw new TypeError(`${def.location}: pipe ${pipe.name} was not resolved at bootstrap`);
+    return instance;
   }
 
   /** Validates every stream's pipeline at startup, so mistakes fail fast. */

@@ -158,6 +158,16 @@ export function runStreamConformance(factory: HarnessFactory, { globalGuard = tr
       expect(writePaths.openDirect - before.openDirect).toBe(0);
     });
 
+    it('pipes given as classes to @StreamParams / @LastEventId are resolved (injected) and run', async () => {
+      const ok = await collect(h.subscribe('probe/class-pipes', { params: { n: '41' }, lastEventId: 'seen' }));
+      expect(ok.end.kind).toBe('complete');
+      expect(ok.events.map((e) => e.data)).toEqual([{ n: 42, last: 'seen!' }]);
+      expect(probe.log).toContain('tag-pipe');
+      const bad = await collect(h.subscribe('probe/class-pipes', { params: { n: 'abc' } }));
+      expect(bad.events).toEqual([]);
+      expect(bad.end).toMatchObject({ kind: 'error', code: 'BAD_REQUEST' });
+    });
+
     it('exception filters map errors', async () => {
       const { end } = await collect(h.subscribe('probe/teapot'));
       expect(end).toMatchObject({ kind: 'error', code: 'CONFLICT', message: 'filtered: short and stout' });

@@ -13,6 +13,7 @@ import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
 import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } from './sse.request.js';
+import { SseHeartbeat } from './sse.heartbeat.js';
 import { SseWriter } from './sse.writer.js';
 import { interceptNestStreamRoutes, type NestStreamRoute } from './sse.nest-routes.js';
 
@@ -54,6 +55,7 @@ export class SseTransport implements OnModuleInit {
   /** Definitions that got a route. */
   private readonly routed = new Set<StreamDefinition>();
   private readonly bases = new Map<string, StreamBase>();
+  private readonly heartbeat: SseHeartbeat;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -62,6 +64,7 @@ export class SseTransport implements OnModuleInit {
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
+    this.heartbeat = new SseHeartbeat(options.sse.heartbeatMs);
     // The adapter is set before Nest registers routes: with NestFactory.create() before this
     // provider exists, with @nestjs/testing's createNestApplication() after (init$ replays).
     adapterHost?.init$.subscribe(() => {
@@ -189,7 +192,7 @@ export class SseTransport implements OnModuleInit {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' });
       return void res.end();
     }
-    const writer = new SseWriter(res, this.options.sse);
+    const writer = new SseWriter(res, this.options.sse, this.heartbeat);
     if (writer.gone) return;
     if (this.runner.isShuttingDown) {
       return writer.end(shuttingDownError());

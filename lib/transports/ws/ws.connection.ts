@@ -1,4 +1,3 @@
-import { TurnBatcher } from '../../core/turn-batcher.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@nestjs/common';
@@ -14,6 +13,7 @@ import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
 import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
 import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
 import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
+import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
 
 /** Past this many bytes in the socket's buffer, writers hold further frames in their queues. */
 export const WS_SEND_HIGH_WATER_BYTES = 64 * 1024;
@@ -63,7 +63,7 @@ type InitState = 'none' | 'checking' | 'done' | 'skipped';
  * its heartbeat state (the transport's one timer drives {@link heartbeat}), and the
  * connection-wide send budget shared by its subscriptions.
  */
-export class WsConnection implements WsSubscriptionHost {
+export class WsConnection implements WsSubscriptionHost, TurnState {
   private readonly subscriptions = new Map<string, WsSubscriptionWriter>();
   private readonly budget: QueueBudget;
   private invalidMessages = 0;
@@ -83,16 +83,18 @@ export class WsConnection implements WsSubscriptionHost {
   private connectionParams: Record<string, unknown> | undefined;
   /** Subscribes that arrived before the init was answered, in order. */
   private waiting: SubscribeMessage[] = [];
-  private readonly batcher: TurnBatcher;
+  /** Batching state ({@link TurnState}): on the connection itself, no object of its own. */
+  turnWrites = 0;
+  bursty = false;
+  corked = false;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly socket: Socket,
+    readonly socket: Socket,
     private readonly request: WsUpgradeRequest,
     private readonly deps: WsConnectionDeps,
   ) {
     this.budget = new QueueBudget(deps.options.maxBufferedBytes);
-    this.batcher = new TurnBatcher(socket);
     this.nextPingAt = Date.now() + deps.options.heartbeatMs;
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => this.alive());
@@ -147,10 +149,10 @@ export class WsConnection implements WsSubscriptionHost {
   send(frame: Buffer, tail?: Buffer): boolean {
     if (!this.writable()) return true; // closed or closing: the close handler tears everything down
     const socket = this.socket;
-    this.batcher.beforeWrite();
+    turnBatcher.beforeWrite(this);
     if (tail === undefined) {
       socket.write(frame);
-    } else if (this.batcher.corked) {
+    } else if (this.corked) {
       socket.write(frame);
       socket.write(tail);
     } else {

@@ -7,12 +7,11 @@ import {
   type NestInterceptor,
   type PipeTransform,
 } from '@nestjs/common';
-import { CUSTOM_ROUTE_ARGS_METADATA, EXCEPTION_FILTERS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
-import type { ExceptionFilterMetadata } from '@nestjs/common/internal';
-import { selectExceptionFilterMetadata } from '@nestjs/common/internal';
 import { ApplicationConfig, ModuleRef } from '@nestjs/core';
 import {
   BaseExceptionFilterContext,
+  CUSTOM_ROUTE_ARGS_METADATA,
+  EXCEPTION_FILTERS_METADATA,
   ExecutionContextHost,
   FORBIDDEN_MESSAGE,
   GuardsConsumer,
@@ -21,8 +20,12 @@ import {
   InterceptorsContextCreator,
   PipesConsumer,
   PipesContextCreator,
-} from '@nestjs/core/internal';
-import type { NestContainer } from '@nestjs/core/injector/container.js';
+  ROUTE_ARGS_METADATA,
+  containerOf,
+  selectExceptionFilterMetadata,
+  type ExceptionFilterMetadata,
+  type NestContainer,
+} from './nest-internals.js';
 import { Observable, catchError, defer, from, isObservable, map, mergeMap, throwError, type Subscription } from 'rxjs';
 import type { StreamArgMetadata } from '../decorators/stream-params.decorator.js';
 import { StreamException, isExpectedError, toStreamException } from '../errors/stream-exception.js';
@@ -109,8 +112,7 @@ export class StreamInvoker {
   private readonly container: NestContainer;
 
   constructor(moduleRef: ModuleRef, config: ApplicationConfig) {
-    // ModuleRef keeps the container protected; Nest's own packages receive it directly.
-    const container = (moduleRef as unknown as { container: NestContainer }).container;
+    const container = containerOf(moduleRef);
     this.container = container;
     this.guardsContextCreator = new GuardsContextCreator(container, config);
     this.interceptorsContextCreator = new InterceptorsContextCreator(container, config);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnModuleInit } from '@nestjs/common';
-import { HOST_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
+import { HOST_METADATA, VERSION_METADATA } from '../../core/nest-internals.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { LonglinkConfigError } from '../../core/longlink-options.js';
 import { StreamCallImpl } from '../../core/stream-call.js';

@@ -8,7 +8,8 @@ export interface StreamCallInit {
   transport: TransportName;
   params: Record<string, unknown>;
   lastEventId: string | undefined;
-  headers: StreamHeaders;
+  /** The headers, or how to make them on first read (gRPC metadata is copied only if read). */
+  headers: StreamHeaders | (() => StreamHeaders);
   raw: unknown;
   /** The connection's init payload (WebSocket), if any. */
   connectionParams?: unknown;
@@ -53,11 +54,11 @@ export class StreamCallImpl implements StreamCall {
   readonly transport: TransportName;
   readonly params: Record<string, unknown>;
   readonly lastEventId: string | undefined;
-  readonly headers: StreamHeaders;
   readonly raw: unknown;
   readonly ticket: string | undefined;
   readonly connectionParams?: unknown;
   user?: unknown;
+  private headersOrSource: StreamHeaders | (() => StreamHeaders);
   private givenId: string | undefined;
   private controller: AbortController | undefined;
   private aborted = false;
@@ -69,7 +70,7 @@ export class StreamCallImpl implements StreamCall {
     this.transport = init.transport;
     this.params = init.params;
     this.lastEventId = init.lastEventId;
-    this.headers = init.headers;
+    this.headersOrSource = init.headers;
     this.raw = init.raw;
     this.ticket = init.ticket;
     if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
@@ -77,6 +78,11 @@ export class StreamCallImpl implements StreamCall {
 
   get id(): string {
     return (this.givenId ??= `c${(++lastCallId).toString(36)}`);
+  }
+
+  get headers(): StreamHeaders {
+    const h = this.headersOrSource;
+    return typeof h === 'function' ? (this.headersOrSource = h()) : h;
   }
 
   get signal(): AbortSignal {

@@ -4,6 +4,7 @@ import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
 import { StreamInvoker } from './stream-invoker.js';
 import type { StreamWriter } from './stream-writer.interface.js';
+import type { StreamException } from '../errors/stream-exception.js';
 import { StreamTracker } from './stream-tracker.js';
 import { writePaths } from './write-paths.js';
 
@@ -14,6 +15,9 @@ import { writePaths } from './write-paths.js';
  */
 @Injectable()
 export class StreamRunner {
+  /** One error normaliser per stream, not one per subscription. */
+  private readonly normalizers = new WeakMap<StreamDefinition, (error: unknown) => StreamException>();
+
   constructor(
     private readonly invoker: StreamInvoker,
     private readonly tracker: StreamTracker,
@@ -35,12 +39,11 @@ export class StreamRunner {
     const direct = this.invoker.openDirect(def, call);
     if (direct) {
       writePaths.openDirect++;
-      const invoker = this.invoker;
       const tracker = this.tracker;
       const handle = pipeToWriter(direct, writer, def.flowControl, (h) => {
         tracker.delete(h);
         call.abort();
-      }, budget, (error) => invoker.normalize(error, def));
+      }, budget, this.normalizer(def));
       if (!handle.closed) {
         writer.opened?.();
         tracker.add(handle);
@@ -57,5 +60,11 @@ export class StreamRunner {
     );
     this.tracker.add(handle);
     return handle;
+  }
+
+  private normalizer(def: StreamDefinition): (error: unknown) => StreamException {
+    let fn = this.normalizers.get(def);
+    if (!fn) this.normalizers.set(def, (fn = (error) => this.invoker.normalize(error, def)));
+    return fn;
   }
 }

@@ -52,6 +52,9 @@ export interface WsConnectionDeps {
 
 type SubscribeMessage = Extract<WsClientMessage, { type: 'subscribe' }>;
 
+/** Shared by every connection with no subscribe waiting (most of them); never written to. */
+const NONE_WAITING: SubscribeMessage[] = [];
+
 /**
  * Where the connection is with its init message (PROTOCOL.md §4.2): none yet, received and
  * being checked, answered with `init_ack`, or skipped (a subscribe came first; init optional).
@@ -82,7 +85,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
   /** The init message's payload: every subscription's `call.connectionParams`. */
   private connectionParams: Record<string, unknown> | undefined;
   /** Subscribes that arrived before the init was answered, in order. */
-  private waiting: SubscribeMessage[] = [];
+  private waiting: SubscribeMessage[] = NONE_WAITING;
   /** Batching state ({@link TurnState}): on the connection itself, no object of its own. */
   turnWrites = 0;
   bursty = false;
@@ -272,7 +275,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
         this.initState = 'done';
         this.emit(WS_INIT_ACK_FRAME);
         const waiting = this.waiting;
-        this.waiting = [];
+        this.waiting = NONE_WAITING;
         for (const message of waiting) {
           if (this.closing) return;
           this.subscribe(message);
@@ -303,6 +306,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
         ),
       );
     }
+    if (this.waiting === NONE_WAITING) this.waiting = [];
     this.waiting.push(message);
   }
 
@@ -387,7 +391,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     this.isClosed = true;
     clearTimeout(this.terminateTimer);
     clearTimeout(this.initTimer);
-    this.waiting = [];
+    this.waiting = NONE_WAITING;
     this.teardownAll();
     this.deps.onClosed(this);
     const waiters = this.closeWaiters;

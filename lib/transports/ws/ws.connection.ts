@@ -52,6 +52,30 @@ export interface WsConnectionDeps {
 
 type SubscribeMessage = Extract<WsClientMessage, { type: 'subscribe' }>;
 
+/** Where a `ws` socket and its `net.Socket` point back to their connection. */
+const CONNECTION = Symbol('longlink.ws.connection');
+type Owned = { [CONNECTION]?: WsConnection };
+const owner = (emitter: unknown): WsConnection => (emitter as Owned)[CONNECTION]!;
+
+// The listeners of every connection: shared functions that find their connection through
+// `this` (the emitter), instead of five closures per connection.
+function onWsMessage(this: WebSocket, data: unknown, isBinary: boolean): void {
+  owner(this).onMessage(data as Buffer, isBinary);
+}
+function onWsPong(this: WebSocket): void {
+  owner(this).alive();
+}
+function onWsError(this: WebSocket, error: Error): void {
+  // Without an 'error' listener, an oversize frame would crash the process.
+  owner(this).onError(error);
+}
+function onWsClose(this: WebSocket): void {
+  owner(this).onClose();
+}
+function onSocketDrain(this: Socket): void {
+  owner(this).onDrain();
+}
+
 /** Shared by every connection with no subscribe waiting (most of them); never written to. */
 const NONE_WAITING: SubscribeMessage[] = [];
 
@@ -99,12 +123,13 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
   ) {
     this.budget = new QueueBudget(deps.options.maxBufferedBytes);
     this.nextPingAt = Date.now() + deps.options.heartbeatMs;
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => this.alive());
-    // Without an 'error' listener, an oversize frame would crash the process.
-    ws.on('error', (error) => deps.logger.debug?.(`WebSocket error: ${error.message}`));
-    socket.on('drain', () => this.onDrain());
-    ws.once('close', () => this.onClose());
+    (ws as unknown as Owned)[CONNECTION] = this;
+    (socket as unknown as Owned)[CONNECTION] = this;
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    socket.on('drain', onSocketDrain);
+    ws.on('close', onWsClose); // emitted once
     if (deps.options.requireInit) {
       this.initTimer = setTimeout(() => {
         if (this.initState === 'none') this.close(WsCloseCode.INIT_TIMEOUT, 'Init message not received in time');
@@ -135,8 +160,8 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     this.ws.ping();
   }
 
-  /** The peer answered a ping or sent a message. */
-  private alive(): void {
+  /** @internal The peer answered a ping or sent a message. */
+  alive(): void {
     this.pingSentAt = undefined;
   }
 
@@ -217,7 +242,13 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     this.terminateTimer.unref();
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal */
+  onError(error: Error): void {
+    this.deps.logger.debug?.(`WebSocket error: ${error.message}`);
+  }
+
+  /** @internal */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
     this.alive(); // any message proves the peer is alive
     let message: WsClientMessage;
@@ -368,7 +399,8 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     }
   }
 
-  private onDrain(): void {
+  /** @internal */
+  onDrain(): void {
     if (!this.blocked || this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) return;
     this.blocked = false;
     // Let every subscription flush, starting from a different one each time for fairness.
@@ -386,7 +418,8 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     for (const writer of writers) writer.peerGone();
   }
 
-  private onClose(): void {
+  /** @internal */
+  onClose(): void {
     this.closing = true;
     this.isClosed = true;
     clearTimeout(this.terminateTimer);

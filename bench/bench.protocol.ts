@@ -9,8 +9,11 @@
 
 /** The three transports every scenario runs on. */
 export type BenchTransport = 'sse' | 'ws' | 'grpc';
-/** The implementations compared: plain raw servers, Nest's own built-ins, this module. */
-export type BenchImpl = 'raw' | 'nest' | 'module';
+/**
+ * The implementations compared: plain raw servers, Nest's own built-ins, this module; and
+ * `express`, a raw SSE baseline on Express (SSE only; idle and subscribe scenarios only).
+ */
+export type BenchImpl = 'raw' | 'nest' | 'module' | 'express';
 
 export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
 export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];

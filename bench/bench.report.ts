@@ -73,7 +73,28 @@ function fmtRatio(r: number): string {
   return Number.isFinite(r) ? `${r.toFixed(2)}×` : '–';
 }
 
-const NAMES: Record<BenchImpl, string> = { raw: 'raw', module: 'nestjs-longlink', nest: 'Nest built-in' };
+const NAMES: Record<BenchImpl, string> = { raw: 'raw', module: 'nestjs-longlink', nest: 'Nest built-in', express: 'raw Express' };
+
+/** SSE per-subscription figures beside the raw Express baseline: what Express itself costs. */
+function expressTable(results: BenchResults, idleSubscribers: number): string {
+  const rows: Array<[string, string, Record<string, number>, string, number]> = [
+    ['idle', 'rssPerSubBytes', { subscribers: idleSubscribers }, 'idle RSS per subscription (KiB)', 1024],
+    ['idle', 'heapPerSubBytes', { subscribers: idleSubscribers }, 'idle V8 heap per subscription (KiB)', 1024],
+    ['subscribe', 'serverUsPerSubscribe', {}, 'server CPU per connect+subscribe+first event (µs)', 1],
+  ];
+  const lines = [
+    '| SSE | raw `node:http` | raw Express | nestjs-longlink | Express/raw | module/Express |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const [scenario, metric, params, label, scale] of rows) {
+    const raw = stat(results, scenario, 'sse', 'raw', params, metric);
+    const exp = stat(results, scenario, 'sse', 'express', params, metric);
+    const mod = stat(results, scenario, 'sse', 'module', params, metric);
+    if (!exp) continue;
+    lines.push(`| ${label} | ${cell(raw, scale)} | ${cell(exp, scale)} | ${cell(mod, scale)} | ${fmtRatio(ratio(exp, raw))} | ${fmtRatio(ratio(mod, exp))} |`);
+  }
+  return lines.length > 2 ? `${lines.join('\n')}\n` : '(no raw Express runs)\n';
+}
 const TRANSPORT_NAMES: Record<BenchTransport, string> = { sse: 'SSE', ws: 'WebSocket', grpc: 'gRPC' };
 
 /** A table: one row per transport × configuration, each implementation's median (min–max), then the ratios. */
@@ -254,6 +275,11 @@ export function renderReport(results: BenchResults): string {
     table(results, 'subscribe', 'subscribesPerSec', 'completed cycles/s', [{}], () => ''),
     table(results, 'subscribe', 'serverUsPerSubscribe', 'µs of server CPU per cycle', [{}], () => ''),
     table(results, 'subscribe', 'clientCpuPct', 'load client CPU, % of one core', [{}], () => ''),
+    '## SSE: what Express itself costs',
+    '',
+    'The raw SSE loop again, as an Express route (`servers/express.server.ts`), beside the raw `node:http` one and the module (which serves SSE through Nest\'s Express adapter): the same idle and subscribe runs.',
+    '',
+    expressTable(results, c.idleSubscribers),
     '## Slow consumer',
     '',
     `nestjs-longlink with its defaults (${DEFAULT_MAX_QUEUE_BYTES / 1048576} MiB queue per subscriber, policy \`disconnect\`): 100 healthy subscribers at 200 values/s of ~2 KB, first alone (${(results.config as { slowControlMs: number }).slowControlMs / 1000} s), then with one more subscriber that stops reading after its first value (${(results.config as { slowMs: number }).slowMs / 1000} s). One run each. "Retained": V8 heap plus external memory after forced GC, end minus start. "RSS": sampled every second without GC, highest minus first. "Disconnected": the server's live subscriptions fell below their count at the start.`,
@@ -287,7 +313,7 @@ export function renderChart(results: BenchResults): string {
   const width = 960;
   const height = 560;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
-  const colors: Record<BenchImpl, string> = { raw: '#7f7f7f', module: '#d62728', nest: '#1f77b4' };
+  const colors: Record<BenchImpl, string> = { raw: '#7f7f7f', module: '#d62728', nest: '#1f77b4', express: '#2ca02c' };
   const grids = TRANSPORTS.flatMap((_, col) =>
     [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),
   );

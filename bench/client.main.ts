@@ -134,8 +134,9 @@ function openWs(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
 }
 
 function openSse(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const base = spec.impl === 'raw' ? '/raw-sse' : spec.impl === 'nest' ? '/nest-sse/' : '/bench/';
-  const path = spec.impl === 'raw' ? `${base}${hello ? '?hello=1' : ''}` : `${base}${hello ? 'hello' : 'topic'}`;
+  const raw = spec.impl === 'raw' || spec.impl === 'express';
+  const base = raw ? '/raw-sse' : spec.impl === 'nest' ? '/nest-sse/' : '/bench/';
+  const path = raw ? `${base}${hello ? '?hello=1' : ''}` : `${base}${hello ? 'hello' : 'topic'}`;
   let response: http.IncomingMessage | undefined;
   const req = http.get({ host, port: spec.ports.http, path, agent: false, headers: { accept: 'text/event-stream' } });
   const sub: Sub = { received: 0, slow, closed: false, close: () => req.destroy(), pause: () => response?.pause() };

@@ -82,9 +82,17 @@ function order(rep: number): BenchImpl[] {
   return IMPLS.map((_, i) => IMPLS[(i + rep) % IMPLS.length]!).filter((impl) => !onlyImpls || onlyImpls.includes(impl));
 }
 
+/** The raw Express SSE baseline runs beside the others in the per-subscription scenarios (idle, subscribe) on SSE. */
+const withExpress = (!onlyImpls || onlyImpls.includes('express')) && (!onlyTransports || onlyTransports.includes('sse'));
+/** The implementations of a per-subscription scenario on `transport`, in this repetition's order. */
+function perSubscription(rep: number, transport: string): BenchImpl[] {
+  return transport === 'sse' && withExpress ? [...order(rep), 'express'] : order(rep);
+}
+
 const servers = new Map<BenchImpl, ServerProcess>();
 async function main(): Promise<void> {
   for (const impl of IMPLS.filter((i) => !onlyImpls || onlyImpls.includes(i))) servers.set(impl, await ServerProcess.start(impl));
+  if (withExpress && (wanted('subscribe') || wanted('idle'))) servers.set('express', await ServerProcess.start('express'));
   const server = (impl: BenchImpl): ServerProcess => servers.get(impl)!;
 
   for (let rep = 0; rep < config.reps; rep++) {
@@ -115,14 +123,14 @@ async function main(): Promise<void> {
         }
       }
       if (wanted('subscribe')) {
-        for (const impl of order(rep)) {
+        for (const impl of perSubscription(rep, transport)) {
           await attempt(`subscribeRate ${transport} ${impl}`, impl, () => subscribeRate(server(impl), transport, impl, {
             scenario: 'subscribe', concurrency: 100, warmupMs: config.warmupMs, windowMs: config.subscribeMs, rep,
           }));
         }
       }
       if (wanted('idle')) {
-        for (const impl of order(rep)) {
+        for (const impl of perSubscription(rep, transport)) {
           // A fresh server: memory figures from a process that ran floods earlier would be noise.
           const fresh = await ServerProcess.start(impl);
           try {

@@ -10,6 +10,7 @@ import type { BenchServer } from './servers/bench-server.interface.js';
 import { ModuleServer } from './servers/module.server.js';
 import { NestServer } from './servers/nest.server.js';
 import { RawServer } from './servers/raw.server.js';
+import { ExpressServer } from './servers/express.server.js';
 
 const impl = process.argv[2] as BenchImpl;
 const send = (reply: ServerReply): void => void process.send!(reply);
@@ -18,6 +19,7 @@ function create(): BenchServer {
   if (impl === 'raw') return new RawServer();
   if (impl === 'nest') return new NestServer();
   if (impl === 'module') return new ModuleServer();
+  if (impl === 'express') return new ExpressServer();
   throw new Error(`unknown implementation ${impl}`);
 }
 

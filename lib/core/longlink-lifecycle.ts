@@ -13,8 +13,10 @@ export class LonglinkLifecycle implements OnModuleInit, BeforeApplicationShutdow
   ) {}
 
   /** Discovers streams and builds each pipeline, so mistakes fail at bootstrap. */
-  onModuleInit(): void {
-    this.invoker.prepareAll(this.registry.all());
+  async onModuleInit(): Promise<void> {
+    const defs = this.registry.all();
+    await this.invoker.resolveClassPipes(defs);
+    this.invoker.prepareAll(defs);
   }
 
   /**

@@ -185,7 +185,7 @@ describe('pipeToWriter', () => {
     writer.resume();
     expect(handle.lastEventId).toBe('5');
     handle.close(new StreamException(StreamErrorCode.UNAVAILABLE, 'bye'));
-    expect(handle.error?.code).toBe('UNAVAILABLE');
+    expect(handle.endError?.code).toBe('UNAVAILABLE');
   });
 
   it('counts events, bytes, drops and slow-consumer cuts into the stream stats when metrics are on', () => {

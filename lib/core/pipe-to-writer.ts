@@ -4,7 +4,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException, toStreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
-import type { StreamEvent } from '../interfaces/stream-event.interface.js';
+import { toStreamEvent, type StreamEvent } from '../interfaces/stream-event.interface.js';
 import type { StreamStats } from '../metrics/longlink-metrics.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from './stream-writer.interface.js';
 
@@ -27,7 +27,7 @@ export interface StreamHandle {
   /** Whether the subscription has ended. */
   readonly closed: boolean;
   /** The error it ended with (also a refusal, a slow-consumer cut or a shutdown), if any. */
-  readonly error: StreamException | undefined;
+  readonly endError: StreamException | undefined;
   /** Ends the subscription from the server side: tears the upstream down and ends the writer (with `error`, if given). */
   close(error?: StreamException): void;
 }
@@ -43,62 +43,84 @@ export class QueueBudget {
 }
 
 /**
- * The one backpressure loop. Subscribes `source` and writes each event to `writer`;
+ * The one backpressure loop. Subscribes `source` (events, or plain values that become
+ * events) and writes each event to `writer`;
  * while the writer reports a full buffer, events wait in a queue bounded by
  * `flow.maxQueueBytes`, past which `flow.policy` applies. The upstream is unsubscribed as
  * soon as the peer goes, the stream ends, or the server closes it. `onFinish` runs once.
  */
 export function pipeToWriter<F>(
-  source: Observable<StreamEvent>,
+  source: Observable<unknown>,
   writer: StreamWriter<F>,
   flow: Required<FlowControlOptions>,
   onFinish: (handle: StreamHandle) => void = () => {},
   budget?: QueueBudget,
   stats?: StreamStats,
+  normalize: (error: unknown) => StreamException = toStreamException,
 ): StreamHandle {
-  return new Pump(source, writer, flow, onFinish, budget, stats);
+  return new Pump(source, writer, flow, onFinish, budget, stats, normalize);
 }
 
+/**
+ * Shared by every pump whose queue was never used: most subscriptions never queue, so their
+ * two queue arrays are allocated on first use only. Never written to (see `enqueue`).
+ */
+const NO_FRAMES: never[] = [];
+
+/** The pump is its source's observer itself (no observer literal, no closures per subscription). */
 class Pump<F> implements StreamHandle {
   queuedBytes = 0;
   maxQueuedBytes = 0;
   droppedEvents = 0;
   lastEventId: string | undefined = undefined;
   closed = false;
-  error: StreamException | undefined = undefined;
-  private readonly queue: F[] = [];
-  private readonly sizes: number[] = [];
+  endError: StreamException | undefined = undefined;
+  private queue: F[] = NO_FRAMES;
+  private sizes: number[] = NO_FRAMES;
   /** Ids of the queued events (parallel to `queue`), so the resume point follows what was written. */
-  private readonly ids: (string | undefined)[] = [];
+  private ids: (string | undefined)[] = NO_FRAMES;
   private head = 0;
   private blocked = false;
   private pendingEnd: { error?: StreamException } | undefined;
   private subscription: Subscription | undefined;
 
   constructor(
-    source: Observable<StreamEvent>,
+    source: Observable<unknown>,
     private readonly writer: StreamWriter<F>,
     private readonly flow: Required<FlowControlOptions>,
     private readonly onFinish: (handle: StreamHandle) => void,
     private readonly budget: QueueBudget | undefined,
     /** Metrics counters of this stream on this transport; `undefined` when metrics are off. */
     private readonly stats: StreamStats | undefined,
+    private readonly normalize: (error: unknown) => StreamException,
   ) {
     writer.onDrain(() => this.flush());
     writer.onClose(() => this.finish());
-    const subscription = source.subscribe({
-      next: (event) => this.onEvent(event),
-      error: (error: unknown) => this.onTerminal(toStreamException(error)),
-      complete: () => this.onTerminal(undefined),
-    });
+    const subscription = source.subscribe(this);
+
     // The source may have ended (or the peer gone) during subscribe().
     if (this.closed) subscription.unsubscribe();
     else this.subscription = subscription;
   }
 
+  /** Observer: a value from the source. */
+  next(value: unknown): void {
+    this.onEvent(value);
+  }
+
+  /** Observer: the source failed. */
+  error(error: unknown): void {
+    this.onTerminal(this.normalize(error));
+  }
+
+  /** Observer: the source completed. */
+  complete(): void {
+    this.onTerminal(undefined);
+  }
+
   close(error?: StreamException): void {
     if (this.closed) return;
-    this.error = error;
+    this.endError = error;
     this.clearQueue();
     this.finish();
     this.guard(() => this.writer.end(error));
@@ -124,10 +146,12 @@ class Pump<F> implements StreamHandle {
     }
   }
 
-  private onEvent(event: StreamEvent): void {
+  private onEvent(value: unknown): void {
     if (this.closed || this.pendingEnd) return;
     let frame: F;
+    let event: StreamEvent;
     try {
+      event = toStreamEvent(value);
       frame = this.writer.frame(event);
     } catch (error) {
       logger.error(`Could not encode an event: ${error instanceof Error ? error.message : String(error)}`);
@@ -160,6 +184,11 @@ class Pump<F> implements StreamHandle {
       }
     }
     if (this.stats !== undefined) this.stats.dropped += this.droppedEvents - dropped;
+    if (this.queue === NO_FRAMES) {
+      this.queue = [];
+      this.sizes = [];
+      this.ids = [];
+    }
     this.queue.push(frame);
     this.sizes.push(size);
     this.ids.push(event.id);
@@ -229,7 +258,7 @@ class Pump<F> implements StreamHandle {
   }
 
   private end(error: StreamException | undefined): void {
-    this.error = error;
+    this.endError = error;
     this.finish();
     this.guard(() => this.writer.end(error));
   }
@@ -239,7 +268,7 @@ class Pump<F> implements StreamHandle {
       StreamErrorCode.RESOURCE_EXHAUSTED,
       `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
     );
-    this.error = error;
+    this.endError = error;
     if (this.stats !== undefined) this.stats.slowDisconnects++;
     this.clearQueue();
     this.finish();

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ArgumentsHost } from '@nestjs/common';
 import type { StreamCall, StreamHeaders, TransportName } from '../interfaces/stream-call.interface.js';
 import { LONGLINK_CONTEXT_TYPE } from '../longlink.constants.js';
@@ -9,11 +8,12 @@ export interface StreamCallInit {
   transport: TransportName;
   params: Record<string, unknown>;
   lastEventId: string | undefined;
-  headers: StreamHeaders;
+  /** The headers, or how to make them on first read (gRPC metadata is copied only if read). */
+  headers: StreamHeaders | (() => StreamHeaders);
   raw: unknown;
   /** The connection's init payload (WebSocket), if any. */
   connectionParams?: unknown;
-  /** Id to use (e.g. a WS client's subscription id); a random one otherwise. */
+  /** Id to use (e.g. a WS client's subscription id); a process-unique one otherwise. */
   id?: string;
   /** The stream ticket presented (SSE `?ticket=`). */
   ticket?: string;
@@ -39,36 +39,59 @@ function parseCookies(header: string | string[] | undefined): Record<string, str
   return out;
 }
 
-/** The core's {@link StreamCall}; `abort()` is for the core and transports only. */
+/** Source of process-unique call ids, made only when `call.id` is read. */
+let lastCallId = 0;
+
+/**
+ * The core's {@link StreamCall}; `abort()` is for the core and transports only.
+ *
+ * Lean on purpose (one per subscription, most of them idle): the id is a counter made on
+ * first read (no random UUID nobody reads) and the `AbortController` exists only once
+ * `signal` is read.
+ */
 export class StreamCallImpl implements StreamCall {
-  readonly id: string;
   readonly stream: string;
   readonly transport: TransportName;
   readonly params: Record<string, unknown>;
   readonly lastEventId: string | undefined;
-  readonly headers: StreamHeaders;
   readonly raw: unknown;
   readonly ticket: string | undefined;
   readonly connectionParams?: unknown;
   user?: unknown;
-  /** @internal Called once the pipeline has run and the handler's stream is subscribed (metrics). */
-  onReady: (() => void) | undefined = undefined;
-  private readonly controller = new AbortController();
+  /** @internal Called once the pipeline has run and the handler's stream is subscribed (metrics); set only when metrics are on. */
+  onReady?: () => void;
+  private headersOrSource: StreamHeaders | (() => StreamHeaders);
+  private givenId: string | undefined;
+  private controller: AbortController | undefined;
+  private aborted = false;
   private parsedCookies: Record<string, string> | undefined;
 
   constructor(init: StreamCallInit) {
-    this.id = init.id ?? randomUUID();
+    this.givenId = init.id;
     this.stream = init.stream;
     this.transport = init.transport;
     this.params = init.params;
     this.lastEventId = init.lastEventId;
-    this.headers = init.headers;
+    this.headersOrSource = init.headers;
     this.raw = init.raw;
     this.ticket = init.ticket;
     if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
   }
 
+  get id(): string {
+    return (this.givenId ??= `c${(++lastCallId).toString(36)}`);
+  }
+
+  get headers(): StreamHeaders {
+    const h = this.headersOrSource;
+    return typeof h === 'function' ? (this.headersOrSource = h()) : h;
+  }
+
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
+    }
     return this.controller.signal;
   }
 
@@ -78,7 +101,9 @@ export class StreamCallImpl implements StreamCall {
 
   /** Ends the call: aborts `signal`. Idempotent. */
   abort(): void {
-    if (!this.controller.signal.aborted) this.controller.abort();
+    if (this.aborted) return;
+    this.aborted = true;
+    this.controller?.abort();
   }
 }
 

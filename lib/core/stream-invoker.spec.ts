@@ -200,6 +200,34 @@ describe('StreamInvoker', () => {
     expect(event).toMatchObject({ id: '7', data: { x: 1 }, kind: 'data' });
   });
 
+  it('openDirect: only streams with no enhancers, no pipes, no custom params and a non-async handler', async () => {
+    const direct = (stream: string) => invoker.openDirect(registry.get(stream)!, call(stream)) !== undefined;
+    // An async generator function is not `async`: calling it runs nothing yet.
+    const plain = ['u/plain', 'u/tracked', 'u/hold', 'u/throws', 'u/bad-return', 'u/iterable'];
+    expect(plain.filter(direct)).toEqual(plain);
+    expect(['u/guarded', 'u/doubled', 'u/param', 'u/async', 'u/filtered'].filter(direct)).toEqual([]);
+    // The handler ran synchronously and its values pass as they are (the pump wraps them).
+    seen.handlerCalls = 0;
+    const opened = invoker.openDirect(registry.get('u/plain')!, call('u/plain'))!;
+    expect(seen.handlerCalls).toBe(1);
+    expect(await lastValueFrom(opened.pipe(toArray()))).toEqual([1, 2]);
+    // A throwing handler or a bad return is a normalised INTERNAL error.
+    const thrown = await lastValueFrom(invoker.openDirect(registry.get('u/throws')!, call('u/throws'))!).catch((e: unknown) => e);
+    expect((thrown as StreamException).code).toBe('INTERNAL');
+  });
+
+  it('the call id is made on first read, unique, and the signal is aborted even when first read after abort()', () => {
+    const a = call('u/plain');
+    const b = call('u/plain');
+    expect(a.id).not.toBe(b.id);
+    expect(a.id).toBe(a.id);
+    b.abort();
+    expect(b.signal.aborted).toBe(true);
+    expect(a.signal.aborted).toBe(false);
+    a.abort();
+    expect(a.signal.aborted).toBe(true);
+  });
+
   it('unsubscribing tears the upstream down and aborts the call signal', async () => {
     const c = call('u/hold');
     const stream = invoker.open(registry.get('u/hold')!, c);

@@ -1,75 +1,42 @@
 import {
   ForbiddenException,
   Injectable,
-  Logger,
-  type ArgumentMetadata,
   type CanActivate,
   type NestInterceptor,
-  type PipeTransform,
 } from '@nestjs/common';
-import { CUSTOM_ROUTE_ARGS_METADATA, EXCEPTION_FILTERS_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
-import type { ExceptionFilterMetadata } from '@nestjs/common/internal';
-import { StreamExceptionFilter } from '../errors/stream-exception.filter.js';
-import { selectExceptionFilterMetadata } from '@nestjs/common/internal';
 import { ApplicationConfig, ModuleRef } from '@nestjs/core';
+import { Observable, catchError, from, isObservable, map, mergeMap, throwError, type Subscription } from 'rxjs';
+import type { StreamException } from '../errors/stream-exception.js';
+import { StreamEvent, toStreamEvent } from '../interfaces/stream-event.interface.js';
+import { LONGLINK_CONTEXT_TYPE } from '../longlink.constants.js';
 import {
-  BaseExceptionFilterContext,
-  ExecutionContextHost,
   FORBIDDEN_MESSAGE,
   GuardsConsumer,
   GuardsContextCreator,
   InterceptorsConsumer,
   InterceptorsContextCreator,
-  PipesConsumer,
-  PipesContextCreator,
-} from '@nestjs/core/internal';
-import type { NestContainer } from '@nestjs/core/injector/container.js';
-import { Observable, catchError, defer, from, isObservable, map, mergeMap, throwError, type Subscription } from 'rxjs';
-import type { StreamArgMetadata } from '../decorators/stream-params.decorator.js';
-import { StreamException, isExpectedError, toStreamException } from '../errors/stream-exception.js';
-import { StreamEvent, toStreamEvent } from '../interfaces/stream-event.interface.js';
-import { LONGLINK_CONTEXT_TYPE, STREAM_ARGS_METADATA, LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
+  containerOf,
+  type ExceptionFilterMetadata,
+} from './nest-internals.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
+import { StreamExceptionHandler } from './stream-exception-handler.js';
+import { StreamParamsFactory, type PreparedParams } from './stream-params-factory.js';
 
 type ContextArgs = [StreamCallImpl];
-
-/** A handler parameter, resolved once at startup. */
-interface PreparedArg {
-  index: number;
-  resolve: (call: StreamCallImpl, context: ExecutionContextHost) => unknown;
-  metadata: ArgumentMetadata;
-  pipes: PipeTransform[];
-}
 
 /** Everything the pipeline needs for one stream, built once. */
 interface PreparedStream {
   guards: CanActivate[];
   interceptors: NestInterceptor[];
   filters: ExceptionFilterMetadata[];
-  args: PreparedArg[];
-  arity: number;
-}
-
-class StreamExceptionFiltersContext extends BaseExceptionFilterContext {
-  constructor(
-    container: NestContainer,
-    private readonly config: ApplicationConfig,
-  ) {
-    super(container);
-  }
-
-  create(instance: object, callback: Function, moduleKey: string): ExceptionFilterMetadata[] {
-    this.moduleContext = moduleKey;
-    // Most specific first: method, then class, then global filters.
-    return this.createContext(instance as never, callback as never, EXCEPTION_FILTERS_METADATA).reverse();
-  }
-
-  override getGlobalMetadata<T extends unknown[]>(): T {
-    // The module's own HTTP filter has nothing to do for streams (they answer errors themselves),
-    // and must not shadow an application's global filter.
-    return this.config.getGlobalFilters().filter((filter) => !(filter instanceof StreamExceptionFilter)) as T;
-  }
+  params: PreparedParams;
+  /**
+   * No guards, interceptors or filters (global ones included), no pipes and no custom param
+   * decorators, and a handler that is not `async`: nothing can run between the subscribe and
+   * the handler, so {@link StreamInvoker.openDirect} calls it synchronously with no rxjs layer.
+   */
+  direct: boolean;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -81,34 +48,32 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 }
 
 /**
- * Runs Nest's pipeline for stream calls: guards → interceptors → pipes → handler, with
- * exception filters on every error (before or after the first event). The execution
- * context has type `'longlink'` and the {@link StreamCall} as its only argument.
+ * The stream context creator: runs Nest's pipeline for stream calls, guards → interceptors →
+ * pipes → handler, with exception filters on every error (before or after the first event).
+ * The execution context has type `'longlink'` and the {@link StreamCall} as its only argument.
+ * Parameters and their pipes: {@link StreamParamsFactory}; filters and error normalisation:
+ * {@link StreamExceptionHandler}.
  *
  * Built like Nest's own websocket and microservice context creators, from the core's
- * guards/interceptors/pipes consumers, with the application config so global enhancers
+ * guards/interceptors consumers, with the application config so global enhancers
  * (`APP_GUARD`, `useGlobalGuards()`, ...) apply.
  */
 @Injectable()
 export class StreamInvoker {
-  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private readonly guardsContextCreator: GuardsContextCreator;
   private readonly guardsConsumer = new GuardsConsumer();
   private readonly interceptorsContextCreator: InterceptorsContextCreator;
   private readonly interceptorsConsumer = new InterceptorsConsumer();
-  private readonly pipesContextCreator: PipesContextCreator;
-  private readonly pipesConsumer = new PipesConsumer();
-  private readonly filtersContext: StreamExceptionFiltersContext;
+  private readonly params: StreamParamsFactory;
+  private readonly exceptions: StreamExceptionHandler;
   private readonly prepared = new WeakMap<StreamDefinition, PreparedStream>();
-  private readonly failedFilters = new WeakSet<ExceptionFilterMetadata>();
 
   constructor(moduleRef: ModuleRef, config: ApplicationConfig) {
-    // ModuleRef keeps the container protected; Nest's own packages receive it directly.
-    const container = (moduleRef as unknown as { container: NestContainer }).container;
+    const container = containerOf(moduleRef);
     this.guardsContextCreator = new GuardsContextCreator(container, config);
     this.interceptorsContextCreator = new InterceptorsContextCreator(container, config);
-    this.pipesContextCreator = new PipesContextCreator(container, config);
-    this.filtersContext = new StreamExceptionFiltersContext(container, config);
+    this.params = new StreamParamsFactory(container, config);
+    this.exceptions = new StreamExceptionHandler(container, config);
   }
 
   /**
@@ -137,7 +102,7 @@ export class StreamInvoker {
           inner = stream
             .pipe(
               map(toStreamEvent),
-              catchError((error: unknown) => this.handleError(error, def, prepared, args)),
+              catchError((error: unknown) => this.exceptions.handle(error, def, prepared.filters, args)),
             )
             .subscribe(subscriber);
           call.onReady?.();
@@ -145,7 +110,7 @@ export class StreamInvoker {
         })
         .catch((error: unknown) => {
           if (subscriber.closed) return;
-          inner = this.handleError(error, def, prepared, args).subscribe(subscriber);
+          inner = this.exceptions.handle(error, def, prepared.filters, args).subscribe(subscriber);
           if (!subscriber.closed) onOpen?.();
         });
       return () => {
@@ -153,6 +118,32 @@ export class StreamInvoker {
         call.abort();
       };
     });
+  }
+
+  /**
+   * The synchronous path: for a stream whose pipeline is empty (see `PreparedStream.direct`),
+   * calls the handler now and returns its Observable itself, without wrapping it. The caller
+   * maps values with `toStreamEvent`, normalises errors with {@link normalize}, aborts the call
+   * when the subscription ends and signals `opened` once it has subscribed. Returns
+   * `undefined` when the stream needs the full pipeline ({@link open}).
+   */
+  openDirect(def: StreamDefinition, call: StreamCallImpl): Observable<unknown> | undefined {
+    let p: PreparedStream;
+    try {
+      p = this.prepare(def);
+    } catch {
+      return undefined; // open() reports it
+    }
+    if (!p.direct) return undefined;
+    try {
+      const result: unknown = def.callback.apply(def.instance, this.params.resolvePlain(p.params, call));
+      // A plain function that returns a Promise: still no pipeline to run, just the wait.
+      if (isThenable(result)) return from(result).pipe(mergeMap((r) => this.toObservable(r, def)));
+      return this.toObservable(result, def);
+    } catch (error) {
+      const normalized = this.normalize(error, def);
+      return throwError(() => normalized);
+    }
   }
 
   private async start(
@@ -172,7 +163,7 @@ export class StreamInvoker {
     if (!allowed) throw new ForbiddenException(FORBIDDEN_MESSAGE);
     if (isClosed()) return undefined;
     const handler = async (): Promise<Observable<unknown>> => {
-      const values = await this.resolveArgs(def, p, call, args);
+      const values = await this.params.resolve(def, p.params, call, args);
       if (isClosed()) return new Observable<never>();
       let result = def.callback.apply(def.instance, values);
       if (isThenable(result)) result = await result;
@@ -199,80 +190,33 @@ export class StreamInvoker {
     );
   }
 
-  private async resolveArgs(
-    def: StreamDefinition,
-    p: PreparedStream,
-    call: StreamCallImpl,
-    args: ContextArgs,
-  ): Promise<unknown[]> {
-    const values: unknown[] = new Array(p.arity).fill(undefined);
-    if (p.args.length === 0) return values;
-    const context = new ExecutionContextHost(args, def.controller as never, def.callback);
-    context.setType(LONGLINK_CONTEXT_TYPE);
-    for (const arg of p.args) {
-      const raw = arg.resolve(call, context);
-      values[arg.index] = arg.pipes.length
-        ? await this.pipesConsumer.applyPipes(raw, arg.metadata as never, arg.pipes)
-        : await raw;
-    }
-    return values;
-  }
-
   private prepare(def: StreamDefinition): PreparedStream {
     const cached = this.prepared.get(def);
     if (cached) return cached;
-    const { instance, callback, moduleKey, methodName } = def;
-    const shared = this.pipesContextCreator.create(instance as never, callback, moduleKey);
-    const paramtypes: unknown[] = Reflect.getMetadata('design:paramtypes', instance, methodName) ?? [];
-    const own: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, methodName) ?? [];
-    const args: PreparedArg[] = own.map((a) => {
-      const metatype = paramtypes[a.index] as ArgumentMetadata['metatype'];
-      const pipes = [...shared, ...this.pipesContextCreator.createConcreteContext(a.pipes as never)] as PipeTransform[];
-      switch (a.kind) {
-        case 'params':
-          return {
-            index: a.index,
-            resolve: (call: StreamCallImpl) => (a.data === undefined ? call.params : call.params[a.data]),
-            metadata: { type: 'query', metatype, data: a.data },
-            pipes,
-          };
-        case 'lastEventId':
-          return {
-            index: a.index,
-            resolve: (call: StreamCallImpl) => call.lastEventId,
-            metadata: { type: 'custom', metatype, data: undefined },
-            pipes,
-          };
-        case 'call':
-          return { index: a.index, resolve: (call: StreamCallImpl) => call, metadata: { type: 'custom' }, pipes: [] };
-      }
-    });
-    // Param decorators made with Nest's createParamDecorator() work too.
-    const routeArgs: Record<string, { index: number; factory?: Function; data?: unknown; pipes?: unknown[] }> =
-      Reflect.getMetadata(ROUTE_ARGS_METADATA, def.controller, methodName) ?? {};
-    for (const [key, meta] of Object.entries(routeArgs)) {
-      if (!key.includes(CUSTOM_ROUTE_ARGS_METADATA) || typeof meta.factory !== 'function') {
-        throw new TypeError(
-          `${def.location}: HTTP parameter decorators (@Query, @Body, @Req, ...) do not apply to @Stream() handlers; use @StreamParams(), @LastEventId() or @StreamContext()`,
-        );
-      }
-      const factory = meta.factory;
-      args.push({
-        index: meta.index,
-        resolve: (_call, context) => factory(meta.data, context),
-        metadata: { type: 'custom', metatype: paramtypes[meta.index] as never, data: meta.data as never },
-        pipes: [...shared, ...this.pipesContextCreator.createConcreteContext((meta.pipes ?? []) as never)] as PipeTransform[],
-      });
-    }
+    const { instance, callback, moduleKey } = def;
+    const params = this.params.create(def);
+    const guards = this.guardsContextCreator.create(instance as never, callback, moduleKey);
+    const interceptors = this.interceptorsContextCreator.create(instance as never, callback, moduleKey);
+    const filters = this.exceptions.create(def);
     const prepared: PreparedStream = {
-      guards: this.guardsContextCreator.create(instance as never, callback, moduleKey),
-      interceptors: this.interceptorsContextCreator.create(instance as never, callback, moduleKey),
-      filters: this.filtersContext.create(instance, callback, moduleKey),
-      args,
-      arity: Math.max(callback.length, paramtypes.length, ...args.map((a) => a.index + 1)),
+      guards,
+      interceptors,
+      filters,
+      params,
+      direct:
+        guards.length === 0 &&
+        interceptors.length === 0 &&
+        filters.length === 0 &&
+        params.plain &&
+        callback.constructor.name !== 'AsyncFunction',
     };
     this.prepared.set(def, prepared);
     return prepared;
+  }
+
+  /** Resolves the class pipes of every stream's parameters (see {@link StreamParamsFactory.resolveClassPipes}). */
+  resolveClassPipes(defs: StreamDefinition[]): Promise<void> {
+    return this.params.resolveClassPipes(defs);
   }
 
   /** Validates every stream's pipeline at startup, so mistakes fail fast. */
@@ -280,51 +224,8 @@ export class StreamInvoker {
     for (const def of defs) this.prepare(def);
   }
 
-  private handleError(
-    error: unknown,
-    def: StreamDefinition,
-    p: PreparedStream,
-    args: ContextArgs,
-  ): Observable<StreamEvent> {
-    const filter = selectExceptionFilterMetadata(p.filters, error);
-    if (!filter) return throwError(() => this.normalize(error, def));
-    const host = new ExecutionContextHost(args, def.controller as never, def.callback);
-    host.setType(LONGLINK_CONTEXT_TYPE);
-    // A filter may return an Observable (used instead), return or throw an error (sent
-    // instead). Anything else, or a filter that crashes (e.g. an HTTP-only filter calling
-    // response.status()), leaves the original error in place.
-    const settle = (value: unknown): Observable<StreamEvent> => {
-      if (isObservable(value)) return value.pipe(map(toStreamEvent));
-      throw value instanceof Error ? value : error;
-    };
-    return defer(() => {
-      const out: unknown = filter.func(error, host);
-      return isThenable(out) ? from(out).pipe(mergeMap(settle)) : settle(out);
-    }).pipe(
-      catchError((e: unknown) => {
-        if (e !== error && !isExpectedError(e)) {
-          if (!this.failedFilters.has(filter)) {
-            // Typically an HTTP-only filter (response.status()): say so once, not per request.
-            this.failedFilters.add(filter);
-            this.logger.warn(
-              `An exception filter failed on stream "${def.name}" (${e instanceof Error ? e.message : String(e)}); ` +
-                `the original error is sent instead. Filters that apply to streams should check host.getType() === 'longlink'.`,
-            );
-          }
-          return throwError(() => this.normalize(error, def));
-        }
-        return throwError(() => this.normalize(e, def));
-      }),
-    );
-  }
-
-  private normalize(error: unknown, def: StreamDefinition): StreamException {
-    const exception = toStreamException(error);
-    if (!isExpectedError(error)) {
-      this.logger.error(
-        `Stream "${def.name}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
-    }
-    return exception;
+  /** Turns anything thrown into a {@link StreamException}; unexpected errors are logged once here. */
+  normalize(error: unknown, def: StreamDefinition): StreamException {
+    return this.exceptions.normalize(error, def);
   }
 }

@@ -9,6 +9,7 @@ import type { StreamDefinition } from './stream-definition.js';
 import { StreamInvoker } from './stream-invoker.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 import { StreamTracker } from './stream-tracker.js';
+import { writePaths } from './write-paths.js';
 
 /**
  * What every transport does to start a subscription: open the stream through the
@@ -18,6 +19,8 @@ import { StreamTracker } from './stream-tracker.js';
 @Injectable()
 export class StreamRunner {
   private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
+  /** One error normaliser per stream, not one per subscription. */
+  private readonly normalizers = new WeakMap<StreamDefinition, (error: unknown) => StreamException>();
 
   constructor(
     private readonly invoker: StreamInvoker,
@@ -75,9 +78,36 @@ export class StreamRunner {
     const debug = Logger.isLevelEnabled('debug');
     if (debug) this.logger.debug(`${call.transport} ${def.name}: subscribed`);
     const done = debug
-      ? (h: StreamHandle) => this.logger.debug(`${call.transport} ${def.name}: ended${h.error ? ` (${h.error.code})` : ''}`)
+      ? (h: StreamHandle) => this.logger.debug(`${call.transport} ${def.name}: ended${h.endError ? ` (${h.endError.code})` : ''}`)
       : undefined;
     const stats = this.metrics.streamStats(call.transport, def.name, def.flowControl.policy);
+    const info = { stream: def.name, transport: call.transport, group };
+    // Streams without enhancers (and metrics off): the handler's own Observable goes straight
+    // into the pump (no wrapper Observable, no map/catchError layers, no promises).
+    const direct = stats === undefined ? this.invoker.openDirect(def, call) : undefined;
+    if (direct) {
+      writePaths.openDirect++;
+      const tracker = this.tracker;
+      const handle = pipeToWriter(
+        direct,
+        writer,
+        def.flowControl,
+        (h) => {
+          tracker.delete(h);
+          call.abort();
+          done?.(h);
+        },
+        budget,
+        undefined,
+        this.normalizer(def),
+      );
+      if (!handle.closed) {
+        writer.opened?.();
+        tracker.add(handle, info);
+      }
+      return handle;
+    }
+    writePaths.openPipeline++;
     // The writer learns when the pipeline accepted the call (SSE commits its head only then).
     const opened = writer.opened ? () => writer.opened!() : undefined;
     if (stats === undefined) {
@@ -91,7 +121,7 @@ export class StreamRunner {
         },
         budget,
       );
-      this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
+      this.tracker.add(handle, info);
       return handle;
     }
     // With metrics: subscribe latency (until the pipeline is through, or the refusal), live gauges.
@@ -114,16 +144,22 @@ export class StreamRunner {
         done?.(h);
         this.metrics.subscription(stats, -1);
         if (perConnection) this.metrics.connection(call.transport, -1);
-        if (!ready && h.error) {
+        if (!ready && h.endError) {
           // Refused (guard, validation, handler) or ended before the pipeline was through.
           ready = true;
-          stats.subscribed(performance.now() - started, h.error.code);
+          stats.subscribed(performance.now() - started, h.endError.code);
         }
       },
       budget,
       stats,
     );
-    this.tracker.add(handle, { stream: def.name, transport: call.transport, group });
+    this.tracker.add(handle, info);
     return handle;
+  }
+
+  private normalizer(def: StreamDefinition): (error: unknown) => StreamException {
+    let fn = this.normalizers.get(def);
+    if (!fn) this.normalizers.set(def, (fn = (error) => this.invoker.normalize(error, def)));
+    return fn;
   }
 }

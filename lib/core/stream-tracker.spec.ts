@@ -9,11 +9,11 @@ class FakeHandle implements StreamHandle {
   maxQueuedBytes = 9;
   droppedEvents = 0;
   closed = false;
-  error: StreamException | undefined;
+  endError: StreamException | undefined;
   constructor(readonly lastEventId: string | undefined) {}
   close(error?: StreamException): void {
     this.closed = true;
-    this.error = error;
+    this.endError = error;
   }
 }
 
@@ -42,10 +42,10 @@ describe('StreamTracker: the shutdown hand-over and introspection', () => {
     expect(notified).toBe(1);
     expect(tracker.isShuttingDown).toBe(true);
     expect(tracker.size).toBe(0);
-    const details = (h: FakeHandle) => h.error!.toJSON().details as { retryAfterMs: number; lastEventId?: string };
+    const details = (h: FakeHandle) => h.endError!.toJSON().details as { retryAfterMs: number; lastEventId?: string };
     for (const h of [...grouped, ...alone]) {
       expect(h.closed).toBe(true);
-      expect(h.error!.code).toBe('UNAVAILABLE');
+      expect(h.endError!.code).toBe('UNAVAILABLE');
       expect(details(h).retryAfterMs).toBeGreaterThanOrEqual(0);
       expect(details(h).retryAfterMs).toBeLessThan(10_000);
       expect(details(h).lastEventId).toBe(h.lastEventId);
@@ -66,6 +66,6 @@ describe('StreamTracker: the shutdown hand-over and introspection', () => {
     const h = new FakeHandle(undefined);
     tracker.add(h, { stream: 's', transport: 'grpc' });
     tracker.shutdown();
-    expect(h.error!.toJSON().details).toEqual({ retryAfterMs: 0 });
+    expect(h.endError!.toJSON().details).toEqual({ retryAfterMs: 0 });
   });
 });

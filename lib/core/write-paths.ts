@@ -1,5 +1,6 @@
 /**
- * How many frames each transport's fast path wrote, and how many went the ordinary way.
+ * How many frames each transport's fast path wrote, and how many went the ordinary way; how
+ * many subscriptions took the synchronous open path.
  *
  * The fast paths (SSE: pre-built HTTP chunks straight to the socket; WebSocket: pre-built
  * frames straight to the socket; gRPC: pre-framed messages straight to the HTTP/2 stream)
@@ -18,4 +19,8 @@ export const writePaths = {
   grpcDirect: 0,
   /** gRPC messages written through grpc-js' `call.write` (server interceptors, unknown grpc-js shape, over the size limit). */
   grpcFallback: 0,
+  /** Subscriptions opened on the synchronous path (no guards, interceptors, pipes or filters: `StreamInvoker.openDirect`). */
+  openDirect: 0,
+  /** Subscriptions opened through the full Nest pipeline (`StreamInvoker.open`). */
+  openPipeline: 0,
 };

@@ -4,6 +4,7 @@ import { throwError, type Observable } from 'rxjs';
 import { StreamErrorCode } from './stream-error-code.js';
 import { HTTP_STATUS_BY_CODE, retryAfterSeconds } from './http.error-map.js';
 import { StreamException } from './stream-exception.js';
+import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 
 /**
  * Answers a {@link StreamException} that reaches an ordinary HTTP route (e.g. `hub.publish()`
@@ -21,7 +22,7 @@ import { StreamException } from './stream-exception.js';
  */
 @Catch(StreamException)
 export class StreamExceptionFilter implements ExceptionFilter<StreamException> {
-  private readonly logger = new Logger('Longlink');
+  private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
 
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 

@@ -33,7 +33,9 @@ export interface StreamCall {
   readonly signal: AbortSignal;
   /**
    * The transport's raw object: the platform's request (Express `Request` or `FastifyRequest`)
-   * on SSE, the upgrade `IncomingMessage` on WS, the `ServerWritableStream` call on gRPC.
+   * on SSE; on WS a `WsUpgradeRequest` (the upgrade request's `headers`, `url` and
+   * `remoteAddress`: the `IncomingMessage` is not kept for the connection's life); the
+   * `ServerWritableStream` call on gRPC.
    */
   readonly raw: unknown;
   /**

@@ -22,18 +22,11 @@ export class StreamEvent<T = unknown> {
   readonly kind: 'data' | 'reset';
   private encoded: string | undefined;
   /**
-   * @internal Each transport's encoding of this event, built by the transport on first use and
-   * shared by every subscriber (plain fields, not WeakMaps: cheaper to reach and to collect).
+   * Encodings transports made of this event, as `[key, frame, key, frame, ...]`: allocated
+   * on first use, usually one or two entries (a flat array: cheaper to reach and to collect
+   * than a Map or WeakMaps). The core keeps them without knowing which transports exist.
    */
-  sseFrame: Buffer | undefined = undefined;
-  /** @internal */
-  sseChunk: Buffer | undefined = undefined;
-  /** @internal */
-  wsTail: Buffer | undefined = undefined;
-  /** @internal */
-  grpcFrame: object | undefined = undefined;
-  /** @internal */
-  grpcTypedFrame: object | undefined = undefined;
+  private frames: unknown[] | undefined = undefined;
 
   /**
    * @param data The value.
@@ -67,6 +60,20 @@ export class StreamEvent<T = unknown> {
   }
 
   /**
+   * @internal The frame `build` makes of this event for `key`, made once per event and shared
+   * by every subscriber (and every call of any transport that uses the same key).
+   */
+  cached<F>(key: FrameKey<F>, build: (event: StreamEvent) => F): F {
+    const frames = this.frames;
+    if (frames !== undefined) {
+      for (let i = 0; i < frames.length; i += 2) if (frames[i] === key) return frames[i + 1] as F;
+    }
+    const frame = build(this);
+    (this.frames ??= []).push(key, frame);
+    return frame;
+  }
+
+  /**
    * The UTF-8 JSON text of `data` (`undefined` becomes `null`). Computed once per event.
    * Throws if `data` cannot be serialised (a `BigInt`, a cycle).
    */
@@ -76,6 +83,16 @@ export class StreamEvent<T = unknown> {
     }
     return this.encoded;
   }
+}
+
+/**
+ * @internal A transport's key for one encoding of events ({@link StreamEvent.cached}); the type
+ * parameter is the frame's type.
+ */
+export class FrameKey<F> {
+  /** Only carries `F` for type checking. */
+  declare readonly frameType?: F;
+  constructor(readonly name: string) {}
 }
 
 /**

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StreamTracker } from '../../lib/index.js';
+import { writePaths } from '../../lib/core/write-paths.js';
 import { DemoController } from '../../sample/demo/demo.controller.js';
 import { Probe, conformanceModule } from '../fixtures/probe.js';
 import { collect, type HarnessFactory, type TransportHarness } from '../harness/harness.js';
@@ -11,8 +12,8 @@ const range = (from: number, count: number) => Array.from({ length: count }, (_,
  * The cases every transport must pass, written against the harness interface only.
  * A transport joins by calling this with its harness factory.
  */
-export function runStreamConformance(factory: HarnessFactory): void {
-  const label = factory().label;
+export function runStreamConformance(factory: HarnessFactory, { globalGuard = true } = {}): void {
+  const label = `${factory().label}${globalGuard ? '' : ', no global guard (synchronous open path)'}`;
 
   describe(`conformance: ${label}`, () => {
     let h: TransportHarness;
@@ -21,7 +22,7 @@ export function runStreamConformance(factory: HarnessFactory): void {
 
     beforeAll(async () => {
       h = factory();
-      await h.start(conformanceModule(h.moduleOptions));
+      await h.start(conformanceModule(h.moduleOptions, { globalGuard }));
       probe = h.app.get(Probe);
       tracker = h.app.get(StreamTracker);
     });
@@ -115,7 +116,7 @@ export function runStreamConformance(factory: HarnessFactory): void {
       const { events, end } = await collect(h.subscribe('probe/pipeline', { params: { echo: 'hi' } }));
       expect(end.kind).toBe('complete');
       expect(probe.log).toEqual([
-        'global-guard',
+        ...(globalGuard ? ['global-guard'] : []),
         'class-guard',
         'method-guard',
         'interceptor',
@@ -132,15 +133,39 @@ export function runStreamConformance(factory: HarnessFactory): void {
 
     it('the execution context tells a stream call apart and carries transport and headers', async () => {
       await collect(h.subscribe('probe/pipeline', { headers: { 'x-probe': 'yes' } }));
-      expect(probe.contexts[0]).toEqual({ type: 'longlink', isStream: true, transport: h.transport, auth: 'yes' });
-      expect(probe.contexts[1]).toMatchObject({ type: 'handler', transport: h.transport });
+      const [guard, handler] = globalGuard ? probe.contexts : [undefined, probe.contexts[0]];
+      if (globalGuard) expect(guard).toEqual({ type: 'longlink', isStream: true, transport: h.transport, auth: 'yes' });
+      expect(handler).toMatchObject({ type: 'handler', transport: h.transport });
     });
 
-    it('a global guard (APP_GUARD) refusal is PERMISSION_DENIED, before the handler runs', async () => {
+    it('a global guard (APP_GUARD) refusal is PERMISSION_DENIED, before the handler runs; without one, plain streams open synchronously', async () => {
+      if (!globalGuard) {
+        // demo/clock has no enhancers, pipes or params: the synchronous path, on this transport too.
+        const before = { ...writePaths };
+        const clock = h.subscribe('demo/clock');
+        await clock.waitForEvents(1);
+        clock.cancel();
+        await settled();
+        expect(writePaths.openDirect - before.openDirect).toBe(1);
+        expect(writePaths.openPipeline - before.openPipeline).toBe(0);
+        return;
+      }
+      const before = { ...writePaths };
       const { events, end } = await collect(h.subscribe('probe/pipeline', { headers: { 'x-deny': '1' } }));
       expect(events).toEqual([]);
       expect(end).toMatchObject({ kind: 'error', code: 'PERMISSION_DENIED' });
       expect(probe.log).toEqual(['global-guard']);
+      expect(writePaths.openDirect - before.openDirect).toBe(0);
+    });
+
+    it('pipes given as classes to @StreamParams / @LastEventId are resolved (injected) and run', async () => {
+      const ok = await collect(h.subscribe('probe/class-pipes', { params: { n: '41' }, lastEventId: 'seen' }));
+      expect(ok.end.kind).toBe('complete');
+      expect(ok.events.map((e) => e.data)).toEqual([{ n: 42, last: 'seen!' }]);
+      expect(probe.log).toContain('tag-pipe');
+      const bad = await collect(h.subscribe('probe/class-pipes', { params: { n: 'abc' } }));
+      expect(bad.events).toEqual([]);
+      expect(bad.end).toMatchObject({ kind: 'error', code: 'BAD_REQUEST' });
     });
 
     it('exception filters map errors', async () => {
@@ -234,7 +259,7 @@ export function runStreamConformance(factory: HarnessFactory): void {
   describe(`shutdown: ${label}`, () => {
     it('app.close() ends open streams with UNAVAILABLE within 1 s and tears them down', async () => {
       const h = factory();
-      await h.start(conformanceModule(h.moduleOptions));
+      await h.start(conformanceModule(h.moduleOptions, { globalGuard }));
       const probe = h.app.get(Probe);
       const subs = [h.subscribe('probe/hold'), h.subscribe('demo/clock')];
       await Promise.all(subs.map((s) => s.waitForEvents(1)));

@@ -1,4 +1,4 @@
-import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
+import { FrameKey, type StreamEvent } from '../../interfaces/stream-event.interface.js';
 
 /** One response message and the bytes it accounts for. */
 export interface GrpcFrame {
@@ -20,15 +20,21 @@ export const GRPC_FRAME_OVERHEAD_BYTES = 512;
  * with {@link cachingSerializer} on the method, its protobuf bytes are made once too.
  */
 export function grpcGenericFrame(event: StreamEvent): GrpcFrame {
-  let frame = event.grpcFrame as GrpcFrame | undefined;
-  if (!frame) {
-    const data = Buffer.from(event.json, 'utf8');
-    const id = event.id ?? '';
-    const message = event.kind === 'reset' ? { id, data, reset: true } : { id, data };
-    frame = { message, size: data.length + id.length + GRPC_FRAME_OVERHEAD_BYTES };
-    event.grpcFrame = frame;
-  }
-  return frame;
+  return event.cached(GRPC_GENERIC, buildGeneric);
+}
+
+const GRPC_GENERIC = new FrameKey<GrpcFrame>('grpc-generic');
+const GRPC_TYPED = new FrameKey<GrpcFrame>('grpc-typed');
+
+function buildGeneric(event: StreamEvent): GrpcFrame {
+  const data = Buffer.from(event.json, 'utf8');
+  const id = event.id ?? '';
+  const message = event.kind === 'reset' ? { id, data, reset: true } : { id, data };
+  return { message, size: data.length + id.length + GRPC_FRAME_OVERHEAD_BYTES };
+}
+
+function buildTyped(event: StreamEvent): GrpcFrame {
+  return { message: event.data, size: Buffer.byteLength(event.json) + GRPC_FRAME_OVERHEAD_BYTES };
 }
 
 /** Wraps a method's response serializer so that one message object is encoded once, however many calls send it. */
@@ -70,5 +76,5 @@ export function grpcTypedFrame(event: StreamEvent): GrpcFrame {
     throw new TypeError('A stream served as a typed gRPC method must emit objects (response messages)');
   }
   // Once per event, like the generic frame: every call then shares its wire bytes too.
-  return (event.grpcTypedFrame ??= { message: data, size: Buffer.byteLength(event.json) + GRPC_FRAME_OVERHEAD_BYTES }) as GrpcFrame;
+  return event.cached(GRPC_TYPED, buildTyped);
 }

@@ -320,7 +320,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       transport: 'grpc',
       params: request.params,
       lastEventId: request.lastEventId,
-      headers: metadataToHeaders(call.metadata),
+      headers: () => metadataToHeaders(call.metadata),
       raw: call,
     });
     this.runner.run(def, streamCall, writer);

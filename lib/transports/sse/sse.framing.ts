@@ -1,5 +1,8 @@
 import type { StreamException } from '../../errors/stream-exception.js';
-import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
+import { FrameKey, type StreamEvent } from '../../interfaces/stream-event.interface.js';
+
+const SSE_FRAME = new FrameKey<Buffer>('sse');
+const SSE_CHUNK = new FrameKey<Buffer>('sse-chunk');
 
 function eventText(event: StreamEvent): string {
   const kind = event.kind === 'reset' ? 'event: reset\n' : '';
@@ -12,7 +15,11 @@ function eventText(event: StreamEvent): string {
  * also has `event: reset`. Built once per event, shared by every subscriber.
  */
 export function sseEventFrame(event: StreamEvent): Buffer {
-  return (event.sseFrame ??= Buffer.from(eventText(event), 'utf8'));
+  return event.cached(SSE_FRAME, buildFrame);
+}
+
+function buildFrame(event: StreamEvent): Buffer {
+  return Buffer.from(eventText(event), 'utf8');
 }
 
 /**
@@ -20,17 +27,17 @@ export function sseEventFrame(event: StreamEvent): Buffer {
  * event: what a chunked response's socket receives for it, whatever the number of subscribers.
  */
 export function sseChunkedEventFrame(event: StreamEvent): Buffer {
-  let chunk = event.sseChunk;
-  if (!chunk) {
-    const text = eventText(event);
-    const length = Buffer.byteLength(text, 'utf8');
-    const head = `${length.toString(16)}\r\n`;
-    chunk = Buffer.allocUnsafe(head.length + length + 2);
-    chunk.write(head, 0, 'latin1');
-    chunk.write(text, head.length, 'utf8');
-    chunk.write('\r\n', head.length + length, 'latin1');
-    event.sseChunk = chunk;
-  }
+  return event.cached(SSE_CHUNK, buildChunk);
+}
+
+function buildChunk(event: StreamEvent): Buffer {
+  const text = eventText(event);
+  const length = Buffer.byteLength(text, 'utf8');
+  const head = `${length.toString(16)}\r\n`;
+  const chunk = Buffer.allocUnsafe(head.length + length + 2);
+  chunk.write(head, 0, 'latin1');
+  chunk.write(text, head.length, 'utf8');
+  chunk.write('\r\n', head.length + length, 'latin1');
   return chunk;
 }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnModuleInit } from '@nestjs/common';
-import { HOST_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
+import { HOST_METADATA, VERSION_METADATA } from '../../core/nest-internals.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { LonglinkConfigError } from '../../core/longlink-options.js';
@@ -16,6 +16,7 @@ import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
 import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } from './sse.request.js';
+import { SseHeartbeat } from './sse.heartbeat.js';
 import { SseWriter } from './sse.writer.js';
 import { interceptNestStreamRoutes, type NestStreamRoute } from './sse.nest-routes.js';
 
@@ -59,6 +60,7 @@ export class SseTransport implements OnModuleInit {
   /** Set once the stream routes are checked (onModuleInit). */
   private registered = false;
   private readonly bases = new Map<string, StreamBase>();
+  private readonly heartbeat: SseHeartbeat;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -67,6 +69,7 @@ export class SseTransport implements OnModuleInit {
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
+    this.heartbeat = new SseHeartbeat(options.sse.heartbeatMs);
     // The adapter is set before Nest registers routes: with NestFactory.create() before this
     // provider exists, with @nestjs/testing's createNestApplication() after (init$ replays).
     adapterHost?.init$.subscribe(() => {
@@ -201,7 +204,7 @@ export class SseTransport implements OnModuleInit {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform' });
       return void res.end();
     }
-    const writer = new SseWriter(res, this.options.sse);
+    const writer = new SseWriter(res, this.options.sse, this.heartbeat);
     if (writer.gone) return;
     if (this.runner.isShuttingDown) return this.refuse(writer, def.name, this.runner.refusal());
     let request;

@@ -4,9 +4,10 @@ import { retryAfterMsOf, type StreamException } from '../../errors/stream-except
 import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
-import { TurnBatcher } from '../../core/turn-batcher.js';
 import { writePaths } from '../../core/write-paths.js';
+import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
 import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
+import type { SseBeating, SseHeartbeat } from './sse.heartbeat.js';
 import {
   SSE_COMPLETE_FRAME,
   SSE_HEARTBEAT_FRAME,
@@ -34,23 +35,38 @@ type FlushableResponse = ServerResponse & { flush?: () => void };
  * long they take), then until the first event, the end of the stream, or `commitDelayMs`
  * after {@link opened}, so that a refusal gets a real status and an empty stream a 204.
  */
-export class SseWriter implements StreamWriter<Buffer> {
+export class SseWriter implements StreamWriter<Buffer>, TurnState, SseBeating {
   private committed = false;
   private ended = false;
-  private batcher: TurnBatcher | undefined;
   /** The socket events are written to directly (chunked response, `res.write` not wrapped). */
   private direct: Socket | undefined;
   private drainFn: (() => void) | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private closeFn: (() => void) | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
   /** Armed while a write waits for the socket to drain; cuts the response when it fires. */
   private stallTimer: NodeJS.Timeout | undefined;
+  /** Batching state of the direct socket ({@link TurnState}), on the writer itself. */
+  turnWrites = 0;
+  bursty = false;
+  corked = false;
 
   constructor(
     private readonly res: FlushableResponse,
     private readonly options: Required<SseOptions>,
+    private readonly heartbeat?: SseHeartbeat,
   ) {
-    res.once('close', () => this.stopTimers());
+    // The one 'close' listener: timers, the socket's drain listener (the socket outlives the
+    // response on keep-alive; 'close' follows 'finish' there too), and the pump.
+    res.once('close', () => {
+      this.stopTimers();
+      if (this.direct && this.drainFn) this.direct.off('drain', this.drainFn);
+      this.closeFn?.();
+    });
+  }
+
+  /** The direct socket, for the batcher ({@link TurnState}); set once committed on the direct path. */
+  get socket(): Socket {
+    return this.direct!;
   }
 
   /** Whether the peer is already gone. */
@@ -82,7 +98,7 @@ export class SseWriter implements StreamWriter<Buffer> {
     if (socket) {
       // A destroyed socket takes nothing; its close ends the subscription.
       if (socket.destroyed) return true;
-      this.batcher!.beforeWrite();
+      turnBatcher.beforeWrite(this);
       writePaths.sseDirect++;
       return this.watchStall(socket.write(frame));
     }
@@ -124,7 +140,7 @@ export class SseWriter implements StreamWriter<Buffer> {
       queueMicrotask(fn);
       return;
     }
-    this.res.once('close', fn);
+    this.closeFn = fn;
   }
 
   /**
@@ -154,24 +170,18 @@ export class SseWriter implements StreamWriter<Buffer> {
     const socket = res.socket;
     if (socket && res.chunkedEncoding && res.write === OutgoingMessage.prototype.write) {
       this.direct = socket;
-      this.batcher = new TurnBatcher(socket);
-      const drain = this.drainFn;
-      if (drain) {
-        // The socket outlives the response (keep-alive): the listener goes with the response.
-        socket.on('drain', drain);
-        const off = (): void => void socket.off('drain', drain);
-        res.once('close', off);
-        res.once('finish', off);
-      }
+      // Removed by the 'close' listener: the socket outlives the response (keep-alive).
+      if (this.drainFn) socket.on('drain', this.drainFn);
     }
-    if (this.options.heartbeatMs > 0) {
-      this.heartbeat = setInterval(() => {
-        if (!(this.direct ?? res).writableNeedDrain) {
-          res.write(SSE_HEARTBEAT_FRAME);
-          res.flush?.();
-        }
-      }, this.options.heartbeatMs);
-      this.heartbeat.unref();
+    this.heartbeat?.add(this);
+  }
+
+  /** One heartbeat comment (from the transport's one timer), unless the buffer is full. */
+  beat(): void {
+    const { res } = this;
+    if (!(this.direct ?? res).writableNeedDrain) {
+      res.write(SSE_HEARTBEAT_FRAME);
+      res.flush?.();
     }
   }
 
@@ -240,8 +250,8 @@ export class SseWriter implements StreamWriter<Buffer> {
 
   private stopTimers(): void {
     clearTimeout(this.commitTimer);
-    clearInterval(this.heartbeat);
     clearTimeout(this.stallTimer);
-    this.commitTimer = this.heartbeat = this.stallTimer = undefined;
+    this.commitTimer = this.stallTimer = undefined;
+    this.heartbeat?.delete(this);
   }
 }

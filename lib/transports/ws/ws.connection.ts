@@ -1,9 +1,8 @@
-import { TurnBatcher } from '../../core/turn-batcher.js';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { QueueBudget, type StreamHandle } from '../../core/pipe-to-writer.js';
+import { QueueBudget } from '../../core/pipe-to-writer.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
@@ -15,6 +14,7 @@ import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
 import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
 import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
 import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
+import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
 
 /** Past this many bytes in the socket's buffer, writers hold further frames in their queues. */
 export const WS_SEND_HIGH_WATER_BYTES = 64 * 1024;
@@ -22,11 +22,22 @@ export const WS_SEND_HIGH_WATER_BYTES = 64 * 1024;
 export const WS_CLOSE_GRACE_MS = 1000;
 const OPEN = 1;
 
-interface Subscription {
-  writer: WsSubscriptionWriter;
-  handle: StreamHandle | undefined;
+/**
+ * What a connection keeps of its upgrade request: guards read `headers` (and cookies from
+ * them). The `IncomingMessage` itself is not retained (it holds buffers, parser state and
+ * the socket's read side for the connection's whole life); this is each call's `raw` on WS.
+ *
+ * @publicApi
+ */
+export interface WsUpgradeRequest {
+  readonly headers: IncomingHttpHeaders;
+  /** The upgrade request's URL (path and query). */
+  readonly url: string;
+  /** The peer's address as the socket saw it. */
+  readonly remoteAddress: string | undefined;
 }
 
+/** Shared by every connection of one transport (one object, not one per connection). */
 export interface WsConnectionDeps {
   registry: StreamRegistry;
   runner: StreamRunner;
@@ -37,10 +48,37 @@ export interface WsConnectionDeps {
    * Decides on the init message's payload (runs `ws.connectionGuard` when it is configured to
    * run after init): `undefined` accepts, an exception refuses (the connection is closed).
    */
-  checkInit(request: IncomingMessage, payload: Record<string, unknown> | undefined): Promise<StreamException | undefined>;
+  checkInit(request: WsUpgradeRequest, payload: Record<string, unknown> | undefined): Promise<StreamException | undefined>;
 }
 
 type SubscribeMessage = Extract<WsClientMessage, { type: 'subscribe' }>;
+
+/** Where a `ws` socket and its `net.Socket` point back to their connection. */
+const CONNECTION = Symbol('longlink.ws.connection');
+type Owned = { [CONNECTION]?: WsConnection };
+const owner = (emitter: unknown): WsConnection => (emitter as Owned)[CONNECTION]!;
+
+// The listeners of every connection: shared functions that find their connection through
+// `this` (the emitter), instead of five closures per connection.
+function onWsMessage(this: WebSocket, data: unknown, isBinary: boolean): void {
+  owner(this).onMessage(data as Buffer, isBinary);
+}
+function onWsPong(this: WebSocket): void {
+  owner(this).alive();
+}
+function onWsError(this: WebSocket, error: Error): void {
+  // Without an 'error' listener, an oversize frame would crash the process.
+  owner(this).onError(error);
+}
+function onWsClose(this: WebSocket): void {
+  owner(this).onClose();
+}
+function onSocketDrain(this: Socket): void {
+  owner(this).onDrain();
+}
+
+/** Shared by every connection with no subscribe waiting (most of them); never written to. */
+const NONE_WAITING: SubscribeMessage[] = [];
 
 /**
  * Where the connection is with its init message (PROTOCOL.md §4.2): none yet, received and
@@ -50,54 +88,49 @@ type InitState = 'none' | 'checking' | 'done' | 'skipped';
 
 /**
  * One client connection: its subscriptions by client id, the protocol of PROTOCOL.md §4,
- * heartbeat, and the connection-wide send budget shared by its subscriptions.
+ * its heartbeat state (the transport's one timer drives {@link heartbeat}), and the
+ * connection-wide send budget shared by its subscriptions.
  */
-export class WsConnection implements WsSubscriptionHost {
-  private readonly subscriptions = new Map<string, Subscription>();
+export class WsConnection implements WsSubscriptionHost, TurnState {
+  private readonly subscriptions = new Map<string, WsSubscriptionWriter>();
   private readonly budget: QueueBudget;
   private invalidMessages = 0;
   private blocked = false;
   private closing = false;
+  private isClosed = false;
+  private closeWaiters: (() => void)[] | undefined;
   private drainCursor = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private pongTimer: NodeJS.Timeout | undefined;
+  /** When the next ping is due (ms, `Date.now()`). */
+  private nextPingAt: number;
+  /** When the unanswered ping was sent, if one is. */
+  private pingSentAt: number | undefined;
   private terminateTimer: NodeJS.Timeout | undefined;
   private initTimer: NodeJS.Timeout | undefined;
   private initState: InitState = 'none';
   /** The init message's payload: every subscription's `call.connectionParams`. */
   private connectionParams: Record<string, unknown> | undefined;
   /** Subscribes that arrived before the init was answered, in order. */
-  private waiting: SubscribeMessage[] = [];
-  private readonly batcher: TurnBatcher;
-  /** Resolves when the socket is closed. */
-  readonly closed: Promise<void>;
+  private waiting: SubscribeMessage[] = NONE_WAITING;
+  /** Batching state ({@link TurnState}): on the connection itself, no object of its own. */
+  turnWrites = 0;
+  bursty = false;
+  corked = false;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly socket: Socket,
-    private readonly request: IncomingMessage,
+    readonly socket: Socket,
+    private readonly request: WsUpgradeRequest,
     private readonly deps: WsConnectionDeps,
   ) {
     this.budget = new QueueBudget(deps.options.maxBufferedBytes);
-    this.batcher = new TurnBatcher(socket);
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('pong', () => this.alive());
-    // Without an 'error' listener, an oversize frame would crash the process.
-    ws.on('error', (error) => deps.logger.debug?.(`WebSocket error: ${error.message}`));
-    socket.on('drain', () => this.onDrain());
-    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
-    void this.closed.then(() => this.onClose());
-    const { heartbeatMs, heartbeatTimeoutMs } = deps.options;
-    if (heartbeatMs > 0) {
-      // A ping every heartbeatMs; a peer that has not answered heartbeatTimeoutMs after it is cut.
-      this.heartbeat = setInterval(() => {
-        if (this.pongTimer) return; // still waiting for the last one
-        ws.ping();
-        this.pongTimer = setTimeout(() => ws.terminate(), heartbeatTimeoutMs);
-        this.pongTimer.unref();
-      }, heartbeatMs);
-      this.heartbeat.unref();
-    }
+    this.nextPingAt = Date.now() + deps.options.heartbeatMs;
+    (ws as unknown as Owned)[CONNECTION] = this;
+    (socket as unknown as Owned)[CONNECTION] = this;
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    socket.on('drain', onSocketDrain);
+    ws.on('close', onWsClose); // emitted once
     if (deps.options.requireInit) {
       this.initTimer = setTimeout(() => {
         if (this.initState === 'none') this.close(WsCloseCode.INIT_TIMEOUT, 'Init message not received in time');
@@ -106,10 +139,31 @@ export class WsConnection implements WsSubscriptionHost {
     }
   }
 
-  /** The peer answered a ping or sent a message. */
-  private alive(): void {
-    clearTimeout(this.pongTimer);
-    this.pongTimer = undefined;
+  /** Resolves when the socket is closed (made on demand: only shutdown waits for it). */
+  get closed(): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
+  }
+
+  /**
+   * One beat of the transport's heartbeat timer: a ping every `heartbeatMs`; a peer that has
+   * not answered one (pong or any message) `heartbeatTimeoutMs` after it was sent is cut.
+   */
+  heartbeat(now: number): void {
+    if (this.closing) return;
+    if (this.pingSentAt !== undefined) {
+      if (now - this.pingSentAt >= this.deps.options.heartbeatTimeoutMs) this.ws.terminate();
+      return;
+    }
+    if (now < this.nextPingAt) return;
+    this.nextPingAt = now + this.deps.options.heartbeatMs;
+    this.pingSentAt = now;
+    this.ws.ping();
+  }
+
+  /** @internal The peer answered a ping or sent a message. */
+  alive(): void {
+    this.pingSentAt = undefined;
   }
 
   /** Number of active subscriptions. */
@@ -121,15 +175,19 @@ export class WsConnection implements WsSubscriptionHost {
    * Writes pre-built frames straight to the socket (`ws` frames each send on its own),
    * coalescing a turn's writes when the source is fast ({@link TurnBatcher}).
    */
-  send(...frames: Buffer[]): boolean {
+  send(frame: Buffer, tail?: Buffer): boolean {
     if (!this.writable()) return true; // closed or closing: the close handler tears everything down
     const socket = this.socket;
-    this.batcher.beforeWrite();
-    if (this.batcher.corked || frames.length === 1) {
-      for (const frame of frames) socket.write(frame);
+    turnBatcher.beforeWrite(this);
+    if (tail === undefined) {
+      socket.write(frame);
+    } else if (this.corked) {
+      socket.write(frame);
+      socket.write(tail);
     } else {
       socket.cork();
-      for (const frame of frames) socket.write(frame);
+      socket.write(frame);
+      socket.write(tail);
       socket.uncork();
     }
     if (this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) this.blocked = true;
@@ -159,7 +217,7 @@ export class WsConnection implements WsSubscriptionHost {
 
   finish(writer: WsSubscriptionWriter, error?: StreamException): void {
     const id = writer.subscriptionId;
-    if (this.subscriptions.get(id)?.writer !== writer) return; // unsubscribed meanwhile
+    if (this.subscriptions.get(id) !== writer) return; // unsubscribed meanwhile
     this.subscriptions.delete(id);
     this.emit(error ? wsErrorFrame(id, error) : wsCompleteFrame(id));
   }
@@ -171,7 +229,7 @@ export class WsConnection implements WsSubscriptionHost {
 
   /** Ends every subscription with `error` (they are told), then closes with `code`. */
   shutdown(error: StreamException, code: number, reason: string): void {
-    for (const { handle } of [...this.subscriptions.values()]) handle?.close(error);
+    for (const writer of [...this.subscriptions.values()]) writer.handle?.close(error);
     this.close(code, reason);
   }
 
@@ -185,7 +243,13 @@ export class WsConnection implements WsSubscriptionHost {
     this.terminateTimer.unref();
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal */
+  onError(error: Error): void {
+    this.deps.logger.debug?.(`WebSocket error: ${error.message}`);
+  }
+
+  /** @internal */
+  onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
     this.alive(); // any message proves the peer is alive
     let message: WsClientMessage;
@@ -206,10 +270,10 @@ export class WsConnection implements WsSubscriptionHost {
       case 'unsubscribe': {
         const index = this.waiting.findIndex((w) => w.id === message.id);
         if (index >= 0) return void this.waiting.splice(index, 1);
-        const subscription = this.subscriptions.get(message.id);
-        if (!subscription) return; // already ended: nothing to do
+        const writer = this.subscriptions.get(message.id);
+        if (!writer) return; // already ended: nothing to do
         this.subscriptions.delete(message.id);
-        subscription.writer.peerGone();
+        writer.peerGone();
         return;
       }
       case 'subscribe':
@@ -243,7 +307,7 @@ export class WsConnection implements WsSubscriptionHost {
         this.initState = 'done';
         this.emit(WS_INIT_ACK_FRAME);
         const waiting = this.waiting;
-        this.waiting = [];
+        this.waiting = NONE_WAITING;
         for (const message of waiting) {
           if (this.closing) return;
           this.subscribe(message);
@@ -274,6 +338,7 @@ export class WsConnection implements WsSubscriptionHost {
         ),
       );
     }
+    if (this.waiting === NONE_WAITING) this.waiting = [];
     this.waiting.push(message);
   }
 
@@ -313,10 +378,10 @@ export class WsConnection implements WsSubscriptionHost {
       raw: this.request,
       connectionParams: this.connectionParams,
     });
-    const subscription: Subscription = { writer: new WsSubscriptionWriter(this, id), handle: undefined };
-    this.subscriptions.set(id, subscription);
+    const writer = new WsSubscriptionWriter(this, id);
+    this.subscriptions.set(id, writer);
     // Grouped by connection: its subscriptions share one retry delay at shutdown.
-    subscription.handle = this.deps.runner.run(def, call, subscription.writer, this.budget, this);
+    writer.handle = this.deps.runner.run(def, call, writer, this.budget, this);
   }
 
   private refuse(id: string, error: StreamException, stream = ''): void {
@@ -339,11 +404,12 @@ export class WsConnection implements WsSubscriptionHost {
     }
   }
 
-  private onDrain(): void {
+  /** @internal */
+  onDrain(): void {
     if (!this.blocked || this.ws.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) return;
     this.blocked = false;
     // Let every subscription flush, starting from a different one each time for fairness.
-    const writers = [...this.subscriptions.values()].map((s) => s.writer);
+    const writers = [...this.subscriptions.values()];
     if (writers.length === 0) return;
     const start = this.drainCursor++ % writers.length;
     for (let i = 0; i < writers.length && !this.blocked; i++) {
@@ -352,19 +418,22 @@ export class WsConnection implements WsSubscriptionHost {
   }
 
   private teardownAll(): void {
-    const subscriptions = [...this.subscriptions.values()];
+    const writers = [...this.subscriptions.values()];
     this.subscriptions.clear();
-    for (const { writer } of subscriptions) writer.peerGone();
+    for (const writer of writers) writer.peerGone();
   }
 
-  private onClose(): void {
+  /** @internal */
+  onClose(): void {
     this.closing = true;
-    clearInterval(this.heartbeat);
-    clearTimeout(this.pongTimer);
+    this.isClosed = true;
     clearTimeout(this.terminateTimer);
     clearTimeout(this.initTimer);
-    this.waiting = [];
+    this.waiting = NONE_WAITING;
     this.teardownAll();
     this.deps.onClosed(this);
+    const waiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 }

@@ -1,5 +1,5 @@
 import type { StreamException } from '../../errors/stream-exception.js';
-import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
+import { FrameKey, type StreamEvent } from '../../interfaces/stream-event.interface.js';
 
 const TEXT = 0x1;
 
@@ -44,13 +44,15 @@ export function wsNextHead(subscriptionId: string): Buffer {
  * subscriber on every connection. The frame header depends only on the two lengths.
  */
 export function wsNextTail(event: StreamEvent): Buffer {
-  let tail = event.wsTail;
-  if (!tail) {
-    const text =
-      event.id === undefined ? `,"data":${event.json}}` : `,"eventId":${JSON.stringify(event.id)},"data":${event.json}}`;
-    tail = event.wsTail = Buffer.from(text, 'utf8');
-  }
-  return tail;
+  return event.cached(WS_TAIL, buildTail);
+}
+
+const WS_TAIL = new FrameKey<Buffer>('ws-tail');
+
+function buildTail(event: StreamEvent): Buffer {
+  const text =
+    event.id === undefined ? `,"data":${event.json}}` : `,"eventId":${JSON.stringify(event.id)},"data":${event.json}}`;
+  return Buffer.from(text, 'utf8');
 }
 
 /** The frame header and head of a `next` message whose tail is `tailLength` bytes long. */

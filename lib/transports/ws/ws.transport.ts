@@ -11,7 +11,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
-import { ExecutionContextHost } from '@nestjs/core/internal';
+import { ExecutionContextHost } from '../../core/nest-internals.js';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocketServer } from 'ws';
 import { StreamCallImpl } from '../../core/stream-call.js';
@@ -22,7 +22,7 @@ import { StreamException, isExpectedError, shuttingDownError, toStreamException 
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_CONTEXT_TYPE, LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
-import { WS_CLOSE_GRACE_MS, WsConnection } from './ws.connection.js';
+import { WS_CLOSE_GRACE_MS, WsConnection, type WsConnectionDeps, type WsUpgradeRequest } from './ws.connection.js';
 import { WS_UPGRADE_STATUS_BY_CODE, WsCloseCode } from './ws.error-map.js';
 import { loadWs } from './ws.loader.js';
 
@@ -46,6 +46,10 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
   private others: UpgradeListener[] = [];
   private guard: CanActivate | undefined;
   private stopped = false;
+  /** What every connection shares (one object for all). */
+  private deps: WsConnectionDeps | undefined;
+  /** The one heartbeat timer of all connections. */
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -102,6 +106,27 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       for (const listener of this.others) listener.call(server, request, socket, head);
     };
     server.on('upgrade', this.dispatcher);
+    this.deps = {
+      registry: this.registry,
+      runner: this.runner,
+      options: this.ws,
+      logger: this.logger,
+      onClosed: (c) => {
+        if (this.connections.delete(c)) this.runner.connection('ws', -1);
+      },
+      checkInit: (req, payload) =>
+        this.guard && this.ws.connectionGuardAt === 'init' ? this.runConnectionGuard(req, payload) : Promise.resolve(undefined),
+    };
+    const { heartbeatMs, heartbeatTimeoutMs } = this.ws;
+    if (heartbeatMs > 0) {
+      // One timer for every connection; it beats often enough that a ping leaves within a
+      // quarter of the shorter period of its due time, and a silent peer is cut as late.
+      this.heartbeat = setInterval(() => {
+        const now = Date.now();
+        for (const connection of this.connections) connection.heartbeat(now);
+      }, Math.max(5, Math.floor(Math.min(heartbeatMs, heartbeatTimeoutMs) / 4)));
+      this.heartbeat.unref();
+    }
     this.logger.log(`WebSocket endpoint at ${this.ws.path}`);
   }
 
@@ -111,6 +136,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     // Every subscription gets its hand-over error (one retry delay per connection), then each
     // connection closes with 1001; peers that do not answer are cut within shutdown.drainMs.
     this.runner.closeAll();
+    clearInterval(this.heartbeat);
     const error = shuttingDownError();
     const closing = [...this.connections].map((c) => {
       c.shutdown(error, WsCloseCode.GOING_AWAY, error.message);
@@ -132,31 +158,25 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    // Only this is kept of the request once upgraded (guards read headers and cookies).
+    const info: WsUpgradeRequest = {
+      headers: request.headers,
+      url: request.url ?? '/',
+      remoteAddress: socket.remoteAddress,
+    };
     if (!this.originAllowed(request)) {
       return reject(socket, new StreamException(StreamErrorCode.PERMISSION_DENIED, 'Origin not allowed'));
     }
     if (this.closing) return reject(socket, this.runner.refusal());
     if (this.guard && this.ws.connectionGuardAt === 'upgrade') {
-      const refusal = await this.runConnectionGuard(request, undefined);
+      const refusal = await this.runConnectionGuard(info, undefined);
       if (refusal) return reject(socket, refusal);
     }
     if (socket.destroyed) return;
-    if (this.closing || !this.wss) return reject(socket, this.runner.refusal()); // shutdown began during the guard
+    if (this.closing || !this.wss || !this.deps) return reject(socket, this.runner.refusal()); // shutdown began during the guard
+    const deps = this.deps;
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new WsConnection(ws, socket, request, {
-        registry: this.registry,
-        runner: this.runner,
-        options: this.ws,
-        logger: this.logger,
-        onClosed: (c) => {
-          if (this.connections.delete(c)) this.runner.connection('ws', -1);
-        },
-        checkInit: (req, payload) =>
-          this.guard && this.ws.connectionGuardAt === 'init'
-            ? this.runConnectionGuard(req, payload)
-            : Promise.resolve(undefined),
-      });
-      this.connections.add(connection);
+      this.connections.add(new WsConnection(ws, socket, info, deps));
       this.runner.connection('ws', 1);
     });
   }
@@ -167,7 +187,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
    * after init). Resolves with the refusal, or `undefined` when the guard allows.
    */
   private async runConnectionGuard(
-    request: IncomingMessage,
+    request: WsUpgradeRequest,
     connectionParams: Record<string, unknown> | undefined,
   ): Promise<StreamException | undefined> {
     const call = new StreamCallImpl({

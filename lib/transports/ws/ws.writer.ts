@@ -1,3 +1,4 @@
+import type { StreamHandle } from '../../core/pipe-to-writer.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import { writePaths } from '../../core/write-paths.js';
 import type { StreamException } from '../../errors/stream-exception.js';
@@ -6,8 +7,8 @@ import { isNextTail, wsNextHead, wsNextPrefix, wsNextTail, wsResetFrame } from '
 
 /** What a subscription writer needs from its connection. */
 export interface WsSubscriptionHost {
-  /** Writes whole frames, in order; `false` when the connection's send buffer is full. */
-  send(...frames: Buffer[]): boolean;
+  /** Writes a whole frame (or a frame's prefix and its tail); `false` when the connection's send buffer is full. */
+  send(frame: Buffer, tail?: Buffer): boolean;
   /** The subscription ended (complete or error): say so to the client and forget it. */
   finish(writer: WsSubscriptionWriter, error?: StreamException): void;
   /** The subscription cannot keep up: the connection is closed with 4429. */
@@ -22,8 +23,11 @@ export interface WsSubscriptionHost {
  */
 export class WsSubscriptionWriter implements StreamWriter<Buffer> {
   private readonly head: Buffer;
-  private prefix: Buffer;
+  /** Frame header + head for tails of `prefixTailLength` bytes; built on the first write. */
+  private prefix: Buffer | undefined;
   private prefixTailLength = 0;
+  /** The running subscription (set by the connection once started). */
+  handle: StreamHandle | undefined;
   private drainFn: (() => void) | undefined;
   private closeFn: (() => void) | undefined;
 
@@ -32,7 +36,6 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
     readonly subscriptionId: string,
   ) {
     this.head = wsNextHead(subscriptionId);
-    this.prefix = wsNextPrefix(this.head, 0);
   }
 
   frame(event: StreamEvent): Buffer {
@@ -45,7 +48,7 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
 
   write(frame: Buffer): boolean {
     if (!isNextTail(frame)) return this.host.send(frame);
-    if (frame.length !== this.prefixTailLength) {
+    if (this.prefix === undefined || frame.length !== this.prefixTailLength) {
       this.prefix = wsNextPrefix(this.head, frame.length);
       this.prefixTailLength = frame.length;
     }

@@ -3,13 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { collect } from '../harness/harness.js';
 import { GrpcHarness } from '../harness/grpc.harness.js';
 import { SseHarness, setTestLogger } from '../harness/sse.harness.js';
-import { WsHarness } from '../harness/ws.harness.js';
+import { WsHarness, openWs } from '../harness/ws.harness.js';
+import { until } from '../harness/util.js';
 import { conformanceModule } from '../fixtures/probe.js';
 import { runStreamConformance } from './streams.cases.js';
 
 /**
  * Logs: the whole conformance suite on every transport with every log level captured, plus
- * requests that carry secrets (Authorization, cookies, a ticket in the query string). No
+ * requests that carry secrets (Authorization, cookies, a ticket in the query string, a
+ * WebSocket init payload). No
  * secret may appear in any line at any level; every line has the module's one context;
  * per-subscription lines are debug only.
  */
@@ -31,11 +33,26 @@ const capture: LoggerService = {
 };
 setTestLogger(capture);
 
-const SECRETS = ['demo-token', 's3cr3t-auth', 's3cr3t-cookie', 's3cr3t-ticket', 's3cr3t-metadata'];
+const SECRETS = ['demo-token', 's3cr3t-auth', 's3cr3t-cookie', 's3cr3t-ticket', 's3cr3t-metadata', 's3cr3t-init'];
 
 runStreamConformance(() => new SseHarness('express'));
 runStreamConformance(() => new WsHarness('express'));
 runStreamConformance(() => new GrpcHarness('express'));
+
+/**
+ * A WebSocket init message carrying a secret (PROTOCOL.md §4.1.1): accepted, read by a guard
+ * that refuses it, then a second (malformed) init that echoes nothing back.
+ */
+async function initPayloadExchange(url: string): Promise<void> {
+  const ws = await openWs(url);
+  const received: { type: string; id?: string }[] = [];
+  ws.on('message', (raw) => received.push(JSON.parse(String(raw)) as { type: string; id?: string }));
+  ws.send(JSON.stringify({ type: 'init', payload: { token: 's3cr3t-init' } }));
+  ws.send(JSON.stringify({ type: 'subscribe', id: 'secure', stream: 'demo/secure' }));
+  ws.send(JSON.stringify({ type: 'init', payload: { token: 's3cr3t-init' } }));
+  await until(() => received.some((m) => m.type === 'init_ack') && received.some((m) => m.type === 'error' && m.id === 'secure') && received.filter((m) => m.type === 'error').length >= 2, 5000, 'init exchange');
+  ws.close();
+}
 
 describe('logs across the conformance suite', () => {
   it('requests with secrets on every transport: refused, failing and served', async () => {
@@ -46,6 +63,7 @@ describe('logs across the conformance suite', () => {
       await collect(h.subscribe('demo/fail', { headers, params: { after: 1 } }));
       await collect(h.subscribe('demo/counter', { headers, params: { count: 2, intervalMs: 0, ticket: 's3cr3t-ticket' } }));
       await collect(h.subscribe('no/such-stream', { headers, params: { ticket: 's3cr3t-ticket' } }));
+      if (h instanceof WsHarness) await initPayloadExchange(h.url);
       await h.stop();
     }
   }, 60_000);

@@ -55,7 +55,7 @@ export type { StreamHandle } from './core/pipe-to-writer.js';
 export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
 export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';
-export type { WsUpgradeRequest } from './transports/ws/ws.connection.js';
+export type { WsUpgradeRequest } from './transports/ws/ws.upgrade-request.js';
 export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
 export {
   GRPC_STATUS_BY_CODE,

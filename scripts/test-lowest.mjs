@@ -30,7 +30,7 @@ lowest.ws = platformWs.ws;
 const work = mkdtempSync(join(tmpdir(), 'longlink-lowest-'));
 let status = 1;
 try {
-  for (const path of ['lib', 'test', 'sample', 'proto', 'tsconfig.json', 'vitest.config.ts']) cpSync(join(root, path), join(work, path), { recursive: true });
+  for (const path of ['lib', 'test', 'sample', 'proto', 'tsconfig.json', 'vitest.config.ts', 'README.md', 'PROTOCOL.md']) cpSync(join(root, path), join(work, path), { recursive: true });
   const devDependencies = { ...pkg.devDependencies, ...lowest };
   writeFileSync(
     join(work, 'package.json'),

@@ -1,4 +1,4 @@
-import type { LoggerService } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { collect } from '../harness/harness.js';
 import { GrpcHarness } from '../harness/grpc.harness.js';
@@ -32,6 +32,9 @@ const capture: LoggerService = {
   fatal: record('fatal'),
 };
 setTestLogger(capture);
+// Every level explicitly: Nest before 12.5 answers Logger.isLevelEnabled() from these levels only
+// (false for all with a custom logger and none set), 12.5 also without them.
+Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose', 'fatal']);
 
 const SECRETS = ['demo-token', 's3cr3t-auth', 's3cr3t-cookie', 's3cr3t-ticket', 's3cr3t-metadata', 's3cr3t-init'];
 

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { deferred, within } from './util.js';
@@ -83,7 +84,9 @@ export class TestRedis {
   /** Subscriptions to `channel` now (`PUBSUB NUMSUB`). */
   async subscriberCount(channel: string): Promise<number> {
     if (!this.admin) {
-      const { Redis } = await import('ioredis');
+      // Loaded as the module loads it: ioredis 5.0.0 (the low end of the peer range) has no named `Redis`.
+      const ioredis = createRequire(import.meta.url)('ioredis') as { default?: unknown };
+      const Redis = (ioredis.default ?? ioredis) as new (url: string, options: object) => import('ioredis').Redis;
       this.admin = new Redis(this.url, { maxRetriesPerRequest: 1 });
       this.admin.on('error', () => undefined); // reconnects by itself across kill()/run()
     }

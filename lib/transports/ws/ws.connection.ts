@@ -13,6 +13,7 @@ import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interf
 import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
 import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
 import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
+import type { WsUpgradeRequest } from './ws.upgrade-request.js';
 import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
 import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
 
@@ -22,20 +23,8 @@ export const WS_SEND_HIGH_WATER_BYTES = 64 * 1024;
 export const WS_CLOSE_GRACE_MS = 1000;
 const OPEN = 1;
 
-/**
- * What a connection keeps of its upgrade request: guards read `headers` (and cookies from
- * them). The `IncomingMessage` itself is not retained (it holds buffers, parser state and
- * the socket's read side for the connection's whole life); this is each call's `raw` on WS.
- *
- * @publicApi
- */
-export interface WsUpgradeRequest {
-  readonly headers: IncomingHttpHeaders;
-  /** The upgrade request's URL (path and query). */
-  readonly url: string;
-  /** The peer's address as the socket saw it. */
-  readonly remoteAddress: string | undefined;
-}
+
+export type { WsUpgradeRequest };
 
 /** Shared by every connection of one transport (one object, not one per connection). */
 export interface WsConnectionDeps {

@@ -55,9 +55,14 @@ if (onlyFanout) {
   config.fanout = onlyFanout;
   config.metricsFanout = onlyFanout;
 }
-/** Opt-in scenarios (`metrics`) run only when `--only=` names them. */
+/**
+ * Opt-in scenarios run only when `--only=` names them; `metrics` also when `--impls=` names
+ * `module-metrics` or `module-nometrics` (which run nowhere else).
+ */
 const OPT_IN = ['metrics'];
-const wanted = (scenario: string): boolean => (only ? only.includes(scenario) : !OPT_IN.includes(scenario));
+const metricsImplNamed = !!onlyImpls?.some((i) => i === 'module-metrics' || i === 'module-nometrics');
+const wanted = (scenario: string): boolean =>
+  only ? only.includes(scenario) : !OPT_IN.includes(scenario) || (scenario === 'metrics' && metricsImplNamed);
 const records: RunRecord[] = [];
 const failures: string[] = [];
 const started = Date.now();

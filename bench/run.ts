@@ -4,7 +4,8 @@
  * run interleaved (raw, module, nest, then the next configuration...) and every configuration
  * is repeated, so the machine's drift hits all of them alike. Writes `bench/results.json`,
  * `bench/RESULTS.md` and `bench/chart.svg` (or into `--out=<dir>`). The `metrics` scenario
- * (the module without and with an OpenTelemetry SDK) runs only when `--only=` names it.
+ * (the module without and with an OpenTelemetry SDK) is opt-in: `--only=metrics`, or `--impls=`
+ * naming `module-metrics` or `module-nometrics`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

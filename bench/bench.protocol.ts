@@ -12,11 +12,22 @@ export type BenchTransport = 'sse' | 'ws' | 'grpc';
 /**
  * The implementations compared: plain raw servers, Nest's own built-ins, this module; and
  * `express`, a raw SSE baseline on Express (SSE only; idle and subscribe scenarios only).
+ * `module-nometrics` (`metrics.enabled: false`: `@opentelemetry/api` never loaded) and
+ * `module-metrics` (a real `@opentelemetry/sdk-metrics` MeterProvider registered) are the
+ * module again, for the opt-in `metrics` scenario only; `module` itself has the API installed
+ * and no SDK registered.
  */
-export type BenchImpl = 'raw' | 'nest' | 'module' | 'express';
+export type BenchImpl = 'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics';
 
 export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
 export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];
+/** The `metrics` scenario's implementations: the module without and with an OpenTelemetry SDK. */
+export const METRICS_IMPLS: readonly BenchImpl[] = ['module', 'module-nometrics', 'module-metrics'];
+
+/** Whether `impl` is nestjs-longlink (in any metrics configuration): the clients speak its protocol. */
+export function isModuleImpl(impl: BenchImpl): boolean {
+  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics';
+}
 
 /** Where a server process listens. */
 export interface ServerPorts {
@@ -43,7 +54,11 @@ export type ServerCommand =
 /** Server → orchestrator. */
 export type ServerReply =
   | { type: 'listening'; ports: ServerPorts }
-  | { type: 'ok'; cmd: string; published?: number }
+  /**
+   * `counted` (on `stop`, `module-metrics` only): `longlink.events.delivered` summed over its
+   * data points, as the SDK collects it: proof that the instruments were live.
+   */
+  | { type: 'ok'; cmd: string; published?: number; counted?: number }
   | { type: 'mem'; rss: number; heapUsed: number; external: number; arrayBuffers: number; subscriptions: number }
   | { type: 'error'; message: string };
 

@@ -73,7 +73,50 @@ function fmtRatio(r: number): string {
   return Number.isFinite(r) ? `${r.toFixed(2)}×` : '–';
 }
 
-const NAMES: Record<BenchImpl, string> = { raw: 'raw', module: 'nestjs-longlink', nest: 'Nest built-in', express: 'raw Express' };
+const NAMES: Record<BenchImpl, string> = {
+  raw: 'raw',
+  module: 'nestjs-longlink',
+  nest: 'Nest built-in',
+  express: 'raw Express',
+  'module-nometrics': 'nestjs-longlink, metrics off',
+  'module-metrics': 'nestjs-longlink, metrics on (SDK)',
+};
+
+/**
+ * The `metrics` scenario (opt-in, `--only=metrics`): the module with the OpenTelemetry API and
+ * no SDK, with metrics turned off, and with a real SDK MeterProvider, in the same interleaved
+ * run; ratios against the first. `undefined` when the run had no such records.
+ */
+export function metricsSection(results: BenchResults): string | undefined {
+  if (!results.records.some((r) => r.scenario === 'metrics' || r.scenario === 'metrics-latency')) return undefined;
+  const fanout = [...new Set(results.records.filter((r) => r.scenario === 'metrics').map((r) => r.params.subscribers!))].sort((a, b) => a - b);
+  const rows: Array<[string, string, Record<string, number>, string]> = [
+    ...fanout.map((n): [string, string, Record<string, number>, string] => ['metrics', 'serverUsPerDelivery', { subscribers: n }, `server CPU µs per delivery, N=${n}`]),
+    ...fanout.map((n): [string, string, Record<string, number>, string] => ['metrics', 'deliveredPerSec', { subscribers: n }, `delivered/s, N=${n}`]),
+    ['metrics-latency', 'p99Us', { rate: 100 }, 'p99 µs, 100 × 100/s'],
+    ['metrics-latency', 'p99Us', { rate: 1000 }, 'p99 µs, 100 × 1,000/s'],
+    ['metrics-latency', 'deliveredPerSec', { rate: 1000 }, 'delivered/s at 100 × 1,000/s (100k: kept up)'],
+  ];
+  const lines = [
+    '## Metrics cost (OpenTelemetry)',
+    '',
+    'The broadcast run above (20 values per turn) and the latency runs at 100 subscribers × 100 and 1,000 values/s, for the module in three configurations, interleaved: `@opentelemetry/api` installed and no SDK (`module`, the default when nothing registers a MeterProvider), `metrics.enabled: false` (the API never loaded), and a real `@opentelemetry/sdk-metrics` MeterProvider with a periodic reader collecting every second (`module-metrics`). Ratios are against the first.',
+    '',
+    '| transport | figure | API, no SDK | metrics off | metrics on (SDK) | off/no-SDK | on/no-SDK |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const transport of TRANSPORTS) {
+    for (const [scenario, metric, params, label] of rows) {
+      const base = stat(results, scenario, transport, 'module', params, metric);
+      const off = stat(results, scenario, transport, 'module-nometrics', params, metric);
+      const on = stat(results, scenario, transport, 'module-metrics', params, metric);
+      if (!base && !off && !on) continue;
+      lines.push(`| ${TRANSPORT_NAMES[transport]} | ${label} | ${cell(base)} | ${cell(off)} | ${cell(on)} | ${fmtRatio(ratio(off, base))} | ${fmtRatio(ratio(on, base))} |`);
+    }
+  }
+  lines.push('', '(median of the runs, (min–max) when there are several.)', '');
+  return lines.join('\n');
+}
 
 /** SSE per-subscription figures beside the raw Express baseline: what Express itself costs. */
 function expressTable(results: BenchResults, idleSubscribers: number): string {
@@ -294,6 +337,7 @@ export function renderReport(results: BenchResults): string {
       ];
     }),
     '',
+    ...(metricsSection(results) ? [metricsSection(results)!] : []),
     '## Warnings',
     '',
     warnings.length === 0 && results.failures.length === 0
@@ -313,7 +357,14 @@ export function renderChart(results: BenchResults): string {
   const width = 960;
   const height = 560;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
-  const colors: Record<BenchImpl, string> = { raw: '#7f7f7f', module: '#d62728', nest: '#1f77b4', express: '#2ca02c' };
+  const colors: Record<BenchImpl, string> = {
+    raw: '#7f7f7f',
+    module: '#d62728',
+    nest: '#1f77b4',
+    express: '#2ca02c',
+    'module-nometrics': '#ff9896',
+    'module-metrics': '#9467bd',
+  };
   const grids = TRANSPORTS.flatMap((_, col) =>
     [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),
   );

@@ -95,9 +95,15 @@ export async function broadcast(
     const a = await mark(server, client);
     await sleep(o.windowMs);
     const b = await mark(server, client);
-    await server.request({ cmd: 'stop' });
+    const stopped = await server.request({ cmd: 'stop' });
     const seconds = (b.at - a.at) / 1000;
     const delivered = b.counts.received - a.counts.received;
+    // module-metrics: what its SDK counted since the server started (every run on it so far).
+    const counted = stopped.type === 'ok' ? stopped.counted : undefined;
+    const warnings = warningsOf(b.counts);
+    if (counted !== undefined && counted < b.counts.received) {
+      warnings.push(`longlink.events.delivered counted ${counted}, fewer than the ${b.counts.received} this run received`);
+    }
     return {
       scenario: o.scenario,
       transport,
@@ -108,8 +114,9 @@ export async function broadcast(
         deliveredPerSec: delivered / seconds,
         serverUsPerDelivery: delivered > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / delivered : NaN,
         ...cpuPercents(a, b, seconds),
+        ...(counted !== undefined ? { eventsCounted: counted } : {}),
       },
-      warnings: warningsOf(b.counts),
+      warnings,
     };
   } finally {
     await server.request({ cmd: 'stop' }).catch(() => undefined);

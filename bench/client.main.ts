@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type * as Grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { checkBenchValue, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
+import { checkBenchValue, isModuleImpl, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
 
 const spec = JSON.parse(process.argv[2]!) as ClientSpec;
 /** grpc-js is loaded only by gRPC runs: a shorter start for the others. */
@@ -125,7 +125,7 @@ function openWs(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
   const sub: Sub = { received: 0, slow, closed: false, close: () => ws.terminate(), pause: () => ws.pause() };
   ws.on('open', () => {
     if (spec.impl === 'nest') ws.send(JSON.stringify({ event: 'subscribe', data: { hello } }));
-    if (spec.impl === 'module') ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: hello ? 'bench/hello' : 'bench/topic' }));
+    if (isModuleImpl(spec.impl)) ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: hello ? 'bench/hello' : 'bench/topic' }));
   });
   ws.on('message', (data: Buffer) => onMessage(sub, data, onFirst));
   ws.on('error', () => undefined);
@@ -158,7 +158,7 @@ const BENCH_PATH = '/bench.v1.Bench/Subscribe';
 const identity = (b: Buffer): Buffer => b;
 
 function grpcRequest(hello: boolean): Buffer {
-  if (spec.impl !== 'module') return hello ? Buffer.from([0x08, 0x01]) : Buffer.alloc(0);
+  if (!isModuleImpl(spec.impl)) return hello ? Buffer.from([0x08, 0x01]) : Buffer.alloc(0);
   const stream = Buffer.from(hello ? 'bench/hello' : 'bench/topic');
   return Buffer.concat([Buffer.from([0x0a, stream.length]), stream]);
 }
@@ -170,7 +170,7 @@ function grpcClient(): Grpc.Client {
 }
 
 function openGrpc(client: Grpc.Client, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const call = client.makeServerStreamRequest(spec.impl === 'module' ? LONGLINK_PATH : BENCH_PATH, identity, identity, grpcRequest(hello));
+  const call = client.makeServerStreamRequest(isModuleImpl(spec.impl) ? LONGLINK_PATH : BENCH_PATH, identity, identity, grpcRequest(hello));
   const sub: Sub = { received: 0, slow, closed: false, close: () => call.cancel(), pause: () => call.pause() };
   call.on('data', (buf: Buffer) => onMessage(sub, buf, onFirst));
   call.on('error', () => ended(sub));

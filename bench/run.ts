@@ -3,15 +3,18 @@
  * (under 2). Servers and load clients are separate processes on 127.0.0.1; implementations
  * run interleaved (raw, module, nest, then the next configuration...) and every configuration
  * is repeated, so the machine's drift hits all of them alike. Writes `bench/results.json`,
- * `bench/RESULTS.md` and `bench/chart.svg`.
+ * `bench/RESULTS.md` and `bench/chart.svg` (or into `--out=<dir>`). The `metrics` scenario
+ * (the module without and with an OpenTelemetry SDK) is opt-in: `--only=metrics`, or `--impls=`
+ * naming `module-metrics` or `module-nometrics`.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ServerProcess } from './bench.processes.js';
-import { IMPLS, TRANSPORTS, type BenchImpl } from './bench.protocol.js';
+import { IMPLS, METRICS_IMPLS, TRANSPORTS, type BenchImpl } from './bench.protocol.js';
 import { broadcast, idleMemory, latency, subscribeRate, type RunRecord } from './bench.scenarios.js';
-import { renderChart, renderReport, type BenchResults } from './bench.report.js';
+import { metricsSection, renderChart, renderReport, type BenchResults } from './bench.report.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
@@ -21,6 +24,7 @@ const config = quick
   ? {
       reps: 1,
       fanout: [100],
+      metricsFanout: [100],
       broadcastMs: { 1: 700, 100: 700, 1000: 700 } as Record<number, number>,
       warmupMs: 100,
       latencyMs: 500,
@@ -32,6 +36,7 @@ const config = quick
   : {
       reps: 3,
       fanout: [1, 100, 1000],
+      metricsFanout: [1, 100],
       broadcastMs: { 1: 1000, 100: 1500, 1000: 1000 } as Record<number, number>,
       warmupMs: 150,
       latencyMs: 800,
@@ -44,8 +49,21 @@ const config = quick
 const onlyTransports = process.argv.find((a) => a.startsWith('--transports='))?.slice('--transports='.length).split(',');
 const onlyImpls = process.argv.find((a) => a.startsWith('--impls='))?.slice('--impls='.length).split(',');
 const onlyFanout = process.argv.find((a) => a.startsWith('--fanout='))?.slice('--fanout='.length).split(',').map(Number);
-if (onlyFanout) config.fanout = onlyFanout;
-const wanted = (scenario: string): boolean => !only || only.includes(scenario);
+const onlyReps = process.argv.find((a) => a.startsWith('--reps='))?.slice('--reps='.length);
+if (onlyReps) config.reps = Number(onlyReps);
+const outDir = process.argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+if (onlyFanout) {
+  config.fanout = onlyFanout;
+  config.metricsFanout = onlyFanout;
+}
+/**
+ * Opt-in scenarios run only when `--only=` names them; `metrics` also when `--impls=` names
+ * `module-metrics` or `module-nometrics` (which run nowhere else).
+ */
+const OPT_IN = ['metrics'];
+const metricsImplNamed = !!onlyImpls?.some((i) => i === 'module-metrics' || i === 'module-nometrics');
+const wanted = (scenario: string): boolean =>
+  only ? only.includes(scenario) : !OPT_IN.includes(scenario) || (scenario === 'metrics' && metricsImplNamed);
 const records: RunRecord[] = [];
 const failures: string[] = [];
 const started = Date.now();
@@ -82,6 +100,11 @@ function order(rep: number): BenchImpl[] {
   return IMPLS.map((_, i) => IMPLS[(i + rep) % IMPLS.length]!).filter((impl) => !onlyImpls || onlyImpls.includes(impl));
 }
 
+/** The metrics scenario's implementations in this repetition's order (module, metrics off, metrics on, rotated). */
+function metricsOrder(rep: number): BenchImpl[] {
+  return METRICS_IMPLS.map((_, i) => METRICS_IMPLS[(i + rep) % METRICS_IMPLS.length]!).filter((impl) => !onlyImpls || onlyImpls.includes(impl));
+}
+
 /** The raw Express SSE baseline runs beside the others in the per-subscription scenarios (idle, subscribe) on SSE. */
 const withExpress = (!onlyImpls || onlyImpls.includes('express')) && (!onlyTransports || onlyTransports.includes('sse'));
 /** The implementations of a per-subscription scenario on `transport`, in this repetition's order. */
@@ -91,8 +114,12 @@ function perSubscription(rep: number, transport: string): BenchImpl[] {
 
 const servers = new Map<BenchImpl, ServerProcess>();
 async function main(): Promise<void> {
-  for (const impl of IMPLS.filter((i) => !onlyImpls || onlyImpls.includes(i))) servers.set(impl, await ServerProcess.start(impl));
+  const main = ['broadcast', 'broadcast-turn', 'latency', 'subscribe', 'idle', 'slow'].some(wanted);
+  if (main) for (const impl of IMPLS.filter((i) => !onlyImpls || onlyImpls.includes(i))) servers.set(impl, await ServerProcess.start(impl));
   if (withExpress && (wanted('subscribe') || wanted('idle'))) servers.set('express', await ServerProcess.start('express'));
+  if (wanted('metrics')) {
+    for (const impl of metricsOrder(0)) if (!servers.has(impl)) servers.set(impl, await ServerProcess.start(impl));
+  }
   const server = (impl: BenchImpl): ServerProcess => servers.get(impl)!;
 
   for (let rep = 0; rep < config.reps; rep++) {
@@ -111,6 +138,25 @@ async function main(): Promise<void> {
           await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
             scenario: 'broadcast-turn', subscribers: 100, perTurn: 1, warmupMs: config.warmupMs, windowMs: config.broadcastMs[100]!, rep,
           }));
+        }
+      }
+      // What the module's OpenTelemetry metrics cost on the hot path: the module with the API
+      // and no SDK (`module`), with metrics turned off (`module-nometrics`) and with a real SDK
+      // MeterProvider (`module-metrics`), interleaved, broadcast as above and p99 at 100 × 100 and 1,000/s.
+      if (wanted('metrics')) {
+        for (const subscribers of config.metricsFanout) {
+          for (const impl of metricsOrder(rep)) {
+            await attempt(`metrics broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
+              scenario: 'metrics', subscribers, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.broadcastMs[subscribers]!, rep,
+            }));
+          }
+        }
+        for (const rate of [100, 1000]) {
+          for (const impl of metricsOrder(rep)) {
+            await attempt(`metrics latency ${transport} ${impl}`, impl, () => latency(server(impl), transport, impl, {
+              scenario: 'metrics-latency', subscribers: 100, rate, warmupMs: config.warmupMs, windowMs: config.latencyMs, rep,
+            }));
+          }
         }
       }
       if (wanted('latency')) {
@@ -179,8 +225,15 @@ const results: BenchResults = {
   records,
   failures,
 };
-const out = (name: string): string => fileURLToPath(new URL(`../../bench/${name}`, import.meta.url));
+const out = (name: string): string => {
+  if (!outDir) return fileURLToPath(new URL(`../../bench/${name}`, import.meta.url));
+  mkdirSync(outDir, { recursive: true });
+  return path.join(outDir, name);
+};
 writeFileSync(out('results.json'), `${JSON.stringify(results, null, 1)}\n`);
 writeFileSync(out('RESULTS.md'), renderReport(results));
 writeFileSync(out('chart.svg'), renderChart(results));
-console.log(`bench: ${records.length} runs in ${results.durationSec.toFixed(0)} s → bench/RESULTS.md, bench/results.json, bench/chart.svg`);
+const metricsReport = metricsSection(results);
+if (metricsReport) console.log(`\n${metricsReport}`);
+const where = outDir ?? 'bench';
+console.log(`bench: ${records.length} runs in ${results.durationSec.toFixed(0)} s → ${where}/RESULTS.md, ${where}/results.json, ${where}/chart.svg`);

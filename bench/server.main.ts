@@ -1,5 +1,5 @@
 /**
- * A benchmark server process: `node --expose-gc dist/bench/server.main.js <raw|nest|module>`.
+ * A benchmark server process: `node --expose-gc dist/bench/server.main.js <impl>` (a {@link BenchImpl}).
  * Serves one implementation on all three transports, and runs the value source the
  * orchestrator asks for (over IPC). The source is the same code for every implementation.
  */
@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import { benchValue, type BenchImpl, type ServerCommand, type ServerReply } from './bench.protocol.js';
 import type { BenchServer } from './servers/bench-server.interface.js';
 import { ModuleServer } from './servers/module.server.js';
+import { ModuleMetricsServer } from './servers/module-metrics.server.js';
 import { NestServer } from './servers/nest.server.js';
 import { RawServer } from './servers/raw.server.js';
 import { ExpressServer } from './servers/express.server.js';
@@ -19,6 +20,8 @@ function create(): BenchServer {
   if (impl === 'raw') return new RawServer();
   if (impl === 'nest') return new NestServer();
   if (impl === 'module') return new ModuleServer();
+  if (impl === 'module-nometrics') return new ModuleServer({ metrics: { enabled: false } });
+  if (impl === 'module-metrics') return new ModuleMetricsServer();
   if (impl === 'express') return new ExpressServer();
   throw new Error(`unknown implementation ${impl}`);
 }
@@ -138,7 +141,7 @@ process.on('message', (command: ServerCommand) => {
       case 'stop':
         stopSource?.();
         stopSource = undefined;
-        send({ type: 'ok', cmd: command.cmd, published });
+        send({ type: 'ok', cmd: command.cmd, published, counted: command.cmd === 'stop' ? await server.eventsCounted?.() : undefined });
         break;
       case 'mem':
         send(await memory(command.gc));

@@ -12,6 +12,8 @@ export interface BenchServer {
   publish(value: object): void;
   /** Live broadcast subscriptions (all transports). */
   subscriptions(): number;
+  /** Events the module's `longlink.events.delivered` instrument counted so far (only where an SDK is registered). */
+  eventsCounted?(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { concat, NEVER, of, type Observable } from 'rxjs';
-import { GrpcTransport, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
+import { GrpcTransport, LonglinkMetrics, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
 import { BENCH_TOPIC, benchValue } from '../bench.protocol.js';
 import type { BenchServer } from './bench-server.interface.js';
 
@@ -57,6 +57,11 @@ export class ModuleServer implements BenchServer {
 
   subscriptions(): number {
     return this.app!.get(StreamTracker).size;
+  }
+
+  /** Whether the module's OpenTelemetry instruments are recording (an SDK was found). */
+  metricsEnabled(): boolean {
+    return this.app!.get(LonglinkMetrics).enabled;
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,8 @@ function toValue(value: unknown): Value {
   return { structValue: toStruct(value as Record<string, unknown>) };
 }
 
-function toStruct(object: Record<string, unknown>): { fields: Record<string, Value> } {
+/** A plain object as a `google.protobuf.Struct` (also used by the tests' gRPC harness). */
+export function toStruct(object: Record<string, unknown>): { fields: Record<string, Value> } {
   return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, toValue(v)])) };
 }
 

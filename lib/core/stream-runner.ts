@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { StreamException } from '../errors/stream-exception.js';
 import type { TransportName } from '../interfaces/stream-call.interface.js';
-import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
+import { LonglinkMetrics, type StreamStats } from '../metrics/longlink-metrics.js';
 import { pipeToWriter, type QueueBudget, type StreamHandle } from './pipe-to-writer.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
@@ -110,21 +110,29 @@ export class StreamRunner {
     writePaths.openPipeline++;
     // The writer learns when the pipeline accepted the call (SSE commits its head only then).
     const opened = writer.opened ? () => writer.opened!() : undefined;
-    if (stats === undefined) {
-      const handle = pipeToWriter(
-        this.invoker.open(def, call, opened),
-        writer,
-        def.flowControl,
-        (h) => {
-          this.tracker.delete(h);
-          done?.(h);
-        },
-        budget,
-      );
-      this.tracker.add(handle, info);
-      return handle;
-    }
-    // With metrics: subscribe latency (until the pipeline is through, or the refusal), live gauges.
+    // With metrics: subscribe latency and live gauges, settled when the subscription ends.
+    const measured = stats === undefined ? undefined : this.measure(call, stats);
+    const handle = pipeToWriter(
+      this.invoker.open(def, call, opened),
+      writer,
+      def.flowControl,
+      (h) => {
+        this.tracker.delete(h);
+        done?.(h);
+        measured?.(h);
+      },
+      budget,
+      stats,
+    );
+    this.tracker.add(handle, info);
+    return handle;
+  }
+
+  /**
+   * Starts the metrics of one subscription: subscribe latency (until the pipeline is through,
+   * or the refusal) and the live gauges. Returns what to run when it ends.
+   */
+  private measure(call: StreamCallImpl, stats: StreamStats): (handle: StreamHandle) => void {
     const started = performance.now();
     let ready = false;
     call.onReady = () => {
@@ -135,26 +143,15 @@ export class StreamRunner {
     const perConnection = call.transport !== 'ws'; // an SSE response or gRPC call carries one subscription
     this.metrics.subscription(stats, 1);
     if (perConnection) this.metrics.connection(call.transport, 1);
-    const handle = pipeToWriter(
-      this.invoker.open(def, call, opened),
-      writer,
-      def.flowControl,
-      (h) => {
-        this.tracker.delete(h);
-        done?.(h);
-        this.metrics.subscription(stats, -1);
-        if (perConnection) this.metrics.connection(call.transport, -1);
-        if (!ready && h.endError) {
-          // Refused (guard, validation, handler) or ended before the pipeline was through.
-          ready = true;
-          stats.subscribed(performance.now() - started, h.endError.code);
-        }
-      },
-      budget,
-      stats,
-    );
-    this.tracker.add(handle, info);
-    return handle;
+    return (h) => {
+      this.metrics.subscription(stats, -1);
+      if (perConnection) this.metrics.connection(call.transport, -1);
+      if (!ready && h.endError) {
+        // Refused (guard, validation, handler) or ended before the pipeline was through.
+        ready = true;
+        stats.subscribed(performance.now() - started, h.endError.code);
+      }
+    };
   }
 
   private normalizer(def: StreamDefinition): (error: unknown) => StreamException {

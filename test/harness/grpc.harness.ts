@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { toStruct } from '../../lib/client/grpc.client-transport.js';
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { GrpcTransport, type LonglinkModuleOptions } from '../../lib/index.js';
 import { SubscriptionRecorder, type ClientSubscription, type StreamEnd, type SubscribeOptions, type TransportHarness } from './harness.js';
@@ -11,27 +12,8 @@ const PROTO = fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', im
 export const DEMO_PROTO = fileURLToPath(new URL('../../proto/sample/v1/demo.proto', import.meta.url));
 const LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
 
-type Value =
-  | { nullValue: 'NULL_VALUE' }
-  | { numberValue: number }
-  | { stringValue: string }
-  | { boolValue: boolean }
-  | { structValue: { fields: Record<string, Value> } }
-  | { listValue: { values: Value[] } };
-
-function toValue(value: unknown): Value {
-  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
-  if (typeof value === 'number') return { numberValue: value };
-  if (typeof value === 'string') return { stringValue: value };
-  if (typeof value === 'boolean') return { boolValue: value };
-  if (Array.isArray(value)) return { listValue: { values: value.map(toValue) } };
-  return { structValue: toStruct(value as Record<string, unknown>) };
-}
-
-/** A plain object as a `google.protobuf.Struct`. */
-export function toStruct(object: Record<string, unknown>): { fields: Record<string, Value> } {
-  return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, toValue(v)])) };
-}
+/** A plain object as a `google.protobuf.Struct`: the client's own conversion. */
+export { toStruct };
 
 type StreamsClient = grpc.Client & {
   Subscribe(request: object, metadata?: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<{ id: string; data: Buffer }>;

@@ -1,0 +1,151 @@
+import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { INestApplication } from '@nestjs/common';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HUB_ADAPTER, InMemoryHubAdapter, StreamHub, type LonglinkModuleOptions, type StreamEvent } from '../../lib/index.js';
+import { conformanceModule } from '../fixtures/probe.js';
+import { TestRedis } from '../harness/redis-server.js';
+import { until } from '../harness/util.js';
+
+/** The hub's storage bounds: a byte budget in memory, `maxTopics` on Redis, and honest resets past them. */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+async function app(options: LonglinkModuleOptions['hub']): Promise<INestApplication> {
+  const { NestFactory } = await import('@nestjs/core');
+  const a = await NestFactory.create(conformanceModule({ hub: options }), { logger: false, forceCloseConnections: true });
+  await a.init();
+  return a;
+}
+
+/** The first event a resume from `lastEventId` gets (a reset notice or a replayed event). */
+async function firstOnResume(hub: StreamHub, topic: string, lastEventId: string): Promise<StreamEvent> {
+  const events: StreamEvent[] = [];
+  const subscription = hub.stream(topic, { lastEventId }).subscribe((e) => events.push(e));
+  try {
+    await until(() => events.length > 0, 3000, `resume on ${topic}`);
+    return events[0]!;
+  } finally {
+    subscription.unsubscribe();
+  }
+}
+
+const pad = (bytes: number) => 'x'.repeat(bytes);
+
+describe.each(['memory', 'redis'] as const)('hub storage bounds (%s)', (kind) => {
+  let redis: TestRedis | undefined;
+  let admin: import('ioredis').Redis | undefined;
+  const apps: INestApplication[] = [];
+  const start = async (options: LonglinkModuleOptions['hub']) => {
+    const a = await app({ ...options, ...(redis ? { redis: redis.url } : {}) });
+    apps.push(a);
+    return a.get(StreamHub);
+  };
+  beforeAll(async () => {
+    if (kind !== 'redis') return;
+    redis = await TestRedis.start();
+    const ioredis = createRequire(import.meta.url)('ioredis') as { default?: unknown };
+    const Redis = (ioredis.default ?? ioredis) as new (url: string) => import('ioredis').Redis;
+    admin = new Redis(redis.url);
+  });
+  afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
+    await admin?.flushall();
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  it('a forgotten topic published to again never resumes an id of its earlier life: reset, not a silent gap', async () => {
+    const hub = await start({ maxTopics: 2, historySize: 100 });
+    const first = await hub.publish('bounds:a', { i: 0 });
+    for (let i = 1; i < 5; i++) await hub.publish('bounds:a', { i });
+    // Two other topics push bounds:a out; then it lives again with fresh events.
+    await hub.publish('bounds:b', {});
+    await hub.publish('bounds:c', {});
+    for (let i = 0; i < 3; i++) await hub.publish('bounds:a', { again: i });
+    const event = await firstOnResume(hub, 'bounds:a', first);
+    // Events 1-4 after `first` are gone: the subscriber must be told.
+    expect(event).toMatchObject({ kind: 'reset', data: { reason: 'too-old' } });
+  });
+
+  it('a topic pushed out by maxTopics answers a resume with a reset', async () => {
+    const hub = await start({ maxTopics: 3 });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await hub.publish(`bounds:room${i}`, { i, text: pad(100) }));
+    expect(await firstOnResume(hub, 'bounds:room0', ids[0]!)).toMatchObject({ kind: 'reset', data: { reason: 'unknown' } });
+  });
+
+  if (kind === 'redis') {
+    it('Redis keys stay within 2 × maxTopics + 2 however many topics are published to', async () => {
+      const hub = await start({ maxTopics: 50, keyPrefix: 'kb:' });
+      for (let i = 0; i < 500; i++) await hub.publish(`bounds:r${i}`, { text: pad(1000) });
+      const keys = await admin!.keys('kb:*');
+      expect(keys.length).toBeLessThanOrEqual(2 * 50 + 2);
+      expect(await admin!.zcard('kb:topics')).toBe(50);
+      // The most recent ones are the ones kept.
+      expect(await admin!.exists('kb:t:bounds:r499', 'kb:t:bounds:r450')).toBe(2);
+      expect(await admin!.exists('kb:t:bounds:r449', 'kb:w:bounds:r0')).toBe(0);
+    });
+
+    it('after a topic expired (topicTtlMs) and is published to again, an old id gets a reset', async () => {
+      const hub = await start({ topicTtlMs: 300, keyPrefix: 'ttl:' });
+      const first = await hub.publish('bounds:ttl', { i: 0 });
+      await hub.publish('bounds:ttl', { i: 1 });
+      const deadline = Date.now() + 5000;
+      while ((await admin!.exists('ttl:t:bounds:ttl')) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await admin!.exists('ttl:t:bounds:ttl')).toBe(0);
+      await hub.publish('bounds:ttl', { i: 'again' });
+      expect(await firstOnResume(hub, 'bounds:ttl', first)).toMatchObject({ kind: 'reset', data: { reason: 'too-old' } });
+      // The index of topics expires with them too.
+      expect(await admin!.pttl('ttl:topics')).toBeGreaterThan(0);
+    });
+  }
+
+  if (kind === 'memory') {
+    it('the byte budget: the least recently published topic loses its oldest events first, and a resume there is reset', async () => {
+      const hub = await start({ maxHistoryBytes: 64 * KiB, historySize: 1000 });
+      const adapter = apps[0]!.get<InMemoryHubAdapter>(HUB_ADAPTER);
+      const old = await hub.publish('bounds:old', { text: pad(1000) });
+      await hub.publish('bounds:old', { text: pad(1000) });
+      const kept: string[] = [];
+      for (let i = 0; i < 100; i++) kept.push(await hub.publish('bounds:new', { i, text: pad(1000) }));
+      expect(adapter.historyBytes).toBeLessThanOrEqual(64 * KiB);
+      expect(await firstOnResume(hub, 'bounds:old', old)).toMatchObject({ kind: 'reset', data: { reason: 'unknown' } });
+      // bounds:new kept its newest events: a resume a few events back replays exactly those.
+      const replay = await firstOnResume(hub, 'bounds:new', kept.at(-3)!);
+      expect(replay).toMatchObject({ kind: 'data', data: { i: 98 } });
+      // Its oldest are gone: too-old, not a silent gap.
+      expect(await firstOnResume(hub, 'bounds:new', kept[0]!)).toMatchObject({ kind: 'reset', data: { reason: 'too-old' } });
+    });
+
+    it('the heap after GC stays within maxHistoryBytes once the budget is full (small and large events, many topics)', async () => {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const heap = async () => {
+        for (let i = 0; i < 4; i++) {
+          gc();
+          await new Promise((r) => setImmediate(r));
+        }
+        return process.memoryUsage().heapUsed;
+      };
+      const budget = 16 * MiB;
+      const before = await heap();
+      const hub = await start({ maxHistoryBytes: budget, maxTopics: 1_000_000, historySize: 1000 });
+      const adapter = apps[0]!.get<InMemoryHubAdapter>(HUB_ADAPTER);
+      // Overhead-heavy (one tiny event per topic), then many small events per topic, then 1 KB ones: 3 budgets' worth.
+      for (let i = 0; i < 40_000; i++) await hub.publish(`bounds:tiny${i}`, i);
+      for (let i = 0; i < 60_000; i++) await hub.publish(`bounds:small${i % 100}`, { i, t: pad(20) });
+      for (let i = 0; i < 12_000; i++) await hub.publish(`bounds:large${i}`, { i, t: pad(1000) });
+      const grown = (await heap()) - before;
+      console.log(`hub budget ${budget} B: counted ${adapter.historyBytes} B, heap grew ${grown} B`);
+      expect(adapter.historyBytes).toBeLessThanOrEqual(budget);
+      expect(adapter.historyBytes).toBeGreaterThan(budget - 2 * KiB);
+      // The app itself (Nest, the module) is part of the growth: 2 MiB for it.
+      expect(grown).toBeLessThan(budget + 2 * MiB);
+    });
+  }
+});

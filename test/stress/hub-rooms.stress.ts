@@ -52,10 +52,10 @@ describe(`hub rooms: ${ROOMS} rooms × 1 publish`, () => {
     await redis?.stop();
   });
 
-  it.each([
+  it.each<[string, HubOptions]>([
     ['defaults (128 MiB budget)', {}],
     ['8 MiB budget (evicting)', { maxHistoryBytes: 8 * MiB }],
-  ] as const)('in memory, %s: heap after GC within the counted bytes and the budget', async (label, options) => {
+  ])('in memory, %s: heap after GC within the counted bytes and the budget', async (label, options) => {
     const app = await start(options);
     // Measured once the app runs: its own startup (modules loaded, servers bound) is not hub storage.
     const before = await heapAfterGc();

@@ -25,7 +25,7 @@ interface Topic {
 /**
  * Heap bytes a kept record costs besides its JSON (the record object, its slot in the topic's
  * array, the string header), and a topic besides its name and records (its object, array and
- * map entry). Measured on Node 20 (x64): the heap after GC stayed at 79-95% of the count for
+ * map entry). Measured on Node 20 (x64): the heap after GC stayed at 79-97% of the count for
  * tiny to 1 KB events, 1 to 1,000 per topic; test/e2e/hub-bounds.spec.ts checks it.
  */
 export const HUB_RECORD_OVERHEAD_BYTES = 128;

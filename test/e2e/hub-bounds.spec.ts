@@ -4,9 +4,14 @@ import { runInNewContext } from 'node:vm';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ADAPTER, InMemoryHubAdapter, StreamHub, type LonglinkModuleOptions, type StreamEvent } from '../../lib/index.js';
+import { StreamErrorCode } from '../../lib/errors/stream-error-code.js';
 import { conformanceModule } from '../fixtures/probe.js';
+import { DEMO_PROTO, GrpcHarness } from '../harness/grpc.harness.js';
+import type { TransportHarness } from '../harness/harness.js';
 import { TestRedis } from '../harness/redis-server.js';
+import { SseHarness } from '../harness/sse.harness.js';
 import { until } from '../harness/util.js';
+import { WsHarness } from '../harness/ws.harness.js';
 
 /** The hub's storage bounds: a byte budget in memory, `maxTopics` on Redis, and honest resets past them. */
 
@@ -79,14 +84,58 @@ describe.each(['memory', 'redis'] as const)('hub storage bounds (%s)', (kind) =>
     expect(await firstOnResume(hub, 'bounds:room0', ids[0]!)).toMatchObject({ kind: 'reset', data: { reason: 'unknown' } });
   });
 
+  it('over SSE, WebSocket and gRPC: a resume on a topic forgotten and published to again gets the too-old reset', async () => {
+    const harnesses: TransportHarness[] = [new SseHarness('express'), new WsHarness('express'), new GrpcHarness('express')];
+    const hub = { maxTopics: 2, keyPrefix: 'wire:', ...(redis ? { redis: redis.url } : {}) };
+    try {
+      for (const h of harnesses) {
+        await h.start(conformanceModule({ ws: { path: '/ws' }, grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' }, hub }));
+        const publisher = h.app.get(StreamHub);
+        const room = `reborn-${h.transport}`;
+        const first = await publisher.publish(`chat:${room}`, { from: 't', text: 'first' });
+        await publisher.publish(`chat:${room}`, { from: 't', text: 'missed' });
+        await publisher.publish(`chat:other1-${h.transport}`, {});
+        await publisher.publish(`chat:other2-${h.transport}`, {});
+        const newest = await publisher.publish(`chat:${room}`, { from: 't', text: 'after' });
+        const sub = h.subscribe('demo/chat', { params: { room }, lastEventId: first });
+        try {
+          await sub.waitForEvents(1);
+          expect(sub.events[0], h.label).toMatchObject({ reset: true, data: { reason: 'too-old' }, id: newest });
+        } finally {
+          sub.cancel();
+        }
+      }
+    } finally {
+      for (const h of harnesses) await h.stop().catch(() => undefined);
+    }
+  }, 30_000);
+
   if (kind === 'redis') {
+    it('a Redis at maxmemory with noeviction refuses publishes with UNAVAILABLE; the app stays up', async () => {
+      const hub = await start({ keyPrefix: 'oom:' });
+      await hub.publish('bounds:oom', { text: pad(10) });
+      const used = Number(/used_memory:(\d+)/.exec(await admin!.info('memory'))![1]);
+      await admin!.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin!.config('SET', 'maxmemory', String(used + MiB));
+      try {
+        let refused: unknown;
+        for (let i = 0; i < 5000 && !refused; i++) {
+          await hub.publish(`bounds:oom${i}`, { text: pad(1000) }).catch((error: unknown) => (refused = error));
+        }
+        expect(refused).toMatchObject({ code: StreamErrorCode.UNAVAILABLE });
+      } finally {
+        await admin!.config('SET', 'maxmemory', '0');
+      }
+      expect(await hub.publish('bounds:oom', { text: 'back' })).toBeTypeOf('string');
+    });
+
     it('Redis keys stay within 2 × maxTopics + 2 however many topics are published to', async () => {
       const hub = await start({ maxTopics: 50, keyPrefix: 'kb:' });
       for (let i = 0; i < 500; i++) await hub.publish(`bounds:r${i}`, { text: pad(1000) });
       const keys = await admin!.keys('kb:*');
       expect(keys.length).toBeLessThanOrEqual(2 * 50 + 2);
-      expect(await admin!.zcard('kb:topics')).toBe(50);
-      // The most recent ones are the ones kept.
+      // The 50 most recently published are the ones kept, in publish order (ties within a ms included).
+      expect(await admin!.zrange('kb:topics', 0, -1)).toEqual(Array.from({ length: 50 }, (_, i) => `bounds:r${450 + i}`));
       expect(await admin!.exists('kb:t:bounds:r499', 'kb:t:bounds:r450')).toBe(2);
       expect(await admin!.exists('kb:t:bounds:r449', 'kb:w:bounds:r0')).toBe(0);
     });

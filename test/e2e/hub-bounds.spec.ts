@@ -89,7 +89,8 @@ describe.each(['memory', 'redis'] as const)('hub storage bounds (%s)', (kind) =>
     const hub = { maxTopics: 2, keyPrefix: 'wire:', ...(redis ? { redis: redis.url } : {}) };
     try {
       for (const h of harnesses) {
-        await h.start(conformanceModule({ ws: { path: '/ws' }, grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' }, hub }));
+        const grpc = { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' };
+        await h.start(conformanceModule({ ws: { path: '/ws' }, grpc, hub }));
         const publisher = h.app.get(StreamHub);
         const room = `reborn-${h.transport}`;
         const first = await publisher.publish(`chat:${room}`, { from: 't', text: 'first' });

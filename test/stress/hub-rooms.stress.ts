@@ -68,7 +68,14 @@ describe(`hub rooms: ${ROOMS} rooms × 1 publish`, () => {
     const ok = [
       record({ scenario, transport, figure: `${ROOMS} publishes`, value: `${ms.toFixed(0)} ms`, limit: '-', ok: true }),
       record({ scenario, transport, figure: 'bytes counted', value: mib(counted), limit: `≤ ${mib(budget)}`, ok: counted <= budget }),
-      record({ scenario, transport, figure: 'heap growth after GC', value: mib(grown), limit: `≤ counted + ${mib(SLACK)}`, ok: grown <= counted + SLACK }),
+      record({
+        scenario,
+        transport,
+        figure: 'heap growth after GC',
+        value: mib(grown),
+        limit: `≤ counted + ${mib(SLACK)}`,
+        ok: grown <= counted + SLACK,
+      }),
     ];
     expect(ok).toEqual([true, true, true]);
     await app.close();

@@ -69,7 +69,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
       provide: HUB_ADAPTER,
       useFactory: ({ hub }: ResolvedLonglinkOptions): HubAdapter =>
         hub.redis === undefined
-          ? new InMemoryHubAdapter(hub.historySize, hub.historyMaxAgeMs, hub.maxTopics)
+          ? new InMemoryHubAdapter(hub.historySize, hub.historyMaxAgeMs, hub.maxTopics, hub.maxHistoryBytes)
           : new RedisHubAdapter({ redis: hub.redis as never, ...hub }),
       inject: [LONGLINK_RESOLVED_OPTIONS],
     },

@@ -100,7 +100,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
     fail('tickets.store', 'an object with consume(id, expiresAt)', typeof tickets.store);
   }
-  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics']);
+  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
   }
@@ -152,6 +152,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       keyPrefix: (hub.keyPrefix as string | undefined) ?? 'longlink:',
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
+      maxHistoryBytes: int('hub.maxHistoryBytes', hub.maxHistoryBytes, 128 * 1024 * 1024, 1024),
     },
     metrics: {
       enabled: metrics.enabled === undefined ? undefined : bool('metrics.enabled', metrics.enabled, true),

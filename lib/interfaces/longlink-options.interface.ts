@@ -147,8 +147,18 @@ export interface HubOptions {
   keyPrefix?: string;
   /** Redis: a topic's keys expire this long after its last publish (0: never). Default 0. */
   topicTtlMs?: number;
-  /** In memory: topics kept at most, the least recently published are forgotten. Default 10000. */
+  /**
+   * Topics kept at most (in memory, and on Redis through a sorted set of last-publish times):
+   * the least recently published are forgotten first. Default 10000.
+   */
   maxTopics?: number;
+  /**
+   * In memory: bytes all topics' history may take on the heap, counted per record as its JSON
+   * (1 byte per character, 2 when it has any character above U+00FF) plus a fixed overhead, and
+   * per topic its name plus a fixed overhead. Past it the least recently published topic's
+   * oldest events are dropped first (a resume past them gets a reset). Default 134217728 (128 MiB).
+   */
+  maxHistoryBytes?: number;
 }
 
 /**

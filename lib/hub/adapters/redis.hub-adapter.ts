@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
+import { PUBLISH_SCRIPT } from './redis-publish.script.js';
 
 /** Options of the Redis adapter. */
 export interface RedisHubAdapterOptions {
@@ -18,46 +19,12 @@ export interface RedisHubAdapterOptions {
   historyMaxAgeMs: number;
   /** A topic's keys expire this long after its last publish; 0: never. */
   topicTtlMs?: number;
+  /**
+   * Topics kept at most, through a sorted set of last-publish times (`<keyPrefix>topics`):
+   * the least recently published topics' keys are deleted first. Default 10000.
+   */
+  maxTopics?: number;
 }
-
-/**
- * Publishes one record, atomically: creates the epoch key if it is missing (a Redis that
- * lost its data gets a new epoch), appends to the topic's stream capped at exactly
- * `historySize` entries (and by age), keeps the watermark (every entry after it is still
- * there), refreshes the keys' TTL, and notifies every instance on the topic's channel, so
- * all of them see publishes in stream order.
- *
- * KEYS: stream, epoch, watermark. ARGV: json, historySize, epoch candidate, maxAgeMs,
- * channel, ttlMs.
- */
-const PUBLISH_SCRIPT = `
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('SET', KEYS[2], epoch)
-end
-local over = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[2])
-if over > 0 then
-  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)
-  redis.call('SET', KEYS[3], gone[#gone][1])
-end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'd', ARGV[1])
-if tonumber(ARGV[4]) > 0 then
-  local t = redis.call('TIME')
-  local oldest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
-  local expired = redis.call('XREVRANGE', KEYS[1], '(' .. oldest .. '-0', '-', 'COUNT', 1)
-  if #expired > 0 then
-    redis.call('SET', KEYS[3], expired[1][1])
-    redis.call('XTRIM', KEYS[1], 'MINID', oldest .. '-0')
-  end
-end
-if tonumber(ARGV[6]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
-end
-redis.call('PUBLISH', ARGV[5], epoch .. ' ' .. id .. ' ' .. ARGV[1])
-return {epoch, id}
-`;
 
 type IORedisClass = new (...args: unknown[]) => Redis & {
   longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
@@ -102,6 +69,7 @@ export class RedisHubAdapter implements HubAdapter {
   private command: InstanceType<IORedisClass> | undefined;
   private subscriber: InstanceType<IORedisClass> | undefined;
   private readonly epochKey: string;
+  private readonly topicsKey: string;
   private cachedEpoch: string | undefined;
   /** Channels this instance wants to be subscribed to. */
   private readonly channels = new Set<string>();
@@ -110,6 +78,7 @@ export class RedisHubAdapter implements HubAdapter {
 
   constructor(private readonly options: RedisHubAdapterOptions) {
     this.epochKey = `${options.keyPrefix}epoch`;
+    this.topicsKey = `${options.keyPrefix}topics`;
   }
 
   private streamKey(topic: string): string {
@@ -151,7 +120,7 @@ export class RedisHubAdapter implements HubAdapter {
     for (const [name, client] of [['command', command], ['subscriber', subscriber]] as const) {
       client.on('error', (error: Error) => this.logger.debug?.(`Redis ${name} connection: ${error.message}`));
     }
-    command.defineCommand('longlinkPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    command.defineCommand('longlinkPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
     const prefix = this.channel('');
     subscriber.on('message', (channel: string, payload: string) => {
       const match = MESSAGE.exec(payload);
@@ -222,12 +191,16 @@ export class RedisHubAdapter implements HubAdapter {
       this.streamKey(topic),
       this.epochKey,
       this.watermarkKey(topic),
+      this.topicsKey,
       json,
       this.options.historySize,
       randomBytes(4).toString('hex'),
       this.options.historyMaxAgeMs,
       this.channel(topic),
       this.options.topicTtlMs ?? 0,
+      this.options.maxTopics ?? 10_000,
+      this.options.keyPrefix,
+      topic,
     );
     this.cachedEpoch = epoch;
     return { epoch, record: { position, json } };
@@ -245,7 +218,10 @@ export class RedisHubAdapter implements HubAdapter {
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
     const epoch = (results[0]![1] as string | null) ?? (await this.epoch(true));
-    const watermark = results[1]![1] as string | null;
+    const mark = results[1]![1] as string | null;
+    // `b:<id>`: the topic's current life began at <id>; positions before it belong to a life that is gone.
+    const born = mark?.startsWith('b:') ? mark.slice(2) : undefined;
+    const watermark = born ?? mark;
     const [newest] = results[2]![1] as [string, string[]][];
     const latest = newest?.[0];
     if (latest === undefined) {
@@ -255,7 +231,8 @@ export class RedisHubAdapter implements HubAdapter {
         : { epoch, kind: 'gap', reason: watermark === null ? 'unknown' : 'too-old', latest: undefined };
     }
     if (this.compare(position, latest) > 0) return { epoch, kind: 'gap', reason: 'unknown', latest };
-    if (watermark !== null && this.compare(position, watermark) < 0) return { epoch, kind: 'gap', reason: 'too-old', latest };
+    const fromStart = position === this.origin && born !== undefined;
+    if (watermark !== null && !fromStart && this.compare(position, watermark) < 0) return { epoch, kind: 'gap', reason: 'too-old', latest };
     const entries = results[3]![1] as [string, string[]][];
     return {
       epoch,

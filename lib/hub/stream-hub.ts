@@ -138,7 +138,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * drops mid-publish the outcome is unknown: the event may have been stored), `BAD_REQUEST`
    * for a bad topic or data that is not JSON-serialisable.
    */
-  async publish(topic: string, data: unknown): Promise<string> {
+  async publish<T = unknown>(topic: string, data: T): Promise<string> {
     checkTopic(topic);
     let json: string;
     try {
@@ -166,8 +166,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
    * event id) comes first. Errors with `UNAVAILABLE` when the store cannot be reached.
    */
-  stream(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent> {
+  stream<T = unknown>(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent<T>> {
     checkTopic(topic);
+    // The data is what publishers sent: `T` is the caller's word for it, not checked at run time.
     return new Observable<StreamEvent>((subscriber) => {
       let last: string | undefined; // position of the last event this subscriber got
       let generation = 0; // bumped by every reset: a replay in progress stops
@@ -209,7 +210,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         subscriber.error(exception);
       });
       return () => this.release(topic, listener);
-    });
+    }) as Observable<StreamEvent<T>>;
   }
 
   private async replay(

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { holdOpenUntil } from '../core/open-barrier.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { Observable, type Subscriber } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
@@ -188,7 +189,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         },
       };
       const state = this.acquire(topic, listener);
-      void (async () => {
+      const live = (async () => {
         await state.ready;
         if (subscriber.closed) return;
         // A new subscriber is refused while live delivery is down (it would wait for the
@@ -203,7 +204,11 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         const pending = buffered ?? [];
         buffered = undefined;
         for (const { event, position } of pending) emit(event, position);
-      })().catch((error: unknown) => {
+      })();
+      // The subscription counts as held once the topic is live here: an event published
+      // after that is delivered (the SSE head and the testing kit's subscribe() wait for it).
+      holdOpenUntil(live);
+      live.catch((error: unknown) => {
         if (subscriber.closed) return;
         const exception = this.unavailable(error, `subscription to "${topic}"`);
         if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'subscribe');

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { Controller, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Module, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { firstValueFrom, range, map, toArray, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ class MisplacedController {
   }
 }
 
-async function start(controllers: Function[]): Promise<{ app: INestApplication; url: string; grpcPort: number }> {
+async function start(controllers: Type[]): Promise<{ app: INestApplication; url: string; grpcPort: number }> {
   @Module({
     imports: [LonglinkModule.forRoot({ ws: { path: '/ws' }, grpc: { url: '127.0.0.1:0' } })],
     controllers,

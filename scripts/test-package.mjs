@@ -106,7 +106,8 @@ main().catch((error) => {
 
 const TSCONFIG = {
   cjs: {
-    // As \`nest new\` generated it (TypeScript 6 needs ignoreDeprecations for node10 resolution).
+    // As `nest new --type cjs` generates it (@nestjs/schematics 12, template `ts`; TypeScript 6
+    // needs ignoreDeprecations for node10 resolution).
     module: 'commonjs',
     declaration: true,
     removeComments: true,
@@ -124,15 +125,26 @@ const TSCONFIG = {
     ignoreDeprecations: '6.0',
   },
   esm: {
+    // As `nest new` generates it by default in CLI 12 (@nestjs/schematics 12, template
+    // `ts-esm`, package.json "type": "module"), less its test-runner types and incremental
+    // builds; rootDir is src (the app here has no test folder).
     module: 'nodenext',
     moduleResolution: 'nodenext',
-    target: 'ES2023',
+    resolvePackageJsonExports: true,
+    esModuleInterop: true,
+    isolatedModules: true,
+    declaration: true,
+    removeComments: true,
     emitDecoratorMetadata: true,
     experimentalDecorators: true,
+    allowSyntheticDefaultImports: true,
+    target: 'ES2023',
+    sourceMap: true,
     outDir: './dist',
     rootDir: './src',
-    strict: true,
     skipLibCheck: true,
+    strict: true,
+    strictPropertyInitialization: false,
     types: ['node'],
   },
 };

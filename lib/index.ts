@@ -3,7 +3,9 @@ export type { LonglinkForRootOptions, LonglinkForRootAsyncOptions } from './long
 export { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 export { LONGLINK_CONTEXT_TYPE, DEFAULT_MAX_QUEUE_BYTES } from './longlink.constants.js';
 export { Stream } from './decorators/stream.decorator.js';
-export type { StreamMetadata } from './decorators/stream.decorator.js';
+export type { StreamMetadata, StreamHandlerResult, TypedStreamDecorator } from './decorators/stream.decorator.js';
+export { defineStream } from './contract/stream-contract.js';
+export type { StreamContract, StreamParamsOf, StreamEventOf } from './contract/stream-contract.js';
 export { StreamParams, LastEventId, StreamContext } from './decorators/stream-params.decorator.js';
 export { StreamEvent, tracked } from './interfaces/stream-event.interface.js';
 export type { StreamCall, StreamHeaders, TransportName } from './interfaces/stream-call.interface.js';
@@ -31,7 +33,7 @@ export {
 } from './errors/stream-exception.js';
 export { HTTP_STATUS_BY_CODE, DEFAULT_RETRY_AFTER_SECONDS, retryAfterSeconds } from './errors/http.error-map.js';
 export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
-export { getStreamCall, isStreamContext } from './core/stream-call.js';
+export { getStreamCall, isStreamContext, type StreamArgumentsHost } from './core/stream-call.js';
 export { LonglinkConfigError } from './core/longlink-options.js';
 export { StreamRegistry } from './core/stream-registry.js';
 export type { StreamDefinition } from './core/stream-definition.js';

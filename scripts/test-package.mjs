@@ -57,6 +57,7 @@ function pack() {
   const files = info.files.map((f) => f.path);
   const required = ['package.json', 'README.md', 'PROTOCOL.md', 'LICENSE', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'proto/longlink/v1/longlink.proto'];
   if (existsSync(join(root, 'lib/client/index.ts'))) required.push('dist/lib/client/index.js', 'dist/lib/client/index.d.ts');
+  if (existsSync(join(root, 'lib/testing/index.ts'))) required.push('dist/lib/testing/index.js', 'dist/lib/testing/index.d.ts');
   const missing = required.filter((f) => !files.includes(f));
   if (missing.length) fail('pack', `the tarball lacks ${missing.join(', ')}`);
   const forbidden = files.filter(
@@ -105,7 +106,8 @@ main().catch((error) => {
 
 const TSCONFIG = {
   cjs: {
-    // As \`nest new\` generated it (TypeScript 6 needs ignoreDeprecations for node10 resolution).
+    // As `nest new --type cjs` generates it (@nestjs/schematics 12, template `ts`; TypeScript 6
+    // needs ignoreDeprecations for node10 resolution).
     module: 'commonjs',
     declaration: true,
     removeComments: true,
@@ -123,15 +125,26 @@ const TSCONFIG = {
     ignoreDeprecations: '6.0',
   },
   esm: {
+    // As `nest new` generates it by default in CLI 12 (@nestjs/schematics 12, template
+    // `ts-esm`, package.json "type": "module"), less its test-runner types and incremental
+    // builds; rootDir is src (the app here has no test folder).
     module: 'nodenext',
     moduleResolution: 'nodenext',
-    target: 'ES2023',
+    resolvePackageJsonExports: true,
+    esModuleInterop: true,
+    isolatedModules: true,
+    declaration: true,
+    removeComments: true,
     emitDecoratorMetadata: true,
     experimentalDecorators: true,
+    allowSyntheticDefaultImports: true,
+    target: 'ES2023',
+    sourceMap: true,
     outDir: './dist',
     rootDir: './src',
-    strict: true,
     skipLibCheck: true,
+    strict: true,
+    strictPropertyInitialization: false,
     types: ['node'],
   },
 };
@@ -165,6 +178,7 @@ function typesApp(tarball) {
   npmInstall('types: install', dir, [tarball, ...pinned([...REQUIRED_PEERS, 'typescript', '@types/node'])]);
   const imports = ["import * as longlink from 'nestjs-longlink';", 'export const api: object = longlink;'];
   if (existsSync(join(root, 'lib/client/index.ts'))) imports.push("import * as client from 'nestjs-longlink/client';", 'export const clientApi: object = client;');
+  if (existsSync(join(root, 'lib/testing/index.ts'))) imports.push("import * as testing from 'nestjs-longlink/testing';", 'export const testingApi: object = testing;');
   writeFileSync(join(dir, 'src/check.ts'), `${imports.join('\n')}\n`);
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...TSCONFIG.esm, skipLibCheck: false, noEmit: true } }, null, 2));
   run('types: tsc with skipLibCheck false and no optional peer installed', join(dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], dir);

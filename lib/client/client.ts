@@ -1,4 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
+import type { ContractArgs, StreamContract } from '../contract/stream-contract.js';
 import { backoff, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
 import type {
   ClientEvent,
@@ -26,11 +27,26 @@ export interface SubscribeOptions {
  * @publicApi
  */
 export interface LonglinkClient {
-  /** The values of a stream (data only). Unsubscribing ends the subscription on the server. */
+  /**
+   * The values of a stream (data only). Unsubscribing ends the subscription on the server.
+   * Given a contract (`defineStream`), params and values are typed by it.
+   */
+  stream<Params extends object, Event>(
+    contract: StreamContract<Params, Event>,
+    ...args: ContractArgs<Params, [options?: SubscribeOptions]>
+  ): Observable<Event>;
   stream<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): Observable<T>;
   /** Values with their ids, and reset notices (events were missed and cannot be replayed). */
+  events<Params extends object, Event>(
+    contract: StreamContract<Params, Event>,
+    ...args: ContractArgs<Params, [options?: SubscribeOptions]>
+  ): Observable<ClientEvent<Event>>;
   events<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): Observable<ClientEvent<T>>;
   /** Async iteration over a stream's values; `break` ends the subscription. */
+  iterate<Params extends object, Event>(
+    contract: StreamContract<Params, Event>,
+    ...args: ContractArgs<Params, [options?: SubscribeOptions]>
+  ): AsyncIterableIterator<Event>;
   iterate<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): AsyncIterableIterator<T>;
   /** The connection state; emits the current one on subscribe. */
   readonly state$: Observable<ClientState>;
@@ -45,6 +61,9 @@ export interface LonglinkClient {
   /** Ends every subscription and closes the connections. */
   close(): Promise<void>;
 }
+
+/** A stream named by its full name or by its contract. */
+type StreamTarget = string | StreamContract<object, unknown>;
 
 /** One consumer subscription. */
 interface Sub {
@@ -223,11 +242,12 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   target.addEventListener?.('online', onWake);
   target.document?.addEventListener('visibilitychange', onWake);
 
-  const events = <T>(name: string, params: Record<string, unknown> = {}, sub?: SubscribeOptions) =>
+  const events = <T>(target: StreamTarget, params: object = {}, sub?: SubscribeOptions) =>
     new Observable<ClientEvent<T>>((out) => {
+      const name = typeof target === 'string' ? target : target.name;
       if (closed) return out.error(new StreamError('UNAVAILABLE', 'Client closed'));
       const s: Sub = {
-        request: { stream: name, params, lastEventId: sub?.lastEventId },
+        request: { stream: name, params: params as Record<string, unknown>, lastEventId: sub?.lastEventId },
         out: out as Subscriber<ClientEvent<unknown>>,
         cancel: undefined,
         open: false,
@@ -244,9 +264,9 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       };
     });
 
-  const stream = <T>(name: string, params?: Record<string, unknown>, sub?: SubscribeOptions) =>
+  const stream = <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions) =>
     new Observable<T>((out) =>
-      events<T>(name, params, sub).subscribe({
+      events<T>(target, params, sub).subscribe({
         next: (e) => e.type === 'next' && out.next(e.data),
         error: (e: unknown) => out.error(e),
         complete: () => out.complete(),
@@ -256,7 +276,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   return {
     stream,
     events,
-    iterate: <T>(name: string, params?: Record<string, unknown>, sub?: SubscribeOptions) => iterate(stream<T>(name, params, sub)),
+    iterate: <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions) => iterate(stream<T>(target, params, sub)),
     state$: new Observable<ClientState>((out) => {
       const l = (s: ClientState) => out.next(s);
       listeners.add(l);

@@ -15,3 +15,5 @@ export type {
   TransportName,
   WebSocketConstructor,
 } from './client.types.js';
+export { defineStream } from '../contract/stream-contract.js';
+export type { StreamContract, StreamParamsOf, StreamEventOf } from '../contract/stream-contract.js';

@@ -108,21 +108,35 @@ export class StreamCallImpl implements StreamCall {
 }
 
 /**
- * Whether an execution context belongs to a stream call (as opposed to a plain HTTP
- * request, an RPC or a WS message): `context.getType() === 'longlink'`.
+ * Brand of an execution context known to belong to a stream call, as {@link isStreamContext}
+ * narrows it: {@link getStreamCall} on it returns a `StreamCall`, never `undefined`.
  *
  * @publicApi
  */
-export function isStreamContext(context: ArgumentsHost): boolean {
+export interface StreamArgumentsHost extends ArgumentsHost {
+  /** Type-only brand; never set. */
+  readonly __longlinkStreamContext?: true;
+}
+
+/**
+ * Whether an execution context belongs to a stream call (as opposed to a plain HTTP
+ * request, an RPC or a WS message): `context.getType() === 'longlink'`. Narrows the context,
+ * so that `getStreamCall(context)` after it is not `undefined`.
+ *
+ * @publicApi
+ */
+export function isStreamContext<Host extends ArgumentsHost>(context: Host): context is Host & StreamArgumentsHost & { readonly __longlinkStreamContext: true } {
   return context.getType<string>() === LONGLINK_CONTEXT_TYPE;
 }
 
 /**
  * The {@link StreamCall} of an execution context, or `undefined` if the context is not a
- * stream call. For guards, interceptors and filters.
+ * stream call. For guards, interceptors and filters. `User` types `call.user`.
  *
  * @publicApi
  */
-export function getStreamCall(context: ArgumentsHost): StreamCall | undefined {
-  return isStreamContext(context) ? context.getArgByIndex<StreamCall>(0) : undefined;
+export function getStreamCall<User = unknown>(context: StreamArgumentsHost & { readonly __longlinkStreamContext: true }): StreamCall<User>;
+export function getStreamCall<User = unknown>(context: ArgumentsHost): StreamCall<User> | undefined;
+export function getStreamCall<User = unknown>(context: ArgumentsHost): StreamCall<User> | undefined {
+  return isStreamContext(context) ? context.getArgByIndex<StreamCall<User>>(0) : undefined;
 }

@@ -18,6 +18,7 @@ import {
   containerOf,
   type ExceptionFilterMetadata,
 } from './nest-internals.js';
+import { collectHolds } from './open-barrier.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
 import { StreamExceptionHandler } from './stream-exception-handler.js';
@@ -99,14 +100,21 @@ export class StreamInvoker {
       this.start(def, prepared, call, args, () => subscriber.closed)
         .then((stream) => {
           if (!stream || subscriber.closed) return;
-          inner = stream
-            .pipe(
-              map(toStreamEvent),
-              catchError((error: unknown) => this.exceptions.handle(error, def, prepared.filters, args)),
-            )
-            .subscribe(subscriber);
-          call.onReady?.();
-          if (!subscriber.closed) onOpen?.();
+          let held: Promise<unknown> | undefined;
+          [inner, held] = collectHolds(() =>
+            stream
+              .pipe(
+                map(toStreamEvent),
+                catchError((error: unknown) => this.exceptions.handle(error, def, prepared.filters, args)),
+              )
+              .subscribe(subscriber),
+          );
+          const accepted = () => {
+            call.onReady?.();
+            if (!subscriber.closed) onOpen?.();
+          };
+          if (held === undefined) accepted();
+          else held.then(accepted, () => undefined);
         })
         .catch((error: unknown) => {
           if (subscriber.closed) return;

@@ -115,10 +115,12 @@ export class StreamRegistry {
         }
         const local = meta.name ?? methodName;
         const versions = streamVersions(metatype, callback);
+        let contractBound = meta.contract === undefined;
         for (const controllerPath of this.controllerPaths(metatype)) {
           for (const version of versions) {
             const name = joinStreamName(version === undefined ? '' : `v${version}`, controllerPath, local);
             this.validateName(name, location);
+            if (name === meta.contract) contractBound = true;
             const existing = streams.get(name);
             if (existing) {
               throw new LonglinkConfigError(
@@ -145,6 +147,14 @@ export class StreamRegistry {
               ),
             });
           }
+        }
+        if (!contractBound) {
+          const expected = meta.contract!.slice(0, Math.max(0, meta.contract!.lastIndexOf('/')));
+          throw new LonglinkConfigError(
+            `LonglinkModule: ${location} is bound to the contract "${meta.contract}", but its full name is ` +
+              `${this.controllerPaths(metatype).map((p) => JSON.stringify(joinStreamName(p, local))).join(' / ')}: ` +
+              `bind it in @Controller(${JSON.stringify(expected)}) (with the version, if any, as the contract name's first segment)`,
+          );
         }
       }
     }

@@ -6,6 +6,7 @@ import { LonglinkMetrics, type StreamStats } from '../metrics/longlink-metrics.j
 import { pipeToWriter, type QueueBudget, type StreamHandle } from './pipe-to-writer.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
+import { collectHolds } from './open-barrier.js';
 import { StreamInvoker } from './stream-invoker.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 import { StreamTracker } from './stream-tracker.js';
@@ -88,21 +89,25 @@ export class StreamRunner {
     if (direct) {
       writePaths.openDirect++;
       const tracker = this.tracker;
-      const handle = pipeToWriter(
-        direct,
-        writer,
-        def.flowControl,
-        (h) => {
-          tracker.delete(h);
-          call.abort();
-          done?.(h);
-        },
-        budget,
-        undefined,
-        this.normalizer(def),
+      const [handle, held] = collectHolds(() =>
+        pipeToWriter(
+          direct,
+          writer,
+          def.flowControl,
+          (h) => {
+            tracker.delete(h);
+            call.abort();
+            done?.(h);
+          },
+          budget,
+          undefined,
+          this.normalizer(def),
+        ),
       );
       if (!handle.closed) {
-        writer.opened?.();
+        // Open now, or once the source is live (a hub topic subscribed in its store).
+        if (held === undefined) writer.opened?.();
+        else held.then(() => !handle.closed && writer.opened?.(), () => undefined);
         tracker.add(handle, info);
       }
       return handle;

@@ -1,5 +1,8 @@
 import { RequestMapping, RequestMethod, SetMetadata } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { isStreamContract, type StreamContract } from '../contract/stream-contract.js';
 import type { StreamOptions } from '../interfaces/longlink-options.interface.js';
+import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { STREAM_METADATA } from '../longlink.constants.js';
 
 /** What `@Stream()` stores on a handler. */
@@ -7,7 +10,25 @@ export interface StreamMetadata {
   /** Name within the controller; `undefined` means the method name. */
   name: string | undefined;
   options: StreamOptions;
+  /** The full name of the contract bound with `@Stream(contract)`; checked against the computed name at startup. */
+  contract?: string;
 }
+
+/** What a handler bound to a contract with event data `Event` may return. */
+export type StreamHandlerResult<Event> =
+  | Observable<Event | StreamEvent<Event>>
+  | Promise<Observable<Event | StreamEvent<Event>>>
+  | AsyncIterable<Event | StreamEvent<Event>>;
+
+/**
+ * The decorator `@Stream(contract)` returns: it accepts only a method whose result emits the
+ * contract's event data (plain, or wrapped by `tracked()`).
+ */
+export type TypedStreamDecorator<Event> = <Handler extends (...args: never[]) => StreamHandlerResult<Event>>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<Handler>,
+) => void;
 
 /**
  * Marks a controller method as a stream handler. The method returns an `Observable`
@@ -30,8 +51,26 @@ export interface StreamMetadata {
  * @param options Transports, flow control and SSE options for this stream.
  * @publicApi
  */
-export function Stream(name?: string, options: StreamOptions = {}): MethodDecorator {
-  const metadata: StreamMetadata = { name, options };
+export function Stream(name?: string, options?: StreamOptions): MethodDecorator;
+/**
+ * Binds a handler to a typed contract made with `defineStream()` (see `defineStream`). The
+ * stream's name within the controller is the contract name's last segment, and the full name
+ * must equal the contract's name (checked at startup: bind `defineStream('demo/counter')` in
+ * `@Controller('demo')`). The compiler rejects a handler whose returned Observable does not
+ * emit the contract's event data.
+ *
+ * @param contract The contract, shared with the client.
+ * @param options Transports, flow control and SSE options for this stream.
+ * @publicApi
+ */
+export function Stream<Params extends object, Event>(
+  contract: StreamContract<Params, Event>,
+  options?: StreamOptions,
+): TypedStreamDecorator<Event>;
+export function Stream(nameOrContract?: string | StreamContract<object, unknown>, options: StreamOptions = {}): MethodDecorator {
+  const contract = isStreamContract(nameOrContract) ? nameOrContract.name : undefined;
+  const name = contract !== undefined ? contract.slice(contract.lastIndexOf('/') + 1) : (nameOrContract as string | undefined);
+  const metadata: StreamMetadata = contract !== undefined ? { name, options, contract } : { name, options };
   return (target, key, descriptor) => {
     SetMetadata(STREAM_METADATA, metadata)(target, key, descriptor);
     const method = options.sse?.method === 'POST' ? RequestMethod.POST : RequestMethod.GET;

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { holdOpenUntil } from '../core/open-barrier.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { Observable, type Subscriber } from 'rxjs';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
@@ -138,7 +139,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * drops mid-publish the outcome is unknown: the event may have been stored), `BAD_REQUEST`
    * for a bad topic or data that is not JSON-serialisable.
    */
-  async publish(topic: string, data: unknown): Promise<string> {
+  async publish<T = unknown>(topic: string, data: T): Promise<string> {
     checkTopic(topic);
     let json: string;
     try {
@@ -166,8 +167,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
    * event id) comes first. Errors with `UNAVAILABLE` when the store cannot be reached.
    */
-  stream(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent> {
+  stream<T = unknown>(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent<T>> {
     checkTopic(topic);
+    // The data is what publishers sent: `T` is the caller's word for it, not checked at run time.
     return new Observable<StreamEvent>((subscriber) => {
       let last: string | undefined; // position of the last event this subscriber got
       let generation = 0; // bumped by every reset: a replay in progress stops
@@ -187,7 +189,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         },
       };
       const state = this.acquire(topic, listener);
-      void (async () => {
+      const live = (async () => {
         await state.ready;
         if (subscriber.closed) return;
         // A new subscriber is refused while live delivery is down (it would wait for the
@@ -202,14 +204,18 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         const pending = buffered ?? [];
         buffered = undefined;
         for (const { event, position } of pending) emit(event, position);
-      })().catch((error: unknown) => {
+      })();
+      // The subscription counts as held once the topic is live here: an event published
+      // after that is delivered (the SSE head and the testing kit's subscribe() wait for it).
+      holdOpenUntil(live);
+      live.catch((error: unknown) => {
         if (subscriber.closed) return;
         const exception = this.unavailable(error, `subscription to "${topic}"`);
         if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'subscribe');
         subscriber.error(exception);
       });
       return () => this.release(topic, listener);
-    });
+    }) as Observable<StreamEvent<T>>;
   }
 
   private async replay(

@@ -12,9 +12,10 @@ export type StreamHeaders = Record<string, string | string[] | undefined>;
  * Get it in a handler with `@StreamContext()`, or in a guard/interceptor with
  * `getStreamCall(context)`.
  *
+ * @typeParam User The type of {@link StreamCall.user} that your guards attach.
  * @publicApi
  */
-export interface StreamCall {
+export interface StreamCall<User = unknown> {
   /** Unique per subscription on this server. */
   readonly id: string;
   /** Full stream name, `<controller path>/<name>`. */
@@ -45,8 +46,11 @@ export interface StreamCall {
    * client input: validate it in your guard.
    */
   readonly connectionParams?: unknown;
-  /** Free slot for guards to attach the authenticated principal, like `request.user`. */
-  user?: unknown;
+  /**
+   * Free slot for guards to attach the authenticated principal, like `request.user`. Typed
+   * through the generic: `getStreamCall<AppUser>(context)`, `@StreamContext() call: StreamCall<AppUser>`.
+   */
+  user?: User;
   /**
    * The stream ticket the client presented (SSE: the `ticket` query value, which is not a
    * param), for `StreamTicketGuard` / `StreamTicketService.verify()`. Never logged.

@@ -1,5 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
-import { backoff, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
+import { backoff, later, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
 import type {
   ClientEvent,
   ClientOptions,
@@ -10,7 +10,7 @@ import type {
   TransportSink,
 } from './client.types.js';
 import { SseClientTransport } from './sse.client-transport.js';
-import { StreamError, isTransient } from './stream-error.js';
+import { StreamError, isTransient, isViolation } from './stream-error.js';
 import { WsClientTransport } from './ws.client-transport.js';
 
 /** Options of one subscription. */
@@ -56,6 +56,9 @@ interface Sub {
   authRetried: boolean;
   /** Reconnect attempts since the subscription last made progress (a new event id). */
   attempts: number;
+  /** Protocol violations in a row (each within 2 × `retry.maxMs` of the last); progress does not reset them. */
+  strikes: number;
+  lastStrikeAt: number;
 }
 
 /**
@@ -149,8 +152,13 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
           if (transport.name === 'ws') transport.drop();
         }
         if ((!isTransient(error) && !refresh) || sub.attempts >= options.retry.maxAttempts) return finish(sub, error);
+        if (isViolation(error)) {
+          const now = Date.now();
+          sub.strikes = now - sub.lastStrikeAt <= 2 * options.retry.maxMs ? sub.strikes + 1 : 1;
+          sub.lastStrikeAt = now;
+        }
         const hinted = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-        retry(sub, typeof hinted === 'number' ? hinted : retryAfterMs);
+        retry(sub, error, hinted ?? retryAfterMs);
       },
     });
     // Events a cancelled transport subscription still delivers are ignored: no duplicate after a switch.
@@ -173,14 +181,19 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     else sub.out.complete();
   };
 
-  /** One reconnect round for every subscription that lost its connection. */
-  const retry = (sub: Sub, hintMs: number | undefined) => {
+  /**
+   * One reconnect round for every subscription that lost its connection, after the backoff of the
+   * first one to fail: its attempt count (or its protocol violations in a row, if more), the
+   * server's hint only raising the ceiling (client.options.ts `backoff`).
+   */
+  const retry = (sub: Sub, error: StreamError, hintMs: unknown) => {
     waiting.add(sub);
     update();
-    const delay = hintMs ?? backoff(options.retry, sub.attempts);
+    const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs);
     sub.attempts++;
+    options.onRetry?.(error, sub.request.stream, delay);
     if (retryTimer) return;
-    retryTimer = setTimeout(reconnectNow, delay);
+    retryTimer = later(reconnectNow, delay);
   };
 
   const reconnectNow = () => {
@@ -197,13 +210,14 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   const fallBack = () => {
     current = 'sse';
     clearTimeout(wsProbe);
-    wsProbe = setTimeout(async function probe() {
+    const probe = () => {
       if (closed || current !== 'sse') return;
-      const ws = transportOf('ws') as WsClientTransport;
-      if (await ws.probe()) {
-        if (!closed && current === 'sse') move('ws');
-      } else if (!closed) wsProbe = setTimeout(probe, options.autoRetryWsMs);
-    }, options.autoRetryWsMs);
+      (transportOf('ws') as WsClientTransport).probe().then((ok) => {
+        if (ok && !closed && current === 'sse') move('ws');
+        else if (!ok && !closed) wsProbe = later(probe, options.autoRetryWsMs);
+      }, () => undefined);
+    };
+    wsProbe = later(probe, options.autoRetryWsMs);
   };
 
   /** Break before make: the old subscription is cancelled (its late events ignored), the new one resumes from the last id. */
@@ -233,6 +247,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         open: false,
         authRetried: false,
         attempts: 0,
+        strikes: 0,
+        lastStrikeAt: 0,
       };
       subs.add(s);
       start(s);
@@ -316,10 +332,8 @@ class LazyTransport implements ClientTransport {
   subscribe(request: TransportRequest, sink: TransportSink): () => void {
     let cancel: (() => void) | undefined;
     let cancelled = false;
-    this.loading.then(
-      (t) => !cancelled && (cancel = t.subscribe(request, sink)),
-      (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`)),
-    );
+    const unavailable = (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`));
+    this.loading.then((t) => !cancelled && (cancel = t.subscribe(request, sink)), unavailable).catch(unavailable);
     return () => {
       cancelled = true;
       cancel?.();

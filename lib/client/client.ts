@@ -7,8 +7,9 @@ import type {
   ClientTransport,
   TransportName,
   TransportRequest,
-  TransportSink,
 } from './client.types.js';
+import { iterate } from './client.iterate.js';
+import { GRPC_MODULE, LazyTransport } from './lazy.client-transport.js';
 import { SseClientTransport } from './sse.client-transport.js';
 import { StreamError, isTransient, isViolation } from './stream-error.js';
 import { WsClientTransport } from './ws.client-transport.js';
@@ -310,77 +311,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   };
 }
 
-/** Node-only transport module, loaded on first use; a variable specifier, so browser bundles leave it out. */
-const GRPC_MODULE = './grpc.client-transport.js';
-
-/** A transport whose module is imported on first use (gRPC: `@grpc/grpc-js` never reaches browsers). */
-class LazyTransport implements ClientTransport {
-  private real: ClientTransport | undefined;
-  private readonly loading: Promise<ClientTransport>;
-
-  constructor(
-    readonly name: TransportName,
-    specifier: string,
-    options: ResolvedClientOptions,
-  ) {
-    this.loading = (import(/* @vite-ignore */ specifier) as Promise<{ createTransport(o: ResolvedClientOptions): ClientTransport }>).then(
-      (m) => (this.real = m.createTransport(options)),
-    );
-    this.loading.catch(() => undefined);
-  }
-
-  subscribe(request: TransportRequest, sink: TransportSink): () => void {
-    let cancel: (() => void) | undefined;
-    let cancelled = false;
-    const unavailable = (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`));
-    this.loading.then((t) => !cancelled && (cancel = t.subscribe(request, sink)), unavailable).catch(unavailable);
-    return () => {
-      cancelled = true;
-      cancel?.();
-    };
-  }
-
-  drop(): void {
-    this.real?.drop();
-  }
-
-  close(): void {
-    this.real?.close();
-  }
-}
-
 function wsUrl(options: ResolvedClientOptions): string {
   const url = new URL(options.wsPath, options.url);
   url.protocol = url.protocol.replace('http', 'ws');
   return url.href;
-}
-
-/** An Observable as an async iterator: values are queued until read; `return()` (a `break`) unsubscribes. */
-function iterate<T>(source: Observable<T>): AsyncIterableIterator<T> {
-  const queue: IteratorResult<T>[] = [];
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const push = (r?: IteratorResult<T>) => {
-    if (r) queue.push(r);
-    wake?.();
-  };
-  const subscription = source.subscribe({
-    next: (value) => push({ value, done: false }),
-    error: (error: unknown) => ((failure = { error }), push()),
-    complete: () => push({ value: undefined, done: true }),
-  });
-  const it: AsyncIterableIterator<T> = {
-    async next() {
-      while (!queue.length && !failure) await new Promise<void>((r) => (wake = r));
-      const r = queue.shift();
-      if (r) return r.done ? (queue.unshift(r), r) : r;
-      throw failure!.error;
-    },
-    async return() {
-      subscription.unsubscribe();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]: () => it,
-  };
-  return it;
 }

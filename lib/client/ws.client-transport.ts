@@ -128,7 +128,8 @@ export class WsClientTransport implements ClientTransport {
         if (typeof error?.code === 'string' && error.code.startsWith('WS_ERR_')) refused = violation(String(error.message));
       };
       socket.onmessage = (e) => current() && this.onMessage(e.data, () => (opened = true));
-      socket.onopen = async () => {
+      socket.onopen = () => void opening().catch((error: unknown) => current() && this.fail(lost(`WebSocket failed: ${String(error)}`), false));
+      const opening = async () => {
         let params: unknown;
         try {
           params = await options.connectionParams();
@@ -138,17 +139,12 @@ export class WsClientTransport implements ClientTransport {
         }
         if (!current()) return;
         clearTimeout(timer);
-        try {
-          if (params !== undefined) {
-            this.send({ type: 'init', payload: params });
-            sentInit = true;
-          }
-          this.ready = true;
-          for (const [id, { request }] of this.entries) this.sendSubscribe(id, request);
-        } catch (error) {
-          // The socket closed under us (a browser throws on send then): the connection failed.
-          return current() && this.fail(lost(`WebSocket failed: ${String(error)}`), false);
+        if (params !== undefined) {
+          this.send({ type: 'init', payload: params });
+          sentInit = true;
         }
+        this.ready = true;
+        for (const [id, { request }] of this.entries) this.sendSubscribe(id, request);
         this.startPing();
         if (params === undefined) {
           opened = true;

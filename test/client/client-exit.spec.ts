@@ -16,9 +16,25 @@ import { hostileHttp, hostileWs, type Hostile } from './hostile-servers.js';
 const CHILD = `
 import { createClient } from ${JSON.stringify(fileURLToPath(new URL('../../lib/client/index.ts', import.meta.url)))};
 import WebSocket from 'ws';
-const [url, transport] = process.argv.slice(2);
+const [url, transport, mode] = process.argv.slice(2);
+// A fetch whose body passes chunks on but never ends nor errors, even when aborted (a wrapper that
+// ignores the signal, or a runtime whose abort does not reach a piped body): the read loop waits
+// forever, and only the client's own cleanup can release its timers.
+const stubborn = (input, init) => fetch(input, init).then((r) => {
+  const reader = r.body.getReader();
+  const body = new ReadableStream({
+    pull: async (c) => {
+      try {
+        const x = await reader.read();
+        if (!x.done) return c.enqueue(x.value);
+      } catch {}
+      return new Promise(() => undefined);
+    },
+  });
+  return new Response(body, { status: r.status, headers: r.headers });
+});
 // Long heartbeat and ping: a timer left behind would hold the process for 20 s.
-const client = createClient({ url, transport, WebSocket, sse: { heartbeatMs: 10_000, fetch: true }, ws: { pingMs: 10_000, idleMs: 10_000 } });
+const client = createClient({ url, transport, WebSocket, fetch: mode === 'stubborn' ? stubborn : undefined, sse: { heartbeatMs: 10_000, fetch: true }, ws: { pingMs: 10_000, idleMs: 10_000 } });
 client.stream('x').subscribe({
   next: (v) => console.log('value', JSON.stringify(v)),
   error: (e) => { console.log('error', e.message); process.exitCode = 1; },
@@ -50,9 +66,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the child; resolves with its output and the ms from its 'closed' line to its exit. */
-function run(url: string, transport: string): Promise<{ output: string; code: number | null; lingerMs: number }> {
+function run(url: string, transport: string, mode = ''): Promise<{ output: string; code: number | null; lingerMs: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, url, transport], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, url, transport, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     let closedAt = 0;
     child.stdout.on('data', (b: Buffer) => {
@@ -76,6 +92,16 @@ describe('a Node process exits at once after client.close()', { timeout: 30_000 
     const server = await hostileHttp((_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 2000\n\nid: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n'));
     servers.push(server);
     const { output, code, lingerMs } = await within(run(server.url, 'sse'), 20_000, 'child exit');
+    expect(output).toContain('value {"n":1}');
+    expect(code).toBe(0);
+    expect(lingerMs).toBeGreaterThanOrEqual(0);
+    expect(lingerMs).toBeLessThan(3000);
+  });
+
+  it('SSE through a fetch whose body never ends after the abort: the watchdog is cleared when the subscription ends, not when the read loop does', async () => {
+    const server = await hostileHttp((_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n'));
+    servers.push(server);
+    const { output, code, lingerMs } = await within(run(server.url, 'sse', 'stubborn'), 20_000, 'child exit');
     expect(output).toContain('value {"n":1}');
     expect(code).toBe(0);
     expect(lingerMs).toBeGreaterThanOrEqual(0);

@@ -151,6 +151,10 @@ export class SseClientTransport implements ClientTransport {
     // Heartbeats are `:` lines: any bytes count. None for 2 x heartbeat → the connection is dead.
     alive();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    // Ending the subscription releases the read as well, even from a body that ignores the abort.
+    const release = () => void reader.cancel().catch(() => undefined);
+    if (signal.aborted) release();
+    else signal.addEventListener('abort', release, { once: true });
     const push = sseParser(max, dispatch, retry);
     let failure: StreamError | undefined;
     try {
@@ -164,7 +168,7 @@ export class SseClientTransport implements ClientTransport {
       // A protocol violation from the parser; anything else is the abort or a network error.
       if (error instanceof StreamError) failure = error;
     }
-    void reader.cancel().catch(() => undefined);
+    release();
     end(failure ?? lost('Connection lost'));
   }
 

@@ -171,7 +171,7 @@ describe('client: malformed and oversized SSE', () => {
 });
 
 describe('client: malformed gRPC events', () => {
-  it('event data that is not JSON is a protocol violation; UNIMPLEMENTED (not a longlink server) is terminal NOT_FOUND', async () => {
+  it('event data that is not JSON is a protocol violation; UNIMPLEMENTED (not a longlink server) is terminal NOT_FOUND, INVALID_ARGUMENT terminal BAD_REQUEST', async () => {
     const server = serve(
       await hostileGrpc((call, n) => {
         if (n === 1) return void call.write({ id: '1', data: Buffer.from('hello, not json') });
@@ -186,6 +186,11 @@ describe('client: malformed gRPC events', () => {
     const c2 = client({ url: 'http://unused', transport: 'grpc', grpcUrl: other.url });
     await expect(collect(c2, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(c2.reconnects).toBe(0);
+    // INVALID_ARGUMENT without the longlink trailer (e.g. grpc-js failing to decode a request) is BAD_REQUEST: permanent.
+    const invalid = serve(await hostileGrpc((call) => grpcFail(call, grpc.status.INVALID_ARGUMENT)));
+    const c3 = client({ url: 'http://unused', transport: 'grpc', grpcUrl: invalid.url });
+    await expect(collect(c3, 'x')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(c3.reconnects).toBe(0);
     expect(uncaught).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
 // npm run test:stress [-- --short | --full] [vitest args...]
 // Short mode (default when neither is given: short) is what CI runs; full mode uses the
 // issue's full counts (10,000 cycles per transport, ...). Builds first: the shutdown scenario
-// runs the built sample app and sends it SIGTERM.
+// runs the built sample app and sends it SIGTERM. One scenario alone: pass its file, e.g.
+// `npm run test:stress -- --short test/stress/client-fuzz.stress.ts`.
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);

@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import type { ContractArgs, StreamContract } from '../contract/stream-contract.js';
-import { backoff, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
+import { backoff, later, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
 import type {
   ClientEvent,
   ClientOptions,
@@ -8,10 +8,11 @@ import type {
   ClientTransport,
   TransportName,
   TransportRequest,
-  TransportSink,
 } from './client.types.js';
+import { iterate } from './client.iterate.js';
+import { GRPC_MODULE, LazyTransport } from './lazy.client-transport.js';
 import { SseClientTransport } from './sse.client-transport.js';
-import { StreamError, isTransient } from './stream-error.js';
+import { StreamError, isTransient, isViolation } from './stream-error.js';
 import { WsClientTransport } from './ws.client-transport.js';
 
 /** Options of one subscription. */
@@ -75,6 +76,9 @@ interface Sub {
   authRetried: boolean;
   /** Reconnect attempts since the subscription last made progress (a new event id). */
   attempts: number;
+  /** Protocol violations in a row (each within 2 × `retry.maxMs` of the last); progress does not reset them. */
+  strikes: number;
+  lastStrikeAt: number;
 }
 
 /**
@@ -168,8 +172,13 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
           if (transport.name === 'ws') transport.drop();
         }
         if ((!isTransient(error) && !refresh) || sub.attempts >= options.retry.maxAttempts) return finish(sub, error);
+        if (isViolation(error)) {
+          const now = Date.now();
+          sub.strikes = now - sub.lastStrikeAt <= 2 * options.retry.maxMs ? sub.strikes + 1 : 1;
+          sub.lastStrikeAt = now;
+        }
         const hinted = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-        retry(sub, typeof hinted === 'number' ? hinted : retryAfterMs);
+        retry(sub, error, hinted ?? retryAfterMs);
       },
     });
     // Events a cancelled transport subscription still delivers are ignored: no duplicate after a switch.
@@ -192,14 +201,19 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     else sub.out.complete();
   };
 
-  /** One reconnect round for every subscription that lost its connection. */
-  const retry = (sub: Sub, hintMs: number | undefined) => {
+  /**
+   * One reconnect round for every subscription that lost its connection, after the backoff of the
+   * first one to fail: its attempt count (or its protocol violations in a row, if more), the
+   * server's hint only raising the ceiling (client.options.ts `backoff`).
+   */
+  const retry = (sub: Sub, error: StreamError, hintMs: unknown) => {
     waiting.add(sub);
     update();
-    const delay = hintMs ?? backoff(options.retry, sub.attempts);
+    const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs);
     sub.attempts++;
+    options.onRetry?.(error, sub.request.stream, delay);
     if (retryTimer) return;
-    retryTimer = setTimeout(reconnectNow, delay);
+    retryTimer = later(reconnectNow, delay);
   };
 
   const reconnectNow = () => {
@@ -216,13 +230,14 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   const fallBack = () => {
     current = 'sse';
     clearTimeout(wsProbe);
-    wsProbe = setTimeout(async function probe() {
+    const probe = () => {
       if (closed || current !== 'sse') return;
-      const ws = transportOf('ws') as WsClientTransport;
-      if (await ws.probe()) {
-        if (!closed && current === 'sse') move('ws');
-      } else if (!closed) wsProbe = setTimeout(probe, options.autoRetryWsMs);
-    }, options.autoRetryWsMs);
+      (transportOf('ws') as WsClientTransport).probe().then((ok) => {
+        if (ok && !closed && current === 'sse') move('ws');
+        else if (!ok && !closed) wsProbe = later(probe, options.autoRetryWsMs);
+      }, () => undefined);
+    };
+    wsProbe = later(probe, options.autoRetryWsMs);
   };
 
   /** Break before make: the old subscription is cancelled (its late events ignored), the new one resumes from the last id. */
@@ -253,6 +268,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         open: false,
         authRetried: false,
         attempts: 0,
+        strikes: 0,
+        lastStrikeAt: 0,
       };
       subs.add(s);
       start(s);
@@ -314,79 +331,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   };
 }
 
-/** Node-only transport module, loaded on first use; a variable specifier, so browser bundles leave it out. */
-const GRPC_MODULE = './grpc.client-transport.js';
-
-/** A transport whose module is imported on first use (gRPC: `@grpc/grpc-js` never reaches browsers). */
-class LazyTransport implements ClientTransport {
-  private real: ClientTransport | undefined;
-  private readonly loading: Promise<ClientTransport>;
-
-  constructor(
-    readonly name: TransportName,
-    specifier: string,
-    options: ResolvedClientOptions,
-  ) {
-    this.loading = (import(/* @vite-ignore */ specifier) as Promise<{ createTransport(o: ResolvedClientOptions): ClientTransport }>).then(
-      (m) => (this.real = m.createTransport(options)),
-    );
-    this.loading.catch(() => undefined);
-  }
-
-  subscribe(request: TransportRequest, sink: TransportSink): () => void {
-    let cancel: (() => void) | undefined;
-    let cancelled = false;
-    this.loading.then(
-      (t) => !cancelled && (cancel = t.subscribe(request, sink)),
-      (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`)),
-    );
-    return () => {
-      cancelled = true;
-      cancel?.();
-    };
-  }
-
-  drop(): void {
-    this.real?.drop();
-  }
-
-  close(): void {
-    this.real?.close();
-  }
-}
-
 function wsUrl(options: ResolvedClientOptions): string {
   const url = new URL(options.wsPath, options.url);
   url.protocol = url.protocol.replace('http', 'ws');
   return url.href;
-}
-
-/** An Observable as an async iterator: values are queued until read; `return()` (a `break`) unsubscribes. */
-function iterate<T>(source: Observable<T>): AsyncIterableIterator<T> {
-  const queue: IteratorResult<T>[] = [];
-  let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const push = (r?: IteratorResult<T>) => {
-    if (r) queue.push(r);
-    wake?.();
-  };
-  const subscription = source.subscribe({
-    next: (value) => push({ value, done: false }),
-    error: (error: unknown) => ((failure = { error }), push()),
-    complete: () => push({ value: undefined, done: true }),
-  });
-  const it: AsyncIterableIterator<T> = {
-    async next() {
-      while (!queue.length && !failure) await new Promise<void>((r) => (wake = r));
-      const r = queue.shift();
-      if (r) return r.done ? (queue.unshift(r), r) : r;
-      throw failure!.error;
-    },
-    async return() {
-      subscription.unsubscribe();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]: () => it,
-  };
-  return it;
 }

@@ -68,6 +68,18 @@ export interface ClientOptions {
   ticket?: (stream: string, params: Record<string, unknown>) => string | Promise<string>;
   /** Reconnect backoff. */
   retry?: RetryOptions;
+  /**
+   * Called before each reconnect of a subscription, with the error it lost its connection to
+   * (a protocol violation included) and the delay drawn. The subscription itself errors only
+   * when it ends (a terminal error, or `retry.maxAttempts`).
+   */
+  onRetry?: (error: import('./stream-error.js').StreamError, stream: string, delayMs: number) => void;
+  /**
+   * The largest message accepted from the server, in bytes (characters where only decoded text is
+   * seen): an SSE line or event (fetch path), a WebSocket message (`ws`'s `maxPayload` in Node), a
+   * gRPC message. Past it: a protocol violation, the connection is dropped. Default 1 MiB.
+   */
+  maxMessageBytes?: number;
   /** Called when the server could not resume a subscription (events were missed). */
   onReset?: (stream: string, reason: string, params: Record<string, unknown>) => void;
   /** WebSocket tuning. */

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
 import type { ResolvedClientOptions } from './client.options.js';
-import { StreamError, lost } from './stream-error.js';
+import { StreamError, lost, parseJson } from './stream-error.js';
 
 type Value =
   | { nullValue: 'NULL_VALUE' }
@@ -45,6 +45,10 @@ const CODE_BY_STATUS: Record<number, string> = {
   [grpc.status.DEADLINE_EXCEEDED]: 'DEADLINE_EXCEEDED',
   [grpc.status.INTERNAL]: 'INTERNAL',
   [grpc.status.UNKNOWN]: 'INTERNAL',
+  // Statuses the protocol never sends: a server that is not longlink's, or a broken one. Retrying cannot help.
+  [grpc.status.UNIMPLEMENTED]: 'NOT_FOUND',
+  [grpc.status.FAILED_PRECONDITION]: 'BAD_REQUEST',
+  [grpc.status.OUT_OF_RANGE]: 'BAD_REQUEST',
 };
 
 function protoPath(): string {
@@ -65,7 +69,7 @@ type StreamsClient = grpc.Client & {
 
 class GrpcClientTransport implements ClientTransport {
   readonly name = 'grpc' as const;
-  private readonly Streams: new (address: string, credentials: grpc.ChannelCredentials) => StreamsClient;
+  private readonly Streams: new (address: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => StreamsClient;
   private client: StreamsClient | undefined;
   private readonly calls = new Set<() => void>();
 
@@ -78,7 +82,8 @@ class GrpcClientTransport implements ClientTransport {
 
   subscribe({ stream, params, lastEventId }: TransportRequest, sink: TransportSink): () => void {
     const credentials = (this.options.grpcCredentials as grpc.ChannelCredentials | undefined) ?? grpc.credentials.createInsecure();
-    this.client ??= new this.Streams(this.options.grpcUrl!, credentials);
+    // Larger messages end the call with RESOURCE_EXHAUSTED (retried with backoff) before they are buffered.
+    this.client ??= new this.Streams(this.options.grpcUrl!, credentials, { 'grpc.max_receive_message_length': this.options.maxMessageBytes });
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.options.headers ?? {})) metadata.set(k.toLowerCase(), v);
     const call = this.client.Subscribe({ stream, params: toStruct(params), lastEventId: lastEventId ?? '' }, metadata);
@@ -98,9 +103,17 @@ class GrpcClientTransport implements ClientTransport {
     this.calls.add(drop);
     call.on('metadata', open);
     call.on('data', (m: EventMessage) => {
+      if (done) return;
       open();
-      const data = JSON.parse(Buffer.from(m.data).toString('utf8')) as { reason?: string };
-      if (m.reset) sink.reset(m.id || undefined, String(data.reason));
+      let data: { reason?: string } | null;
+      try {
+        data = parseJson(Buffer.from(m.data).toString('utf8'), 'gRPC event data') as typeof data;
+      } catch (error) {
+        // A protocol violation: this call is dropped (its late status ignored) and retried with backoff.
+        end(error as StreamError);
+        return call.cancel();
+      }
+      if (m.reset) sink.reset(m.id || undefined, String(data?.reason));
       else sink.next(m.id || undefined, data);
     });
     call.on('error', () => undefined); // the status says it all

@@ -1,13 +1,7 @@
 import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
-import type { ResolvedClientOptions } from './client.options.js';
-import { StreamError, codeOfStatus, fromWire, lost } from './stream-error.js';
-
-/** One parsed SSE event (PROTOCOL.md §3.3). */
-interface SseMessage {
-  event: string;
-  data: string;
-  id: string | undefined;
-}
+import { later, type ResolvedClientOptions } from './client.options.js';
+import { sseParser, type SseMessage } from './sse.parser.js';
+import { StreamError, codeOfStatus, fromWire, lost, parseJson, violation } from './stream-error.js';
 
 /**
  * The SSE transport of PROTOCOL.md §3: one request per subscription, params as `params=<JSON>`,
@@ -26,8 +20,11 @@ export class SseClientTransport implements ClientTransport {
     let done = false;
     let retryHint: number | undefined;
     let source: EventSource | undefined;
+    /** The fetch path's heartbeat watchdog: cleared with everything else, whatever ends the subscription. */
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
     const cancel = () => {
       done = true;
+      clearTimeout(watchdog);
       controller.abort();
       source?.close();
       this.live.delete(drop);
@@ -38,12 +35,21 @@ export class SseClientTransport implements ClientTransport {
       cancel();
       sink.end(error, retryHint, neverOpened);
     };
-    /** One SSE event, from either path. */
+    /** One SSE event, from either path; data that is not JSON throws a protocol violation. Other event names are ignored, as `EventSource` does. */
     const dispatch = ({ event, data, id }: SseMessage) => {
-      if (event === 'message') return sink.next(id || undefined, JSON.parse(data));
-      if (event === 'reset') return sink.reset(id || undefined, String((JSON.parse(data) as { reason?: string }).reason));
+      if (event === 'message') return sink.next(id || undefined, parseJson(data, 'SSE data'));
+      if (event === 'reset') return sink.reset(id || undefined, String((parseJson(data, 'SSE data') as { reason?: string } | null)?.reason));
       if (event === 'complete') return end();
-      if (event === 'error') return end(fromWire(JSON.parse(data)));
+      if (event === 'error') return end(fromWire(parseJson(data, 'SSE data')));
+    };
+    /** The EventSource path: a violation drops the connection instead of throwing out of a listener. */
+    const deliver = (m: SseMessage) => {
+      try {
+        if (m.data.length > this.options.maxMessageBytes) throw violation(`an SSE event larger than maxMessageBytes (${this.options.maxMessageBytes})`);
+        dispatch(m);
+      } catch (error) {
+        end(error instanceof StreamError ? error : violation(String(error)));
+      }
     };
     this.live.add(drop);
     const { options } = this;
@@ -62,11 +68,11 @@ export class SseClientTransport implements ClientTransport {
         const es: EventSource = new ES!(url, { withCredentials: !!options.withCredentials });
         source = es;
         es.onopen = () => ((opened = true), sink.open());
-        es.onmessage = (e) => dispatch({ event: 'message', data: e.data as string, id: e.lastEventId });
+        es.onmessage = (e) => deliver({ event: 'message', data: String(e.data), id: e.lastEventId });
         for (const event of ['reset', 'complete', 'error']) {
           es.addEventListener(event, (e) => {
             const { data, lastEventId } = e as MessageEvent;
-            if (typeof data === 'string') return dispatch({ event, data, id: lastEventId });
+            if (typeof data === 'string') return deliver({ event, data, id: lastEventId });
             if (event !== 'error' || done) return;
             es.close();
             // A refusal or a 204 closes an EventSource without telling why: ask once with fetch.
@@ -76,7 +82,11 @@ export class SseClientTransport implements ClientTransport {
         }
         return;
       }
-      await this.viaFetch(url, request, controller.signal, sink, dispatch, end, (ms) => (retryHint = ms));
+      const alive = () => {
+        clearTimeout(watchdog);
+        if (!done) watchdog = later(() => end(lost('SSE heartbeat missed')), 2 * options.sse.heartbeatMs);
+      };
+      await this.viaFetch(url, request, controller.signal, sink, dispatch, end, alive, (ms) => (retryHint = ms));
     };
     const post = options.sse.post.includes(request.stream);
     void start(!ES || !!options.headers || options.sse.fetch || post).catch((error: unknown) => end(lost(String(error)), true));
@@ -100,10 +110,12 @@ export class SseClientTransport implements ClientTransport {
     sink: TransportSink,
     dispatch: (m: SseMessage) => void,
     end: (error?: StreamError, neverOpened?: boolean) => void,
+    alive: () => void,
     retry: (ms: number) => void,
   ): Promise<void> {
     const headers: Record<string, string> = { ...this.options.headers, accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    const max = this.options.maxMessageBytes;
     let response: Response;
     try {
       const init: RequestInit = { headers, signal, cache: 'no-store' };
@@ -118,56 +130,46 @@ export class SseClientTransport implements ClientTransport {
       return end(lost('Connection failed'), true);
     }
     if (response.status === 204) return end();
-    if (!response.ok || !response.body) {
-      const body = (await response.json().catch(() => undefined)) as { code?: string } | undefined;
+    const type = response.headers.get('content-type');
+    if (!response.ok || !response.body || (type && !/^text\/event-stream/i.test(type))) {
+      if (response.ok) {
+        void response.body?.cancel().catch(() => undefined);
+        return end(violation(`a 200 answer of type ${type ?? 'none'}, not text/event-stream`));
+      }
+      // A refusal's JSON body, read up to maxMessageBytes (a proxy's page or an endless body is no JSON).
+      let body: { code?: string } | undefined;
+      try {
+        body = JSON.parse(await readAtMost(response, max)) as typeof body;
+      } catch {
+        body = undefined;
+      }
       const error = fromWire(body, codeOfStatus(response.status));
       if (!body?.code) Object.assign(error, { code: codeOfStatus(response.status) });
       return end(error);
     }
     sink.open();
     // Heartbeats are `:` lines: any bytes count. None for 2 x heartbeat → the connection is dead.
-    let watchdog: ReturnType<typeof setTimeout> | undefined;
-    const alive = () => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => end(lost('SSE heartbeat missed')), 2 * this.options.sse.heartbeatMs);
-    };
     alive();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    let message: SseMessage = { event: 'message', data: '', id: undefined };
-    let hasData = false;
+    // Ending the subscription releases the read as well, even from a body that ignores the abort.
+    const release = () => void reader.cancel().catch(() => undefined);
+    if (signal.aborted) release();
+    else signal.addEventListener('abort', release, { once: true });
+    const push = sseParser(max, dispatch, retry);
+    let failure: StreamError | undefined;
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         alive();
-        buffer += value;
-        // A CR at the very end may be the first half of a CRLF split across chunks: it waits for the next one.
-        const lines = buffer.split(/\r\n|\r(?!$)|\n/);
-        buffer = lines.pop()!;
-        for (const line of lines) {
-          if (line === '') {
-            if (hasData) dispatch(message);
-            message = { event: 'message', data: '', id: undefined };
-            hasData = false;
-            continue;
-          }
-          const colon = line.indexOf(':');
-          if (colon === 0) continue; // heartbeat
-          const field = colon < 0 ? line : line.slice(0, colon);
-          const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
-          if (field === 'data') (message.data += (hasData ? '\n' : '') + value), (hasData = true);
-          else if (field === 'event') message.event = value;
-          else if (field === 'id') message.id = value;
-          else if (field === 'retry' && /^\d+$/.test(value)) retry(Number(value));
-        }
+        push(value);
       }
-    } catch {
-      // aborted or network error: ends below
-    } finally {
-      clearTimeout(watchdog);
+    } catch (error) {
+      // A protocol violation from the parser; anything else is the abort or a network error.
+      if (error instanceof StreamError) failure = error;
     }
-    end(lost('Connection lost'));
+    release();
+    end(failure ?? lost('Connection lost'));
   }
 
   drop(): void {
@@ -177,4 +179,19 @@ export class SseClientTransport implements ClientTransport {
   close(): void {
     for (const drop of [...this.live]) drop();
   }
+}
+
+/** A body as text, up to `max` characters (a longer one throws). */
+async function readAtMost(response: Response, max: number): Promise<string> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      text += r.value;
+      if (text.length > max) throw new RangeError('body too large');
+    }
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
+  return text;
 }

@@ -52,3 +52,24 @@ export function fromWire(value: unknown, fallbackCode = 'INTERNAL'): StreamError
 
 /** A failure the client detected itself: worth a reconnect. */
 export const lost = (message: string): StreamError => new StreamError('UNAVAILABLE', message);
+
+/**
+ * The server broke the protocol (a frame or `data:` that is not JSON, an unknown message type, a
+ * message past `maxMessageBytes`): `INTERNAL` (an unexpected server failure, retried with backoff),
+ * marked by `details.protocolViolation`. Repeated ones back off further (README "Client").
+ */
+export const violation = (what: string): StreamError =>
+  new StreamError('INTERNAL', `Protocol violation: ${what}`, { protocolViolation: true });
+
+/** Whether `error` is a {@link violation}. */
+export const isViolation = (error: StreamError): boolean =>
+  (error.details as { protocolViolation?: unknown } | undefined)?.protocolViolation === true;
+
+/** JSON from the server; anything else is a {@link violation}. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw violation(`${what} is not JSON`);
+  }
+}

@@ -1,6 +1,9 @@
 import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
-import type { ResolvedClientOptions } from './client.options.js';
-import { StreamError, fromWire, lost } from './stream-error.js';
+import { later, type ResolvedClientOptions } from './client.options.js';
+import { StreamError, fromWire, lost, parseJson, violation } from './stream-error.js';
+
+/** The server's message types (PROTOCOL.md §4.2); any other is a protocol violation. */
+const SERVER_TYPES = ['next', 'reset', 'complete', 'error', 'pong', 'init_ack'];
 
 /** A subscription on the connection, by client id. */
 interface Entry {
@@ -105,19 +108,28 @@ export class WsClientTransport implements ClientTransport {
     const { options } = this;
     let opened = false;
     const current = () => generation === this.generation;
-    const timer = setTimeout(() => current() && this.fail(lost('WebSocket did not open in time'), true), options.ws.connectTimeoutMs);
+    const timer = later(() => current() && this.fail(lost('WebSocket did not open in time'), true), options.ws.connectTimeoutMs);
     void (async () => {
       const Ctor = options.WebSocket ?? globalThis.WebSocket ?? (await loadWs());
       if (!current()) return;
-      const socket: WebSocket = options.headers ? new Ctor(this.url, undefined, { headers: options.headers }) : new Ctor(this.url);
+      // The third argument is `ws`'s (Node): upgrade headers, and the frame cap (browsers ignore it).
+      const extra = { maxPayload: options.maxMessageBytes, ...(options.headers && { headers: options.headers }) };
+      const socket: WebSocket = new Ctor(this.url, undefined, extra);
       this.socket = socket;
       let sentInit = false;
+      /** A frame `ws` refused (over maxPayload, invalid UTF-8, ...): the close that follows is a violation. */
+      let refused: StreamError | undefined;
       // A 4xxx close (init refused 4401/4403, init timeout 4408, ...) comes from a server that
       // speaks the protocol: WebSocket works here, so `auto` must not fall back to SSE for it.
-      socket.onclose = (e) => current() && this.fail(closeError(e.code, e.reason, sentInit), !opened && e.code < 4000);
-      socket.onerror = () => undefined; // a close event follows
-      socket.onmessage = (e) => current() && this.onMessage(String(e.data), () => (opened = true));
-      socket.onopen = async () => {
+      socket.onclose = (e) => current() && this.fail(refused ?? closeError(e.code, e.reason, sentInit), !opened && e.code < 4000);
+      socket.onerror = (e: Event) => {
+        // A close event follows; `ws` says why here (its error codes are WS_ERR_*).
+        const error = (e as { error?: { code?: unknown; message?: unknown } }).error;
+        if (typeof error?.code === 'string' && error.code.startsWith('WS_ERR_')) refused = violation(String(error.message));
+      };
+      socket.onmessage = (e) => current() && this.onMessage(e.data, () => (opened = true));
+      socket.onopen = () => void opening().catch((error: unknown) => current() && this.fail(lost(`WebSocket failed: ${String(error)}`), false));
+      const opening = async () => {
         let params: unknown;
         try {
           params = await options.connectionParams();
@@ -146,10 +158,16 @@ export class WsClientTransport implements ClientTransport {
     });
   }
 
-  private onMessage(text: string, acked: () => void): void {
+  /** One message from the server; anything PROTOCOL.md §4.2 does not allow drops the connection as a violation. */
+  private onMessage(data: unknown, acked: () => void): void {
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
-    const m = JSON.parse(text) as { type: string; id?: string; eventId?: string; data?: { reason?: string }; error?: unknown };
+    let m: { type: string; id?: string; eventId?: string; data?: { reason?: string } | null; error?: unknown };
+    try {
+      m = this.check(data);
+    } catch (error) {
+      return this.fail(error as StreamError, false);
+    }
     if (m.type === 'init_ack') {
       acked();
       for (const { sink } of [...this.entries.values()]) sink.open();
@@ -167,21 +185,34 @@ export class WsClientTransport implements ClientTransport {
     }
   }
 
+  /** A server message, checked: a text frame within maxMessageBytes, a JSON object of a known type, string ids. */
+  private check(data: unknown): { type: string; id?: string; eventId?: string } {
+    const max = this.options.maxMessageBytes;
+    if (typeof data !== 'string') throw violation('a binary WebSocket frame');
+    if (data.length > max) throw violation(`a WebSocket message larger than maxMessageBytes (${max})`);
+    const m = parseJson(data, 'a WebSocket message') as { type?: unknown; id?: unknown; eventId?: unknown } | null;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw violation('a WebSocket message that is not a JSON object');
+    if (!SERVER_TYPES.includes(m.type as string)) throw violation(`unknown message type ${JSON.stringify(m.type)?.slice(0, 64)}`);
+    for (const key of ['id', 'eventId'] as const) {
+      if (m[key] !== undefined && typeof m[key] !== 'string') throw violation(`a WebSocket message whose ${key} is not a string`);
+    }
+    return m as { type: string };
+  }
   private startPing(): void {
     const { pingMs, pongTimeoutMs } = this.options.ws;
-    if (pingMs <= 0) return;
+    if (!(pingMs > 0)) return;
     this.pingTimer = setInterval(() => {
       if (this.pongTimer) return;
       this.send({ type: 'ping' });
-      this.pongTimer = setTimeout(() => this.fail(lost('WebSocket ping not answered'), false), pongTimeoutMs);
-    }, pingMs);
+      this.pongTimer = later(() => this.fail(lost('WebSocket ping not answered'), false), pongTimeoutMs);
+    }, Math.min(pingMs, 2 ** 31 - 1));
   }
 
   /** Closes the connection `idleMs` after its last subscription ended. */
   private idleSoon(): void {
     clearTimeout(this.idleTimer);
     if (this.entries.size === 0 && this.socket) {
-      this.idleTimer = setTimeout(() => this.entries.size === 0 && this.teardown(1000), this.options.ws.idleMs);
+      this.idleTimer = later(() => this.entries.size === 0 && this.teardown(1000), this.options.ws.idleMs);
     }
   }
 

@@ -22,6 +22,8 @@ const KINDS = {
 type Kind = keyof typeof KINDS;
 
 const FAST_RETRY = { initialMs: 20, maxMs: 200 };
+/** A hint raises the backoff's ceiling (clamped to maxMs); without jitter the delay is that ceiling. */
+const HINT_RETRY = { initialMs: 20, maxMs: 1000, jitter: 'none' as const };
 const clients: LonglinkClient[] = [];
 function client(options: ClientOptions): LonglinkClient {
   const c = createClient({ retry: FAST_RETRY, ...options });
@@ -354,7 +356,7 @@ describe('client: SSE specifics', () => {
     sub.unsubscribe();
   });
 
-  it('retry: and details.retryAfterMs (deploy hand-over) set the delay before the reconnect', async () => {
+  it('retry: and details.retryAfterMs (deploy hand-over) raise the backoff ceiling (jitter none: the delay is the hint)', async () => {
     const times: number[] = [];
     const url = await fakeServer((req, res) => {
       times.push(Date.now());
@@ -363,7 +365,7 @@ describe('client: SSE specifics', () => {
         res.end('retry: 400\n\nid: 1\ndata: {"n":1}\n\nevent: error\ndata: {"code":"UNAVAILABLE","message":"Server is shutting down","details":{"retryAfterMs":400}}\n\n');
       } else res.end(`id: 2\ndata: {"n":2,"last":"${String(req.headers['last-event-id'])}"}\n\nevent: complete\ndata: {}\n\n`);
     });
-    const c = client({ url, transport: 'sse' });
+    const c = client({ url, transport: 'sse', retry: HINT_RETRY });
     const values = await collect(c.stream('x'));
     expect(values).toEqual([{ n: 1 }, { n: 2, last: '1' }]);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(380);
@@ -580,7 +582,7 @@ describe('client: deploy hand-over delay (details.retryAfterMs / gRPC trailer) o
     });
     try {
       const { port } = wss.address() as AddressInfo;
-      const c = client({ url: `http://127.0.0.1:${port}`, transport: 'ws', WebSocket });
+      const c = client({ url: `http://127.0.0.1:${port}`, transport: 'ws', WebSocket, retry: HINT_RETRY });
       expect(await collect(c.stream('x'))).toEqual([{ n: 1 }, { n: 2 }]);
       expect(resumedFrom).toEqual(['1']);
       expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(380);
@@ -619,7 +621,7 @@ describe('client: deploy hand-over delay (details.retryAfterMs / gRPC trailer) o
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
     try {
-      const c = client({ url: 'http://unused', transport: 'grpc', grpcUrl: `127.0.0.1:${port}` });
+      const c = client({ url: 'http://unused', transport: 'grpc', grpcUrl: `127.0.0.1:${port}`, retry: HINT_RETRY });
       expect(await collect(c.stream('x'))).toEqual([{ n: 1 }, { n: 2 }]);
       expect(resumedFrom).toEqual(['1']);
       expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(380);

@@ -1,0 +1,42 @@
+import type { ResolvedClientOptions } from './client.options.js';
+import type { ClientTransport, TransportName, TransportRequest, TransportSink } from './client.types.js';
+import { StreamError } from './stream-error.js';
+
+/** Node-only transport module, loaded on first use; a variable specifier, so browser bundles leave it out. */
+export const GRPC_MODULE = './grpc.client-transport.js';
+
+/** A transport whose module is imported on first use (gRPC: `@grpc/grpc-js` never reaches browsers). */
+export class LazyTransport implements ClientTransport {
+  private real: ClientTransport | undefined;
+  private readonly loading: Promise<ClientTransport>;
+
+  constructor(
+    readonly name: TransportName,
+    specifier: string,
+    options: ResolvedClientOptions,
+  ) {
+    this.loading = (import(/* @vite-ignore */ specifier) as Promise<{ createTransport(o: ResolvedClientOptions): ClientTransport }>).then(
+      (m) => (this.real = m.createTransport(options)),
+    );
+    this.loading.catch(() => undefined);
+  }
+
+  subscribe(request: TransportRequest, sink: TransportSink): () => void {
+    let cancel: (() => void) | undefined;
+    let cancelled = false;
+    const unavailable = (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`));
+    this.loading.then((t) => !cancelled && (cancel = t.subscribe(request, sink)), unavailable).catch(unavailable);
+    return () => {
+      cancelled = true;
+      cancel?.();
+    };
+  }
+
+  drop(): void {
+    this.real?.drop();
+  }
+
+  close(): void {
+    this.real?.close();
+  }
+}

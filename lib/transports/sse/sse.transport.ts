@@ -231,7 +231,12 @@ export class SseTransport implements OnModuleInit {
           }
           writer.end(toStreamException(error));
         },
-      );
+      ).catch((error: unknown) => {
+        // A throw while starting or refusing: logged, the request ends, the process survives.
+        this.logger.error(`SSE POST stream ${def.name} failed to open: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      });
       return;
     }
     this.start(def, request, req, platformRequest, writer);

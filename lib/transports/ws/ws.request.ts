@@ -1,8 +1,13 @@
-import { parseParamsJson, checkParamsObject } from '../../core/params.js';
+import { parseParamsJson, checkParamsObject, jsonDepthExceeds } from '../../core/params.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { excerpt } from '../../errors/error-bounds.js';
-import { MAX_LAST_EVENT_ID_LENGTH, MAX_STREAM_NAME_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
+import {
+  MAX_LAST_EVENT_ID_LENGTH,
+  MAX_PARAMS_DEPTH,
+  MAX_STREAM_NAME_LENGTH,
+  MAX_WS_SUBSCRIPTION_ID_LENGTH,
+} from '../../longlink.constants.js';
 
 /** A message from the client, validated. */
 export type WsClientMessage =
@@ -38,9 +43,15 @@ const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
 export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): WsClientMessage {
   if (isBinary) throw new WsProtocolError('Binary frames are not supported; send JSON text');
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+  // The message is one level above its params (or init payload): the same limit as elsewhere.
+  if (jsonDepthExceeds(text, MAX_PARAMS_DEPTH + 1)) {
+    throw new WsProtocolError(`"params" and "payload" are nested too deeply (at most ${MAX_PARAMS_DEPTH} levels)`, undefined, {
+      maxDepth: MAX_PARAMS_DEPTH,
+    });
+  }
   let message: Record<string, unknown>;
   try {
-    message = parseParamsJson(text, 'message');
+    message = parseParamsJson(text, 'message', MAX_PARAMS_DEPTH + 1);
   } catch (error) {
     throw new WsProtocolError(error instanceof Error ? error.message : 'message is not valid JSON');
   }

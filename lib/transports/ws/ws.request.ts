@@ -33,6 +33,19 @@ export class WsProtocolError extends StreamException {
   }
 }
 
+/**
+ * The subscription id of a message refused as a whole, so the refusal ends that subscription.
+ * `JSON.parse` without a reviver is iterative in V8 (any depth, linear cost); only `id` is read.
+ */
+function idOf(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' && id.length > 0 && id.length <= MAX_WS_SUBSCRIPTION_ID_LENGTH ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
 
 /**
@@ -45,7 +58,7 @@ export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: 
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
   // The message is one level above its params (or init payload): the same limit as elsewhere.
   if (jsonDepthExceeds(text, MAX_PARAMS_DEPTH + 1)) {
-    throw new WsProtocolError(`"params" and "payload" are nested too deeply (at most ${MAX_PARAMS_DEPTH} levels)`, undefined, {
+    throw new WsProtocolError(`"params" and "payload" are nested too deeply (at most ${MAX_PARAMS_DEPTH} levels)`, idOf(text), {
       maxDepth: MAX_PARAMS_DEPTH,
     });
   }

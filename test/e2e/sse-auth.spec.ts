@@ -148,6 +148,32 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     expect((await status(`/tk/a?ticket=a&ticket=b`)).status).toBe(400);
   });
 
+  it('only the canonical base64url signature is accepted: each lenient-decoding variant is 401 and leaves the ticket unused', async () => {
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    /** A fresh ticket whose signature has a '-' or '_' (so its standard-base64 spelling differs). */
+    const issue = () => {
+      for (;;) {
+        const ticket = tickets.issue('tk/a');
+        if (/[-_]/.test(ticket.split('.')[1]!)) return ticket;
+      }
+    };
+    const variants: [string, (sig: string) => string][] = [
+      ['padding', (sig) => `${sig}=`],
+      ['trailing junk', (sig) => `${sig}!!`],
+      ['an inserted %20', (sig) => `${sig.slice(0, 10)}%20${sig.slice(10)}`],
+      ['standard base64 +/', (sig) => sig.replace(/-/g, '+').replace(/_/g, '/')],
+      // The last of 43 characters carries 2 bits of the HMAC and 4 unused ones: the next letter decodes the same.
+      ['another last character, same bytes', (sig) => `${sig.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(sig.at(-1)!) + 1]}`],
+    ];
+    for (const [what, change] of variants) {
+      const ticket = issue();
+      const [body, sig] = ticket.split('.') as [string, string];
+      const res = await status(`/tk/a?ticket=${body}.${change(sig)}`);
+      expect([res.status, JSON.parse(res.body)], what).toEqual([401, { code: 'UNAUTHENTICATED', message: 'Invalid stream ticket' }]);
+      expect((await status(`/tk/a?ticket=${ticket}`)).status, `${what}: the real ticket is still unused`).toBe(200);
+    }
+  });
+
   it('a POST stream takes ?ticket= too, bound to its JSON body params', async () => {
     const send = (ticket: string, body: unknown) =>
       fetch(`${baseUrl}/tk/post?ticket=${ticket}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -274,18 +274,26 @@ export class SseTransport implements OnModuleInit {
     const name = joinStreamName(base.name, rest);
     // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
     // A GET to a POST stream (PROTOCOL.md §3.9) is not found either, but says why.
-    const post = this.registry.find(name, 'sse')?.options.sse?.method === 'POST';
+    const found = this.registry.find(name, 'sse');
     this.refuse(
       new SseWriter(res, this.options.sse),
       '',
       name.length > MAX_STREAM_NAME_LENGTH
         ? new StreamException(StreamErrorCode.BAD_REQUEST, `The stream name is longer than ${MAX_STREAM_NAME_LENGTH} characters`)
-        : new StreamException(
-            StreamErrorCode.NOT_FOUND,
-            post ? `Stream ${excerpt(name)} is a POST stream: request it with POST and a JSON body` : `Unknown stream ${excerpt(name)}`,
-          ),
+        : new StreamException(StreamErrorCode.NOT_FOUND, notFoundMessage(name, found, decoded !== path)),
     );
   }
+}
+
+/**
+ * Why a path under a stream controller is not a stream: unknown, a POST stream asked with GET,
+ * or an existing stream whose path was percent-encoded (routes match the path as sent).
+ */
+function notFoundMessage(name: string, found: StreamDefinition | undefined, encoded: boolean): string {
+  if (!found) return `Unknown stream ${excerpt(name)}`;
+  if (found.options.sse?.method === 'POST') return `Stream ${excerpt(name)} is a POST stream: request it with POST and a JSON body`;
+  if (encoded) return `Stream ${excerpt(name)} is served at its path without percent-encoding`;
+  return `Unknown stream ${excerpt(name)}`;
 }
 
 /**

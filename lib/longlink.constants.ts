@@ -15,6 +15,8 @@ export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
 /** Default lifetime of a stream ticket. */
 export const DEFAULT_TICKET_TTL_MS = 30_000;
+/** Default time a POST stream's whole body may take to arrive. */
+export const DEFAULT_SSE_BODY_TIMEOUT_MS = 10_000;
 /** Default largest body of a POST stream. */
 export const DEFAULT_SSE_MAX_BODY_BYTES = 64 * 1024;
 /** Window over which clients' reconnect delays are spread at shutdown. */

@@ -20,6 +20,7 @@ import {
   DEFAULT_SSE_RETRY_MS,
   DEFAULT_SSE_STALL_TIMEOUT_MS,
   DEFAULT_SSE_TCP_KEEPALIVE_MS,
+  DEFAULT_SSE_BODY_TIMEOUT_MS,
   DEFAULT_WS_HEARTBEAT_MS,
   DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_WS_INIT_TIMEOUT_MS,
@@ -122,6 +123,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     'commitDelayMs',
     'disconnectGraceMs',
     'stallTimeoutMs',
+    'bodyTimeoutMs',
     'tcpKeepAliveMs',
   ]);
   return {
@@ -137,6 +139,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
       stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
       tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
+      bodyTimeoutMs: int('sse.bodyTimeoutMs', sse.bodyTimeoutMs, DEFAULT_SSE_BODY_TIMEOUT_MS, 0),
     },
     tickets: {
       ttlMs: int('tickets.ttlMs', tickets.ttlMs, DEFAULT_TICKET_TTL_MS, 1),

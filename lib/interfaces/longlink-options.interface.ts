@@ -46,6 +46,12 @@ export interface SseOptions {
    * vanished is found even on an idle stream. Default 30000; 0 leaves the socket as it is.
    */
   tcpKeepAliveMs?: number;
+  /**
+   * POST streams: how long the whole request body may take to arrive, from the start of the
+   * request; past it the request is answered `408` (code `BAD_REQUEST`) and its connection
+   * closed. Default 10000; 0 disables (Node's `requestTimeout` still applies).
+   */
+  bodyTimeoutMs?: number;
 }
 
 /** WebSocket transport options (needs `@nestjs/platform-ws`). */

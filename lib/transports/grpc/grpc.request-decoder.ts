@@ -168,8 +168,10 @@ function decodeValue(r: WireReader, depth: number): unknown {
   let value: unknown = null; // a Value with no kind set
   while (!r.done) {
     const [field, wireType] = r.tag();
-    if (field === 1 && wireType === 0) (r.varint(), (value = null));
-    else if (field === 2 && wireType === 1) value = r.double();
+    if (field === 1 && wireType === 0) {
+      r.varint(); // null_value: its only value is NULL_VALUE (0)
+      value = null;
+    } else if (field === 2 && wireType === 1) value = r.double();
     else if (field === 3 && wireType === 2) value = r.string();
     else if (field === 4 && wireType === 0) value = r.varint() !== 0;
     else if (field === 5 && wireType === 2) value = decodeStruct(r.sub(), depth + 1);

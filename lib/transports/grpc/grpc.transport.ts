@@ -174,13 +174,6 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     subscribe.requestDeserialize = nonThrowingDeserializer(decodeSubscribeRequest);
     if (options.protoPath.length === 0) return own;
     const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
-    for (const value of Object.values(user)) {
-      if (!isServiceDefinition(value)) continue;
-      for (const method of Object.values(value as unknown as Record<string, MethodCodec>)) {
-        // protobuf.js' own decoding (nesting capped at 100 messages), failures INVALID_ARGUMENT.
-        method.requestDeserialize = nonThrowingDeserializer(method.requestDeserialize);
-      }
-    }
     return { ...own, ...user };
   }
 
@@ -192,15 +185,20 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       .map(([name]) => name);
   }
 
+  /** Checks a bound method's shape and makes its request deserializer one that never throws. */
   private checkTypedMethod(definition: PackageDefinition, options: ResolvedGrpcOptions, def: StreamDefinition): void {
     const { service, method } = def.options.grpc!;
     const full = [service, ...options.package.map((p) => `${p}.${service}`)].find((n) => isServiceDefinition(definition[n]));
-    const rpc = full ? (definition[full] as unknown as Record<string, { requestStream: boolean; responseStream: boolean }>)[method] : undefined;
+    type Rpc = MethodCodec & { requestStream: boolean; responseStream: boolean };
+    const rpc = full ? (definition[full] as unknown as Record<string, Rpc>)[method] : undefined;
     if (rpc && (rpc.requestStream || !rpc.responseStream)) {
       throw new LonglinkConfigError(
         `LonglinkModule: gRPC method ${service}/${method} (for @Stream("${def.name}")) must be server-streaming: rpc ${method}(Request) returns (stream Reply)`,
       );
     }
+    // A bound method's requests: protobuf.js' own decoding (nesting capped at 100 messages),
+    // failures INVALID_ARGUMENT. The application's other methods are left as they are.
+    if (rpc) rpc.requestDeserialize = nonThrowingDeserializer(rpc.requestDeserialize);
   }
 
   private async startServer(

@@ -36,10 +36,13 @@ export const DEFAULT_GRPC_KEEPALIVE_TIME_MS = 30_000;
 /** ...and the connection is dropped if the ping is not answered within this. */
 export const DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS = 10_000;
 /**
- * Deepest nesting of stream params (and WebSocket init payloads) on every transport: the
- * params object is level 1, each object or array inside it one more. As Express's `json()`.
+ * Default deepest nesting of stream params (and WebSocket init payloads) on every transport
+ * (`maxParamsDepth`): the params object is level 1, each object or array inside it one more.
+ * As Express's `json()`.
  */
-export const MAX_PARAMS_DEPTH = 64;
+export const DEFAULT_MAX_PARAMS_DEPTH = 64;
+/** Highest `maxParamsDepth` accepted: deeper values would reach recursive code's stack limits (class-transformer's at ~1,500). */
+export const MAX_PARAMS_DEPTH_OPTION = 512;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -1,6 +1,6 @@
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
-import { MAX_PARAMS_DEPTH } from '../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../longlink.constants.js';
 
 /** Keys that could reach an object's prototype if merged; refused anywhere in params. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -12,8 +12,8 @@ export function assertSafeKey(key: string): void {
   }
 }
 
-/** The `BAD_REQUEST` for input nested deeper than {@link MAX_PARAMS_DEPTH} (an expected error: no stack is logged). */
-export function tooDeepError(what: string, maxDepth = MAX_PARAMS_DEPTH): StreamException {
+/** The `BAD_REQUEST` for input nested deeper than {@link DEFAULT_MAX_PARAMS_DEPTH} (an expected error: no stack is logged). */
+export function tooDeepError(what: string, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): StreamException {
   return new StreamException(StreamErrorCode.BAD_REQUEST, `${what} is nested too deeply (at most ${maxDepth} levels)`, { maxDepth });
 }
 
@@ -46,7 +46,7 @@ export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
  * `maxDepth` (before parsing) and `__proto__`, `constructor` and `prototype` keys at any
  * depth with `BAD_REQUEST`.
  */
-export function parseParamsJson(text: string, what = 'params', maxDepth = MAX_PARAMS_DEPTH): Record<string, unknown> {
+export function parseParamsJson(text: string, what = 'params', maxDepth = DEFAULT_MAX_PARAMS_DEPTH): Record<string, unknown> {
   if (jsonDepthExceeds(text, maxDepth)) throw tooDeepError(what, maxDepth);
   let value: unknown;
   try {
@@ -67,7 +67,7 @@ export function parseParamsJson(text: string, what = 'params', maxDepth = MAX_PA
  * someone else (e.g. the platform's JSON body parser), and nesting deeper than `maxDepth`
  * (the value itself is level 1; the walk stops there, so its recursion is bounded).
  */
-export function assertSafeKeysDeep(value: unknown, what = 'params', maxDepth = MAX_PARAMS_DEPTH): void {
+export function assertSafeKeysDeep(value: unknown, what = 'params', maxDepth = DEFAULT_MAX_PARAMS_DEPTH): void {
   const visit = (v: unknown, depth: number): void => {
     if (v === null || typeof v !== 'object') return;
     if (depth > maxDepth) throw tooDeepError(what, maxDepth);

@@ -207,6 +207,13 @@ export interface LonglinkModuleOptions {
   tickets?: StreamTicketOptions;
   /** Deploy hand-over at shutdown. */
   shutdown?: ShutdownOptions;
+  /**
+   * Deepest nesting of stream params (and WebSocket init payloads) on every transport: the
+   * params object is level 1, each object or array inside it one more. Deeper input is
+   * refused with `BAD_REQUEST` before it is parsed further. Default 64 (as Express's
+   * `json()`); at most 512.
+   */
+  maxParamsDepth?: number;
   /** OpenTelemetry metrics. */
   metrics?: MetricsOptions;
 }
@@ -250,6 +257,7 @@ export interface ResolvedLonglinkOptions {
   tickets: { ttlMs: number; secret?: string | Buffer; store?: StreamTicketStore };
   shutdown: Required<ShutdownOptions>;
   metrics: MetricsOptions;
+  maxParamsDepth: number;
 }
 
 /** gRPC options after defaults. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ERROR_MESSAGE_BYTES } from '../../lib/errors/error-bounds.js';
-import { MAX_PARAMS_DEPTH } from '../../lib/longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.constants.js';
 import { HOSTILE_USERS, hostileModule, nested, nestedArrays, refusalMessage } from '../fixtures/hostile.js';
 import { collect, type HarnessFactory, type TransportHarness } from '../harness/harness.js';
 
@@ -37,7 +37,7 @@ export function runHostileInputConformance(factory: HarnessFactory): void {
     });
 
     // The generic gRPC client (protobuf.js) encodes at most 50 levels: the e2e spec sends 64 as raw bytes.
-    const served = factory().transport === 'grpc' ? 50 : MAX_PARAMS_DEPTH;
+    const served = factory().transport === 'grpc' ? 50 : DEFAULT_MAX_PARAMS_DEPTH;
     it(`params nested ${served} levels deep are served`, async () => {
       const { events, end } = await collect(h.subscribe('hostile/depth', { params: nested(served) }));
       expect(end).toEqual({ kind: 'complete' });
@@ -46,7 +46,7 @@ export function runHostileInputConformance(factory: HarnessFactory): void {
 
     // gRPC's generic client cannot encode more than 50 levels (protobuf.js): test/e2e/hostile-input.spec.ts
     // sends those as raw bytes.
-    const deep = factory().transport === 'grpc' ? [] : [MAX_PARAMS_DEPTH + 1, 2_000];
+    const deep = factory().transport === 'grpc' ? [] : [DEFAULT_MAX_PARAMS_DEPTH + 1, 2_000];
     for (const depth of deep) {
       it(`params nested ${depth} levels deep are BAD_REQUEST before any pipe (no class-transformer overflow)`, async () => {
         const { events, end } = await collect(h.subscribe('hostile/depth', { params: nestedArrays(depth) }));

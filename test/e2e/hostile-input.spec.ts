@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { GrpcTransport } from '../../lib/index.js';
 import { MAX_WS_CLOSE_REASON_BYTES, wsCloseReason } from '../../lib/errors/error-bounds.js';
-import { MAX_PARAMS_DEPTH } from '../../lib/longlink.constants.js';
-import { EchoUserGuard, HOSTILE_PROTO, HOSTILE_USERS, hostileModule, nestedJson, refusalMessage } from '../fixtures/hostile.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.constants.js';
+import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
+import { EchoUserGuard, HOSTILE_PROTO, HOSTILE_USERS, hostileModule, nested, nestedJson, refusalMessage } from '../fixtures/hostile.js';
 import { streamsClient } from '../harness/grpc.harness.js';
 import { createHttpApp, setTestLogger, type HttpPlatform } from '../harness/sse.harness.js';
 import { deferred, within } from '../harness/util.js';
@@ -40,6 +41,9 @@ function structBytes(depth: number): Buffer {
   for (let i = 1; i < depth; i++) struct = field(1, Buffer.concat([field(1, Buffer.from('a')), field(2, field(5, struct))]));
   return struct;
 }
+
+/** A `SubscribeRequest` with raw `Struct` bytes as params. */
+const subscribe = (stream: string, params: Buffer) => Buffer.concat([field(1, Buffer.from(stream)), field(2, params)]);
 
 type Status = { code: number; details: string; errorCode: unknown; data: Buffer[] };
 
@@ -135,15 +139,13 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
     expect(status.metadata.get('longlink-error-code')).toEqual(['UNAUTHENTICATED']);
   });
 
-  const subscribe = (stream: string, params: Buffer) => Buffer.concat([field(1, Buffer.from(stream)), field(2, params)]);
-
-  it(`gRPC generic: Struct params of ${MAX_PARAMS_DEPTH} levels are served, deeper ones INVALID_ARGUMENT (not INTERNAL), no error logged`, async () => {
-    const ok = await rawCall(port, '/longlink.v1.Streams/Subscribe', subscribe('hostile/depth', structBytes(MAX_PARAMS_DEPTH)));
+  it(`gRPC generic: Struct params of ${DEFAULT_MAX_PARAMS_DEPTH} levels are served, deeper ones INVALID_ARGUMENT (not INTERNAL), no error logged`, async () => {
+    const ok = await rawCall(port, '/longlink.v1.Streams/Subscribe', subscribe('hostile/depth', structBytes(DEFAULT_MAX_PARAMS_DEPTH)));
     expect(ok.code).toBe(grpc.status.OK);
     expect(ok.data.length).toBe(1);
-    expect(ok.data[0]!.toString('utf8')).toContain(`{"depth":${MAX_PARAMS_DEPTH}}`);
+    expect(ok.data[0]!.toString('utf8')).toContain(`{"depth":${DEFAULT_MAX_PARAMS_DEPTH}}`);
     const before = errors.length;
-    for (const depth of [MAX_PARAMS_DEPTH + 1, 2_000]) {
+    for (const depth of [DEFAULT_MAX_PARAMS_DEPTH + 1, 2_000]) {
       const refused = await rawCall(port, '/longlink.v1.Streams/Subscribe', subscribe('hostile/depth', structBytes(depth)));
       expect([refused.code, refused.errorCode]).toEqual([grpc.status.INVALID_ARGUMENT, 'BAD_REQUEST']);
       expect(refused.details).toContain('nested too deeply');
@@ -175,11 +177,11 @@ describe.each<HttpPlatform>(['express', 'fastify'])('hostile input: POST bodies 
   // Fastify answers 415 for content types it has no parser for (octet-stream).
   const types = platform === 'express' ? ['text/plain', 'application/octet-stream', 'application/json'] : ['text/plain', 'application/json'];
   it.each(types)('%s: 64 levels served, 65 and 2,000 refused with 400, no error logged', async (type) => {
-    const ok = await post(nestedJson(MAX_PARAMS_DEPTH), type);
+    const ok = await post(nestedJson(DEFAULT_MAX_PARAMS_DEPTH), type);
     expect(ok.status).toBe(200);
-    expect(await ok.text()).toContain(`"depth":${MAX_PARAMS_DEPTH}`);
+    expect(await ok.text()).toContain(`"depth":${DEFAULT_MAX_PARAMS_DEPTH}`);
     const before = errors.length;
-    for (const depth of [MAX_PARAMS_DEPTH + 1, 2_000]) {
+    for (const depth of [DEFAULT_MAX_PARAMS_DEPTH + 1, 2_000]) {
       const refused = await post(nestedJson(depth), type);
       expect(refused.status).toBe(400);
       const body = (await refused.json()) as { code?: string; message: string };
@@ -189,5 +191,52 @@ describe.each<HttpPlatform>(['express', 'fastify'])('hostile input: POST bodies 
       }
     }
     expect(errors.length).toBe(before);
+  });
+});
+
+describe('maxParamsDepth option', () => {
+  it('defaults to 64 and is validated (1 to 512)', () => {
+    expect(resolveLonglinkOptions({}).maxParamsDepth).toBe(DEFAULT_MAX_PARAMS_DEPTH);
+    expect(resolveLonglinkOptions({ maxParamsDepth: 512 }).maxParamsDepth).toBe(512);
+    for (const bad of [0, 513, 1.5, '8']) {
+      expect(() => resolveLonglinkOptions({ maxParamsDepth: bad as never })).toThrow(/maxParamsDepth/);
+    }
+  });
+
+  it('one setting applies to SSE GET params, POST bodies, WebSocket subscribe and gRPC Struct params', async () => {
+    const { app, baseUrl } = await createHttpApp('express', hostileModule({ maxParamsDepth: 4, ws: true, grpc: { url: '127.0.0.1:0' } }));
+    try {
+      const port = app.get(GrpcTransport).port;
+      const sse = async (depth: number) => (await fetch(`${baseUrl}/hostile/depth?params=${encodeURIComponent(nestedJson(depth))}`)).status;
+      const post = async (depth: number) =>
+        (await fetch(`${baseUrl}/hostile/post-depth`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: nestedJson(depth) })).status;
+      const grpcCall = async (depth: number) =>
+        (await rawCall(port, '/longlink.v1.Streams/Subscribe', subscribe('hostile/depth', structBytes(depth)))).code;
+      expect([await sse(4), await sse(5)]).toEqual([200, 400]);
+      expect([await post(4), await post(5)]).toEqual([200, 400]);
+      expect([await grpcCall(4), await grpcCall(5)]).toEqual([grpc.status.OK, grpc.status.INVALID_ARGUMENT]);
+      const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
+      const replies: { type: string; id?: string; error?: { code: string; message: string } }[] = [];
+      ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.send(JSON.stringify({ type: 'subscribe', id: 'ok', stream: 'hostile/depth', params: nested(4) }));
+      ws.send(JSON.stringify({ type: 'subscribe', id: 'deep', stream: 'hostile/depth', params: nested(5) }));
+      await within(
+        (async () => {
+          while (!replies.some((r) => r.id === 'ok' && r.type === 'complete') || !replies.some((r) => r.id === 'deep')) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        })(),
+        3000,
+        'WebSocket replies',
+      );
+      expect(replies.find((r) => r.id === 'deep')).toMatchObject({
+        type: 'error',
+        error: { code: 'BAD_REQUEST', message: '"params" and "payload" are nested too deeply (at most 4 levels)' },
+      });
+      ws.close();
+    } finally {
+      await app.close();
+    }
   });
 });

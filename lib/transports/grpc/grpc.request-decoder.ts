@@ -1,7 +1,7 @@
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { assertSafeKey, tooDeepError } from '../../core/params.js';
-import { MAX_PARAMS_DEPTH } from '../../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.constants.js';
 
 /**
  * Where a request that could not be decoded keeps its refusal. grpc-js answers a throwing
@@ -122,25 +122,24 @@ class WireReader {
 /**
  * Decodes `longlink.v1.SubscribeRequest` straight from its bytes, turning the
  * `google.protobuf.Struct` params into plain JSON on the way. Hand-written so that the
- * params' depth is checked as they are read (the same {@link MAX_PARAMS_DEPTH} as on SSE and
- * WebSocket; protobuf.js would stop at 50 levels with an error grpc-js reports as `INTERNAL`)
+ * params' depth is checked as they are read (`maxParamsDepth`, as on SSE and WebSocket; protobuf.js would stop at 50 levels with an error grpc-js reports as `INTERNAL`)
  * and forbidden keys are refused. Throws `BAD_REQUEST` on malformed or too deep input.
  */
-export function decodeSubscribeRequest(bytes: Buffer): DecodedSubscribeRequest {
+export function decodeSubscribeRequest(bytes: Buffer, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): DecodedSubscribeRequest {
   const r = new WireReader(bytes, 0, bytes.length);
   const request: DecodedSubscribeRequest = { stream: '', params: {}, lastEventId: '' };
   while (!r.done) {
     const [field, wireType] = r.tag();
     if (field === 1 && wireType === 2) request.stream = r.string();
-    else if (field === 2 && wireType === 2) request.params = decodeStruct(r.sub(), 1);
+    else if (field === 2 && wireType === 2) request.params = decodeStruct(r.sub(), 1, maxDepth);
     else if (field === 3 && wireType === 2) request.lastEventId = r.string();
     else r.skip(wireType);
   }
   return request;
 }
 
-function decodeStruct(r: WireReader, depth: number): Record<string, unknown> {
-  if (depth > MAX_PARAMS_DEPTH) throw tooDeepError('params');
+function decodeStruct(r: WireReader, depth: number, maxDepth: number): Record<string, unknown> {
+  if (depth > maxDepth) throw tooDeepError('params', maxDepth);
   const out: Record<string, unknown> = {};
   while (!r.done) {
     const [field, wireType] = r.tag();
@@ -155,7 +154,7 @@ function decodeStruct(r: WireReader, depth: number): Record<string, unknown> {
     while (!entry.done) {
       const [f, w] = entry.tag();
       if (f === 1 && w === 2) key = entry.string();
-      else if (f === 2 && w === 2) value = decodeValue(entry.sub(), depth);
+      else if (f === 2 && w === 2) value = decodeValue(entry.sub(), depth, maxDepth);
       else entry.skip(w);
     }
     assertSafeKey(key);
@@ -164,7 +163,7 @@ function decodeStruct(r: WireReader, depth: number): Record<string, unknown> {
   return out;
 }
 
-function decodeValue(r: WireReader, depth: number): unknown {
+function decodeValue(r: WireReader, depth: number, maxDepth: number): unknown {
   let value: unknown = null; // a Value with no kind set
   while (!r.done) {
     const [field, wireType] = r.tag();
@@ -174,19 +173,19 @@ function decodeValue(r: WireReader, depth: number): unknown {
     } else if (field === 2 && wireType === 1) value = r.double();
     else if (field === 3 && wireType === 2) value = r.string();
     else if (field === 4 && wireType === 0) value = r.varint() !== 0;
-    else if (field === 5 && wireType === 2) value = decodeStruct(r.sub(), depth + 1);
-    else if (field === 6 && wireType === 2) value = decodeList(r.sub(), depth + 1);
+    else if (field === 5 && wireType === 2) value = decodeStruct(r.sub(), depth + 1, maxDepth);
+    else if (field === 6 && wireType === 2) value = decodeList(r.sub(), depth + 1, maxDepth);
     else r.skip(wireType);
   }
   return value;
 }
 
-function decodeList(r: WireReader, depth: number): unknown[] {
-  if (depth > MAX_PARAMS_DEPTH) throw tooDeepError('params');
+function decodeList(r: WireReader, depth: number, maxDepth: number): unknown[] {
+  if (depth > maxDepth) throw tooDeepError('params', maxDepth);
   const out: unknown[] = [];
   while (!r.done) {
     const [field, wireType] = r.tag();
-    if (field === 1 && wireType === 2) out.push(decodeValue(r.sub(), depth));
+    if (field === 1 && wireType === 2) out.push(decodeValue(r.sub(), depth, maxDepth));
     else r.skip(wireType);
   }
   return out;

@@ -171,7 +171,8 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const subscribe = (own[LONGLINK_GRPC_SERVICE] as unknown as Record<string, MethodCodec>).Subscribe!;
     subscribe.responseSerialize = cachingSerializer(subscribe.responseSerialize);
     // Decoded by hand: params' depth checked as read, failures INVALID_ARGUMENT (not INTERNAL).
-    subscribe.requestDeserialize = nonThrowingDeserializer(decodeSubscribeRequest);
+    const maxDepth = this.options.maxParamsDepth;
+    subscribe.requestDeserialize = nonThrowingDeserializer((bytes) => decodeSubscribeRequest(bytes, maxDepth));
     if (options.protoPath.length === 0) return own;
     const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
     return { ...own, ...user };

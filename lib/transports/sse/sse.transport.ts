@@ -218,7 +218,7 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
     if (this.runner.isShuttingDown) return this.refuse(writer, def.name, this.runner.refusal());
     let request;
     try {
-      request = readSseRequest(req);
+      request = readSseRequest(req, this.options.maxParamsDepth);
     } catch (error) {
       return this.refuse(writer, def.name, toStreamException(error));
     }
@@ -229,7 +229,7 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
         );
       }
       const limit = def.options.sse?.maxBodyBytes ?? DEFAULT_SSE_MAX_BODY_BYTES;
-      readSseBody(req, (platformRequest as { body?: unknown }).body, limit).then(
+      readSseBody(req, (platformRequest as { body?: unknown }).body, limit, this.options.maxParamsDepth).then(
         (params) => {
           if (!writer.gone) this.start(def, { ...request, params }, req, platformRequest, writer);
         },

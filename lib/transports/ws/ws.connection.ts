@@ -31,6 +31,8 @@ export interface WsConnectionDeps {
   registry: StreamRegistry;
   runner: StreamRunner;
   options: ResolvedWsOptions;
+  /** The module's `maxParamsDepth`. */
+  maxParamsDepth: number;
   logger: Logger;
   onClosed(connection: WsConnection): void;
   /**
@@ -249,7 +251,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     this.alive(); // any message proves the peer is alive
     let message: WsClientMessage;
     try {
-      message = parseWsMessage(data, isBinary);
+      message = parseWsMessage(data, isBinary, this.deps.maxParamsDepth);
     } catch (error) {
       const e = error instanceof WsProtocolError ? error : new WsProtocolError('Malformed message');
       this.invalid(e.subscriptionId, e);

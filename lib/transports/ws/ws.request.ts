@@ -4,7 +4,7 @@ import { StreamException } from '../../errors/stream-exception.js';
 import { excerpt } from '../../errors/error-bounds.js';
 import {
   MAX_LAST_EVENT_ID_LENGTH,
-  MAX_PARAMS_DEPTH,
+  DEFAULT_MAX_PARAMS_DEPTH,
   MAX_STREAM_NAME_LENGTH,
   MAX_WS_SUBSCRIPTION_ID_LENGTH,
 } from '../../longlink.constants.js';
@@ -53,18 +53,20 @@ const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
  * for binary frames, non-JSON, non-objects, `__proto__`/`constructor`/`prototype` keys,
  * unknown types, missing or oversized ids and malformed fields.
  */
-export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): WsClientMessage {
+export function parseWsMessage(
+  data: Buffer | ArrayBuffer | Buffer[],
+  isBinary: boolean,
+  maxDepth = DEFAULT_MAX_PARAMS_DEPTH,
+): WsClientMessage {
   if (isBinary) throw new WsProtocolError('Binary frames are not supported; send JSON text');
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
   // The message is one level above its params (or init payload): the same limit as elsewhere.
-  if (jsonDepthExceeds(text, MAX_PARAMS_DEPTH + 1)) {
-    throw new WsProtocolError(`"params" and "payload" are nested too deeply (at most ${MAX_PARAMS_DEPTH} levels)`, idOf(text), {
-      maxDepth: MAX_PARAMS_DEPTH,
-    });
+  if (jsonDepthExceeds(text, maxDepth + 1)) {
+    throw new WsProtocolError(`"params" and "payload" are nested too deeply (at most ${maxDepth} levels)`, idOf(text), { maxDepth });
   }
   let message: Record<string, unknown>;
   try {
-    message = parseParamsJson(text, 'message', MAX_PARAMS_DEPTH + 1);
+    message = parseParamsJson(text, 'message', maxDepth + 1);
   } catch (error) {
     throw new WsProtocolError(error instanceof Error ? error.message : 'message is not valid JSON');
   }

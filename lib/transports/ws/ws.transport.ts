@@ -117,6 +117,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       registry: this.registry,
       runner: this.runner,
       options: this.ws,
+      maxParamsDepth: this.options.maxParamsDepth,
       logger: this.logger,
       onClosed: (c) => {
         if (this.connections.delete(c)) this.runner.connection('ws', -1);

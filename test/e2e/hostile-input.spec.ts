@@ -118,6 +118,27 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
     expect((await init({ user: 'x' })).code).toBe(4401);
   });
 
+  it('WS init: lone surrogates echoed by the guard arrive as U+FFFD; a payload nested too deeply is refused before the guard', async () => {
+    const lone = await init({ user: 'x\uD800'.repeat(100) });
+    expect(lone.code).toBe(4401);
+    expect(lone.reason).toBe(wsCloseReason(`Unknown user ${'x\uFFFD'.repeat(100)}`));
+    expect(lone.messages[0]?.error?.message).toBe(refusalMessage('x\uFFFD'.repeat(100)));
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
+    const replies: { type: string; error?: { code: string; message: string } }[] = [];
+    ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(`{"type":"init","payload":{"user":${nestedJson(2_000)}}}`);
+    await within(
+      (async () => {
+        while (replies.length === 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      3000,
+      'the refusal of a deep init payload',
+    );
+    expect(replies[0]).toMatchObject({ type: 'error', error: { code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') } });
+    ws.close();
+  });
+
   it.each(HOSTILE_USERS)('typed gRPC method refused by a guard echoing %s: UNAUTHENTICATED, bounded message', async (_, user) => {
     const definition = protoLoader.loadSync(HOSTILE_PROTO, { keepCase: false, defaults: false, oneofs: true });
     const Hostile = (grpc.loadPackageDefinition(definition) as unknown as {

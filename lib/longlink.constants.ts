@@ -15,6 +15,8 @@ export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
 /** Default lifetime of a stream ticket. */
 export const DEFAULT_TICKET_TTL_MS = 30_000;
+/** Default time a POST stream's whole body may take to arrive. */
+export const DEFAULT_SSE_BODY_TIMEOUT_MS = 10_000;
 /** Default largest body of a POST stream. */
 export const DEFAULT_SSE_MAX_BODY_BYTES = 64 * 1024;
 /** Window over which clients' reconnect delays are spread at shutdown. */
@@ -33,6 +35,14 @@ export const DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH = 256 * 1024;
 export const DEFAULT_GRPC_KEEPALIVE_TIME_MS = 30_000;
 /** ...and the connection is dropped if the ping is not answered within this. */
 export const DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS = 10_000;
+/**
+ * Default deepest nesting of stream params (and WebSocket init payloads) on every transport
+ * (`maxParamsDepth`): the params object is level 1, each object or array inside it one more.
+ * As Express's `json()`.
+ */
+export const DEFAULT_MAX_PARAMS_DEPTH = 64;
+/** Highest `maxParamsDepth` accepted: deeper values would reach recursive code's stack limits (class-transformer's at ~1,500). */
+export const MAX_PARAMS_DEPTH_OPTION = 512;
 /** Longest `Last-Event-ID` accepted. */
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 export const DEFAULT_WS_MAX_PAYLOAD_BYTES = 64 * 1024;

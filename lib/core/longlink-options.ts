@@ -20,6 +20,9 @@ import {
   DEFAULT_SSE_RETRY_MS,
   DEFAULT_SSE_STALL_TIMEOUT_MS,
   DEFAULT_SSE_TCP_KEEPALIVE_MS,
+  DEFAULT_SSE_BODY_TIMEOUT_MS,
+  DEFAULT_MAX_PARAMS_DEPTH,
+  MAX_PARAMS_DEPTH_OPTION,
   DEFAULT_WS_HEARTBEAT_MS,
   DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
   DEFAULT_WS_INIT_TIMEOUT_MS,
@@ -89,7 +92,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'shutdown', 'metrics', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'shutdown', 'metrics', 'maxParamsDepth', 'isGlobal']);
   const tickets = checkObject('tickets', root.tickets, ['secret', 'ttlMs', 'store']);
   if (tickets.secret !== undefined && !(Buffer.isBuffer(tickets.secret) || typeof tickets.secret === 'string')) {
     fail('tickets.secret', 'a string or a Buffer', '(not shown)');
@@ -122,6 +125,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     'commitDelayMs',
     'disconnectGraceMs',
     'stallTimeoutMs',
+    'bodyTimeoutMs',
     'tcpKeepAliveMs',
   ]);
   return {
@@ -137,6 +141,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
       stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
       tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
+      bodyTimeoutMs: int('sse.bodyTimeoutMs', sse.bodyTimeoutMs, DEFAULT_SSE_BODY_TIMEOUT_MS, 0),
     },
     tickets: {
       ttlMs: int('tickets.ttlMs', tickets.ttlMs, DEFAULT_TICKET_TTL_MS, 1),
@@ -162,7 +167,14 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       spreadMs: int('shutdown.spreadMs', shutdown.spreadMs, DEFAULT_SHUTDOWN_SPREAD_MS, 0),
       drainMs: int('shutdown.drainMs', shutdown.drainMs, DEFAULT_SHUTDOWN_DRAIN_MS, 0),
     },
+    maxParamsDepth: paramsDepth(root.maxParamsDepth),
   };
+}
+
+function paramsDepth(value: unknown): number {
+  const depth = int('maxParamsDepth', value, DEFAULT_MAX_PARAMS_DEPTH, 1);
+  if (depth > MAX_PARAMS_DEPTH_OPTION) fail('maxParamsDepth', `an integer from 1 to ${MAX_PARAMS_DEPTH_OPTION}`, value);
+  return depth;
 }
 
 function strings(path: string, value: unknown): string[] {

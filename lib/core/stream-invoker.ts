@@ -120,7 +120,12 @@ export class StreamInvoker {
           if (subscriber.closed) return;
           inner = this.exceptions.handle(error, def, prepared.filters, args).subscribe(subscriber);
           if (!subscriber.closed) onOpen?.();
-        });
+        })
+        .catch((error: unknown) => {
+          // A transport failed while answering the refusal: no rejection is left unhandled.
+          if (!subscriber.closed) subscriber.error(this.normalize(error, def));
+        })
+        .catch(() => undefined);
       return () => {
         inner?.unsubscribe();
         call.abort();

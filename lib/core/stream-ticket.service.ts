@@ -10,6 +10,8 @@ import { InMemoryTicketStore } from './in-memory-ticket-store.js';
 
 /** Longest ticket accepted: bounds the cost of checking garbage. */
 const MAX_TICKET_LENGTH = 2048;
+/** An HMAC-SHA256 (32 bytes) in canonical unpadded base64url: 43 characters, the last one of 16. */
+const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 interface TicketPayload {
   /** stream */
@@ -91,10 +93,12 @@ export class StreamTicketService {
     if (!ticket) refuse('A stream ticket is required');
     if (ticket.length > MAX_TICKET_LENGTH) refuse('Invalid stream ticket');
     const dot = ticket.indexOf('.');
+    if (dot <= 0) refuse('Invalid stream ticket');
     const body = ticket.slice(0, dot);
-    const signature = Buffer.from(ticket.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.sign(body), 'base64url');
-    if (dot <= 0 || signature.length !== expected.length || !timingSafeEqual(signature, expected)) {
+    // The signature is compared as text with the canonical base64url of the HMAC: decoding
+    // first would accept variants (padding, '+'/'/', junk, other trailing bits) of one signature.
+    const signature = ticket.slice(dot + 1);
+    if (!SIGNATURE.test(signature) || !timingSafeEqual(Buffer.from(signature), Buffer.from(this.sign(body)))) {
       refuse('Invalid stream ticket');
     }
     let payload: TicketPayload;

@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { TimeoutError } from 'rxjs';
 import { StreamErrorCode, isStreamErrorCode } from './stream-error-code.js';
-import { MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_BYTES, truncateUtf8 } from './error-bounds.js';
+import { MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_BYTES, boundedText } from './error-bounds.js';
 
 /** The JSON form of a {@link StreamException} as it reaches a client. */
 export interface StreamErrorBody {
@@ -30,7 +30,7 @@ export class StreamException extends Error {
     options?: { cause?: unknown },
   ) {
     // Bounded here, once, whatever made it (a long client input quoted by a ValidationPipe...).
-    super(truncateUtf8(String(message), MAX_ERROR_MESSAGE_BYTES), options);
+    super(boundedText(String(message), MAX_ERROR_MESSAGE_BYTES), options);
   }
 
   /**

@@ -46,6 +46,12 @@ export interface SseOptions {
    * vanished is found even on an idle stream. Default 30000; 0 leaves the socket as it is.
    */
   tcpKeepAliveMs?: number;
+  /**
+   * POST streams: how long the whole request body may take to arrive, from the start of the
+   * request; past it the request is answered `408` (code `BAD_REQUEST`) and its connection
+   * closed. Default 10000; 0 disables (Node's `requestTimeout` still applies).
+   */
+  bodyTimeoutMs?: number;
 }
 
 /** WebSocket transport options (needs `@nestjs/platform-ws`). */
@@ -211,6 +217,13 @@ export interface LonglinkModuleOptions {
   tickets?: StreamTicketOptions;
   /** Deploy hand-over at shutdown. */
   shutdown?: ShutdownOptions;
+  /**
+   * Deepest nesting of stream params (and WebSocket init payloads) on every transport: the
+   * params object is level 1, each object or array inside it one more. Deeper input is
+   * refused with `BAD_REQUEST` before it is parsed further. Default 64 (as Express's
+   * `json()`); at most 512.
+   */
+  maxParamsDepth?: number;
   /** OpenTelemetry metrics. */
   metrics?: MetricsOptions;
 }
@@ -254,6 +267,7 @@ export interface ResolvedLonglinkOptions {
   tickets: { ttlMs: number; secret?: string | Buffer; store?: StreamTicketStore };
   shutdown: Required<ShutdownOptions>;
   metrics: MetricsOptions;
+  maxParamsDepth: number;
 }
 
 /** gRPC options after defaults. */

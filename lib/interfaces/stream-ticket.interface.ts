@@ -8,7 +8,9 @@
 export interface StreamTicketStore {
   /**
    * Marks ticket `id` used; `true` the first time, `false` if it was used before. `expiresAt`
-   * (epoch ms) is when the ticket expires: the store may forget the id after it.
+   * (epoch ms) is when the ticket expires: the store may forget the id after it. A store that
+   * cannot take the id (full, its backend down) throws, e.g. a `StreamException` `UNAVAILABLE`
+   * with `details.retryAfterMs`: the ticket is refused with that error, never let through.
    */
   consume(id: string, expiresAt: number): boolean | Promise<boolean>;
 }

@@ -3,7 +3,16 @@ import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { throwError } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, LonglinkModule, Stream, StreamErrorCode, StreamException } from '../../lib/index.js';
-import { MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_BYTES, excerpt, truncateUtf8 } from '../../lib/errors/error-bounds.js';
+import {
+  MAX_ERROR_DETAILS_BYTES,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_WS_CLOSE_REASON_BYTES,
+  excerpt,
+  truncateUtf8,
+  wellFormed,
+  wsCloseReason,
+} from '../../lib/errors/error-bounds.js';
+import { jsonDepthExceeds } from '../../lib/core/params.js';
 import { AppModule } from '../../sample/app.module.js';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { createHttpApp } from '../harness/sse.harness.js';
@@ -187,5 +196,24 @@ describe('gRPC error details with non-ASCII text', () => {
       client.close();
       await app.close();
     }
+  });
+});
+
+describe('bounded protocol fields and depth (units)', () => {
+  it('wsCloseReason: at most 123 UTF-8 bytes, never mid-character, lone surrogates replaced', () => {
+    for (const text of ['é'.repeat(116), '😀'.repeat(60), `${'a'.repeat(121)}😀`, 'x\uD800y'.repeat(50), 'ok']) {
+      const reason = wsCloseReason(text);
+      expect(Buffer.byteLength(reason, 'utf8')).toBeLessThanOrEqual(MAX_WS_CLOSE_REASON_BYTES);
+      expect(Buffer.from(reason, 'utf8').toString('utf8')).toBe(reason); // round-trips: well-formed
+    }
+    expect(wsCloseReason('ok')).toBe('ok');
+    expect(wellFormed('a\uDC00b\uD83D\uDE00')).toBe('a\uFFFDb\uD83D\uDE00');
+  });
+
+  it('jsonDepthExceeds counts containers outside strings only', () => {
+    expect(jsonDepthExceeds('{"a":[1,{"b":2}]}', 3)).toBe(false);
+    expect(jsonDepthExceeds('{"a":[1,{"b":2}]}', 2)).toBe(true);
+    expect(jsonDepthExceeds(JSON.stringify({ a: '[[[[{{{{\\"[[[' }), 1)).toBe(false);
+    expect(jsonDepthExceeds(`${'['.repeat(65)}${']'.repeat(65)}`, 64)).toBe(true);
   });
 });

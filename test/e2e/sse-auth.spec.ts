@@ -6,6 +6,7 @@ import { of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
+  InMemoryTicketStore,
   LonglinkModule,
   Stream,
   StreamContext,
@@ -17,7 +18,7 @@ import {
 } from '../../lib/index.js';
 import { DemoModule } from '../../sample/demo/demo.module.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
-import type { HttpPlatform } from '../harness/sse.harness.js';
+import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { until, within } from '../harness/util.js';
 
 /** Reads the session cookie, as an app's cookie-session guard would. */
@@ -148,6 +149,32 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     expect((await status(`/tk/a?ticket=a&ticket=b`)).status).toBe(400);
   });
 
+  it('only the canonical base64url signature is accepted: each lenient-decoding variant is 401 and leaves the ticket unused', async () => {
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    /** A fresh ticket whose signature has a '-' or '_' (so its standard-base64 spelling differs). */
+    const issue = () => {
+      for (;;) {
+        const ticket = tickets.issue('tk/a');
+        if (/[-_]/.test(ticket.split('.')[1]!)) return ticket;
+      }
+    };
+    const variants: [string, (sig: string) => string][] = [
+      ['padding', (sig) => `${sig}=`],
+      ['trailing junk', (sig) => `${sig}!!`],
+      ['an inserted %20', (sig) => `${sig.slice(0, 10)}%20${sig.slice(10)}`],
+      ['standard base64 +/', (sig) => sig.replace(/-/g, '+').replace(/_/g, '/')],
+      // The last of 43 characters carries 2 bits of the HMAC and 4 unused ones: the next letter decodes the same.
+      ['another last character, same bytes', (sig) => `${sig.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(sig.at(-1)!) + 1]}`],
+    ];
+    for (const [what, change] of variants) {
+      const ticket = issue();
+      const [body, sig] = ticket.split('.') as [string, string];
+      const res = await status(`/tk/a?ticket=${body}.${change(sig)}`);
+      expect([res.status, JSON.parse(res.body)], what).toEqual([401, { code: 'UNAUTHENTICATED', message: 'Invalid stream ticket' }]);
+      expect((await status(`/tk/a?ticket=${ticket}`)).status, `${what}: the real ticket is still unused`).toBe(200);
+    }
+  });
+
   it('a POST stream takes ?ticket= too, bound to its JSON body params', async () => {
     const send = (ticket: string, body: unknown) =>
       fetch(`${baseUrl}/tk/post?ticket=${ticket}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -194,5 +221,33 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
       if (expected.type === 'next') expect(msg).toMatchObject({ type: 'next', data: expected.data });
       else expect(msg).toMatchObject({ type: 'error', id: 's', error: { code: expected.code } });
     }
+  });
+});
+
+describe('InMemoryTicketStore at capacity (SSE)', () => {
+  @Module({
+    imports: [LonglinkModule.forRoot({ isGlobal: true, tickets: { secret: 'y'.repeat(32), store: new InMemoryTicketStore(2) } })],
+    controllers: [TicketController],
+    providers: [CookieGuard],
+  })
+  class SmallStoreModule {}
+
+  let ctx: Awaited<ReturnType<typeof createHttpApp>>;
+  beforeAll(async () => {
+    ctx = await createHttpApp('express', SmallStoreModule);
+  });
+  afterAll(() => ctx.app.close());
+
+  it('full of live ids: a new ticket gets 503 UNAVAILABLE with Retry-After (not "already used"); used ones stay used', async () => {
+    const tickets = ctx.app.get(StreamTicketService);
+    const [first, second, third] = [tickets.issue('tk/a'), tickets.issue('tk/a'), tickets.issue('tk/a')];
+    expect((await rawGet(`${ctx.baseUrl}/tk/a?ticket=${first}`)).status).toBe(200);
+    expect((await rawGet(`${ctx.baseUrl}/tk/a?ticket=${second}`)).status).toBe(200);
+    const full = await rawGet(`${ctx.baseUrl}/tk/a?ticket=${third}`);
+    expect(full.status).toBe(503);
+    expect(full.res.headers['retry-after']).toMatch(/^(?:[1-9]|[12]\d|30)$/); // within the 30 s TTL
+    expect(JSON.parse(await full.body())).toMatchObject({ code: 'UNAVAILABLE', message: 'Too many stream tickets in use; try again later' });
+    const again = await rawGet(`${ctx.baseUrl}/tk/a?ticket=${first}`);
+    expect([again.status, JSON.parse(await again.body()).message]).toEqual([401, 'Stream ticket already used']);
   });
 });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { fetchEventSource, type EventSourceMessage } from '@microsoft/fetch-event-source';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamTracker } from '../../lib/index.js';
@@ -137,5 +138,54 @@ describe.each<HttpPlatform>(['express', 'fastify'])('POST streams (%s)', (platfo
     const res = await fetch(`${ctx.baseUrl}/demo/complete?prompt=x`, { headers: { accept: 'text/event-stream' } });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ code: 'NOT_FOUND', message: 'Stream "demo/complete" is a POST stream: request it with POST and a JSON body' });
+  });
+});
+
+describe.each<HttpPlatform>(['express', 'fastify'])('POST stream body timeout (%s)', (platform) => {
+  let ctx: Awaited<ReturnType<typeof createHttpApp>>;
+  beforeAll(async () => {
+    ctx = await createHttpApp(platform, conformanceModule({ sse: { heartbeatMs: 0, bodyTimeoutMs: 300 } }));
+  });
+  afterAll(() => ctx.app.close());
+
+  /** A POST whose body trickles in one byte every 50 ms over a raw socket; resolves with what the server answered. */
+  function trickle(type: string, path = '/demo/complete') {
+    const { port } = new URL(ctx.baseUrl);
+    const body = JSON.stringify({ prompt: 'p'.repeat(200) });
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let answer = '';
+    let sent = 0;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => undefined);
+    const started = Date.now();
+    const closed = new Promise<{ answer: string; ms: number; sent: number }>((resolve) =>
+      socket.on('close', () => {
+        clearInterval(timer);
+        resolve({ answer, ms: Date.now() - started, sent });
+      }),
+    );
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${type}\r\nAccept: text/event-stream\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    const timer = setInterval(() => {
+      if (sent < body.length && !socket.destroyed) socket.write(body[sent++]!);
+    }, 50);
+    return within(closed, 5000, 'the server to close the trickling request');
+  }
+
+  it.each(['application/json', 'text/plain'])('%s trickled 1 byte / 50 ms: 408 BAD_REQUEST after bodyTimeoutMs, connection closed', async (type) => {
+    const { answer, ms, sent } = await trickle(type);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer.slice(answer.indexOf('\r\n\r\n') + 4)).toBe(
+      JSON.stringify({ code: 'BAD_REQUEST', message: 'Request body not received within 300 ms', details: { timeoutMs: 300 } }),
+    );
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(2000);
+    expect(sent).toBeLessThan(60); // cut long before the body was through
+    // The server still serves POST streams whose body arrives in time.
+    const ok = await post(ctx.baseUrl, JSON.stringify({ prompt, tokenDelayMs: 0 }));
+    expect(ok.status).toBe(200);
+    await ok.text();
   });
 });

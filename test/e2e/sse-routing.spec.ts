@@ -139,6 +139,16 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes are Nest routes 
       const unknown = await events(`${baseUrl}/api/v2/v/nope`, { accept: 'text/event-stream' });
       expect(unknown.status).toBe(404);
       expect(JSON.parse(unknown.body)).toEqual({ code: 'NOT_FOUND', message: 'Unknown stream "v2/v/nope"' });
+      // A percent-encoded path of a stream that exists: served (Fastify decodes before routing), or a 404 that says why.
+      const encoded = await events(`${baseUrl}/api/v2/v/%74icks`, { accept: 'text/event-stream' });
+      if (platform === 'fastify') {
+        expect(parseSse(encoded.body)[1]).toEqual({ id: '1', data: '{"tag":"v2 ticks"}' });
+      } else {
+        expect([encoded.status, JSON.parse(encoded.body)]).toEqual([
+          404,
+          { code: 'NOT_FOUND', message: 'Stream "v2/v/ticks" is served at its path without percent-encoding' },
+        ]);
+      }
       // Names for WS/gRPC: controller path + name, with a version segment; RouterModule and prefix are not part of them.
       expect(app.get(StreamRegistry).all().map((d) => d.name).sort()).toEqual(
         ['feed/excluded', 'feed/ticks', 'v1/two/ticks', 'v2/two/ticks', 'v2/v/ticks', 'v3/v/later'].sort(),

@@ -27,7 +27,8 @@ import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { cachingSerializer, grpcGenericFrame, grpcTypedFrame, type GrpcFrame } from './grpc.framing.js';
 import { loadGrpc, type GrpcLibraries } from './grpc.loader.js';
 import { createReflection } from './grpc.reflection.js';
-import { checkLastEventId, metadataToHeaders, structToJson } from './grpc.request.js';
+import { checkLastEventId, metadataToHeaders } from './grpc.request.js';
+import { decodeSubscribeRequest, nonThrowingDeserializer, undecodableRequest, type DecodedSubscribeRequest } from './grpc.request-decoder.js';
 import { GrpcWriter } from './grpc.writer.js';
 
 /** The generic service: `longlink.v1.Streams/Subscribe`. */
@@ -39,6 +40,8 @@ const DEFAULT_LOADER = { keepCase: false, longs: String, enums: String, defaults
 
 
 type Call = ServerWritableStream<Record<string, unknown>, unknown>;
+/** The codec functions of one method of a proto-loader service definition. */
+type MethodCodec = { responseSerialize: (m: object) => Buffer; requestDeserialize: (b: Buffer) => object };
 type NativeHandler = (call: Call) => void;
 /** Marks our handlers among the microservice's message handlers. */
 const NATIVE = Symbol('longlink:grpc-native');
@@ -165,9 +168,11 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   private loadDefinitions(libs: GrpcLibraries, options: ResolvedGrpcOptions): PackageDefinition {
     const own = libs.protoLoader.loadSync(longlinkProtoPath(), { ...DEFAULT_LOADER, keepCase: false });
     // A broadcast event is one message object for every call: encode it once.
-    const subscribe = (own[LONGLINK_GRPC_SERVICE] as unknown as Record<string, { responseSerialize: (m: object) => Buffer }>)
-      .Subscribe!;
+    const subscribe = (own[LONGLINK_GRPC_SERVICE] as unknown as Record<string, MethodCodec>).Subscribe!;
     subscribe.responseSerialize = cachingSerializer(subscribe.responseSerialize);
+    // Decoded by hand: params' depth checked as read, failures INVALID_ARGUMENT (not INTERNAL).
+    const maxDepth = this.options.maxParamsDepth;
+    subscribe.requestDeserialize = nonThrowingDeserializer((bytes) => decodeSubscribeRequest(bytes, maxDepth));
     if (options.protoPath.length === 0) return own;
     const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
     return { ...own, ...user };
@@ -181,15 +186,20 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       .map(([name]) => name);
   }
 
+  /** Checks a bound method's shape and makes its request deserializer one that never throws. */
   private checkTypedMethod(definition: PackageDefinition, options: ResolvedGrpcOptions, def: StreamDefinition): void {
     const { service, method } = def.options.grpc!;
     const full = [service, ...options.package.map((p) => `${p}.${service}`)].find((n) => isServiceDefinition(definition[n]));
-    const rpc = full ? (definition[full] as unknown as Record<string, { requestStream: boolean; responseStream: boolean }>)[method] : undefined;
+    type Rpc = MethodCodec & { requestStream: boolean; responseStream: boolean };
+    const rpc = full ? (definition[full] as unknown as Record<string, Rpc>)[method] : undefined;
     if (rpc && (rpc.requestStream || !rpc.responseStream)) {
       throw new LonglinkConfigError(
         `LonglinkModule: gRPC method ${service}/${method} (for @Stream("${def.name}")) must be server-streaming: rpc ${method}(Request) returns (stream Reply)`,
       );
     }
+    // A bound method's requests: protobuf.js' own decoding (nesting capped at 100 messages),
+    // failures INVALID_ARGUMENT. The application's other methods are left as they are.
+    if (rpc) rpc.requestDeserialize = nonThrowingDeserializer(rpc.requestDeserialize);
   }
 
   private async startServer(
@@ -261,15 +271,17 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const writer = this.writer(call, libs, grpcGenericFrame);
     if (!writer) return;
     try {
-      const request = call.request as { stream?: string; params?: never; lastEventId?: string };
-      const name = checkRequestedStreamName(request.stream ?? '');
+      const undecodable = undecodableRequest(call.request);
+      if (undecodable) throw undecodable;
+      const request = call.request as unknown as DecodedSubscribeRequest;
+      const name = checkRequestedStreamName(request.stream);
       const def = this.registry.find(name, 'grpc');
       if (!def) {
         throw new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`);
       }
       const metadataId = call.metadata.get('last-event-id')[0];
       this.run(def, call, writer, {
-        params: structToJson(request.params),
+        params: request.params,
         lastEventId: checkLastEventId(request.lastEventId || (typeof metadataId === 'string' ? metadataId : undefined)),
       });
     } catch (error) {
@@ -283,6 +295,8 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const writer = this.writer(call, libs, grpcTypedFrame);
     if (!writer) return;
     try {
+      const undecodable = undecodableRequest(call.request);
+      if (undecodable) throw undecodable;
       const metadataId = call.metadata.get('last-event-id')[0];
       this.run(def, call, writer, {
         params: { ...call.request },

@@ -1,4 +1,5 @@
 import type { Metadata, ServerWritableStream } from '@grpc/grpc-js';
+import { MAX_ERROR_MESSAGE_BYTES, MAX_GRPC_DETAILS_TRAILER_BYTES, boundedText } from '../../errors/error-bounds.js';
 import type { StreamWriter } from '../../core/stream-writer.interface.js';
 import { writePaths } from '../../core/write-paths.js';
 import { retryAfterMsOf, type StreamException } from '../../errors/stream-exception.js';
@@ -121,10 +122,15 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     const trailers = new this.MetadataClass();
     trailers.set(GRPC_ERROR_CODE_TRAILER, error.code);
     const { details } = error.toJSON();
-    if (details !== undefined) trailers.set(GRPC_ERROR_DETAILS_TRAILER, asciiJson(details));
+    const detailsJson = details === undefined ? undefined : asciiJson(details);
+    if (detailsJson !== undefined && detailsJson.length <= MAX_GRPC_DETAILS_TRAILER_BYTES) {
+      trailers.set(GRPC_ERROR_DETAILS_TRAILER, detailsJson);
+    }
     const retryAfterMs = retryAfterMsOf(error);
     if (retryAfterMs !== undefined) trailers.set(GRPC_RETRY_AFTER_TRAILER, String(retryAfterMs));
-    this.call.emit('error', { code: GRPC_STATUS_BY_CODE[error.code], details: error.message, metadata: trailers });
+    // grpc-js percent-encodes the status message (grpc-message); it is bounded by bytes here.
+    const message = boundedText(error.message, MAX_ERROR_MESSAGE_BYTES);
+    this.call.emit('error', { code: GRPC_STATUS_BY_CODE[error.code], details: message, metadata: trailers });
   }
 
   overflow(error: StreamException): void {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { assertSafeKey, assertSafeKeysDeep, checkParamsObject, parseParamsJson } from '../../core/params.js';
-import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH, MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
 
 /** Query keys with a meaning of their own; every other key is a param. */
 export const SSE_PARAMS_KEY = 'params';
@@ -24,11 +24,11 @@ export interface SseRequest {
  * `lastEventId` query value. Ticket: the `ticket` query value. Throws `BAD_REQUEST` on
  * malformed input.
  */
-export function readSseRequest(req: IncomingMessage): SseRequest {
+export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): SseRequest {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
   const json = query.getAll(SSE_PARAMS_KEY);
   if (json.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'params may be given once');
-  const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string) : {};
+  const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string, 'params', maxDepth) : {};
   const seen = new Set<string>();
   for (const [key, value] of query) {
     if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY || key === SSE_TICKET_KEY) continue;
@@ -66,21 +66,26 @@ export class SseBodyTooLargeError extends StreamException {
  * limit. Throws {@link SseBodyTooLargeError} past the limit, `BAD_REQUEST` on anything else
  * that is not a JSON object.
  */
-export async function readSseBody(req: IncomingMessage, parsed: unknown, limit: number): Promise<Record<string, unknown>> {
+export async function readSseBody(
+  req: IncomingMessage,
+  parsed: unknown,
+  limit: number,
+  maxDepth = DEFAULT_MAX_PARAMS_DEPTH,
+): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw new SseBodyTooLargeError(limit);
   if (typeof parsed === 'string') {
     if (Buffer.byteLength(parsed) > limit) throw new SseBodyTooLargeError(limit);
-    return parsed.trim() === '' ? {} : parseParamsJson(parsed, 'body');
+    return parsed.trim() === '' ? {} : parseParamsJson(parsed, 'body', maxDepth);
   }
   if (parsed !== undefined && parsed !== null && !Buffer.isBuffer(parsed)) {
     // JSON.parse keeps "__proto__" as an own key: check every level as parseParamsJson does.
-    assertSafeKeysDeep(parsed, 'body');
+    assertSafeKeysDeep(parsed, 'body', maxDepth);
     const params = checkParamsObject(parsed, 'body');
     if (!Number.isFinite(declared) && Buffer.byteLength(JSON.stringify(params)) > limit) throw new SseBodyTooLargeError(limit);
     return params;
   }
-  if (Buffer.isBuffer(parsed)) return readText(parsed.toString('utf8'), limit);
+  if (Buffer.isBuffer(parsed)) return readText(parsed.toString('utf8'), limit, maxDepth);
   if (req.readableEnded || !req.readable) return {};
   // Hand-written rather than raw-body & co.: a dozen lines with the limit checked per chunk.
   const chunks: Buffer[] = [];
@@ -90,10 +95,10 @@ export async function readSseBody(req: IncomingMessage, parsed: unknown, limit: 
     if (size > limit) throw new SseBodyTooLargeError(limit);
     chunks.push(chunk);
   }
-  return readText(Buffer.concat(chunks).toString('utf8'), limit);
+  return readText(Buffer.concat(chunks).toString('utf8'), limit, maxDepth);
 }
 
-function readText(text: string, limit: number): Record<string, unknown> {
+function readText(text: string, limit: number, maxDepth: number): Record<string, unknown> {
   if (Buffer.byteLength(text) > limit) throw new SseBodyTooLargeError(limit);
-  return text.trim() === '' ? {} : parseParamsJson(text, 'body');
+  return text.trim() === '' ? {} : parseParamsJson(text, 'body', maxDepth);
 }

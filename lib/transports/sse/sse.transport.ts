@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnModuleInit } from '@nestjs/common';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HOST_METADATA, VERSION_METADATA } from '../../core/nest-internals.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
@@ -16,6 +16,7 @@ import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
 import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } from './sse.request.js';
+import { SseBodyTimeout } from './sse.body-timeout.js';
 import { SseHeartbeat } from './sse.heartbeat.js';
 import { SseWriter } from './sse.writer.js';
 import { interceptNestStreamRoutes, type NestStreamRoute } from './sse.nest-routes.js';
@@ -52,7 +53,7 @@ interface StreamBase {
  * See PROTOCOL.md §3 and README "Names and routes".
  */
 @Injectable()
-export class SseTransport implements OnModuleInit {
+export class SseTransport implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private platform: 'express' | 'fastify' | undefined;
   /** Definitions that got a route. */
@@ -61,6 +62,7 @@ export class SseTransport implements OnModuleInit {
   private registered = false;
   private readonly bases = new Map<string, StreamBase>();
   private readonly heartbeat: SseHeartbeat;
+  private readonly bodyTimeout: SseBodyTimeout;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -70,6 +72,7 @@ export class SseTransport implements OnModuleInit {
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     this.heartbeat = new SseHeartbeat(options.sse.heartbeatMs);
+    this.bodyTimeout = new SseBodyTimeout(options.sse.bodyTimeoutMs);
     // The adapter is set before Nest registers routes: with NestFactory.create() before this
     // provider exists, with @nestjs/testing's createNestApplication() after (init$ replays).
     adapterHost?.init$.subscribe(() => {
@@ -103,6 +106,7 @@ export class SseTransport implements OnModuleInit {
       );
     }
     this.registered = true;
+    this.bodyTimeout.attach(adapter.getHttpServer() as Server);
     // Unknown names under a controller that has streams: 404 with the JSON body of PROTOCOL.md.
     // Registered here, after the application's routes and before Nest's not-found handler.
     for (const base of this.bases.values()) {
@@ -112,6 +116,10 @@ export class SseTransport implements OnModuleInit {
         this.platformHandler(platform, (x) => this.notFound(x, base), true),
       );
     }
+  }
+
+  onApplicationShutdown(): void {
+    this.bodyTimeout.detach();
   }
 
   /** A route Nest is registering for a `@Stream()` handler: register the stream pipeline there. */
@@ -158,6 +166,7 @@ export class SseTransport implements OnModuleInit {
         handler = adapter.applyVersionFilter(handler, filter as never, versioning as never) as typeof handler;
       }
       route.register(handler);
+      if (route.method === 'POST') this.bodyTimeout.addPath(route.path);
       this.routed.add(def);
       this.logger.log(`SSE ${route.method} ${route.path} → ${def.name}`);
       const localSegments = def.localName.split('/').filter(Boolean).length;
@@ -209,7 +218,7 @@ export class SseTransport implements OnModuleInit {
     if (this.runner.isShuttingDown) return this.refuse(writer, def.name, this.runner.refusal());
     let request;
     try {
-      request = readSseRequest(req);
+      request = readSseRequest(req, this.options.maxParamsDepth);
     } catch (error) {
       return this.refuse(writer, def.name, toStreamException(error));
     }
@@ -220,7 +229,7 @@ export class SseTransport implements OnModuleInit {
         );
       }
       const limit = def.options.sse?.maxBodyBytes ?? DEFAULT_SSE_MAX_BODY_BYTES;
-      readSseBody(req, (platformRequest as { body?: unknown }).body, limit).then(
+      readSseBody(req, (platformRequest as { body?: unknown }).body, limit, this.options.maxParamsDepth).then(
         (params) => {
           if (!writer.gone) this.start(def, { ...request, params }, req, platformRequest, writer);
         },
@@ -231,7 +240,12 @@ export class SseTransport implements OnModuleInit {
           }
           writer.end(toStreamException(error));
         },
-      );
+      ).catch((error: unknown) => {
+        // A throw while starting or refusing: logged, the request ends, the process survives.
+        this.logger.error(`SSE POST stream ${def.name} failed to open: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      });
       return;
     }
     this.start(def, request, req, platformRequest, writer);
@@ -269,18 +283,26 @@ export class SseTransport implements OnModuleInit {
     const name = joinStreamName(base.name, rest);
     // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
     // A GET to a POST stream (PROTOCOL.md §3.9) is not found either, but says why.
-    const post = this.registry.find(name, 'sse')?.options.sse?.method === 'POST';
+    const found = this.registry.find(name, 'sse');
     this.refuse(
       new SseWriter(res, this.options.sse),
       '',
       name.length > MAX_STREAM_NAME_LENGTH
         ? new StreamException(StreamErrorCode.BAD_REQUEST, `The stream name is longer than ${MAX_STREAM_NAME_LENGTH} characters`)
-        : new StreamException(
-            StreamErrorCode.NOT_FOUND,
-            post ? `Stream ${excerpt(name)} is a POST stream: request it with POST and a JSON body` : `Unknown stream ${excerpt(name)}`,
-          ),
+        : new StreamException(StreamErrorCode.NOT_FOUND, notFoundMessage(name, found, decoded !== path)),
     );
   }
+}
+
+/**
+ * Why a path under a stream controller is not a stream: unknown, a POST stream asked with GET,
+ * or an existing stream whose path was percent-encoded (routes match the path as sent).
+ */
+function notFoundMessage(name: string, found: StreamDefinition | undefined, encoded: boolean): string {
+  if (!found) return `Unknown stream ${excerpt(name)}`;
+  if (found.options.sse?.method === 'POST') return `Stream ${excerpt(name)} is a POST stream: request it with POST and a JSON body`;
+  if (encoded) return `Stream ${excerpt(name)} is served at its path without percent-encoding`;
+  return `Unknown stream ${excerpt(name)}`;
 }
 
 /**

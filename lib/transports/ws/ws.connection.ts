@@ -7,7 +7,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamRegistry } from '../../core/stream-registry.js';
 import type { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
-import { excerpt } from '../../errors/error-bounds.js';
+import { excerpt, wsCloseReason } from '../../errors/error-bounds.js';
 import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
@@ -31,6 +31,8 @@ export interface WsConnectionDeps {
   registry: StreamRegistry;
   runner: StreamRunner;
   options: ResolvedWsOptions;
+  /** The module's `maxParamsDepth`. */
+  maxParamsDepth: number;
   logger: Logger;
   onClosed(connection: WsConnection): void;
   /**
@@ -227,7 +229,13 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     if (this.closing) return;
     this.closing = true;
     this.teardownAll();
-    this.ws.close(code, reason);
+    try {
+      // Cut by UTF-8 bytes: `ws` throws on a reason over 123 bytes.
+      this.ws.close(code, wsCloseReason(reason));
+    } catch (error) {
+      this.deps.logger.warn(`WebSocket close failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.ws.terminate();
+    }
     this.terminateTimer = setTimeout(() => this.ws.terminate(), WS_CLOSE_GRACE_MS);
     this.terminateTimer.unref();
   }
@@ -243,7 +251,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     this.alive(); // any message proves the peer is alive
     let message: WsClientMessage;
     try {
-      message = parseWsMessage(data, isBinary);
+      message = parseWsMessage(data, isBinary, this.deps.maxParamsDepth);
     } catch (error) {
       const e = error instanceof WsProtocolError ? error : new WsProtocolError('Malformed message');
       this.invalid(e.subscriptionId, e);
@@ -285,28 +293,33 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     this.initState = 'checking';
     clearTimeout(this.initTimer);
     this.connectionParams = payload;
-    this.deps.checkInit(this.request, payload).then(
-      (refusal) => {
-        if (this.closing) return;
-        if (refusal) {
-          this.emit(wsErrorFrame(undefined, refusal));
-          this.close(wsInitRefusalCloseCode(refusal.code), refusal.message.slice(0, 120));
-          return;
-        }
-        this.initState = 'done';
-        this.emit(WS_INIT_ACK_FRAME);
-        const waiting = this.waiting;
-        this.waiting = NONE_WAITING;
-        for (const message of waiting) {
-          if (this.closing) return;
-          this.subscribe(message);
-        }
-      },
-      () => {
-        // checkInit turns every failure into a refusal; this is only a safety net.
+    this.deps
+      .checkInit(this.request, payload)
+      .then((refusal) => this.initChecked(refusal))
+      .catch((error: unknown) => {
+        // checkInit turns every guard failure into a refusal: this catches the rest (a throw
+        // while answering), so no rejection is left unhandled and the process survives.
+        this.deps.logger.error(`WebSocket init failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         this.close(WsCloseCode.INTERNAL_ERROR, 'Init check failed');
-      },
-    );
+      });
+  }
+
+  /** Answers the init message once the connection guard decided. */
+  private initChecked(refusal: StreamException | undefined): void {
+    if (this.closing) return;
+    if (refusal) {
+      this.emit(wsErrorFrame(undefined, refusal));
+      this.close(wsInitRefusalCloseCode(refusal.code), refusal.message);
+      return;
+    }
+    this.initState = 'done';
+    this.emit(WS_INIT_ACK_FRAME);
+    const waiting = this.waiting;
+    this.waiting = NONE_WAITING;
+    for (const message of waiting) {
+      if (this.closing) return;
+      this.subscribe(message);
+    }
   }
 
   /** A subscribe that must wait for the init to be answered; bounded like active ones. */

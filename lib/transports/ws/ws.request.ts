@@ -1,8 +1,13 @@
-import { parseParamsJson, checkParamsObject } from '../../core/params.js';
+import { parseParamsJson, checkParamsObject, jsonDepthExceeds } from '../../core/params.js';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { excerpt } from '../../errors/error-bounds.js';
-import { MAX_LAST_EVENT_ID_LENGTH, MAX_STREAM_NAME_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
+import {
+  MAX_LAST_EVENT_ID_LENGTH,
+  DEFAULT_MAX_PARAMS_DEPTH,
+  MAX_STREAM_NAME_LENGTH,
+  MAX_WS_SUBSCRIPTION_ID_LENGTH,
+} from '../../longlink.constants.js';
 
 /** A message from the client, validated. */
 export type WsClientMessage =
@@ -28,6 +33,19 @@ export class WsProtocolError extends StreamException {
   }
 }
 
+/**
+ * The subscription id of a message refused as a whole, so the refusal ends that subscription.
+ * `JSON.parse` without a reviver is iterative in V8 (any depth, linear cost); only `id` is read.
+ */
+function idOf(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' && id.length > 0 && id.length <= MAX_WS_SUBSCRIPTION_ID_LENGTH ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
 
 /**
@@ -35,12 +53,20 @@ const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
  * for binary frames, non-JSON, non-objects, `__proto__`/`constructor`/`prototype` keys,
  * unknown types, missing or oversized ids and malformed fields.
  */
-export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): WsClientMessage {
+export function parseWsMessage(
+  data: Buffer | ArrayBuffer | Buffer[],
+  isBinary: boolean,
+  maxDepth = DEFAULT_MAX_PARAMS_DEPTH,
+): WsClientMessage {
   if (isBinary) throw new WsProtocolError('Binary frames are not supported; send JSON text');
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+  // The message is one level above its params (or init payload): the same limit as elsewhere.
+  if (jsonDepthExceeds(text, maxDepth + 1)) {
+    throw new WsProtocolError(`"params" and "payload" are nested too deeply (at most ${maxDepth} levels)`, idOf(text), { maxDepth });
+  }
   let message: Record<string, unknown>;
   try {
-    message = parseParamsJson(text, 'message');
+    message = parseParamsJson(text, 'message', maxDepth + 1);
   } catch (error) {
     throw new WsProtocolError(error instanceof Error ? error.message : 'message is not valid JSON');
   }

@@ -101,7 +101,14 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     this.others = server.listeners('upgrade') as UpgradeListener[];
     server.removeAllListeners('upgrade');
     this.dispatcher = (request, socket, head) => {
-      if (pathOf(request) === this.ws.path) return void this.upgrade(request, socket as Socket, head);
+      if (pathOf(request) === this.ws.path) {
+        this.upgrade(request, socket as Socket, head).catch((error: unknown) => {
+          // Guards' failures are refusals already: this is a safety net, the process survives.
+          this.logger.error(`WebSocket upgrade failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          socket.destroy();
+        });
+        return;
+      }
       if (this.others.length === 0) return void socket.destroy();
       for (const listener of this.others) listener.call(server, request, socket, head);
     };
@@ -110,6 +117,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       registry: this.registry,
       runner: this.runner,
       options: this.ws,
+      maxParamsDepth: this.options.maxParamsDepth,
       logger: this.logger,
       onClosed: (c) => {
         if (this.connections.delete(c)) this.runner.connection('ws', -1);

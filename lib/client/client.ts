@@ -19,6 +19,13 @@ import { WsClientTransport } from './ws.client-transport.js';
 export interface SubscribeOptions {
   /** Resume after this event id. */
   lastEventId?: string;
+  /**
+   * Called each time the server holds this subscription (its guards, interceptors and pipes
+   * accepted it and its source is live), on the first subscribe and after every resume: an
+   * event published from then on reaches it. SSE: the 200 answer; WebSocket: the `subscribed`
+   * message (PROTOCOL.md §4.2); gRPC: the response headers; on any transport, the first event.
+   */
+  onOpen?: () => void;
 }
 
 /**
@@ -79,6 +86,8 @@ interface Sub {
   /** Protocol violations in a row (each within 2 × `retry.maxMs` of the last); progress does not reset them. */
   strikes: number;
   lastStrikeAt: number;
+  /** The consumer's `onOpen`. */
+  onOpen: (() => void) | undefined;
 }
 
 /**
@@ -129,6 +138,10 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     const transport = transportOf(current);
     sub.open = false;
     let live = true;
+    let held = false; // the server holds this (re)subscription: onOpen called
+    const hold = () => {
+      if (!held && live) (held = true), sub.onOpen?.();
+    };
     const ended = () => {
       const was = live;
       live = false;
@@ -142,13 +155,16 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         if (transport.name === 'ws') (wsWorked = true), (wsFailures = 0);
         update();
       },
+      accepted: hold,
       next(id, data) {
         if (!live) return;
+        hold();
         progress(sub, id);
         sub.out.next({ type: 'next', id, data });
       },
       reset(id, reason) {
         if (!live) return;
+        hold();
         progress(sub, id);
         options.onReset?.(sub.request.stream, reason, sub.request.params);
         sub.out.next({ type: 'reset', id, reason });
@@ -270,6 +286,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         attempts: 0,
         strikes: 0,
         lastStrikeAt: 0,
+        onOpen: sub?.onOpen,
       };
       subs.add(s);
       start(s);

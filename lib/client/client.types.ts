@@ -129,6 +129,8 @@ export interface TransportRequest {
 export interface TransportSink {
   /** The subscription is established (WS: socket open, SSE: 200, gRPC: headers). */
   open(): void;
+  /** The server holds this subscription (SSE: 200; WS: `subscribed`; gRPC: response headers). */
+  accepted(): void;
   next(id: string | undefined, data: unknown): void;
   reset(id: string | undefined, reason: string): void;
   /**

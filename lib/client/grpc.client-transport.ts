@@ -89,7 +89,7 @@ class GrpcClientTransport implements ClientTransport {
     const call = this.client.Subscribe({ stream, params: toStruct(params), lastEventId: lastEventId ?? '' }, metadata);
     let done = false;
     let opened = false;
-    const open = () => !opened && ((opened = true), sink.open());
+    const open = () => !opened && ((opened = true), sink.open(), sink.accepted());
     const end = (error?: StreamError, retryAfterMs?: number) => {
       if (done) return;
       done = true;

@@ -67,7 +67,7 @@ export class SseClientTransport implements ClientTransport {
         let opened = false;
         const es: EventSource = new ES!(url, { withCredentials: !!options.withCredentials });
         source = es;
-        es.onopen = () => ((opened = true), sink.open());
+        es.onopen = () => ((opened = true), sink.open(), sink.accepted());
         es.onmessage = (e) => deliver({ event: 'message', data: String(e.data), id: e.lastEventId });
         for (const event of ['reset', 'complete', 'error']) {
           es.addEventListener(event, (e) => {
@@ -148,6 +148,7 @@ export class SseClientTransport implements ClientTransport {
       return end(error);
     }
     sink.open();
+    sink.accepted();
     // Heartbeats are `:` lines: any bytes count. None for 2 x heartbeat → the connection is dead.
     alive();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

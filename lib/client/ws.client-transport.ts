@@ -3,7 +3,7 @@ import { later, type ResolvedClientOptions } from './client.options.js';
 import { StreamError, fromWire, lost, parseJson, violation } from './stream-error.js';
 
 /** The server's message types (PROTOCOL.md §4.2); any other is a protocol violation. */
-const SERVER_TYPES = ['next', 'reset', 'complete', 'error', 'pong', 'init_ack'];
+const SERVER_TYPES = ['next', 'reset', 'complete', 'error', 'pong', 'init_ack', 'subscribed'];
 
 /** A subscription on the connection, by client id. */
 interface Entry {
@@ -72,7 +72,7 @@ export class WsClientTransport implements ClientTransport {
       // A pseudo entry that is never sent: it only listens for the connection's fate.
       const entry: Entry = {
         request,
-        sink: { open: () => done(true), next() {}, reset() {}, end: () => done(false) },
+        sink: { open: () => done(true), accepted() {}, next() {}, reset() {}, end: () => done(false) },
       };
       const done = (ok: boolean) => {
         if (this.entries.get(id) !== entry) return;
@@ -100,7 +100,8 @@ export class WsClientTransport implements ClientTransport {
   }
 
   private sendSubscribe(id: string, { stream, params, lastEventId }: TransportRequest): void {
-    if (stream) this.send({ type: 'subscribe', id, stream, params, lastEventId });
+    // `ack`: the server answers `subscribed` once it holds the subscription (PROTOCOL.md §4.2).
+    if (stream) this.send({ type: 'subscribe', id, stream, params, lastEventId, ack: true });
   }
 
   private connect(): void {
@@ -176,7 +177,8 @@ export class WsClientTransport implements ClientTransport {
     const entry = m.id === undefined ? undefined : this.entries.get(m.id);
     if (!entry) return; // pong, an id-less error (the close that follows says more), or an ended subscription
     const { sink } = entry;
-    if (m.type === 'next') sink.next(m.eventId, m.data);
+    if (m.type === 'subscribed') sink.accepted();
+    else if (m.type === 'next') sink.next(m.eventId, m.data);
     else if (m.type === 'reset') sink.reset(m.eventId, String(m.data?.reason));
     else if (m.type === 'complete' || m.type === 'error') {
       this.entries.delete(m.id!);

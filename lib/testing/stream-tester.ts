@@ -1,4 +1,5 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import type { LonglinkClient } from '../client/index.js';
 import type { StreamContract, ContractArgs } from '../contract/stream-contract.js';
 import { StreamCallImpl } from '../core/stream-call.js';
 import { StreamRegistry } from '../core/stream-registry.js';
@@ -6,6 +7,9 @@ import { StreamRunner } from '../core/stream-runner.js';
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { StreamHeaders, TransportName } from '../interfaces/stream-call.interface.js';
+import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
+import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
+import { servedAt, subscribeOverClient, type ServedAt } from './client-subscription.js';
 import { InProcessWriter } from './in-process.writer.js';
 import { StreamRecorder, type RecordedError, type RecordedEvent } from './stream-recorder.js';
 
@@ -24,10 +28,13 @@ export interface TestSubscribeOptions {
 /** Options of {@link StreamTester.create}. */
 export interface StreamTesterOptions {
   /**
-   * In process (default): the stream runs through the app's full pipeline (guards,
+   * `'in-process'` (default): the stream runs through the app's full pipeline (guards,
    * interceptors, pipes, filters, the backpressure loop), with no socket; fake timers work.
-   * `call.transport` then says `as` (default `'sse'`), and the stream must be served on it.
+   * `'sse'`, `'ws'`, `'grpc'`: over that real transport with the package's client (the app
+   * is made to listen on 127.0.0.1, port 0, if it does not yet; gRPC binds at `init()`).
    */
+  transport?: 'in-process' | TransportName;
+  /** In process: what `call.transport` says (default `'sse'`); the stream must be served on it. */
   as?: TransportName;
   /** Deadline of each wait in ms. Default 5000. */
   timeoutMs?: number;
@@ -72,22 +79,33 @@ export interface StreamSubscription<T = unknown> {
  */
 export class StreamTester {
   private readonly live = new Set<StreamSubscription>();
+  private readonly clients = new Set<LonglinkClient>();
 
   private constructor(
     private readonly registry: StreamRegistry,
     private readonly runner: StreamRunner,
-    private readonly options: Required<StreamTesterOptions>,
+    private readonly options: Required<Omit<StreamTesterOptions, 'transport'>> & { transport: 'in-process' | TransportName },
+    private readonly at: ServedAt | undefined,
   ) {}
 
   /**
-   * A tester for an initialised app (`await app.init()`) or testing module
-   * (`moduleRef.createNestApplication()` then `init()`).
+   * A tester for an initialised app (`await app.init()`), e.g. from a testing module
+   * (`moduleRef.createNestApplication()`). Over a real transport the app must be an
+   * `INestApplication`; it is made to listen if it does not yet.
    */
-  static create(app: INestApplicationContext, options: StreamTesterOptions = {}): StreamTester {
-    return new StreamTester(app.get(StreamRegistry), app.get(StreamRunner), {
-      as: options.as ?? 'sse',
-      timeoutMs: options.timeoutMs ?? 5000,
-    });
+  static async create(app: INestApplicationContext, options: StreamTesterOptions = {}): Promise<StreamTester> {
+    const registry = app.get(StreamRegistry);
+    const transport = options.transport ?? 'in-process';
+    const at =
+      transport === 'in-process'
+        ? undefined
+        : await servedAt(app as INestApplication, transport, app.get<ResolvedLonglinkOptions>(LONGLINK_RESOLVED_OPTIONS), registry);
+    return new StreamTester(registry, app.get(StreamRunner), { transport, as: options.as ?? 'sse', timeoutMs: options.timeoutMs ?? 5000 }, at);
+  }
+
+  /** The transport this tester subscribes over. */
+  get transport(): 'in-process' | TransportName {
+    return this.options.transport;
   }
 
   /** Subscribes through the full pipeline; resolves once the server holds the subscription (or refused it). */
@@ -107,6 +125,7 @@ export class StreamTester {
     const wireParams = JSON.parse(JSON.stringify(params)) as Record<string, unknown>;
     return new Promise<StreamSubscription>((resolve) => {
       let writer: InProcessWriter | undefined;
+      let client: LonglinkClient | undefined;
       const sub: StreamSubscription = {
         get events() {
           return recorder.events;
@@ -121,6 +140,10 @@ export class StreamTester {
         unsubscribe: () => {
           this.live.delete(sub);
           writer?.close();
+          if (client) {
+            this.clients.delete(client);
+            void client.close();
+          }
           recorder.cancel();
         },
       };
@@ -131,6 +154,11 @@ export class StreamTester {
         settled = true;
         resolve(sub);
       };
+      if (this.at) {
+        client = subscribeOverClient(this.at, this.options.transport as TransportName, name, wireParams, recorder, opened, options);
+        this.clients.add(client);
+        return;
+      }
       const def = this.registry.find(name, this.options.as);
       if (!def) {
         recorder.end(new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream "${name}"`).toJSON());
@@ -150,8 +178,10 @@ export class StreamTester {
     });
   }
 
-  /** Ends every subscription this tester made. */
-  close(): void {
+  /** Ends every subscription this tester made (and closes its clients). */
+  async close(): Promise<void> {
+    const clients = [...this.clients];
     for (const sub of [...this.live]) sub.unsubscribe();
+    await Promise.all(clients.map((c) => c.close()));
   }
 }

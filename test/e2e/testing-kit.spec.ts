@@ -6,6 +6,8 @@ import { LonglinkModule, Stream, StreamHub, StreamParams, tracked, type StreamEv
 import { StreamTester } from '../../lib/testing/index.js';
 import { DemoAuthGuard } from '../../sample/demo/demo-auth.guard.js';
 import { DemoModule } from '../../sample/demo/demo.module.js';
+import { DEMO_PROTO } from '../harness/grpc.harness.js';
+import { until } from '../harness/util.js';
 import { countStream, type CountEvent, type CountParams } from '../fixtures/contract/streams.contract.js';
 
 /** Streams made for the kit's own checks: teardown, hub publishes right after subscribe, timers, a contract. */
@@ -40,28 +42,42 @@ class TypedController {
   }
 }
 
-@Module({ imports: [LonglinkModule.forRoot({ isGlobal: true }), DemoModule], controllers: [KitController, TypedController] })
+@Module({
+  imports: [
+    LonglinkModule.forRoot({
+      isGlobal: true,
+      ws: { path: '/ws' },
+      grpc: { url: '127.0.0.1:0', protoPath: DEMO_PROTO, package: 'sample.v1' },
+    }),
+    DemoModule,
+  ],
+  controllers: [KitController, TypedController],
+})
 class KitAppModule {}
 
 async function createApp(configure?: (b: ReturnType<typeof Test.createTestingModule>) => void) {
   const builder = Test.createTestingModule({ imports: [KitAppModule] });
   configure?.(builder);
   const moduleRef = await builder.compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication({ logger: false, forceCloseConnections: true });
   await app.init();
   return app;
 }
 
-describe('nestjs-longlink/testing: StreamTester in process', () => {
-  const apps: { close(): Promise<void> }[] = [];
+const TRANSPORTS = ['in-process', 'sse', 'ws', 'grpc'] as const;
+
+describe.each(TRANSPORTS)('nestjs-longlink/testing: StreamTester (%s)', (transport) => {
+  const open: { close(): Promise<void> }[] = [];
   afterEach(async () => {
     vi.useRealTimers();
-    await Promise.all(apps.splice(0).map((a) => a.close()));
+    // Testers first (their clients), then the apps.
+    for (const o of open.splice(0)) await o.close();
   });
   async function tester(configure?: Parameters<typeof createApp>[0]) {
     const app = await createApp(configure);
-    apps.push(app);
-    return { app, tester: StreamTester.create(app) };
+    const t = await StreamTester.create(app, { transport });
+    open.push(t, app);
+    return { app, tester: t };
   }
 
   it('runs the full pipeline: pipes validate and transform params; take() and complete()', async () => {
@@ -104,19 +120,10 @@ describe('nestjs-longlink/testing: StreamTester in process', () => {
     const sub = await t.subscribe('kit/ticks');
     expect(controller.upstreams).toBe(1);
     sub.unsubscribe();
-    expect(controller.upstreams).toBe(0);
+    // In process at once; over a socket once the server has seen the client go.
+    await until(() => controller.upstreams === 0, 5000, 'handler torn down');
     const missing = await t.subscribe('kit/nope');
     expect((await missing.expectError('NOT_FOUND')).message).toContain('kit/nope');
-  });
-
-  it('works with fake timers', async () => {
-    const { tester: t } = await tester();
-    vi.useFakeTimers();
-    const sub = await t.subscribe<{ tick: number }>('kit/ticks');
-    expect(sub.events).toEqual([]);
-    await vi.advanceTimersByTimeAsync(3000);
-    expect(await sub.take(3)).toEqual([{ tick: 0 }, { tick: 1 }, { tick: 2 }]);
-    sub.unsubscribe();
   });
 
   it('takes a typed contract', async () => {
@@ -124,5 +131,25 @@ describe('nestjs-longlink/testing: StreamTester in process', () => {
     const sub = await t.subscribe(countStream, { count: 2, label: 'x' });
     const values: CountEvent[] = await sub.complete();
     expect(values).toEqual([{ n: 0, label: 'x' }, { n: 1, label: 'x' }]);
+  });
+});
+
+describe('nestjs-longlink/testing: StreamTester in process', () => {
+  const apps: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    vi.useRealTimers();
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+
+  it('works with fake timers', async () => {
+    const app = await createApp();
+    const t = await StreamTester.create(app);
+    apps.push(app);
+    vi.useFakeTimers();
+    const sub = await t.subscribe<{ tick: number }>('kit/ticks');
+    expect(sub.events).toEqual([]);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await sub.take(3)).toEqual([{ tick: 0 }, { tick: 1 }, { tick: 2 }]);
+    sub.unsubscribe();
   });
 });

@@ -112,6 +112,12 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     this.call.once('cancelled', fn);
   }
 
+  /** The server holds the subscription: response headers now, so the client knows it (PROTOCOL.md §5.3). */
+  opened(): void {
+    if (this.ended || this.gone) return;
+    this.call.sendMetadata(new this.MetadataClass());
+  }
+
   end(error?: StreamException): void {
     if (this.ended || this.gone) return;
     this.ended = true;

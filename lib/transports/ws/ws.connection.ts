@@ -11,7 +11,7 @@ import { excerpt, wsCloseReason } from '../../errors/error-bounds.js';
 import { StreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { WsCloseCode, wsInitRefusalCloseCode } from './ws.error-map.js';
-import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame } from './ws.framing.js';
+import { WS_INIT_ACK_FRAME, WS_PONG_FRAME, wsCompleteFrame, wsErrorFrame, wsSubscribedFrame } from './ws.framing.js';
 import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
 import type { WsUpgradeRequest } from './ws.upgrade-request.js';
 import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
@@ -206,6 +206,10 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
     return true;
   }
 
+  accepted(writer: WsSubscriptionWriter): void {
+    if (this.subscriptions.get(writer.subscriptionId) === writer) this.emit(wsSubscribedFrame(writer.subscriptionId));
+  }
+
   finish(writer: WsSubscriptionWriter, error?: StreamException): void {
     const id = writer.subscriptionId;
     if (this.subscriptions.get(id) !== writer) return; // unsubscribed meanwhile
@@ -380,7 +384,7 @@ export class WsConnection implements WsSubscriptionHost, TurnState {
       raw: this.request,
       connectionParams: this.connectionParams,
     });
-    const writer = new WsSubscriptionWriter(this, id);
+    const writer = new WsSubscriptionWriter(this, id, message.ack);
     this.subscriptions.set(id, writer);
     // Grouped by connection: its subscriptions share one retry delay at shutdown.
     writer.handle = this.deps.runner.run(def, call, writer, this.budget, this);

@@ -67,6 +67,11 @@ export function wsResetFrame(subscriptionId: string, event: StreamEvent): Buffer
   return wsTextFrame(Buffer.from(text, 'utf8'));
 }
 
+/** `{"type":"subscribed","id":...}`: the server holds the subscription (sent when the subscribe asked with `ack`). */
+export function wsSubscribedFrame(subscriptionId: string): string {
+  return `{"type":"subscribed","id":${JSON.stringify(subscriptionId)}}`;
+}
+
 export function wsCompleteFrame(subscriptionId: string): string {
   return `{"type":"complete","id":${JSON.stringify(subscriptionId)}}`;
 }

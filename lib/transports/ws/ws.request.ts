@@ -17,6 +17,8 @@ export type WsClientMessage =
       stream: string;
       params: Record<string, unknown>;
       lastEventId: string | undefined;
+      /** The client asked for a `subscribed` message once the server holds the subscription. */
+      ack: boolean;
     }
   | { type: 'unsubscribe'; id: string }
   | { type: 'init'; payload: Record<string, unknown> | undefined }
@@ -89,7 +91,7 @@ export function parseWsMessage(
     throw new WsProtocolError(`"id" must be a string of 1 to ${MAX_WS_SUBSCRIPTION_ID_LENGTH} characters`);
   }
   if (type === 'unsubscribe') return { type, id };
-  const { stream, params, lastEventId } = message;
+  const { stream, params, lastEventId, ack } = message;
   if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_NAME_LENGTH) {
     throw new WsProtocolError(`"stream" must be a string of 1 to ${MAX_STREAM_NAME_LENGTH} characters`, id);
   }
@@ -107,5 +109,5 @@ export function parseWsMessage(
   ) {
     throw new WsProtocolError('"lastEventId" must be a string without line breaks', id);
   }
-  return { type: 'subscribe', id, stream, params: checked, lastEventId: lastEventId === '' ? undefined : lastEventId };
+  return { type: 'subscribe', id, stream, params: checked, lastEventId: lastEventId === '' ? undefined : lastEventId, ack: ack === true };
 }

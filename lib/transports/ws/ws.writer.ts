@@ -13,6 +13,8 @@ export interface WsSubscriptionHost {
   finish(writer: WsSubscriptionWriter, error?: StreamException): void;
   /** The subscription cannot keep up: the connection is closed with 4429. */
   overflow(writer: WsSubscriptionWriter, error: StreamException): void;
+  /** The server holds the subscription now (pipeline accepted, source live): say so if the client asked. */
+  accepted(writer: WsSubscriptionWriter): void;
 }
 
 /**
@@ -34,6 +36,8 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
   constructor(
     private readonly host: WsSubscriptionHost,
     readonly subscriptionId: string,
+    /** Whether the client asked for a `subscribed` message (`"ack": true`). */
+    readonly ack = false,
   ) {
     this.head = wsNextHead(subscriptionId);
   }
@@ -62,6 +66,10 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
 
   onClose(fn: () => void): void {
     this.closeFn = fn;
+  }
+
+  opened(): void {
+    if (this.ack) this.host.accepted(this);
   }
 
   end(error?: StreamException): void {

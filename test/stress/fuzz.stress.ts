@@ -12,8 +12,8 @@ import { byMode, record, settle } from './stress.util.js';
 const WS_FRAMES = byMode(2000, 10_000);
 const SSE_REQUESTS = byMode(1000, 5000);
 const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
-// PROTOCOL.md §4.2 and §4.1.1 (init_ack answers an init message).
-const SERVER_TYPES = new Set(['next', 'reset', 'complete', 'error', 'pong', 'init_ack']);
+// PROTOCOL.md §4.2 and §4.1.1 (init_ack answers an init message, subscribed a subscribe with "ack": true).
+const SERVER_TYPES = new Set(['next', 'reset', 'complete', 'error', 'pong', 'init_ack', 'subscribed']);
 
 type Frame = { text: string } | { binary: Uint8Array } | { rawText: Uint8Array };
 

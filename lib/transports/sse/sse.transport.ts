@@ -172,7 +172,8 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
       const localSegments = def.localName.split('/').filter(Boolean).length;
       const basePath = `/${segments.slice(0, segments.length - localSegments).join('/')}`;
       const baseName = joinStreamName(def.version === undefined ? '' : `v${def.version}`, def.controllerPath);
-      if (route.method === 'GET' && !this.bases.has(basePath)) this.bases.set(basePath, { path: basePath, name: baseName });
+      // GET and POST streams alike: a GET under a controller with only POST streams is not found with the JSON body too.
+      if (!this.bases.has(basePath)) this.bases.set(basePath, { path: basePath, name: baseName });
     }
   }
 

@@ -34,17 +34,20 @@ export class StreamRecorder<T = unknown> {
   constructor(
     private readonly label: string,
     private readonly timeoutMs: number,
+    private readonly listener: { onEvent?: (event: RecordedEvent<T>) => void; onEnd?: (ended: RecordedError | null) => void } = {},
   ) {}
 
   push(event: RecordedEvent<T>): void {
     if (this.ended !== undefined) return;
     this.events.push(event);
+    this.listener.onEvent?.(event);
     this.settle();
   }
 
   end(error?: RecordedError): void {
     if (this.ended !== undefined) return;
     this.ended = error ?? null;
+    this.listener.onEnd?.(this.ended);
     this.settle();
   }
 

@@ -23,6 +23,16 @@ export interface TestSubscribeOptions {
   connectionParams?: unknown;
   /** Deadline of each wait (`next()`, `take()`, ...) in ms. Default: the tester's. */
   timeoutMs?: number;
+  /**
+   * Ends the subscription when aborted, also while `subscribe()` is still pending (a guard or
+   * an async handler not through yet): the pending promise then resolves, and the upstream
+   * never starts or is torn down, as when a client goes away.
+   */
+  signal?: AbortSignal;
+  /** Also called with each notice as it arrives (e.g. to feed your own recorder). */
+  onEvent?: (event: RecordedEvent) => void;
+  /** Also called once when the subscription ends: `null` on completion, else the error. */
+  onEnd?: (ended: RecordedError | null) => void;
 }
 
 /** Options of {@link StreamTester.create}. */
@@ -120,7 +130,7 @@ export class StreamTester {
     options: TestSubscribeOptions = {},
   ): Promise<StreamSubscription> {
     const name = typeof target === 'string' ? target : target.name;
-    const recorder = new StreamRecorder(`stream "${name}"`, options.timeoutMs ?? this.options.timeoutMs);
+    const recorder = new StreamRecorder(`stream "${name}"`, options.timeoutMs ?? this.options.timeoutMs, options);
     // The params travel as JSON, as from a real client.
     const wireParams = JSON.parse(JSON.stringify(params)) as Record<string, unknown>;
     return new Promise<StreamSubscription>((resolve) => {
@@ -154,6 +164,14 @@ export class StreamTester {
         settled = true;
         resolve(sub);
       };
+      if (options.signal) {
+        const abort = () => {
+          sub.unsubscribe();
+          opened();
+        };
+        if (options.signal.aborted) return abort();
+        options.signal.addEventListener('abort', abort, { once: true });
+      }
       if (this.at) {
         client = subscribeOverClient(this.at, this.options.transport as TransportName, name, wireParams, recorder, opened, options);
         this.clients.add(client);

@@ -1,0 +1,4 @@
+import { TesterHarness } from '../harness/tester.harness.js';
+import { runStreamConformance } from './streams.cases.js';
+
+runStreamConformance(() => new TesterHarness());

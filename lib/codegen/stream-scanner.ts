@@ -161,12 +161,13 @@ export class StreamScanner {
         return prop ? this.checker.getTypeOfSymbolAtLocation(prop, at) : this.checker.getUnknownType();
       });
     if (data.length === 0) return { kind: 'unknown' };
-    if (data.length === 1) {
-      const node = this.types.read(data[0]!, at, name);
-      return node;
-    }
-    const members = data.map((t) => this.types.read(t, at));
-    return { kind: 'union', members };
+    if (data.length === 1) return this.types.read(data[0]!, at, name);
+    // `Observable<StreamEvent<T> | T>`: the same data twice, written as two types
+    const nodes = data.map((t) => this.types.read(t, at));
+    const members = nodes.filter((n, i) => nodes.findIndex((m) => JSON.stringify(m) === JSON.stringify(n)) === i);
+    if (members.length > 1) return { kind: 'union', members };
+    const only = members[0]!;
+    return only.kind === 'object' ? { kind: 'ref', name: this.types.define(name, undefined, only) } : only;
   }
 
   /** `@Stream(contract)`: the contract's name (from its `defineStream('…')` call) and type. */

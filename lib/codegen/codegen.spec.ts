@@ -1,0 +1,203 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Parser } from '@asyncapi/parser';
+import { Module, VersioningType } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import * as ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LonglinkModule, StreamRegistry } from '../index.js';
+import { FixtureController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
+import { runCommand } from './codegen.command.js';
+import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, generate, readApp, type GenerateOptions } from './generate.js';
+import type { AppModel, StreamModel } from './type-model.js';
+
+const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+const OPTIONS: GenerateOptions = {
+  project: root('tsconfig.json'),
+  include: [root('test/fixtures/codegen')],
+  clientImport: root('lib/client/index.js'),
+  protoPackage: 'fixture.v1',
+  title: 'fixture',
+};
+
+describe('nestjs-longlink generate (lib/codegen)', () => {
+  let model: AppModel;
+  let files: Map<string, string>;
+  const stream = (name: string): StreamModel => model.streams.find((s) => s.names.includes(name))!;
+
+  beforeAll(() => {
+    model = readApp(OPTIONS);
+    files = generate(OPTIONS);
+  }, 120_000);
+
+  it('finds every stream under the full names the server registers (paths, versions, contracts)', async () => {
+    @Module({ imports: [LonglinkModule.forRoot({})], controllers: [FixtureController, VersionedController] })
+    class FixtureModule {}
+    const app = await NestFactory.create(FixtureModule, { logger: false });
+    app.enableVersioning({ type: VersioningType.URI });
+    try {
+      await app.init();
+      const registered = app.get(StreamRegistry).all().map((d) => d.name).sort();
+      expect(model.streams.flatMap((s) => s.names).sort()).toEqual(registered);
+      expect(registered).toEqual(
+        ['fixture/later', 'fixture/letters', 'fixture/ping', 'fixture/search', 'v1/versioned/items', 'v2/versioned/items', 'versioned/plain'].sort(),
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('reads the options: transports, SSE method, gRPC binding, guards, docs', () => {
+    const search = stream('fixture/search');
+    expect(search).toMatchObject({ transports: ['sse', 'ws'], sseMethod: 'POST', guards: ['TokenGuard'], description: 'Searches, hit by hit.' });
+    expect(search.grpc).toBeUndefined();
+    expect(stream('fixture/ping')).toMatchObject({ sseMethod: 'GET', guards: [], grpc: { service: 'Fixture', method: 'Ping' } });
+    expect(stream('fixture/ping').transports).toBeUndefined();
+  });
+
+  it('reads params from @StreamParams() (class-validator rules included) and event data from the result type', () => {
+    expect(stream('fixture/search').params).toEqual({ kind: 'ref', name: 'SearchParams' });
+    expect(model.definitions.get('SearchParams')!.properties).toEqual([
+      { name: 'query', optional: false, type: { kind: 'string', constraints: { minLength: 1, maxLength: 100 } }, description: 'What to look for.' },
+      { name: 'limit', optional: true, type: { kind: 'integer', constraints: { minimum: 1, maximum: 50 } } },
+      { name: 'order', optional: true, type: { kind: 'enum', values: ['asc', 'desc'] } },
+      { name: 'filters', optional: true, type: { kind: 'array', items: { kind: 'ref', name: 'Filter' } } },
+      { name: 'level', optional: true, type: { kind: 'enum', values: ['low', 'high'] } },
+    ]);
+    // StreamEvent<SearchHit> unwrapped; Date, arrays, records, unknown, recursion and null
+    expect(stream('fixture/search').event).toEqual({ kind: 'ref', name: 'SearchHit' });
+    const hit = Object.fromEntries(model.definitions.get('SearchHit')!.properties.map((p) => [p.name, p.type]));
+    expect(hit).toEqual({
+      id: { kind: 'string' },
+      score: { kind: 'number' },
+      at: { kind: 'string', constraints: { format: 'date-time' } },
+      points: { kind: 'array', items: { kind: 'ref', name: 'Point' } },
+      tags: { kind: 'record', values: { kind: 'string' } },
+      level: { kind: 'enum', values: ['low', 'high'] },
+      meta: { kind: 'unknown' },
+      parent: { kind: 'union', members: [{ kind: 'null' }, { kind: 'ref', name: 'SearchHit' }] },
+    });
+    expect(model.definitions.get('Point')).toMatchObject({ description: 'A point on the map.' });
+    // a contract's types; an inline params type gets the stream's name
+    expect(stream('fixture/ping').params).toEqual({ kind: 'ref', name: 'FixturePingParams' });
+    expect(model.definitions.get('FixturePingEvent')!.properties).toEqual([{ name: 'pong', optional: false, type: { kind: 'number' } }]);
+    // AsyncGenerator<string>; Promise<Observable<StreamEvent<T> | T>>
+    expect(stream('fixture/letters').event).toEqual({ kind: 'string' });
+    expect(model.definitions.get('FixtureLaterEvent')!.properties).toEqual([{ name: 'done', optional: false, type: { kind: 'literal', value: true } }]);
+    expect(model.definitions.get('FixtureLaterParams')!.properties).toEqual([{ name: 'delayMs', optional: false, type: { kind: 'number' } }]);
+  });
+
+  it('writes a client file that compiles and types calls by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longlink-codegen-'));
+    try {
+      writeFileSync(join(dir, CLIENT_FILE), files.get(CLIENT_FILE)!);
+      const use = [
+        `import { createClient } from ${JSON.stringify(root('lib/client/index.js'))};`,
+        "import { fixturePing, type Streams } from './streams.client.js';",
+        'const client = createClient<Streams>();',
+        "client.stream('fixture/search', { query: 'x', order: 'asc', filters: [{ tag: 't' }] }).subscribe((hit) => hit.points[0]?.x.toFixed());",
+        "client.stream('v2/versioned/items').subscribe(({ id }) => id.toFixed());",
+        'client.stream(fixturePing, { times: 2 }).subscribe(({ pong }) => pong.toFixed());',
+        "client.stream('fixture/search', { query: 'x', order: 'up' });", // error 1: not in the enum
+        "client.stream('fixture/nope');", // error 2: unknown name
+      ].join('\n');
+      writeFileSync(join(dir, 'use.ts'), `${use}\n`);
+      const config = ts.parseJsonConfigFileContent(ts.readConfigFile(root('tsconfig.json'), ts.sys.readFile).config, ts.sys, root(''));
+      const program = ts.createProgram([join(dir, 'use.ts')], { ...config.options, noEmit: true, rootDir: undefined });
+      const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName.endsWith('use.ts') ? 'use' : d.file?.fileName}:${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : 0}`);
+      expect(errors).toEqual(['use:7', 'use:8']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('writes an AsyncAPI 3.0 document that @asyncapi/parser accepts, with a channel per stream and its bindings', async () => {
+    const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<string, Record<string, Record<string, unknown>>>;
+    const { document, diagnostics } = await new Parser().parse(doc);
+    expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
+    expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(model.streams.flatMap((s) => s.names).sort());
+    expect(doc.channels.fixtureSearch).toMatchObject({
+      address: 'fixture/search',
+      servers: [{ $ref: '#/servers/sse' }, { $ref: '#/servers/ws' }],
+      'x-longlink': { transports: ['sse', 'ws'], sse: { method: 'POST', route: '/fixture/search', params: 'body' }, ws: { stream: 'fixture/search' } },
+    });
+    expect(doc.channels.fixturePing!['x-longlink']).toMatchObject({
+      grpc: { generic: { method: 'longlink.v1.Streams/Subscribe', stream: 'fixture/ping' }, typed: { service: 'Fixture', method: 'Ping' } },
+    });
+    // guarded streams require the guard's scheme; others none
+    expect(doc.operations.subscribeFixtureSearch!.security).toEqual([{ $ref: '#/components/securitySchemes/TokenGuard' }]);
+    expect(doc.operations.subscribeFixturePing!.security).toBeUndefined();
+    expect(doc.components.securitySchemes!.TokenGuard).toMatchObject({ type: 'httpApiKey', in: 'header' });
+    expect(doc.components.schemas!.SearchParams).toEqual({
+      type: 'object',
+      description: 'Params of fixture/search.',
+      properties: {
+        query: { type: 'string', minLength: 1, maxLength: 100, description: 'What to look for.' },
+        limit: { type: 'integer', minimum: 1, maximum: 50 },
+        order: { enum: ['asc', 'desc'] },
+        filters: { type: 'array', items: { $ref: '#/components/schemas/Filter' } },
+        level: { enum: ['low', 'high'] },
+      },
+      required: ['query'],
+    });
+    expect(document!.operations().get('subscribeFixturePing')!.bindings().get('http')!.value()).toMatchObject({ method: 'GET' });
+  });
+
+  it('writes a .proto of the typed gRPC bindings that proto-loader loads', async () => {
+    const proto = files.get(PROTO_FILE)!;
+    expect(proto).toContain('package fixture.v1;');
+    expect(proto).toContain('rpc Ping(FixturePingParams) returns (stream FixturePingEvent);');
+    const dir = mkdtempSync(join(tmpdir(), 'longlink-codegen-'));
+    try {
+      writeFileSync(join(dir, PROTO_FILE), proto);
+      const loader = await import('@grpc/proto-loader');
+      const definition = loader.loadSync(join(dir, PROTO_FILE), { keepCase: false });
+      const ping = (definition['fixture.v1.Fixture'] as Record<string, { responseStream: boolean; requestType: { type: { field: { name: string; type: string }[] } } }>).Ping!;
+      expect(ping.responseStream).toBe(true);
+      expect(ping.requestType.type.field.map((f) => [f.name, f.type])).toEqual([['times', 'TYPE_DOUBLE']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('nestjs-longlink command', () => {
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) } };
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'longlink-cli-'));
+  const args = ['generate', '--project', root('tsconfig.json'), '--include', root('test/fixtures/codegen'), '--out', dir, '--proto-package', 'fixture.v1'];
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the files, and --check fails on missing or stale ones', () => {
+    const first = io();
+    expect(runCommand([...args, '--check'], first.io)).toBe(1);
+    expect(first.err.join('')).toContain('stale generated file(s)');
+    const written = io();
+    expect(runCommand(args, written.io)).toBe(0);
+    expect(readFileSync(join(dir, CLIENT_FILE), 'utf8')).toContain("from \"nestjs-longlink/client\"");
+    const fresh = io();
+    expect(runCommand([...args, '--check'], fresh.io)).toBe(0);
+    writeFileSync(join(dir, PROTO_FILE), '// edited by hand\n');
+    const stale = io();
+    expect(runCommand([...args, '--check'], stale.io)).toBe(1);
+    expect(stale.err.join('')).toContain(PROTO_FILE);
+  }, 120_000);
+
+  it('refuses bad usage with code 2 and reports a generator error with code 1', () => {
+    const bad = io();
+    expect(runCommand(['generate'], bad.io)).toBe(2);
+    expect(bad.err.join('')).toContain('--out is required');
+    expect(runCommand(['frobnicate', '--out', dir], io().io)).toBe(2);
+    const help = io();
+    expect(runCommand(['--help'], help.io)).toBe(0);
+    expect(help.out.join('')).toContain('Usage: nestjs-longlink generate');
+    const missing = io();
+    expect(runCommand(['generate', '--project', join(dir, 'nope.json'), '--out', dir], missing.io)).toBe(1);
+    expect(missing.err.join('')).toContain('cannot read');
+  });
+});

@@ -22,6 +22,6 @@ export function loadTypeScript(projectDir: string): TypeScript {
     }
   }
   throw new CodegenError(
-    'nestjs-longlink generate needs the TypeScript compiler: install it in your project (npm install --save-dev typescript)',
+    'the TypeScript compiler (package typescript) is not installed: the generator reads your code with it (npm install --save-dev typescript)',
   );
 }

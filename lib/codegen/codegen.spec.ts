@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import * as ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LonglinkModule, StreamRegistry } from '../index.js';
-import { FixtureController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
+import { FixtureController, InheritingController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
 import { runCommand } from './codegen.command.js';
 import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, generate, readApp, type GenerateOptions } from './generate.js';
 import type { AppModel, StreamModel } from './type-model.js';
@@ -33,7 +33,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
   }, 120_000);
 
   it('finds every stream under the full names the server registers (paths, versions, contracts)', async () => {
-    @Module({ imports: [LonglinkModule.forRoot({})], controllers: [FixtureController, VersionedController] })
+    @Module({ imports: [LonglinkModule.forRoot({})], controllers: [FixtureController, InheritingController, VersionedController] })
     class FixtureModule {}
     const app = await NestFactory.create(FixtureModule, { logger: false });
     app.enableVersioning({ type: VersioningType.URI });
@@ -42,7 +42,17 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
       const registered = app.get(StreamRegistry).all().map((d) => d.name).sort();
       expect(model.streams.flatMap((s) => s.names).sort()).toEqual(registered);
       expect(registered).toEqual(
-        ['fixture/later', 'fixture/letters', 'fixture/ping', 'fixture/search', 'v1/versioned/items', 'v2/versioned/items', 'versioned/plain'].sort(),
+        [
+          'fixture/later',
+          'fixture/letters',
+          'fixture/ping',
+          'fixture/search',
+          'inherits/inferred',
+          'inherits/overridden',
+          'v1/versioned/items',
+          'v2/versioned/items',
+          'versioned/plain',
+        ].sort(),
       );
     } finally {
       await app.close();
@@ -87,6 +97,13 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     expect(stream('fixture/letters').event).toEqual({ kind: 'string' });
     expect(model.definitions.get('FixtureLaterEvent')!.properties).toEqual([{ name: 'done', optional: false, type: { kind: 'literal', value: true } }]);
     expect(model.definitions.get('FixtureLaterParams')!.properties).toEqual([{ name: 'delayMs', optional: false, type: { kind: 'number' } }]);
+    // an inferred result type; inherited handlers, the override winning
+    expect(stream('inherits/inferred')).toMatchObject({ transports: ['ws'], event: { kind: 'ref', name: 'InheritsInferredEvent' } });
+    expect(model.definitions.get('InheritsInferredEvent')!.properties.map((p) => [p.name, p.type])).toEqual([
+      ['ok', { kind: 'boolean' }],
+      ['at', { kind: 'string', constraints: { format: 'date-time' } }],
+    ]);
+    expect(stream('inherits/overridden').event).toEqual({ kind: 'string' });
   });
 
   it('writes a client file that compiles and types calls by name', () => {
@@ -115,7 +132,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
 
   it('writes an AsyncAPI 3.0 document that @asyncapi/parser accepts, with a channel per stream and its bindings', async () => {
     const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<string, Record<string, Record<string, unknown>>>;
-    const { document, diagnostics } = await new Parser().parse(doc);
+    const { document, diagnostics } = await new Parser().parse(files.get(ASYNCAPI_FILE)!);
     expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
     expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(model.streams.flatMap((s) => s.names).sort());
     expect(doc.channels.fixtureSearch).toMatchObject({

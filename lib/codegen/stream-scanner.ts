@@ -70,14 +70,31 @@ export class StreamScanner {
     const className = node.name?.text ?? '(anonymous class)';
     const { paths, versions: classVersions } = this.controllerOptions(controller.args[0], className);
     const classGuards = this.guards(node);
-    for (const member of node.members) {
-      if (!this.ts.isMethodDeclaration(member)) continue;
+    for (const member of this.methods(node)) {
       const stream = this.decorators.decorators(member).find((d) => d.name === 'Stream' && /stream\.decorator\.(d\.)?[cm]?[jt]s$/.test(d.file));
       if (!stream) continue;
       const methodName = member.name.getText();
       const location = `${className}.${methodName}`;
       out.push(this.scanMethod(member, stream.args, { paths, classVersions, classGuards, location, methodName }));
     }
+  }
+
+  /** The class's methods and those it inherits (an override hides the base method), as the registry sees them. */
+  private methods(node: TS.ClassDeclaration): TS.MethodDeclaration[] {
+    const { ts } = this;
+    const out: TS.MethodDeclaration[] = [];
+    const seen = new Set<string>();
+    for (let current: TS.ClassDeclaration | undefined = node, depth = 0; current && depth < 20; depth++) {
+      for (const member of current.members) {
+        if (!ts.isMethodDeclaration(member) || seen.has(member.name.getText())) continue;
+        seen.add(member.name.getText());
+        out.push(member);
+      }
+      const base: TS.ExpressionWithTypeArguments | undefined = current.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)?.types[0];
+      const declaration: TS.Declaration | undefined = base ? this.checker.getTypeAtLocation(base.expression).getSymbol()?.valueDeclaration : undefined;
+      current = declaration && ts.isClassDeclaration(declaration) ? declaration : undefined;
+    }
+    return out;
   }
 
   private scanMethod(
@@ -89,7 +106,7 @@ export class StreamScanner {
     const first = args[0];
     let local: string = at.methodName;
     let contract: { name: string; type: TS.Type } | undefined;
-    if (first && first.kind !== ts.SyntaxKind.UndefinedKeyword) {
+    if (first && !(ts.isIdentifier(first) && first.text === 'undefined')) {
       const value = this.decorators.evaluate(first);
       if (typeof value === 'string') local = value;
       else contract = this.contract(first, at.location);

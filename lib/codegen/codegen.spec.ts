@@ -3,16 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Parser } from '@asyncapi/parser';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import { Module, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LonglinkModule, StreamRegistry } from '../index.js';
+import { GrpcTransport, LonglinkModule, StreamRegistry } from '../index.js';
 import { FixtureController, InheritingController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
 import { runCommand } from './codegen.command.js';
 import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, generate, readApp, type GenerateOptions } from './generate.js';
+import { writeProto } from './proto.writer.js';
 import type { AppModel, StreamModel } from './type-model.js';
 
+const LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const OPTIONS: GenerateOptions = {
   project: root('tsconfig.json'),
@@ -43,6 +47,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
       expect(model.streams.flatMap((s) => s.names).sort()).toEqual(registered);
       expect(registered).toEqual(
         [
+          'fixture/hits',
           'fixture/later',
           'fixture/letters',
           'fixture/ping',
@@ -162,21 +167,61 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     expect(document!.operations().get('subscribeFixturePing')!.bindings().get('http')!.value()).toMatchObject({ method: 'GET' });
   });
 
-  it('writes a .proto of the typed gRPC bindings that proto-loader loads', async () => {
+  it('writes a .proto of the typed gRPC bindings that serves them: params in, nested replies out', async () => {
     const proto = files.get(PROTO_FILE)!;
     expect(proto).toContain('package fixture.v1;');
     expect(proto).toContain('rpc Ping(FixturePingParams) returns (stream FixturePingEvent);');
+    expect(proto).toContain('rpc Hits(SearchParams) returns (stream Hit);');
+    expect(proto).toContain('map<string, string> tags = 4;');
+    expect(proto).toContain('int32 limit = 2;');
     const dir = mkdtempSync(join(tmpdir(), 'longlink-codegen-'));
+    const protoPath = join(dir, PROTO_FILE);
+    writeFileSync(protoPath, proto);
+    @Module({
+      imports: [LonglinkModule.forRoot({ grpc: { url: '127.0.0.1:0', protoPath, package: 'fixture.v1' } })],
+      controllers: [FixtureController],
+    })
+    class GrpcFixtureModule {}
+    const app = await NestFactory.create(GrpcFixtureModule, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, LOADER)) as never as {
+      fixture: { v1: { Fixture: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Hits(req: object): grpc.ClientReadableStream<object> } } };
+    };
+    const client = new loaded.fixture.v1.Fixture(`127.0.0.1:${app.get(GrpcTransport).port}`, grpc.credentials.createInsecure());
     try {
-      writeFileSync(join(dir, PROTO_FILE), proto);
-      const loader = await import('@grpc/proto-loader');
-      const definition = loader.loadSync(join(dir, PROTO_FILE), { keepCase: false });
-      const ping = (definition['fixture.v1.Fixture'] as Record<string, { responseStream: boolean; requestType: { type: { field: { name: string; type: string }[] } } }>).Ping!;
-      expect(ping.responseStream).toBe(true);
-      expect(ping.requestType.type.field.map((f) => [f.name, f.type])).toEqual([['times', 'TYPE_DOUBLE']]);
+      const replies: object[] = [];
+      const call = client.Hits({ query: 'q', limit: 5, order: 'asc', filters: [{ tag: 'a' }, { tag: 'b' }], level: 'high' });
+      call.on('data', (r: object) => replies.push(r));
+      call.on('error', () => undefined);
+      const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      expect(status.code).toBe(grpc.status.OK);
+      expect(replies).toEqual([
+        {
+          id: 'q',
+          score: 5,
+          points: [{ x: 1, y: 2, label: 'a' }],
+          tags: { order: 'asc' },
+          level: 'high',
+          parent: { id: 'root', score: 0, level: 'low', extra: { note: 'a,b' } },
+        },
+      ]);
     } finally {
+      client.close();
+      await app.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('refuses a typed gRPC binding whose data has no protobuf field type', () => {
+    const bound: AppModel = {
+      definitions: new Map([
+        ['P', { kind: 'object', properties: [] }],
+        ['E', { kind: 'object', properties: [{ name: 'meta', optional: false, type: { kind: 'unknown' } }] }],
+      ]),
+      streams: [{ ...stream('fixture/ping'), params: { kind: 'ref', name: 'P' }, event: { kind: 'ref', name: 'E' } }],
+    };
+    expect(() => writeProto(bound, 'x.v1')).toThrow(/FixtureController\.ping: E\.meta \(unknown\) has no protobuf field type/);
+    expect(() => writeProto({ ...bound, streams: [{ ...bound.streams[0]!, event: { kind: 'string' } }] }, 'x.v1')).toThrow(/needs object event data/);
   });
 });
 

@@ -15,7 +15,6 @@ function fieldName(name: string): string {
 /** Writes messages for the object types that typed gRPC methods use. */
 class ProtoMessages {
   readonly written = new Map<string, string>();
-  usesStruct = false;
 
   constructor(
     private readonly definitions: Definitions,
@@ -36,23 +35,20 @@ class ProtoMessages {
     const fields = properties.map((p, i) => {
       if (!PROTO_IDENTIFIER.test(p.name)) throw new CodegenError(`${this.location()}: ${name}.${p.name} is not a valid protobuf field name`);
       const comment = p.description ? `  // ${p.description.split('\n').join(' ')}\n` : '';
-      return `${comment}  ${this.field(p.type, `${name}${p.name[0]!.toUpperCase()}${p.name.slice(1)}`)} ${fieldName(p.name)} = ${i + 1};`;
+      return `${comment}  ${this.field(p.type, `${name}${p.name[0]!.toUpperCase()}${p.name.slice(1)}`, `${name}.${p.name}`)} ${fieldName(p.name)} = ${i + 1};`;
     });
     const doc = description ? `// ${description.split('\n').join('\n// ')}\n` : '';
     return `${doc}message ${name} {\n${fields.join('\n')}${fields.length ? '\n' : ''}}`;
   }
 
   /** The field type (with `repeated` / `map<>`) of a property. */
-  private field(node: TypeNode, inlineName: string): string {
-    if (node.kind === 'array') {
-      const items = this.scalarOrMessage(node.items, `${inlineName}Item`);
-      return items === 'google.protobuf.Value' && node.items.kind === 'array' ? 'google.protobuf.ListValue' : `repeated ${items}`;
-    }
-    if (node.kind === 'record') return `map<string, ${this.scalarOrMessage(node.values, `${inlineName}Value`)}>`;
-    return this.scalarOrMessage(node, inlineName);
+  private field(node: TypeNode, inlineName: string, path: string): string {
+    if (node.kind === 'array') return `repeated ${this.scalarOrMessage(node.items, `${inlineName}Item`, `${path}[]`)}`;
+    if (node.kind === 'record') return `map<string, ${this.scalarOrMessage(node.values, `${inlineName}Value`, `${path}{}`)}>`;
+    return this.scalarOrMessage(node, inlineName, path);
   }
 
-  private scalarOrMessage(node: TypeNode, inlineName: string): string {
+  private scalarOrMessage(node: TypeNode, inlineName: string, path: string): string {
     switch (node.kind) {
       case 'string':
         return 'string';
@@ -67,7 +63,9 @@ class ProtoMessages {
       case 'literal':
         return typeof node.value === 'string' ? 'string' : typeof node.value === 'number' ? 'double' : 'bool';
       case 'enum':
-        return node.values.every((v) => typeof v === 'string') ? 'string' : 'double';
+        if (node.values.every((v) => typeof v === 'string')) return 'string';
+        if (node.values.every((v) => typeof v === 'number')) return 'double';
+        break;
       case 'ref':
         return this.message(node.name);
       case 'object':
@@ -76,11 +74,19 @@ class ProtoMessages {
           this.written.set(inlineName, this.body(inlineName, node.properties, node.description));
         }
         return inlineName;
-      default:
-        // unknown, null, unions, arrays of arrays: any JSON value
-        this.usesStruct = true;
-        return 'google.protobuf.Value';
+      case 'union': {
+        // `T | null`: null is an absent field
+        const members = node.members.filter((m) => m.kind !== 'null');
+        if (members.length === 1 && members[0]!.kind !== 'array' && members[0]!.kind !== 'record') {
+          return this.scalarOrMessage(members[0]!, inlineName, path);
+        }
+      }
     }
+    // unknown, null, mixed unions, arrays of arrays: a JSON value the reply message cannot carry as it is
+    throw new CodegenError(
+      `${this.location()}: ${path} (${node.kind}) has no protobuf field type for a typed gRPC method: give it a concrete type ` +
+        '(a string, number, boolean, object, array or record of one), or serve the stream on the generic longlink.v1.Streams service only',
+    );
   }
 }
 
@@ -91,10 +97,12 @@ class ProtoMessages {
  * Fields follow the properties' order (reordering properties renumbers fields: a breaking
  * change for existing clients); names are snake_case (proto-loader's default camelCase gives
  * the TypeScript names back). `number` is `double`, an `@IsInt()` with `@Min`/`@Max` inside
- * 32 bits is `int32`; other values (unions, `unknown`) are `google.protobuf.Value`.
+ * 32 bits is `int32`, `T | null` is `T` (absent when null).
  *
  * @returns `undefined` when no stream has a typed gRPC binding.
- * @throws CodegenError when a bound stream's event data is not an object type.
+ * @throws CodegenError when a bound stream's event data is not an object type, or a field has
+ *   no protobuf type (`unknown`, a union of several kinds, an array of arrays): the reply
+ *   message is encoded from the plain value, which such a field could not carry.
  */
 export function writeProto(model: AppModel, protoPackage: string): string | undefined {
   const bound = model.streams.filter((s) => s.grpc && (!s.transports || s.transports.includes('grpc')));
@@ -124,7 +132,6 @@ export function writeProto(model: AppModel, protoPackage: string): string | unde
     '',
     `package ${protoPackage};`,
     '',
-    ...(messages.usesStruct ? ['import "google/protobuf/struct.proto";', ''] : []),
   ];
   for (const [service, rpcs] of [...services].sort(([a], [b]) => (a < b ? -1 : 1))) out.push(`service ${service} {\n${rpcs.join('\n\n')}\n}`, '');
   for (const [, text] of [...messages.written].sort(([a], [b]) => (a < b ? -1 : 1))) out.push(text, '');

@@ -1,3 +1,4 @@
+import { CodegenError } from './codegen-error.js';
 import { jsonSchema, type JsonSchema } from './json-schema.writer.js';
 import { pascalName } from './stream-scanner.js';
 import type { AppModel, StreamModel } from './type-model.js';
@@ -53,7 +54,7 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
     for (const name of stream.names) {
       const id = pascalName(name);
       const key = id[0]!.toLowerCase() + id.slice(1);
-      if (used.has(key)) throw new Error(`two streams map to the AsyncAPI id ${key}`);
+      if (used.has(key)) throw new CodegenError(`${stream.location}: two stream names map to the AsyncAPI channel id ${key}`);
       used.add(key);
       const served = transportsOf(stream);
       messages[`${id}Params`] = {

@@ -8,6 +8,9 @@ import { applyRules, readRules } from './validator-rules.js';
 /** Type names that never become definitions of their own. */
 const BUILTIN_NAMES = new Set(['__type', '__object', 'Object', 'Array', 'ReadonlyArray']);
 
+/** Names the client file declares itself. */
+const RESERVED_NAMES = new Set(['Streams', 'defineStream']);
+
 /** A TypeScript name made of identifier characters, for names built from type arguments. */
 function identifier(text: string): string {
   return text.replace(/[^A-Za-z0-9_]/g, '');
@@ -138,7 +141,7 @@ export class TypeReader {
   /** Adds a definition under a free name (a numbered suffix when another type has the name) and returns the name. */
   define(name: string, type: TS.Type | undefined, node: TypeNode & { kind: 'object' }): string {
     let unique = name;
-    for (let i = 2; this.definitions.has(unique); i++) unique = `${name}${i}`;
+    for (let i = 2; this.definitions.has(unique) || RESERVED_NAMES.has(unique); i++) unique = `${name}${i}`;
     this.definitions.set(unique, node);
     if (type) this.names.set(type, unique);
     return unique;

@@ -80,12 +80,20 @@ export function writeClientFile(model: AppModel, clientImport: string): string {
     out.push(`${doc(def.description, undefined, '')}${body}`, '');
   }
   const entries: string[] = [];
+  const constants = new Set<string>(); // values: they may share a name with a type
+  const constantOf = (streamName: string): string => {
+    const base = constantName(streamName);
+    let name = base;
+    for (let i = 2; constants.has(name) || name === 'defineStream'; i++) name = `${base}${i}`;
+    constants.add(name);
+    return name;
+  };
   for (const stream of model.streams) {
     const params = typeSource(stream.params);
     const event = typeSource(stream.event);
     for (const name of stream.names) {
       out.push(
-        `${doc(stream.description ?? `The stream \`${name}\`.`, undefined, '')}export const ${constantName(name)} = defineStream<${params}, ${event}>(${JSON.stringify(name)});`,
+        `${doc(stream.description ?? `The stream \`${name}\`.`, undefined, '')}export const ${constantOf(name)} = defineStream<${params}, ${event}>(${JSON.stringify(name)});`,
       );
       entries.push(`  ${JSON.stringify(name)}: { params: ${params}; event: ${event} };`);
     }

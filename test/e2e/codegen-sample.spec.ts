@@ -15,6 +15,7 @@ import * as ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, LonglinkModule } from '../../lib/index.js';
 import { generate, type GeneratedFiles } from '../../lib/codegen/generate.js';
+import { AppModule } from '../../sample/app.module.js';
 import { DemoModule } from '../../sample/demo/demo.module.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 
@@ -56,6 +57,18 @@ describe('the sample\'s generated files', () => {
     expect(schemes.map((scheme) => [scheme.type(), scheme.description()])).toEqual([['httpApiKey', expect.stringContaining('`DemoAuthGuard`')]]);
     expect(document!.components().securitySchemes().all().map((scheme) => scheme.id())).toEqual(['DemoAuthGuard']);
     expect(document!.operations().get('subscribeDemoCounter')!.security()).toEqual([]);
+  });
+
+  it('the sample app serves asyncapi.json at /asyncapi.json', async () => {
+    process.env.GRPC_PORT = '0';
+    const { app, baseUrl } = await createHttpApp('express', AppModule);
+    try {
+      const response = await fetch(`${baseUrl}/asyncapi.json`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual(JSON.parse(readFileSync(join(GENERATED, 'asyncapi.json'), 'utf8')));
+    } finally {
+      await app.close();
+    }
   });
 
   it('streams.proto serves the typed gRPC method with no hand-written proto', async () => {

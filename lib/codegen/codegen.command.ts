@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CodegenError } from './codegen-error.js';
-import { generate } from './generate.js';
+import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, generate } from './generate.js';
 
 const USAGE = `Usage: nestjs-longlink generate --project <tsconfig.json> --out <dir> [options]
 
@@ -71,6 +71,8 @@ export function runCommand(argv: string[], io: CommandIo): number {
     });
     if (values.check) {
       const stale = [...files].filter(([name, text]) => read(join(values.out!, name)) !== text).map(([name]) => name);
+      // a file the generator no longer writes (a .proto after the last gRPC binding went)
+      stale.push(...leftovers(files).filter((name) => read(join(values.out!, name)) !== undefined));
       if (stale.length) {
         io.err(`nestjs-longlink: stale generated file(s) in ${values.out}: ${stale.join(', ')} (run nestjs-longlink generate again)\n`);
         return 1;
@@ -80,6 +82,7 @@ export function runCommand(argv: string[], io: CommandIo): number {
     }
     mkdirSync(values.out, { recursive: true });
     for (const [name, text] of files) writeFileSync(join(values.out, name), text);
+    for (const name of leftovers(files)) rmSync(join(values.out, name), { force: true });
     io.out(`nestjs-longlink: wrote ${[...files.keys()].map((n) => join(values.out!, n)).join(', ')}\n`);
     return 0;
   } catch (error) {
@@ -89,6 +92,11 @@ export function runCommand(argv: string[], io: CommandIo): number {
     }
     throw error;
   }
+}
+
+/** Names the generator writes that it did not write this time. */
+function leftovers(files: Map<string, string>): string[] {
+  return [CLIENT_FILE, ASYNCAPI_FILE, PROTO_FILE].filter((name) => !files.has(name));
 }
 
 function read(path: string): string | undefined {

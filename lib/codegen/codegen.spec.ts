@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, LonglinkModule, StreamRegistry } from '../index.js';
 import { FixtureController, InheritingController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
 import { runCommand } from './codegen.command.js';
-import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, generate, readApp, type GenerateOptions } from './generate.js';
+import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, readApp, writeFiles, type GenerateOptions } from './generate.js';
 import { writeProto } from './proto.writer.js';
 import type { AppModel, StreamModel } from './type-model.js';
 
@@ -33,7 +33,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
 
   beforeAll(() => {
     model = readApp(OPTIONS);
-    files = generate(OPTIONS);
+    files = writeFiles(model, OPTIONS);
   }, 120_000);
 
   it('finds every stream under the full names the server registers (paths, versions, contracts)', async () => {
@@ -210,7 +210,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 
   it('refuses a typed gRPC binding whose data has no protobuf field type', () => {
     const bound: AppModel = {
@@ -231,35 +231,48 @@ describe('nestjs-longlink command', () => {
     const err: string[] = [];
     return { out, err, io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) } };
   };
-  const dir = mkdtempSync(join(tmpdir(), 'longlink-cli-'));
-  const args = ['generate', '--project', root('tsconfig.json'), '--include', root('test/fixtures/codegen'), '--out', dir, '--proto-package', 'fixture.v1'];
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // A small project (no gRPC binding, so no .proto): the command's behaviour, not the reading, is tested here.
+  const project = mkdtempSync(join(tmpdir(), 'longlink-cli-'));
+  const out = join(project, 'out');
+  const args = ['generate', '--project', join(project, 'tsconfig.json'), '--out', out];
+  beforeAll(() => {
+    writeFileSync(join(project, 'a.controller.ts'), "import { Controller } from '@nestjs/common';\n@Controller('a') export class A {}\n");
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { experimentalDecorators: true, strict: true }, include: ['*.ts'] }));
+  });
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-  it('writes the files, and --check fails on missing or stale ones', () => {
+  it('writes the files; --check fails on missing, edited or left-over ones; a new run removes a left-over .proto', () => {
     const first = io();
     expect(runCommand([...args, '--check'], first.io)).toBe(1);
     expect(first.err.join('')).toContain('stale generated file(s)');
     const written = io();
     expect(runCommand(args, written.io)).toBe(0);
-    expect(readFileSync(join(dir, CLIENT_FILE), 'utf8')).toContain("from \"nestjs-longlink/client\"");
-    const fresh = io();
-    expect(runCommand([...args, '--check'], fresh.io)).toBe(0);
-    writeFileSync(join(dir, PROTO_FILE), '// edited by hand\n');
-    const stale = io();
-    expect(runCommand([...args, '--check'], stale.io)).toBe(1);
-    expect(stale.err.join('')).toContain(PROTO_FILE);
+    expect(readdirSync(out).sort()).toEqual([ASYNCAPI_FILE, CLIENT_FILE]);
+    expect(readFileSync(join(out, CLIENT_FILE), 'utf8')).toContain('from "nestjs-longlink/client"');
+    expect(runCommand([...args, '--check'], io().io)).toBe(0);
+    writeFileSync(join(out, CLIENT_FILE), '// edited by hand\n');
+    const edited = io();
+    expect(runCommand([...args, '--check'], edited.io)).toBe(1);
+    expect(edited.err.join('')).toContain(CLIENT_FILE);
+    expect(runCommand(args, io().io)).toBe(0);
+    writeFileSync(join(out, PROTO_FILE), '// from an earlier run\n');
+    const leftover = io();
+    expect(runCommand([...args, '--check'], leftover.io)).toBe(1);
+    expect(leftover.err.join('')).toContain(PROTO_FILE);
+    expect(runCommand(args, io().io)).toBe(0);
+    expect(readdirSync(out).sort()).toEqual([ASYNCAPI_FILE, CLIENT_FILE]);
   }, 120_000);
 
   it('refuses bad usage with code 2 and reports a generator error with code 1', () => {
     const bad = io();
     expect(runCommand(['generate'], bad.io)).toBe(2);
     expect(bad.err.join('')).toContain('--out is required');
-    expect(runCommand(['frobnicate', '--out', dir], io().io)).toBe(2);
+    expect(runCommand(['frobnicate', '--out', out], io().io)).toBe(2);
     const help = io();
     expect(runCommand(['--help'], help.io)).toBe(0);
     expect(help.out.join('')).toContain('Usage: nestjs-longlink generate');
     const missing = io();
-    expect(runCommand(['generate', '--project', join(dir, 'nope.json'), '--out', dir], missing.io)).toBe(1);
+    expect(runCommand(['generate', '--project', join(project, 'nope.json'), '--out', out], missing.io)).toBe(1);
     expect(missing.err.join('')).toContain('cannot read');
   });
 });

@@ -56,7 +56,11 @@ export function readApp(options: GenerateOptions): AppModel {
  * @throws CodegenError on an option, stream or type the generator cannot handle.
  */
 export function generate(options: GenerateOptions): GeneratedFiles {
-  const model = readApp(options);
+  return writeFiles(readApp(options), options);
+}
+
+/** The generated files of an app already read by {@link readApp}. */
+export function writeFiles(model: AppModel, options: Omit<GenerateOptions, 'include'>): GeneratedFiles {
   const files: GeneratedFiles = new Map();
   files.set(CLIENT_FILE, writeClientFile(model, options.clientImport ?? 'nestjs-longlink/client'));
   const title = options.title ?? dirname(resolve(options.project)).split(/[\\/]/).pop() ?? 'streams';

@@ -111,11 +111,11 @@ describe('the sample\'s generated files', () => {
 
     it('type-checks', () => {
       expect(check()).toEqual([]);
-    }, 60_000);
+    }, 120_000);
 
     it('rejects a misspelt stream name and a wrong param there', () => {
       expect(check((s) => s.replace("client.stream('demo/counter',", "client.stream('demo/countr',")).join('\n')).toContain('demo/countr');
       expect(check((s) => s.replace("{ count: 10_000, intervalMs: 100 }", "{ count: '10000', intervalMs: 100 }")).join('\n')).toMatch(/string.*number/s);
-    }, 60_000);
+    }, 120_000);
   });
 });

@@ -70,3 +70,4 @@ export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
 export { RedisHubAdapter, type RedisHubAdapterOptions } from './hub/adapters/redis.hub-adapter.js';
 export { formatHubEventId, parseHubEventId } from './hub/hub-event-id.js';
+export { LonglinkAsyncApiModule, type AsyncApiServeOptions } from './asyncapi/asyncapi.module.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Module } from '@nestjs/common';
-import { LonglinkModule } from '../lib/index.js';
+import { LonglinkAsyncApiModule, LonglinkModule } from '../lib/index.js';
 import { DemoModule } from './demo/demo.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { PageController } from './page.controller.js';
@@ -12,12 +12,19 @@ function protoFile(path: string): string {
   return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
 }
 
+/** A file of `sample/generated/` (written by `npm run generate:sample`), from sample/ (source) or dist/sample/ (built). */
+function generatedFile(name: string): string {
+  const candidates = [`./generated/${name}`, `../../sample/generated/${name}`].map((c) => fileURLToPath(new URL(c, import.meta.url)));
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
 /**
  * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
  * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
- * typed `sample.v1.Demo`), and a live page at `/`. Env is read when the app starts; with
- * REDIS_URL the hub (demo/chat) runs on Redis, shared by several instances;
- * SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the deploy hand-over (`shutdown` options).
+ * typed `sample.v1.Demo`), a live page at `/`, and the generated AsyncAPI document at
+ * `/asyncapi.json`. Env is read when the app starts; with REDIS_URL the hub (demo/chat) runs
+ * on Redis, shared by several instances; SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the
+ * deploy hand-over (`shutdown` options).
  */
 @Module({
   imports: [
@@ -44,6 +51,7 @@ function protoFile(path: string): string {
     }),
     DemoModule,
     OpsModule,
+    LonglinkAsyncApiModule.forRoot({ document: generatedFile('asyncapi.json') }),
   ],
   controllers: [PageController],
 })

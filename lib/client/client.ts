@@ -13,6 +13,7 @@ import { iterate } from './client.iterate.js';
 import { GRPC_MODULE, LazyTransport } from './lazy.client-transport.js';
 import { SseClientTransport } from './sse.client-transport.js';
 import { StreamError, isTransient, isViolation } from './stream-error.js';
+import type { StreamMap, TypedLonglinkClient } from './typed-client.types.js';
 import { WsClientTransport } from './ws.client-transport.js';
 
 /** Options of one subscription. */
@@ -95,6 +96,15 @@ interface Sub {
  *
  * @publicApi
  */
+export function createClient(clientOptions?: ClientOptions): LonglinkClient;
+/**
+ * Creates a client typed by a map of stream names (the `Streams` type that
+ * `nestjs-longlink generate` writes): `client.stream('demo/counter', { count: 3 })` then
+ * checks the name and params and types the data. The same client at run time.
+ *
+ * @publicApi
+ */
+export function createClient<S extends StreamMap<S>>(clientOptions?: ClientOptions): TypedLonglinkClient<S>;
 export function createClient(clientOptions: ClientOptions = {}): LonglinkClient {
   const options = resolveClientOptions(clientOptions);
   const subs = new Set<Sub>();

@@ -4,6 +4,7 @@
  */
 export { createClient } from './client.js';
 export type { LonglinkClient, SubscribeOptions } from './client.js';
+export type { StreamEntry, StreamMap, TypedLonglinkClient } from './typed-client.types.js';
 export { StreamError } from './stream-error.js';
 export type {
   ClientEvent,

@@ -27,6 +27,7 @@ import {
 import type { HubAdapter } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
+import type { ChatEntry } from './demo.events.js';
 import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
 import { Ticker } from './ticker.js';
 
@@ -107,15 +108,15 @@ export class DemoController {
    * instance of the sample.
    */
   @Stream('chat')
-  chat(@StreamParams(params) { room, history }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
+  chat(@StreamParams(params) { room, history }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<ChatEntry>> {
     const topic = `chat:${room}`;
-    if (lastEventId !== undefined || !history) return this.hub.stream(topic, { lastEventId });
+    if (lastEventId !== undefined || !history) return this.hub.stream<ChatEntry>(topic, { lastEventId });
     // History on first load: resume from just before the room's last `history` messages.
-    return new Observable<StreamEvent>((subscriber) => {
+    return new Observable<StreamEvent<ChatEntry>>((subscriber) => {
       let inner: { unsubscribe(): void } | undefined;
       let closed = false;
       void this.recentStart(topic, history).then((from) => {
-        if (!closed) inner = this.hub.stream(topic, { lastEventId: from }).subscribe(subscriber);
+        if (!closed) inner = this.hub.stream<ChatEntry>(topic, { lastEventId: from }).subscribe(subscriber);
       }, (error: unknown) => subscriber.error(error));
       return () => {
         closed = true;
@@ -143,7 +144,7 @@ export class DemoController {
   @Post('chat/:room')
   async post(@Param('room') room: string, @Body(params) message: ChatMessage): Promise<{ id: string }> {
     if (!/^[a-z0-9-]{1,64}$/.test(room)) throw new BadRequestException('room must be 1 to 64 of a-z, 0-9 and -');
-    const id = await this.hub.publish(`chat:${room}`, { from: message.from, text: message.text, at: new Date().toISOString() });
+    const id = await this.hub.publish<ChatEntry>(`chat:${room}`, { from: message.from, text: message.text, at: new Date().toISOString() });
     return { id };
   }
 

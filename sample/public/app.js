@@ -1,13 +1,19 @@
+// @ts-check
 // The demo page: every panel on one client of `nestjs-longlink/client` (served as /client.js).
+// Its calls are typed by the client file that `nestjs-longlink generate` wrote for the sample
+// (sample/generated/streams.client.ts): stream names, params and event data are checked
+// against the server's handlers (test/e2e/codegen-sample.spec.ts type-checks this file).
 import { createClient } from '/client.js';
 import uPlot from '/vendor/uplot.js';
 
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
 const room = query.get('room') || 'lobby';
-const choice = query.get('transport') || 'auto';
+const choice = /** @type {import('/client.js').TransportChoice} */ (query.get('transport') || 'auto');
 
-const client = createClient({
+/** @typedef {import('../generated/streams.client.js').Streams} Streams */
+const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ (createClient({
   transport: choice,
   wsPath: query.get('wsPath') || '/ws',
   // ?retryMs=N: a fixed reconnect delay (to watch the browser's `online` event cut it short)
@@ -17,14 +23,14 @@ const client = createClient({
   connectionParams: { token: 'demo-token' }, // WebSocket: the init message, read by guards as call.connectionParams
   ticket: async (stream) => (stream === 'demo/secure' ? fetchTicket() : ''), // SSE: a fresh ticket per (re)connect
   sse: { post: ['demo/complete'] }, // POST streams are requested with POST and a JSON body over SSE
-});
+}));
 async function fetchTicket() {
   // Your app would authenticate this request by its session cookie; the demo route takes the bearer token.
   const response = await fetch('/demo/ticket', { method: 'POST', headers: { authorization: 'Bearer demo-token' } });
   return (await response.json()).ticket;
 }
 // For the curious (and the page's tests): everything each panel received.
-const demo = (window.demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [] });
+const demo = (/** @type {any} */ (window).demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [] });
 
 // Connection panel
 $('conn-choice').textContent = choice;
@@ -89,7 +95,7 @@ $('chat-form').addEventListener('submit', async (event) => {
 });
 
 // demo/ticker: a live chart, as wide as its panel
-const points = [[], []];
+const points = /** @type {[number[], number[]]} */ ([[], []]);
 const chartWidth = () => Math.max(200, $('ticker-chart').clientWidth);
 const chart = new uPlot(
   { width: chartWidth(), height: 160, legend: { show: false }, scales: { x: { time: true } }, series: [{}, { stroke: '#33507a', width: 1.5 }] },

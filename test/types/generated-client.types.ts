@@ -1,0 +1,44 @@
+/**
+ * Type-level tests of `createClient<Streams>()` with the client file that
+ * `nestjs-longlink generate` wrote for the sample (`sample/generated/streams.client.ts`):
+ * each `@ts-expect-error` line must be an error, so `npm run typecheck` fails if the compiler
+ * stops rejecting it; the other lines must compile. Nothing here runs.
+ */
+import type { Observable } from 'rxjs';
+import { createClient, type ClientEvent } from '../../lib/client/index.js';
+import { demoCounter, type ChatEntry, type DemoCounterEvent, type Streams } from '../../sample/generated/streams.client.js';
+
+declare const expectType: <T>(value: T) => void;
+
+// --- by name: names, params and data come from the generated map ---
+const client = createClient<Streams>({ url: 'http://127.0.0.1:3000' });
+expectType<Observable<DemoCounterEvent>>(client.stream('demo/counter'));
+expectType<Observable<DemoCounterEvent>>(client.stream('demo/counter', { count: 3, intervalMs: 0 }));
+expectType<Observable<DemoCounterEvent>>(client.stream('demo/counter', { count: 3 }, { lastEventId: '2' }));
+expectType<Observable<{ token: string; index: number }>>(client.stream('demo/complete', { prompt: 'hi' }));
+expectType<Observable<ClientEvent<ChatEntry>>>(client.events('demo/chat', { room: 'lobby', history: 20 }));
+expectType<AsyncIterableIterator<{ ok: boolean }>>(client.iterate('demo/secure'));
+client.stream('demo/counter').subscribe(({ n }) => expectType<number>(n));
+// @ts-expect-error a misspelt name does not compile
+client.stream('demo/countr');
+// @ts-expect-error wrong param type
+client.stream('demo/counter', { count: '3' });
+// @ts-expect-error unknown param
+client.stream('demo/counter', { cuont: 3 });
+// @ts-expect-error required params missing (demo/chat needs a room)
+client.stream('demo/chat');
+// @ts-expect-error a stream without params takes none
+client.stream('demo/clock', { anything: true });
+// @ts-expect-error the data is not what the server emits
+expectType<Observable<{ n: string }>>(client.stream('demo/counter'));
+
+// --- the generated contracts work on the same client and on an untyped one ---
+expectType<Observable<DemoCounterEvent>>(client.stream(demoCounter, { count: 3 }));
+expectType<Observable<DemoCounterEvent>>(createClient().stream(demoCounter, { count: 3 }));
+// @ts-expect-error contract params are checked
+createClient().stream(demoCounter, { count: 'three' });
+
+// --- without a map, the string API stays untyped ---
+const untyped = createClient();
+expectType<Observable<unknown>>(untyped.stream('demo/countr', { anything: true }));
+expectType<Observable<{ n: number }>>(untyped.stream<{ n: number }>('demo/counter'));

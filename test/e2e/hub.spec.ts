@@ -460,7 +460,7 @@ describe('StreamHub on Redis: connection trouble', () => {
     const publishing = (async () => {
       for (let i = 0; i < total; i++) {
         await publisher.publish('trouble:catch-up', { i });
-        if (i % 500 === 250) await admin.client('KILL', 'TYPE', 'pubsub'); // every instance's Pub/Sub connection
+        if (i % 500 === 250) await admin.client('KILL', 'TYPE', 'PUBSUB'); // every instance's Pub/Sub connection
       }
     })();
     await publishing;

@@ -489,19 +489,45 @@ describe('StreamHub on Redis: connection trouble', () => {
   });
 
   it('subscribing and unsubscribing in the same tick leaves no Redis subscription behind', async () => {
-    const hub = await newHub();
-    for (let i = 0; i < 50; i++) hub.stream(`trouble:churn-${i % 5}`).subscribe().unsubscribe();
-    const kept = collect(hub, 'trouble:kept');
-    await until(() => hub.activeTopics === 1, 2000, 'one topic left');
-    const channels = async () => ((await admin.pubsub('CHANNELS', 'trouble:c:trouble:churn-*')) as string[]).length;
-    // Poll Redis until the queued unsubscribes have run (bounded).
-    let left = await channels();
-    for (let i = 0; i < 100 && left > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      left = await channels();
+    // Redis' own log of the commands it ran, in order: the hub's (un)subscriptions end when it
+    // has run one UNSUBSCRIBE per release, and only then is "nothing left" a final state.
+    const monitor = await admin.duplicate().monitor();
+    const unsubscribes: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'unsubscribe') unsubscribes.push(...args.slice(1));
+    });
+    try {
+      const hub = await newHub();
+      for (let i = 0; i < 50; i++) hub.stream(`trouble:churn-${i % 5}`).subscribe().unsubscribe();
+      const kept = collect(hub, 'trouble:kept');
+      expect(hub.activeTopics).toBe(1);
+      await subscribed(redis, 'trouble:kept', 1, 'trouble:');
+      const churned = () => unsubscribes.filter((c) => c.startsWith('trouble:c:trouble:churn-')).length;
+      await until(() => churned() === 50, 5000, 'one UNSUBSCRIBE per release');
+      expect(await admin.pubsub('CHANNELS', 'trouble:c:trouble:churn-*')).toEqual([]);
+      expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:kept')).toEqual(['trouble:c:trouble:kept', 1]);
+      kept.subscription.unsubscribe();
+    } finally {
+      monitor.disconnect();
     }
-    expect(left).toBe(0);
-    expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:kept')).toEqual(['trouble:c:trouble:kept', 1]);
-    kept.subscription.unsubscribe();
+  });
+
+  it('unsubscribing and subscribing again to a topic in the same tick keeps it live', async () => {
+    const [publisher, hub] = [await newHub(), await newHub()];
+    const first = await publisher.publish('trouble:swap', { i: 0 });
+    // A fresh topic (subscribe, unsubscribe, subscribe) and a live one (unsubscribe, subscribe).
+    hub.stream('trouble:swap').subscribe().unsubscribe();
+    const a = collect(hub, 'trouble:swap', first);
+    await publisher.publish('trouble:swap', { i: 1 });
+    // The replay after lastEventId comes once the topic's queued (un)subscriptions have run.
+    await until(() => a.events.length >= 1, 3000, 'replay of the first subscriber');
+    a.subscription.unsubscribe();
+    const b = collect(hub, 'trouble:swap', first);
+    await until(() => b.events.length >= 1, 3000, 'replay of the second subscriber');
+    await publisher.publish('trouble:swap', { i: 2 });
+    await until(() => b.events.length >= 2, 3000, 'a live event after the swap');
+    expect(b.data()).toEqual([{ i: 1 }, { i: 2 }]);
+    expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:swap')).toEqual(['trouble:c:trouble:swap', 1]);
+    b.subscription.unsubscribe();
   });
 });

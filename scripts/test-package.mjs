@@ -187,6 +187,7 @@ async function app(kind, tarball, usage) {
   const newest = run(`${kind}: npm view ioredis version`, 'npm', ['view', 'ioredis', 'version'], dir).trim();
   const ioredis = JSON.parse(readFileSync(join(dir, 'node_modules/ioredis/package.json'), 'utf8')).version;
   if (ioredis !== newest) fail(`${kind}: install`, `ioredis ${ioredis} installed, the newest is ${newest}`);
+  log(`${kind}: installed next to ioredis ${ioredis}, the newest`);
   writeFileSync(join(dir, 'src/readme.ts'), usage);
   writeFileSync(join(dir, 'src/main.ts'), MAIN(esm));
   // The client's types resolve from this app's module settings too (typesVersions for node10).

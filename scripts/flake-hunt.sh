@@ -17,7 +17,7 @@ if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
 fi
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(test/e2e/hub.spec.ts lib/hub/adapters/hub-adapters.spec.ts test/client/client.spec.ts test/e2e/handover.spec.ts test/e2e/page.spec.ts)
+  suites=(test/e2e/hub.spec.ts lib/hub/adapters/hub-adapters.spec.ts test/client/client.spec.ts test/client/client-heartbeat-stall.spec.ts test/e2e/handover.spec.ts test/e2e/page.spec.ts)
 fi
 burn_s="${FLAKE_BURN_S:-3600}"
 cores="$(nproc 2>/dev/null || echo 2)"

@@ -129,7 +129,11 @@ export class SseClientTransport implements ClientTransport {
     let watchdog: ReturnType<typeof setTimeout> | undefined;
     const alive = () => {
       clearTimeout(watchdog);
-      watchdog = setTimeout(() => end(lost('SSE heartbeat missed')), 2 * this.options.sse.heartbeatMs);
+      watchdog = setTimeout(() => {
+        // After a stall of this thread, due timers run before the reads that waited meanwhile:
+        // look once more on the next turn, when bytes already received have called alive().
+        watchdog = setTimeout(() => end(lost('SSE heartbeat missed')), 0);
+      }, 2 * this.options.sse.heartbeatMs);
     };
     alive();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

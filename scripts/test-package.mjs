@@ -11,7 +11,9 @@
 // and gRPC with real clients (eventsource, ws, @grpc/grpc-js), the gRPC one loading the generic
 // proto through the package's `./proto/*` export, then with the package's own client
 // (`nestjs-longlink/client`) on each transport.
-// Installs use --prefer-offline: the npm cache that `npm ci` filled has every version needed.
+// Installs use --prefer-offline: the npm cache that `npm ci` filled has every version needed;
+// except ioredis, installed first and unpinned as a user would, so the newest major is checked
+// against the package's peer range.
 // Set KEEP_PACKAGE_TEST=1 to keep the temp folder. Exits non-zero with a message naming what broke.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -192,7 +194,14 @@ async function app(kind, tarball, usage) {
   const dir = join(work, kind);
   mkdirSync(join(dir, 'src'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `${kind}-app`, private: true, ...(esm ? { type: 'module' } : {}) }, null, 2));
-  npmInstall(`${kind}: install`, dir, [tarball, ...pinned(APP_DEPS), ...pinned(DEV_DEPS)]);
+  // The hub's Redis client first, the newest, as a user adds it (`npm install ioredis`): the
+  // package's peer range must accept it, or the next install fails with ERESOLVE.
+  run(`${kind}: npm install ioredis`, 'npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', 'ioredis'], dir);
+  npmInstall(`${kind}: install next to the newest ioredis`, dir, [tarball, ...pinned(APP_DEPS), ...pinned(DEV_DEPS)]);
+  const newest = run(`${kind}: npm view ioredis version`, 'npm', ['view', 'ioredis', 'version'], dir).trim();
+  const ioredis = JSON.parse(readFileSync(join(dir, 'node_modules/ioredis/package.json'), 'utf8')).version;
+  if (ioredis !== newest) fail(`${kind}: install`, `ioredis ${ioredis} installed, the newest is ${newest}`);
+  log(`${kind}: installed next to ioredis ${ioredis}, the newest`);
   writeFileSync(join(dir, 'src/readme.ts'), usage);
   writeFileSync(join(dir, 'src/main.ts'), MAIN(esm));
   // The client's types resolve from this app's module settings too (typesVersions for node10).

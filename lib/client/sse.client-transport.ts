@@ -84,7 +84,9 @@ export class SseClientTransport implements ClientTransport {
       }
       const alive = () => {
         clearTimeout(watchdog);
-        if (!done) watchdog = later(() => end(lost('SSE heartbeat missed')), 2 * options.sse.heartbeatMs);
+        // After a stall of this thread, due timers run before the reads that waited meanwhile:
+        // look once more on the next turn, when bytes already received have called alive().
+        if (!done) watchdog = later(() => (watchdog = setTimeout(() => end(lost('SSE heartbeat missed')), 0)), 2 * options.sse.heartbeatMs);
       };
       await this.viaFetch(url, request, controller.signal, sink, dispatch, end, alive, (ms) => (retryHint = ms));
     };

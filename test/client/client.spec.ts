@@ -342,16 +342,18 @@ describe('client: SSE specifics', () => {
 
   it('heartbeats keep a quiet stream alive', async () => {
     let requests = 0;
+    let beats = 0;
     const url = await fakeServer((_req, res) => {
       requests++;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(':\n\n');
-      const t = setInterval(() => res.write(':\n\n'), 30);
+      const t = setInterval(() => (res.write(':\n\n'), beats++), 30);
       res.on('close', () => clearInterval(t));
     });
     const c = client({ url, transport: 'sse', sse: { heartbeatMs: 50 } });
     const sub = c.stream('x').subscribe();
-    await new Promise((r) => setTimeout(r, 400));
+    // Over a dozen heartbeats: the quiet stream outlives several times the client's heartbeat timeout.
+    await until(() => beats >= 12, 3000, 'twelve heartbeats');
     expect(requests).toBe(1);
     sub.unsubscribe();
   });

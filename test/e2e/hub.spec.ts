@@ -7,7 +7,7 @@ import { GrpcHarness, DEMO_PROTO } from '../harness/grpc.harness.js';
 import type { ReceivedEvent, TransportHarness } from '../harness/harness.js';
 import { TestRedis } from '../harness/redis-server.js';
 import { SseHarness } from '../harness/sse.harness.js';
-import { until, within } from '../harness/util.js';
+import { eventually, until, within } from '../harness/util.js';
 import { WsHarness } from '../harness/ws.harness.js';
 
 /** Collects a hub stream in-process. */
@@ -156,13 +156,8 @@ describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) =
       expect(own.activeTopics).toBe(0);
       await until(() => calls.unsubscribe === 1, 2000, 'upstream released');
       if (redis) {
-        // Bounded poll: Redis has the UNSUBSCRIBE once the adapter's call has gone out.
-        let left = await redis.subscriberCount('refcount:c:sem:refcount');
-        for (let i = 0; i < 200 && left > 0; i++) {
-          await new Promise((r) => setTimeout(r, 10));
-          left = await redis.subscriberCount('refcount:c:sem:refcount');
-        }
-        expect(left).toBe(0);
+        // Redis has the UNSUBSCRIBE once the adapter's call has gone out.
+        await until(async () => (await redis!.subscriberCount('refcount:c:sem:refcount')) === 0, 2000, 'Redis unsubscribed');
       }
       expect(calls).toEqual({ subscribe: 1, unsubscribe: 1 });
     } finally {
@@ -280,21 +275,12 @@ describe('StreamHub on Redis across instances', () => {
     await Promise.all(subs.map((s) => s.waitForEvents(1)));
     await redis.kill();
     let refused: unknown;
-    for (let i = 0; i < 100 && !refused; i++) {
-      refused = await publisher.publish('chat:restart', { from: 't', text: 'during' }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      if (!refused) await new Promise((r) => setTimeout(r, 20));
-    }
+    const during = () => publisher.publish('chat:restart', { from: 't', text: 'during' });
+    await until(async () => (refused = await during().then(() => undefined, (e: unknown) => e)) !== undefined, 2000, 'a publish refused');
     expect(refused).toMatchObject({ code: 'UNAVAILABLE' });
     await redis.run();
     const restarted = Date.now();
-    let id: string | undefined;
-    while (!id && Date.now() - restarted < 5000) {
-      id = await publisher.publish('chat:restart', { from: 't', text: 'after' }).catch(() => undefined);
-      if (!id) await new Promise((r) => setTimeout(r, 50));
-    }
+    const id = await eventually(() => publisher.publish('chat:restart', { from: 't', text: 'after' }), 5000, 'a publish after the restart');
     expect(id).toBeDefined();
     expect(Date.now() - restarted).toBeLessThan(2000);
     // Every subscriber learns that history was lost, and gets the new events.
@@ -342,7 +328,7 @@ describe('StreamHub on Redis: subscribes while Redis is down (SSE, WS, gRPC)', (
   it('every new subscribe fails fast with UNAVAILABLE; live subscribers stay; all works again within 2 s of the restart', async () => {
     const live = harnesses.map((h) => room(h, 'down-live'));
     await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
-    await new Promise((r) => setTimeout(r, 50));
+    await subscribed(redis, 'chat:down-live', harnesses.length);
     await publisher.publish('chat:down-live', { from: 't', text: 'before' });
     await Promise.all(live.map((s) => s.waitForEvents(1)));
     await redis.kill();
@@ -359,6 +345,7 @@ describe('StreamHub on Redis: subscribes while Redis is down (SSE, WS, gRPC)', (
     }
     // The subscribers that were streaming are kept.
     for (const s of live) expect(s.events.length).toBe(1);
+    // A window for a wrongful end to reach the clients: an absence has no event to wait on.
     await new Promise((r) => setTimeout(r, 100));
     for (const [i, s] of live.entries()) {
       const ended = await Promise.race([s.end, Promise.resolve('open')]);
@@ -368,25 +355,21 @@ describe('StreamHub on Redis: subscribes while Redis is down (SSE, WS, gRPC)', (
     await redis.run();
     const restarted = Date.now();
     // Publishes and new subscribes on every transport work again within 2 s.
-    let published: string | undefined;
-    while (!published && Date.now() - restarted < 5000) {
-      published = await publisher.publish('chat:down-back', { from: 't', text: 'probe' }).catch(() => undefined);
-      if (!published) await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(() => publisher.publish('chat:down-back', { from: 't', text: 'probe' }), 5000, 'a publish after the restart');
     const publishBack = Date.now() - restarted;
     const backAt: number[] = [];
     await Promise.all(
       harnesses.map(async (h) => {
-        while (Date.now() - restarted < 5000) {
+        const working = async () => {
           const sub = room(h, 'down-back');
           const ticker = setInterval(() => void publisher.publish('chat:down-back', { from: 't', text: 'tick' }).catch(() => undefined), 25);
           const outcome = await Promise.race([sub.waitForEvents(1).then(() => 'event', () => 'failed'), sub.end.then(() => 'failed')]);
           clearInterval(ticker);
           sub.cancel();
-          if (outcome === 'event') return void backAt.push(Date.now() - restarted);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        throw new Error(`${h.label}: no working subscribe within 5 s of the restart`);
+          return outcome === 'event';
+        };
+        await until(working, 5000, `${h.label}: a working subscribe after the restart`);
+        backAt.push(Date.now() - restarted);
       }),
     );
     expect(publishBack).toBeLessThan(2000);
@@ -460,7 +443,7 @@ describe('StreamHub on Redis: connection trouble', () => {
     const publishing = (async () => {
       for (let i = 0; i < total; i++) {
         await publisher.publish('trouble:catch-up', { i });
-        if (i % 500 === 250) await admin.client('KILL', 'TYPE', 'pubsub'); // every instance's Pub/Sub connection
+        if (i % 500 === 250) await admin.client('KILL', 'TYPE', 'PUBSUB'); // every instance's Pub/Sub connection
       }
     })();
     await publishing;
@@ -489,19 +472,45 @@ describe('StreamHub on Redis: connection trouble', () => {
   });
 
   it('subscribing and unsubscribing in the same tick leaves no Redis subscription behind', async () => {
-    const hub = await newHub();
-    for (let i = 0; i < 50; i++) hub.stream(`trouble:churn-${i % 5}`).subscribe().unsubscribe();
-    const kept = collect(hub, 'trouble:kept');
-    await until(() => hub.activeTopics === 1, 2000, 'one topic left');
-    const channels = async () => ((await admin.pubsub('CHANNELS', 'trouble:c:trouble:churn-*')) as string[]).length;
-    // Poll Redis until the queued unsubscribes have run (bounded).
-    let left = await channels();
-    for (let i = 0; i < 100 && left > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      left = await channels();
+    // Redis' own log of the commands it ran, in order: the hub's (un)subscriptions end when it
+    // has run one UNSUBSCRIBE per release, and only then is "nothing left" a final state.
+    const monitor = await admin.monitor();
+    const unsubscribes: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'unsubscribe') unsubscribes.push(...args.slice(1));
+    });
+    try {
+      const hub = await newHub();
+      for (let i = 0; i < 50; i++) hub.stream(`trouble:churn-${i % 5}`).subscribe().unsubscribe();
+      const kept = collect(hub, 'trouble:kept');
+      expect(hub.activeTopics).toBe(1);
+      await subscribed(redis, 'trouble:kept', 1, 'trouble:');
+      const churned = () => unsubscribes.filter((c) => c.startsWith('trouble:c:trouble:churn-')).length;
+      await until(() => churned() === 50, 5000, 'one UNSUBSCRIBE per release');
+      expect(await admin.pubsub('CHANNELS', 'trouble:c:trouble:churn-*')).toEqual([]);
+      expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:kept')).toEqual(['trouble:c:trouble:kept', 1]);
+      kept.subscription.unsubscribe();
+    } finally {
+      monitor.disconnect();
     }
-    expect(left).toBe(0);
-    expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:kept')).toEqual(['trouble:c:trouble:kept', 1]);
-    kept.subscription.unsubscribe();
+  });
+
+  it('unsubscribing and subscribing again to a topic in the same tick keeps it live', async () => {
+    const [publisher, hub] = [await newHub(), await newHub()];
+    const first = await publisher.publish('trouble:swap', { i: 0 });
+    // A fresh topic (subscribe, unsubscribe, subscribe) and a live one (unsubscribe, subscribe).
+    hub.stream('trouble:swap').subscribe().unsubscribe();
+    const a = collect(hub, 'trouble:swap', first);
+    await publisher.publish('trouble:swap', { i: 1 });
+    // The replay after lastEventId comes once the topic's queued (un)subscriptions have run.
+    await until(() => a.events.length >= 1, 3000, 'replay of the first subscriber');
+    a.subscription.unsubscribe();
+    const b = collect(hub, 'trouble:swap', first);
+    await until(() => b.events.length >= 1, 3000, 'replay of the second subscriber');
+    await publisher.publish('trouble:swap', { i: 2 });
+    await until(() => b.events.length >= 2, 3000, 'a live event after the swap');
+    expect(b.data()).toEqual([{ i: 1 }, { i: 2 }]);
+    expect(await admin.pubsub('NUMSUB', 'trouble:c:trouble:swap')).toEqual(['trouble:c:trouble:swap', 1]);
+    b.subscription.unsubscribe();
   });
 });

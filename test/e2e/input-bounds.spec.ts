@@ -16,7 +16,7 @@ import { jsonDepthExceeds } from '../../lib/core/params.js';
 import { AppModule } from '../../sample/app.module.js';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { createHttpApp } from '../harness/sse.harness.js';
-import { within } from '../harness/util.js';
+import { until, within } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
 import { rawWsConnect } from '../harness/raw-ws.js';
 
@@ -115,11 +115,7 @@ describe('input bounds on every transport (sample app)', () => {
     const replies: { type: string; id?: string; error?: { code: string; message: string } }[] = [];
     ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
     const reply = async (id: string) => {
-      const deadline = Date.now() + 3000;
-      while (!replies.some((r) => r.id === id)) {
-        if (Date.now() > deadline) throw new Error(`no reply for ${id}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await until(() => replies.some((r) => r.id === id), 3000, `a reply for ${id}`);
       return replies.find((r) => r.id === id)!;
     };
     ws.send(JSON.stringify({ type: 'subscribe', id: 'long', stream: 'x'.repeat(513) }));

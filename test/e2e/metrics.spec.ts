@@ -127,11 +127,7 @@ describe('metrics: the sample with the OpenTelemetry SDK, scraped at /metrics', 
     // The WebSocket goes: its connection and subscription are released.
     ws.close();
     let after = await scrape();
-    for (let i = 0; i < 50 && after('longlink_connections', { longlink_transport: 'ws' }) !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      after = await scrape();
-    }
-    expect(after('longlink_connections', { longlink_transport: 'ws' })).toBe(0);
+    await until(async () => (after = await scrape())('longlink_connections', { longlink_transport: 'ws' }) === 0, 2500, 'ws connection released');
     expect(after('longlink_subscriptions', { longlink_transport: 'ws', longlink_stream: 'demo/clock' })).toBe(0);
     client.close();
   }, 60_000);

@@ -4,6 +4,7 @@ import { AppModule } from '../../sample/app.module.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { TestRedis } from '../harness/redis-server.js';
 import { createHttpApp } from '../harness/sse.harness.js';
+import { until } from '../harness/util.js';
 
 async function post(baseUrl: string, room: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${baseUrl}/demo/chat/${room}`, {
@@ -72,26 +73,19 @@ describe('sample demo/chat on Redis, two instances', () => {
     const [a] = apps;
     await redis.kill();
     let response: Response | undefined;
-    for (let i = 0; i < 100; i++) {
-      response = await fetch(`${a!.baseUrl}/demo/chat/down`, {
+    const hi = () =>
+      fetch(`${a!.baseUrl}/demo/chat/down`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ from: 'ann', text: 'hi' }),
       });
-      if (response.status !== 201) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(async () => (response = await hi()).status !== 201, 2000, 'a post refused');
     expect(response!.status).toBe(503);
     expect(response!.headers.get('retry-after')).toBe('1');
     expect(await response!.json()).toEqual({ code: 'UNAVAILABLE', message: 'The hub is not reachable right now' });
     await redis.run();
     const restarted = Date.now();
-    let status = 0;
-    while (status !== 201 && Date.now() - restarted < 5000) {
-      status = (await post(a!.baseUrl, 'down', { from: 'ann', text: 'back' })).status;
-      if (status !== 201) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(status).toBe(201);
+    await until(async () => (await post(a!.baseUrl, 'down', { from: 'ann', text: 'back' })).status === 201, 5000, 'a post accepted after the restart');
     expect(Date.now() - restarted).toBeLessThan(2000);
   });
 });

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { deferred, within } from './util.js';
+import { deferred, until, within } from './util.js';
 
 /** A free TCP port on 127.0.0.1 (redis-server cannot bind port 0 itself). */
 export async function freePort(): Promise<number> {
@@ -72,13 +72,7 @@ export class TestRedis {
    * channel of topic T is `<keyPrefix>c:T`, `longlink:c:T` by default).
    */
   async waitForSubscribers(channel: string, count = 1, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const subscribers = await this.subscriberCount(channel);
-      if (subscribers >= count) return;
-      if (Date.now() > deadline) throw new Error(`${channel}: ${subscribers} of ${count} subscribers after ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await until(async () => (await this.subscriberCount(channel)) >= count, ms, `${channel}: ${count} subscribers`);
   }
 
   /** Subscriptions to `channel` now (`PUBSUB NUMSUB`). */

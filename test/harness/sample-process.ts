@@ -61,7 +61,17 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
   };
 }
 
-/** Starts the sample with `env` on top of this process's; resolves once HTTP and gRPC listen. */
-export async function startSample(env: Record<string, string> = {}): Promise<SampleProcess> {
-  return within(launchSample(env).listening, 20_000, 'sample app listening');
+/**
+ * Starts the sample with `env` on top of this process's; resolves once HTTP and gRPC listen.
+ * The deadline allows for a machine whose cores are busy (a start takes 3-5 s on 2 loaded cores,
+ * over 20 s under a flake hunt's burners); past it the process is killed and its output shown.
+ */
+export async function startSample(env: Record<string, string> = {}, ms = 45_000): Promise<SampleProcess> {
+  const launched = launchSample(env);
+  try {
+    return await within(launched.listening, ms, 'sample app listening');
+  } catch (error) {
+    launched.child.kill('SIGKILL');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; it printed:\n${launched.output()}`, { cause: error });
+  }
 }

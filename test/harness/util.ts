@@ -41,11 +41,39 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
-/** Polls `check` on every timer turn until it is true; bounded by `ms`. For state without an event to wait on. */
-export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+/** The pause between two polls of `until`/`eventually`. */
+const POLL_MS = 5;
+
+/**
+ * Polls `check` (sync or async) until it returns true; bounded by `ms`. For state without an
+ * event to wait on. A check that throws fails at once; the deadline's error names `what` and
+ * what the last check returned.
+ */
+export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
+  for (;;) {
+    const result = await check();
+    if (result) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms (last check: ${String(result)})`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/**
+ * Runs `attempt` (sync or async, typically `expect`s) until it stops throwing, and returns its
+ * value; bounded by `ms`. At the deadline it throws the last failure, prefixed with `what`.
+ */
+export async function eventually<T>(attempt: () => T | Promise<T>, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new Error(`${what}: not within ${ms} ms: ${message}`, { cause: error });
+      }
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -102,7 +102,8 @@ describe('Redis kill -9 and restart mid-stream, two instances', () => {
     }
     await until(() => instances.every(({ app }) => app.get(StreamTracker).size === 3 * SUBS_PER_TRANSPORT), 10_000, 'subscribed');
     await until(() => instances.every(({ app }) => app.get(StreamHub).activeTopics === 1), 10_000, 'upstreams');
-    await new Promise((r) => setTimeout(r, 200));
+    // Live from here: Redis has every instance's subscription to the room's channel.
+    await redis.waitForSubscribers(`longlink:c:stress:${ROOM}`, instances.length, 10_000);
 
     // Publishers on both instances, one after the other; what was acknowledged is recorded.
     const hubs = instances.map(({ app }) => app.get(StreamHub));
@@ -127,11 +128,7 @@ describe('Redis kill -9 and restart mid-stream, two instances', () => {
     for (let i = 0; i < 50; i++) if (!(await publish())) refused++;
     await redis.run();
     const restarted = Date.now();
-    let back = false;
-    while (!back && Date.now() - restarted < 10_000) {
-      back = await publish();
-      if (!back) await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(publish, 10_000, 'a publish after the restart').catch(() => undefined); // backMs says how long it took
     const backMs = Date.now() - restarted;
     const firstAfter = acked.at(-1)!;
     for (let i = 0; i < PER_PHASE; i++) await publish();

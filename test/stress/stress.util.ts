@@ -1,6 +1,7 @@
 import { appendFileSync, readdirSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { inject } from 'vitest';
+import { until } from '../harness/util.js';
 
 /** One measured figure of a scenario, as the summary table prints it. */
 export interface StressFigure {
@@ -51,13 +52,8 @@ export async function heapAfterGc(): Promise<number> {
 
 /** Polls until `read()` is at most `target` (things close asynchronously); the last value. */
 export async function settle(read: () => number, target: number, ms: number): Promise<number> {
-  const deadline = Date.now() + ms;
-  let value = read();
-  while (value > target && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    value = read();
-  }
-  return value;
+  await until(() => read() <= target, ms, 'settle').catch(() => undefined); // the caller judges the value
+  return read();
 }
 
 export function percentile(values: number[], p: number): number {

@@ -136,7 +136,7 @@ describe.each(['memory', 'redis'] as const)('hub storage bounds (%s)', (kind) =>
       const keys = await admin!.keys('kb:*');
       expect(keys.length).toBeLessThanOrEqual(2 * 50 + 2);
       // The 50 most recently published are the ones kept, in publish order (ties within a ms included).
-      expect(await admin!.zrange('kb:topics', 0, -1)).toEqual(Array.from({ length: 50 }, (_, i) => `bounds:r${450 + i}`));
+      expect(await admin!.zrange('kb:topics', '0', '-1')).toEqual(Array.from({ length: 50 }, (_, i) => `bounds:r${450 + i}`));
       expect(await admin!.exists('kb:t:bounds:r499', 'kb:t:bounds:r450')).toBe(2);
       expect(await admin!.exists('kb:t:bounds:r449', 'kb:w:bounds:r0')).toBe(0);
     });

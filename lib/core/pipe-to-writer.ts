@@ -6,6 +6,7 @@ import { StreamException, toStreamException } from '../errors/stream-exception.j
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { toStreamEvent, type StreamEvent } from '../interfaces/stream-event.interface.js';
 import type { StreamStats } from '../metrics/longlink-metrics.js';
+import { FrameQueue } from './frame-queue.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from './stream-writer.interface.js';
 
 const logger = new Logger(LONGLINK_LOGGER_CONTEXT);
@@ -42,6 +43,22 @@ export class QueueBudget {
   constructor(readonly limit: number) {}
 }
 
+/** How {@link pipeToWriter} drives one subscription. */
+export interface PipeOptions {
+  /** Queue bound and slow-consumer policy. */
+  flow: Required<FlowControlOptions>;
+  /** Runs once when the subscription ends, whatever ended it. */
+  onFinish?: (handle: StreamHandle) => void;
+  /** Bytes shared with the other subscriptions of the same connection. */
+  budget?: QueueBudget;
+  /** Metrics counters of this stream on this transport; absent when metrics are off. */
+  stats?: StreamStats;
+  /** Turns what the source failed with into the error sent to the client (default: {@link toStreamException}). */
+  normalize?: (error: unknown) => StreamException;
+}
+
+const NO_FINISH = (): void => {};
+
 /**
  * The one backpressure loop. Subscribes `source` (events, or plain values that become
  * events) and writes each event to `writer`;
@@ -49,23 +66,17 @@ export class QueueBudget {
  * `flow.maxQueueBytes`, past which `flow.policy` applies. The upstream is unsubscribed as
  * soon as the peer goes, the stream ends, or the server closes it. `onFinish` runs once.
  */
-export function pipeToWriter<F>(
-  source: Observable<unknown>,
-  writer: StreamWriter<F>,
-  flow: Required<FlowControlOptions>,
-  onFinish: (handle: StreamHandle) => void = () => {},
-  budget?: QueueBudget,
-  stats?: StreamStats,
-  normalize: (error: unknown) => StreamException = toStreamException,
-): StreamHandle {
-  return new Pump(source, writer, flow, onFinish, budget, stats, normalize);
+export function pipeToWriter<F>(source: Observable<unknown>, writer: StreamWriter<F>, options: PipeOptions): StreamHandle {
+  return new Pump(
+    source,
+    writer,
+    options.flow,
+    options.onFinish ?? NO_FINISH,
+    options.budget,
+    options.stats,
+    options.normalize ?? toStreamException,
+  );
 }
-
-/**
- * Shared by every pump whose queue was never used: most subscriptions never queue, so their
- * two queue arrays are allocated on first use only. Never written to (see `enqueue`).
- */
-const NO_FRAMES: never[] = [];
 
 /** The pump is its source's observer itself (no observer literal, no closures per subscription). */
 class Pump<F> implements StreamHandle {
@@ -75,11 +86,8 @@ class Pump<F> implements StreamHandle {
   lastEventId: string | undefined = undefined;
   closed = false;
   endError: StreamException | undefined = undefined;
-  private queue: F[] = NO_FRAMES;
-  private sizes: number[] = NO_FRAMES;
-  /** Ids of the queued events (parallel to `queue`), so the resume point follows what was written. */
-  private ids: (string | undefined)[] = NO_FRAMES;
-  private head = 0;
+  /** Allocated on first use: most subscriptions never queue. */
+  private queue: FrameQueue<F> | undefined;
   private blocked = false;
   private pendingEnd: { error?: StreamException } | undefined;
   private subscription: Subscription | undefined;
@@ -159,7 +167,8 @@ class Pump<F> implements StreamHandle {
       return;
     }
     const size = this.writer.sizeOf(frame);
-    if (!this.blocked && this.head === this.queue.length) {
+    const queue = this.queue;
+    if (!this.blocked && (queue === undefined || queue.length === 0)) {
       if (!this.write(frame)) this.blocked = true;
       if (event.id !== undefined) this.lastEventId = event.id;
       const stats = this.stats;
@@ -170,28 +179,21 @@ class Pump<F> implements StreamHandle {
       return;
     }
     const dropped = this.droppedEvents;
-    if (this.overLimit(size) && this.head < this.queue.length) {
+    if (queue !== undefined && queue.length > 0 && this.overLimit(size)) {
       switch (this.flow.policy) {
         case 'disconnect':
           this.overflow();
           return;
         case 'drop-oldest':
-          while (this.head < this.queue.length && this.overLimit(size)) this.shift();
+          while (queue.length > 0 && this.overLimit(size)) this.shift(queue);
           break;
         case 'latest':
-          while (this.head < this.queue.length) this.shift();
+          while (queue.length > 0) this.shift(queue);
           break;
       }
     }
     if (this.stats !== undefined) this.stats.dropped += this.droppedEvents - dropped;
-    if (this.queue === NO_FRAMES) {
-      this.queue = [];
-      this.sizes = [];
-      this.ids = [];
-    }
-    this.queue.push(frame);
-    this.sizes.push(size);
-    this.ids.push(event.id);
+    (queue ?? (this.queue = new FrameQueue<F>())).push(frame, size, event.id);
     this.queuedBytes += size;
     if (this.budget) this.budget.used += size;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
@@ -205,32 +207,28 @@ class Pump<F> implements StreamHandle {
     );
   }
 
-  /** Removes the oldest queued frame (counted as dropped). */
-  private shift(): F {
-    const frame = this.queue[this.head] as F;
-    const size = this.sizes[this.head] as number;
+  /** Removes the oldest queued frame and releases its bytes. */
+  private take(queue: FrameQueue<F>): F {
+    const size = queue.headSize;
     this.queuedBytes -= size;
     if (this.budget) this.budget.used -= size;
-    this.queue[this.head] = undefined as F;
-    this.head++;
+    return queue.shift();
+  }
+
+  /** Drops the oldest queued frame (counted as dropped). */
+  private shift(queue: FrameQueue<F>): void {
+    this.take(queue);
     this.droppedEvents++;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.sizes.splice(0, this.head);
-      this.ids.splice(0, this.head);
-      this.head = 0;
-    }
-    return frame;
   }
 
   private flush(): void {
     if (this.closed || !this.blocked) return;
     this.blocked = false;
-    while (this.head < this.queue.length) {
-      const id = this.ids[this.head];
-      const size = this.sizes[this.head] as number;
-      const frame = this.shift();
-      this.droppedEvents--; // shift() counts drops; this one is delivered
+    const queue = this.queue;
+    while (queue !== undefined && queue.length > 0) {
+      const id = queue.headId;
+      const size = queue.headSize;
+      const frame = this.take(queue);
       const written = this.write(frame);
       if (id !== undefined) this.lastEventId = id;
       const stats = this.stats;
@@ -248,7 +246,7 @@ class Pump<F> implements StreamHandle {
 
   private onTerminal(error: StreamException | undefined): void {
     if (this.closed || this.pendingEnd) return;
-    if (this.blocked || this.head < this.queue.length) {
+    if (this.blocked || (this.queue !== undefined && this.queue.length > 0)) {
       // Deliver what is queued first; the end follows the last drain.
       this.pendingEnd = { error };
       this.subscription?.unsubscribe();
@@ -278,10 +276,7 @@ class Pump<F> implements StreamHandle {
 
   private clearQueue(): void {
     if (this.budget) this.budget.used -= this.queuedBytes;
-    this.queue.length = 0;
-    this.sizes.length = 0;
-    this.ids.length = 0;
-    this.head = 0;
+    this.queue?.clear();
     this.queuedBytes = 0;
   }
 

@@ -170,12 +170,7 @@ class Pump<F> implements StreamHandle {
     const queue = this.queue;
     if (!this.blocked && (queue === undefined || queue.length === 0)) {
       if (!this.write(frame)) this.blocked = true;
-      if (event.id !== undefined) this.lastEventId = event.id;
-      const stats = this.stats;
-      if (stats !== undefined) {
-        stats.events++;
-        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
-      }
+      this.written(event.id, size);
       return;
     }
     const dropped = this.droppedEvents;
@@ -197,6 +192,16 @@ class Pump<F> implements StreamHandle {
     this.queuedBytes += size;
     if (this.budget) this.budget.used += size;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
+  }
+
+  /** A frame went to the writer: it is the resume point now, and it counts in the stream's metrics. */
+  private written(id: string | undefined, size: number): void {
+    if (id !== undefined) this.lastEventId = id;
+    const stats = this.stats;
+    if (stats !== undefined) {
+      stats.events++;
+      stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
+    }
   }
 
   /** Whether queuing `size` more bytes would pass this stream's or the connection's limit. */
@@ -229,14 +234,9 @@ class Pump<F> implements StreamHandle {
       const id = queue.headId;
       const size = queue.headSize;
       const frame = this.take(queue);
-      const written = this.write(frame);
-      if (id !== undefined) this.lastEventId = id;
-      const stats = this.stats;
-      if (stats !== undefined) {
-        stats.events++;
-        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
-      }
-      if (!written) {
+      const accepted = this.write(frame);
+      this.written(id, size);
+      if (!accepted) {
         this.blocked = true;
         return;
       }

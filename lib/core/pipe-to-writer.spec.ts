@@ -4,7 +4,8 @@ import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { StreamEvent, tracked } from '../interfaces/stream-event.interface.js';
-import { QueueBudget, pipeToWriter } from './pipe-to-writer.js';
+import { pipeToWriter } from './pipe-to-writer.js';
+import { QueueBudget } from './stream-handle.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 
 /** A writer whose buffer the test fills and drains by hand. */

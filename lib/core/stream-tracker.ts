@@ -4,7 +4,7 @@ import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.int
 import type { TransportName } from '../interfaces/stream-call.interface.js';
 import { DEFAULT_SHUTDOWN_DRAIN_MS, DEFAULT_SHUTDOWN_SPREAD_MS } from '../longlink.defaults.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
-import type { StreamHandle } from './pipe-to-writer.js';
+import type { StreamHandle } from './stream-handle.js';
 
 /**
  * One live subscription as {@link StreamTracker.subscriptions} reports it: a snapshot for an

@@ -185,17 +185,12 @@ class Pump<F> implements StreamHandle {
     );
   }
 
-  /** Removes the oldest queued frame and releases its bytes. */
-  private take(queue: FrameQueue<F>): F {
+  /** Drops the oldest queued frame (counted as dropped) and releases its bytes. */
+  private shift(queue: FrameQueue<F>): void {
     const size = queue.headSize;
     this.queuedBytes -= size;
     if (this.budget) this.budget.used -= size;
-    return queue.shift();
-  }
-
-  /** Drops the oldest queued frame (counted as dropped). */
-  private shift(queue: FrameQueue<F>): void {
-    this.take(queue);
+    queue.shift();
     this.droppedEvents++;
   }
 
@@ -206,7 +201,9 @@ class Pump<F> implements StreamHandle {
     while (queue !== undefined && queue.length > 0) {
       const id = queue.headId;
       const size = queue.headSize;
-      const frame = this.take(queue);
+      this.queuedBytes -= size;
+      if (this.budget) this.budget.used -= size;
+      const frame = queue.shift();
       const accepted = this.write(frame);
       this.written(id, size);
       if (!accepted) {

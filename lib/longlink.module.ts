@@ -12,23 +12,25 @@ import { StreamTicketService } from './core/stream-ticket.service.js';
 import { LonglinkMetrics } from './metrics/longlink-metrics.js';
 import { LonglinkHealthIndicator } from './health/longlink-health.indicator.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
-import { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+import { HUB_ADAPTER, LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
 import { WsTransport } from './transports/ws/ws.transport.js';
 import { GrpcTransport } from './transports/grpc/grpc.transport.js';
 import { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
 import { RedisHubAdapter } from './hub/adapters/redis.hub-adapter.js';
 import type { HubAdapter } from './hub/hub-adapter.interface.js';
-import { HUB_ADAPTER, StreamHub } from './hub/stream-hub.js';
+import { StreamHub } from './hub/stream-hub.js';
 import type { ResolvedLonglinkOptions } from './interfaces/longlink-options.interface.js';
 
-const builder = new ConfigurableModuleBuilder<LonglinkModuleOptions>({ moduleName: 'Longlink' })
+const builder = new ConfigurableModuleBuilder<LonglinkModuleOptions>({
+  moduleName: 'Longlink',
+  optionsInjectionToken: LONGLINK_MODULE_OPTIONS,
+})
   .setClassMethodName('forRoot')
   .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();
 
-/** Injection token of the options exactly as given to `forRoot()` / `forRootAsync()`. */
-export const LONGLINK_MODULE_OPTIONS = builder.MODULE_OPTIONS_TOKEN;
+export { LONGLINK_MODULE_OPTIONS };
 /** Type of `forRoot()`'s argument. */
 export type LonglinkForRootOptions = typeof builder.OPTIONS_TYPE;
 /** Type of `forRootAsync()`'s argument. */
@@ -53,7 +55,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     {
       provide: LONGLINK_RESOLVED_OPTIONS,
       useFactory: (options: LonglinkModuleOptions) => resolveLonglinkOptions(options),
-      inject: [builder.MODULE_OPTIONS_TOKEN],
+      inject: [LONGLINK_MODULE_OPTIONS],
     },
     StreamRegistry,
     StreamInvoker,

@@ -1,75 +1,16 @@
 import { Observable, type Subscriber } from 'rxjs';
-import type { ContractArgs, StreamContract } from '../contract/stream-contract.js';
-import { backoff, later, resolveClientOptions, type ResolvedClientOptions } from './client.options.js';
-import type {
-  ClientEvent,
-  ClientOptions,
-  ClientState,
-  ClientTransport,
-  TransportName,
-  TransportRequest,
-} from './client.types.js';
+import type { StreamContract } from '../contract/stream-contract.js';
+import type { LonglinkClient, SubscribeOptions } from './client.api.js';
+import { AutoFallback } from './client.auto-fallback.js';
 import { iterate } from './client.iterate.js';
-import { GRPC_MODULE, LazyTransport } from './lazy.client-transport.js';
-import { SseClientTransport } from './sse.client-transport.js';
+import { backoff, resolveClientOptions } from './client.options.js';
+import { ReconnectScheduler } from './client.reconnect.js';
+import { ClientTransports } from './client.transports.js';
+import type { ClientEvent, ClientOptions, ClientState, TransportName, TransportRequest } from './client.types.js';
 import { StreamError, isTransient, isViolation } from './stream-error.js';
 import type { StreamMap, TypedLonglinkClient } from './typed-client.types.js';
-import { WsClientTransport } from './ws.client-transport.js';
 
-/** Options of one subscription. */
-export interface SubscribeOptions {
-  /** Resume after this event id. */
-  lastEventId?: string;
-  /**
-   * Called each time the server holds this subscription (its guards, interceptors and pipes
-   * accepted it and its source is live), on the first subscribe and after every resume: an
-   * event published from then on reaches it. SSE: the 200 answer; WebSocket: the `subscribed`
-   * message (PROTOCOL.md §4.2); gRPC: the response headers; on any transport, the first event.
-   */
-  onOpen?: () => void;
-}
-
-/**
- * A client of a nestjs-longlink server. One API over every transport; reconnects with backoff
- * and resumes every subscription from the last event id it delivered.
- *
- * @publicApi
- */
-export interface LonglinkClient {
-  /**
-   * The values of a stream (data only). Unsubscribing ends the subscription on the server.
-   * Given a contract (`defineStream`), params and values are typed by it.
-   */
-  stream<Params extends object, Event>(
-    contract: StreamContract<Params, Event>,
-    ...args: ContractArgs<Params, [options?: SubscribeOptions]>
-  ): Observable<Event>;
-  stream<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): Observable<T>;
-  /** Values with their ids, and reset notices (events were missed and cannot be replayed). */
-  events<Params extends object, Event>(
-    contract: StreamContract<Params, Event>,
-    ...args: ContractArgs<Params, [options?: SubscribeOptions]>
-  ): Observable<ClientEvent<Event>>;
-  events<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): Observable<ClientEvent<T>>;
-  /** Async iteration over a stream's values; `break` ends the subscription. */
-  iterate<Params extends object, Event>(
-    contract: StreamContract<Params, Event>,
-    ...args: ContractArgs<Params, [options?: SubscribeOptions]>
-  ): AsyncIterableIterator<Event>;
-  iterate<T = unknown>(name: string, params?: Record<string, unknown>, options?: SubscribeOptions): AsyncIterableIterator<T>;
-  /** The connection state; emits the current one on subscribe. */
-  readonly state$: Observable<ClientState>;
-  /** The transport in use now (`auto` switches between `ws` and `sse`). */
-  readonly transport: TransportName;
-  /** Reconnect rounds so far (each resumes every live subscription). */
-  readonly reconnects: number;
-  /** Moves every live subscription to another transport, resuming each from its last id. */
-  switchTransport(to: TransportName): void;
-  /** Drops the connections as if the network failed: subscriptions reconnect and resume. */
-  drop(): void;
-  /** Ends every subscription and closes the connections. */
-  close(): Promise<void>;
-}
+export type { LonglinkClient, SubscribeOptions } from './client.api.js';
 
 /** A stream named by its full name or by its contract. */
 type StreamTarget = string | StreamContract<object, unknown>;
@@ -108,33 +49,14 @@ export function createClient<S extends StreamMap<S>>(clientOptions?: ClientOptio
 export function createClient(clientOptions: ClientOptions = {}): LonglinkClient {
   const options = resolveClientOptions(clientOptions);
   const subs = new Set<Sub>();
-  const waiting = new Set<Sub>();
-  const transports = new Map<TransportName, ClientTransport>();
+  const transports = new ClientTransports(options);
   const listeners = new Set<(s: ClientState) => void>();
   let current: TransportName = options.transport === 'auto' ? 'ws' : options.transport;
   let state: ClientState = 'idle';
-  let reconnects = 0;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let wsProbe: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
-  /** `auto`: whether a WebSocket ever opened for this client, and how many in a row did not since. */
-  let wsWorked = false;
-  let wsFailures = 0;
-  let failureRound = -1;
-
-  const transportOf = (name: TransportName): ClientTransport => {
-    let t = transports.get(name);
-    if (!t) {
-      t =
-        name === 'ws'
-          ? new WsClientTransport(options, wsUrl(options))
-          : name === 'sse'
-            ? new SseClientTransport(options)
-            : new LazyTransport(name, GRPC_MODULE, options);
-      transports.set(name, t);
-    }
-    return t;
-  };
+  const reconnect = new ReconnectScheduler<Sub>((sub) => start(sub));
+  const waiting = reconnect.waiting;
+  const auto = new AutoFallback(options.transport === 'auto', options.autoRetryWsMs);
 
   const update = () => {
     let next: ClientState = 'idle';
@@ -145,7 +67,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   };
 
   const start = (sub: Sub) => {
-    const transport = transportOf(current);
+    const transport = transports.get(current);
     sub.open = false;
     let live = true;
     let held = false; // the server holds this (re)subscription: onOpen called
@@ -162,7 +84,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       open() {
         if (!live) return;
         sub.open = true;
-        if (transport.name === 'ws') (wsWorked = true), (wsFailures = 0);
+        if (transport.name === 'ws') auto.wsOpened();
         update();
       },
       accepted: hold,
@@ -182,14 +104,9 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       end(error, retryAfterMs, neverOpened) {
         if (!ended() || closed) return;
         if (!error) return finish(sub);
-        if (neverOpened && options.transport === 'auto' && transport.name === 'ws') {
-          // WebSocket never worked here (refused, blocked): SSE now. Once it has worked, a socket
-          // that does not open is more likely a server restarting: retry it, fall back after 3 in a row.
-          if (failureRound !== reconnects) (failureRound = reconnects), wsFailures++; // once per connection attempt
-          if (!wsWorked || wsFailures >= 3) {
-            fallBack();
-            return start(sub);
-          }
+        if (auto.shouldFallBack(transport.name, neverOpened, reconnect.rounds)) {
+          fallBack();
+          return start(sub);
         }
         const refresh = error.code === 'UNAUTHENTICATED' && options.refreshable && !sub.authRetried;
         if (refresh) {
@@ -228,8 +145,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   };
 
   /**
-   * One reconnect round for every subscription that lost its connection, after the backoff of the
-   * first one to fail: its attempt count (or its protocol violations in a row, if more), the
+   * Queues `sub` for the next reconnect round, which runs after the backoff of the first
+   * subscription to fail: its attempt count (or its protocol violations in a row, if more), the
    * server's hint only raising the ceiling (client.options.ts `backoff`).
    */
   const retry = (sub: Sub, error: StreamError, hintMs: unknown) => {
@@ -238,32 +155,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs);
     sub.attempts++;
     options.onRetry?.(error, sub.request.stream, delay);
-    if (retryTimer) return;
-    retryTimer = later(reconnectNow, delay);
-  };
-
-  const reconnectNow = () => {
-    clearTimeout(retryTimer);
-    retryTimer = undefined;
-    if (!waiting.size) return;
-    reconnects++;
-    const due = [...waiting];
-    waiting.clear();
-    for (const sub of due) start(sub);
-  };
-
-  /** `auto`: WebSocket did not open; SSE from now on, WebSocket tried again in the background. */
-  const fallBack = () => {
-    current = 'sse';
-    clearTimeout(wsProbe);
-    const probe = () => {
-      if (closed || current !== 'sse') return;
-      (transportOf('ws') as WsClientTransport).probe().then((ok) => {
-        if (ok && !closed && current === 'sse') move('ws');
-        else if (!ok && !closed) wsProbe = later(probe, options.autoRetryWsMs);
-      }, () => undefined);
-    };
-    wsProbe = later(probe, options.autoRetryWsMs);
+    reconnect.arm(delay);
   };
 
   /** Break before make: the old subscription is cancelled (its late events ignored), the new one resumes from the last id. */
@@ -276,12 +168,20 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     }
   };
 
-  const onWake = () => {
-    if (retryTimer) reconnectNow();
+  /** `auto`: WebSocket did not open; SSE from now on, WebSocket tried again in the background. */
+  const fallBack = () => {
+    current = 'sse';
+    auto.probeInBackground({
+      get closed() {
+        return closed;
+      },
+      get transport() {
+        return current;
+      },
+      probeWs: () => transports.probeWs(),
+      move,
+    });
   };
-  const target = globalThis as unknown as Partial<EventTarget> & { document?: Document };
-  target.addEventListener?.('online', onWake);
-  target.document?.addEventListener('visibilitychange', onWake);
 
   const events = <T>(target: StreamTarget, params: object = {}, sub?: SubscribeOptions) =>
     new Observable<ClientEvent<T>>((out) => {
@@ -331,12 +231,10 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       return current;
     },
     get reconnects() {
-      return reconnects;
+      return reconnect.rounds;
     },
     switchTransport: move,
-    drop: () => {
-      for (const t of transports.values()) t.drop();
-    },
+    drop: () => transports.drop(),
     async close() {
       if (closed) return;
       for (const s of [...subs]) {
@@ -344,11 +242,9 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         s.cancel = undefined;
       }
       closed = true;
-      clearTimeout(retryTimer);
-      clearTimeout(wsProbe);
-      target.removeEventListener?.('online', onWake);
-      target.document?.removeEventListener('visibilitychange', onWake);
-      for (const t of transports.values()) t.close();
+      reconnect.stop();
+      auto.stop();
+      transports.close();
       const all = [...subs];
       subs.clear();
       waiting.clear();
@@ -356,10 +252,4 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       for (const s of all) s.out.complete();
     },
   };
-}
-
-function wsUrl(options: ResolvedClientOptions): string {
-  const url = new URL(options.wsPath, options.url);
-  url.protocol = url.protocol.replace('http', 'ws');
-  return url.href;
 }

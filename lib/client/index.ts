@@ -3,7 +3,7 @@
  * no Node built-ins; rxjs `Observable` is its only import.
  */
 export { createClient } from './client.js';
-export type { LonglinkClient, SubscribeOptions } from './client.js';
+export type { LonglinkClient, SubscribeOptions } from './client.api.js';
 export type { StreamEntry, StreamMap, TypedLonglinkClient } from './typed-client.types.js';
 export { StreamError } from './stream-error.js';
 export type {

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StreamException } from '../errors/stream-exception.js';
 import { InMemoryTicketStore } from './in-memory-ticket-store.js';
-import { LonglinkConfigError, resolveLonglinkOptions } from './longlink-options.js';
+import { LonglinkConfigError } from '../errors/longlink-config.error.js';
+import { resolveLonglinkOptions } from './longlink-options.js';
 
 describe('InMemoryTicketStore', () => {
   afterEach(() => vi.useRealTimers());

@@ -6,70 +6,14 @@ import type {
   ResolvedWsOptions,
   SlowConsumerPolicy,
 } from '../interfaces/longlink-options.interface.js';
-import {
-  DEFAULT_DISCONNECT_GRACE_MS,
-  DEFAULT_GRPC_KEEPALIVE_TIME_MS,
-  DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
-  DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
-  DEFAULT_MAX_QUEUE_BYTES,
-  DEFAULT_SHUTDOWN_DRAIN_MS,
-  DEFAULT_SHUTDOWN_SPREAD_MS,
-  DEFAULT_SSE_COMMIT_DELAY_MS,
-  DEFAULT_TICKET_TTL_MS,
-  DEFAULT_SSE_HEARTBEAT_MS,
-  DEFAULT_SSE_RETRY_MS,
-  DEFAULT_SSE_STALL_TIMEOUT_MS,
-  DEFAULT_SSE_TCP_KEEPALIVE_MS,
-  DEFAULT_SSE_BODY_TIMEOUT_MS,
-  DEFAULT_MAX_PARAMS_DEPTH,
-  MAX_PARAMS_DEPTH_OPTION,
-  DEFAULT_WS_HEARTBEAT_MS,
-  DEFAULT_WS_HEARTBEAT_TIMEOUT_MS,
-  DEFAULT_WS_INIT_TIMEOUT_MS,
-  DEFAULT_WS_MAX_INVALID_MESSAGES,
-  DEFAULT_WS_MAX_PAYLOAD_BYTES,
-  DEFAULT_WS_MAX_SUBSCRIPTIONS,
-} from '../longlink.constants.js';
+import * as D from '../longlink.defaults.js';
+import { MAX_PARAMS_DEPTH_OPTION } from '../longlink.constants.js';
+import { bool, checkObject, fail, int, strings } from './option-checks.js';
+
+/** Thrown by the resolvers below; re-exported for the importers that name it from here. */
+export { LonglinkConfigError } from '../errors/longlink-config.error.js';
 
 const POLICIES: readonly SlowConsumerPolicy[] = ['disconnect', 'drop-oldest', 'latest'];
-
-/** Thrown at startup for invalid module or stream options. */
-export class LonglinkConfigError extends Error {
-  override readonly name = 'LonglinkConfigError';
-}
-
-function fail(path: string, expected: string, value: unknown): never {
-  throw new LonglinkConfigError(
-    `LonglinkModule: invalid option "${path}": expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`,
-  );
-}
-
-function checkObject(path: string, value: unknown, keys: readonly string[]): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(path, 'an object', value);
-  for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) {
-      throw new LonglinkConfigError(
-        `LonglinkModule: unknown option "${path ? `${path}.` : ''}${key}" (known: ${keys.join(', ')})`,
-      );
-    }
-  }
-  return value as Record<string, unknown>;
-}
-
-function int(path: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(path, `an integer >= ${min}`, value);
-  }
-  return value;
-}
-
-function bool(path: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') fail(path, 'a boolean', value);
-  return value;
-}
 
 /** Validates flow control options; `base` supplies what is not given. */
 export function resolveFlowControl(
@@ -130,21 +74,21 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   ]);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
-      maxQueueBytes: DEFAULT_MAX_QUEUE_BYTES,
-      policy: 'disconnect',
+      maxQueueBytes: D.DEFAULT_MAX_QUEUE_BYTES,
+      policy: D.DEFAULT_SLOW_CONSUMER_POLICY,
     }),
     sse: {
-      enabled: bool('sse.enabled', sse.enabled, true),
-      heartbeatMs: int('sse.heartbeatMs', sse.heartbeatMs, DEFAULT_SSE_HEARTBEAT_MS, 0),
-      retryMs: int('sse.retryMs', sse.retryMs, DEFAULT_SSE_RETRY_MS, 0),
-      commitDelayMs: int('sse.commitDelayMs', sse.commitDelayMs, DEFAULT_SSE_COMMIT_DELAY_MS, 0),
-      disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
-      stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
-      tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
-      bodyTimeoutMs: int('sse.bodyTimeoutMs', sse.bodyTimeoutMs, DEFAULT_SSE_BODY_TIMEOUT_MS, 0),
+      enabled: bool('sse.enabled', sse.enabled, D.DEFAULT_SSE_ENABLED),
+      heartbeatMs: int('sse.heartbeatMs', sse.heartbeatMs, D.DEFAULT_SSE_HEARTBEAT_MS, 0),
+      retryMs: int('sse.retryMs', sse.retryMs, D.DEFAULT_SSE_RETRY_MS, 0),
+      commitDelayMs: int('sse.commitDelayMs', sse.commitDelayMs, D.DEFAULT_SSE_COMMIT_DELAY_MS, 0),
+      disconnectGraceMs: int('sse.disconnectGraceMs', sse.disconnectGraceMs, D.DEFAULT_DISCONNECT_GRACE_MS, 0),
+      stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, D.DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
+      tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, D.DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
+      bodyTimeoutMs: int('sse.bodyTimeoutMs', sse.bodyTimeoutMs, D.DEFAULT_SSE_BODY_TIMEOUT_MS, 0),
     },
     tickets: {
-      ttlMs: int('tickets.ttlMs', tickets.ttlMs, DEFAULT_TICKET_TTL_MS, 1),
+      ttlMs: int('tickets.ttlMs', tickets.ttlMs, D.DEFAULT_TICKET_TTL_MS, 1),
       secret: tickets.secret as string | Buffer | undefined,
       store: tickets.store as ResolvedLonglinkOptions['tickets']['store'],
     },
@@ -152,36 +96,29 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     grpc: resolveGrpcOptions(root.grpc),
     hub: {
       redis: hub.redis as string | Record<string, unknown> | undefined,
-      historySize: int('hub.historySize', hub.historySize, 1000, 1),
-      historyMaxAgeMs: int('hub.historyMaxAgeMs', hub.historyMaxAgeMs, 0, 0),
-      keyPrefix: (hub.keyPrefix as string | undefined) ?? 'longlink:',
-      topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
-      maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
-      maxHistoryBytes: int('hub.maxHistoryBytes', hub.maxHistoryBytes, 128 * 1024 * 1024, 1024),
+      historySize: int('hub.historySize', hub.historySize, D.DEFAULT_HUB_HISTORY_SIZE, 1),
+      historyMaxAgeMs: int('hub.historyMaxAgeMs', hub.historyMaxAgeMs, D.DEFAULT_HUB_HISTORY_MAX_AGE_MS, 0),
+      keyPrefix: (hub.keyPrefix as string | undefined) ?? D.DEFAULT_HUB_KEY_PREFIX,
+      topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, D.DEFAULT_HUB_TOPIC_TTL_MS, 0),
+      maxTopics: int('hub.maxTopics', hub.maxTopics, D.DEFAULT_HUB_MAX_TOPICS, 1),
+      maxHistoryBytes: int('hub.maxHistoryBytes', hub.maxHistoryBytes, D.DEFAULT_HUB_MAX_HISTORY_BYTES, 1024),
     },
     metrics: {
       enabled: metrics.enabled === undefined ? undefined : bool('metrics.enabled', metrics.enabled, true),
       meterProvider: metrics.meterProvider,
     },
     shutdown: {
-      spreadMs: int('shutdown.spreadMs', shutdown.spreadMs, DEFAULT_SHUTDOWN_SPREAD_MS, 0),
-      drainMs: int('shutdown.drainMs', shutdown.drainMs, DEFAULT_SHUTDOWN_DRAIN_MS, 0),
+      spreadMs: int('shutdown.spreadMs', shutdown.spreadMs, D.DEFAULT_SHUTDOWN_SPREAD_MS, 0),
+      drainMs: int('shutdown.drainMs', shutdown.drainMs, D.DEFAULT_SHUTDOWN_DRAIN_MS, 0),
     },
     maxParamsDepth: paramsDepth(root.maxParamsDepth),
   };
 }
 
 function paramsDepth(value: unknown): number {
-  const depth = int('maxParamsDepth', value, DEFAULT_MAX_PARAMS_DEPTH, 1);
+  const depth = int('maxParamsDepth', value, D.DEFAULT_MAX_PARAMS_DEPTH, 1);
   if (depth > MAX_PARAMS_DEPTH_OPTION) fail('maxParamsDepth', `an integer from 1 to ${MAX_PARAMS_DEPTH_OPTION}`, value);
   return depth;
-}
-
-function strings(path: string, value: unknown): string[] {
-  if (value === undefined) return [];
-  const list = Array.isArray(value) ? value : [value];
-  if (!list.every((v) => typeof v === 'string' && v.length > 0)) fail(path, 'a string or an array of strings', value);
-  return list as string[];
 }
 
 function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
@@ -202,7 +139,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     'reflection',
     'disconnectGraceMs',
   ]);
-  const url = grpc.url ?? '127.0.0.1:50051';
+  const url = grpc.url ?? D.DEFAULT_GRPC_URL;
   if (typeof url !== 'string' || !/^.+:\d{1,5}$/.test(url)) fail('grpc.url', 'host:port', url);
   const protoPath = strings('grpc.protoPath', grpc.protoPath);
   const packages = strings('grpc.package', grpc.package);
@@ -216,20 +153,20 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     url,
     protoPath,
     package: packages,
-    healthCheck: bool('grpc.healthCheck', grpc.healthCheck, true),
-    healthFollowsHub: bool('grpc.healthFollowsHub', grpc.healthFollowsHub, false),
-    reflection: bool('grpc.reflection', grpc.reflection, true),
-    disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, DEFAULT_DISCONNECT_GRACE_MS, 0),
+    healthCheck: bool('grpc.healthCheck', grpc.healthCheck, D.DEFAULT_GRPC_HEALTH_CHECK),
+    healthFollowsHub: bool('grpc.healthFollowsHub', grpc.healthFollowsHub, D.DEFAULT_GRPC_HEALTH_FOLLOWS_HUB),
+    reflection: bool('grpc.reflection', grpc.reflection, D.DEFAULT_GRPC_REFLECTION),
+    disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, D.DEFAULT_DISCONNECT_GRACE_MS, 0),
     maxReceiveMessageLength: int(
       'grpc.maxReceiveMessageLength',
       grpc.maxReceiveMessageLength,
-      DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
+      D.DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
       1,
     ),
     // HTTP/2 pings find peers that are gone without a FIN (a stopped or unplugged client).
     keepalive: {
-      keepaliveTimeMs: DEFAULT_GRPC_KEEPALIVE_TIME_MS,
-      keepaliveTimeoutMs: DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
+      keepaliveTimeMs: D.DEFAULT_GRPC_KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: D.DEFAULT_GRPC_KEEPALIVE_TIMEOUT_MS,
       ...((grpc.keepalive as Record<string, number | boolean> | undefined) ?? {}),
     },
   };
@@ -251,7 +188,7 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
     'requireInit',
     'initTimeoutMs',
   ]);
-  const path = ws.path ?? '/ws';
+  const path = ws.path ?? D.DEFAULT_WS_PATH;
   if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(path)) fail('ws.path', 'a path starting with /', path);
   const origins = ws.allowedOrigins ?? [];
   if (origins !== '*' && !(Array.isArray(origins) && origins.every((o) => typeof o === 'string'))) {
@@ -265,20 +202,20 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
   ) {
     fail('ws.connectionGuard', 'a guard class or instance', guard);
   }
-  const guardAt = ws.connectionGuardAt ?? 'upgrade';
+  const guardAt = ws.connectionGuardAt ?? D.DEFAULT_WS_CONNECTION_GUARD_AT;
   if (guardAt !== 'upgrade' && guardAt !== 'init') fail('ws.connectionGuardAt', "'upgrade' or 'init'", guardAt);
   return {
     path: path.length > 1 ? path.replace(/\/+$/, '') : path,
-    maxPayloadBytes: int('ws.maxPayloadBytes', ws.maxPayloadBytes, DEFAULT_WS_MAX_PAYLOAD_BYTES, 256),
-    maxSubscriptions: int('ws.maxSubscriptions', ws.maxSubscriptions, DEFAULT_WS_MAX_SUBSCRIPTIONS, 1),
-    maxInvalidMessages: int('ws.maxInvalidMessages', ws.maxInvalidMessages, DEFAULT_WS_MAX_INVALID_MESSAGES, 0),
-    maxBufferedBytes: int('ws.maxBufferedBytes', ws.maxBufferedBytes, DEFAULT_MAX_QUEUE_BYTES, 1),
-    heartbeatMs: int('ws.heartbeatMs', ws.heartbeatMs, DEFAULT_WS_HEARTBEAT_MS, 0),
-    heartbeatTimeoutMs: int('ws.heartbeatTimeoutMs', ws.heartbeatTimeoutMs, DEFAULT_WS_HEARTBEAT_TIMEOUT_MS, 1),
+    maxPayloadBytes: int('ws.maxPayloadBytes', ws.maxPayloadBytes, D.DEFAULT_WS_MAX_PAYLOAD_BYTES, 256),
+    maxSubscriptions: int('ws.maxSubscriptions', ws.maxSubscriptions, D.DEFAULT_WS_MAX_SUBSCRIPTIONS, 1),
+    maxInvalidMessages: int('ws.maxInvalidMessages', ws.maxInvalidMessages, D.DEFAULT_WS_MAX_INVALID_MESSAGES, 0),
+    maxBufferedBytes: int('ws.maxBufferedBytes', ws.maxBufferedBytes, D.DEFAULT_MAX_QUEUE_BYTES, 1),
+    heartbeatMs: int('ws.heartbeatMs', ws.heartbeatMs, D.DEFAULT_WS_HEARTBEAT_MS, 0),
+    heartbeatTimeoutMs: int('ws.heartbeatTimeoutMs', ws.heartbeatTimeoutMs, D.DEFAULT_WS_HEARTBEAT_TIMEOUT_MS, 1),
     allowedOrigins: origins as string[] | '*',
     connectionGuard: guard as ResolvedWsOptions['connectionGuard'],
     connectionGuardAt: guardAt,
-    requireInit: bool('ws.requireInit', ws.requireInit, false) || guardAt === 'init',
-    initTimeoutMs: int('ws.initTimeoutMs', ws.initTimeoutMs, DEFAULT_WS_INIT_TIMEOUT_MS, 1),
+    requireInit: bool('ws.requireInit', ws.requireInit, D.DEFAULT_WS_REQUIRE_INIT) || guardAt === 'init',
+    initTimeoutMs: int('ws.initTimeoutMs', ws.initTimeoutMs, D.DEFAULT_WS_INIT_TIMEOUT_MS, 1),
   };
 }

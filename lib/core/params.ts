@@ -1,6 +1,6 @@
 import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
-import { DEFAULT_MAX_PARAMS_DEPTH } from '../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../longlink.defaults.js';
 
 /** Keys that could reach an object's prototype if merged; refused anywhere in params. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

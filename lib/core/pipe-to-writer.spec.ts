@@ -4,7 +4,8 @@ import { StreamErrorCode } from '../errors/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { StreamEvent, tracked } from '../interfaces/stream-event.interface.js';
-import { QueueBudget, pipeToWriter } from './pipe-to-writer.js';
+import { pipeToWriter } from './pipe-to-writer.js';
+import { QueueBudget } from './stream-handle.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 
 /** A writer whose buffer the test fills and drains by hand. */
@@ -50,7 +51,7 @@ function setup(flow: Required<FlowControlOptions>) {
   const source = new Subject<StreamEvent>();
   const writer = new ManualWriter();
   let finished = 0;
-  const handle = pipeToWriter(source, writer, flow, () => finished++);
+  const handle = pipeToWriter(source, writer, { flow, onFinish: () => finished++ });
   const emit = (...ids: number[]) => ids.forEach((i) => source.next(tracked(String(i), i)));
   return { source, writer, handle, emit, finished: () => finished };
 }
@@ -143,8 +144,8 @@ describe('pipeToWriter', () => {
     const flow = { maxQueueBytes: 1000, policy: 'disconnect' as const };
     const a = { source: new Subject<StreamEvent>(), writer: new ManualWriter() };
     const b = { source: new Subject<StreamEvent>(), writer: new ManualWriter() };
-    const ha = pipeToWriter(a.source, a.writer, flow, undefined, budget);
-    const hb = pipeToWriter(b.source, b.writer, { ...flow, policy: 'drop-oldest' }, undefined, budget);
+    const ha = pipeToWriter(a.source, a.writer, { flow, budget });
+    const hb = pipeToWriter(b.source, b.writer, { flow: { ...flow, policy: 'drop-oldest' }, budget });
     a.writer.accepting = b.writer.accepting = false;
     for (const i of [1, 2, 3]) a.source.next(tracked(String(i), i)); // 1 written, 20 bytes queued
     for (const i of [1, 2, 3, 4]) b.source.next(tracked(String(i), i)); // 1 written, 20 queued, then drops
@@ -192,7 +193,7 @@ describe('pipeToWriter', () => {
     const stats = { events: 0, bytes: 0, dropped: 0, slowDisconnects: 0 };
     const source = new Subject<StreamEvent>();
     const writer = new ManualWriter();
-    pipeToWriter(source, writer, { maxQueueBytes: 20, policy: 'drop-oldest' }, () => {}, undefined, stats as never);
+    pipeToWriter(source, writer, { flow: { maxQueueBytes: 20, policy: 'drop-oldest' }, stats: stats as never });
     const emit = (...ids: number[]) => ids.forEach((i) => source.next(tracked(String(i), i)));
     emit(1, 2);
     writer.accepting = false;
@@ -205,7 +206,7 @@ describe('pipeToWriter', () => {
     const cut = { events: 0, bytes: 0, dropped: 0, slowDisconnects: 0 };
     const source2 = new Subject<StreamEvent>();
     const slow = new ManualWriter();
-    pipeToWriter(source2, slow, { maxQueueBytes: 20, policy: 'disconnect' }, () => {}, undefined, cut as never);
+    pipeToWriter(source2, slow, { flow: { maxQueueBytes: 20, policy: 'disconnect' }, stats: cut as never });
     slow.accepting = false;
     for (let i = 0; i < 5; i++) source2.next(tracked(String(i), i));
     expect(cut.slowDisconnects).toBe(1);

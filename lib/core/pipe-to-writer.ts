@@ -6,41 +6,31 @@ import { StreamException, toStreamException } from '../errors/stream-exception.j
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { toStreamEvent, type StreamEvent } from '../interfaces/stream-event.interface.js';
 import type { StreamStats } from '../metrics/longlink-metrics.js';
+import { FrameQueue } from './frame-queue.js';
+import type { QueueBudget, StreamHandle } from './stream-handle.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from './stream-writer.interface.js';
 
 const logger = new Logger(LONGLINK_LOGGER_CONTEXT);
 
-/**
- * A running subscription: one upstream Observable feeding one writer.
- *
- * @publicApi
- */
-export interface StreamHandle {
-  /** Bytes waiting in this subscriber's queue now. */
-  readonly queuedBytes: number;
-  /** Highest `queuedBytes` seen. */
-  readonly maxQueuedBytes: number;
-  /** Events dropped by the `drop-oldest` / `latest` policies. */
-  readonly droppedEvents: number;
-  /** Id of the last event handed to the transport (the subscription's resume point), if any had one. */
-  readonly lastEventId: string | undefined;
-  /** Whether the subscription has ended. */
-  readonly closed: boolean;
-  /** The error it ended with (also a refusal, a slow-consumer cut or a shutdown), if any. */
-  readonly endError: StreamException | undefined;
-  /** Ends the subscription from the server side: tears the upstream down and ends the writer (with `error`, if given). */
-  close(error?: StreamException): void;
+/** Also named from here, where the package index and the WebSocket transport import them. */
+export type { StreamHandle } from './stream-handle.js';
+export { QueueBudget } from './stream-handle.js';
+
+/** How {@link pipeToWriter} drives one subscription. */
+export interface PipeOptions {
+  /** Queue bound and slow-consumer policy. */
+  flow: Required<FlowControlOptions>;
+  /** Runs once when the subscription ends, whatever ended it. */
+  onFinish?: (handle: StreamHandle) => void;
+  /** Bytes shared with the other subscriptions of the same connection. */
+  budget?: QueueBudget;
+  /** Metrics counters of this stream on this transport; absent when metrics are off. */
+  stats?: StreamStats;
+  /** Turns what the source failed with into the error sent to the client (default: {@link toStreamException}). */
+  normalize?: (error: unknown) => StreamException;
 }
 
-/**
- * Bytes that several subscriptions on one connection may queue together (e.g. all the
- * subscriptions of one WebSocket). A subscription whose own queue is empty may still queue
- * one event past it, so none starves.
- */
-export class QueueBudget {
-  used = 0;
-  constructor(readonly limit: number) {}
-}
+const NO_FINISH = (): void => {};
 
 /**
  * The one backpressure loop. Subscribes `source` (events, or plain values that become
@@ -49,23 +39,17 @@ export class QueueBudget {
  * `flow.maxQueueBytes`, past which `flow.policy` applies. The upstream is unsubscribed as
  * soon as the peer goes, the stream ends, or the server closes it. `onFinish` runs once.
  */
-export function pipeToWriter<F>(
-  source: Observable<unknown>,
-  writer: StreamWriter<F>,
-  flow: Required<FlowControlOptions>,
-  onFinish: (handle: StreamHandle) => void = () => {},
-  budget?: QueueBudget,
-  stats?: StreamStats,
-  normalize: (error: unknown) => StreamException = toStreamException,
-): StreamHandle {
-  return new Pump(source, writer, flow, onFinish, budget, stats, normalize);
+export function pipeToWriter<F>(source: Observable<unknown>, writer: StreamWriter<F>, options: PipeOptions): StreamHandle {
+  return new Pump(
+    source,
+    writer,
+    options.flow,
+    options.onFinish ?? NO_FINISH,
+    options.budget,
+    options.stats,
+    options.normalize ?? toStreamException,
+  );
 }
-
-/**
- * Shared by every pump whose queue was never used: most subscriptions never queue, so their
- * two queue arrays are allocated on first use only. Never written to (see `enqueue`).
- */
-const NO_FRAMES: never[] = [];
 
 /** The pump is its source's observer itself (no observer literal, no closures per subscription). */
 class Pump<F> implements StreamHandle {
@@ -75,11 +59,8 @@ class Pump<F> implements StreamHandle {
   lastEventId: string | undefined = undefined;
   closed = false;
   endError: StreamException | undefined = undefined;
-  private queue: F[] = NO_FRAMES;
-  private sizes: number[] = NO_FRAMES;
-  /** Ids of the queued events (parallel to `queue`), so the resume point follows what was written. */
-  private ids: (string | undefined)[] = NO_FRAMES;
-  private head = 0;
+  /** Allocated on first use: most subscriptions never queue. */
+  private queue: FrameQueue<F> | undefined;
   private blocked = false;
   private pendingEnd: { error?: StreamException } | undefined;
   private subscription: Subscription | undefined;
@@ -159,42 +140,41 @@ class Pump<F> implements StreamHandle {
       return;
     }
     const size = this.writer.sizeOf(frame);
-    if (!this.blocked && this.head === this.queue.length) {
+    const queue = this.queue;
+    if (!this.blocked && (queue === undefined || queue.length === 0)) {
       if (!this.write(frame)) this.blocked = true;
-      if (event.id !== undefined) this.lastEventId = event.id;
-      const stats = this.stats;
-      if (stats !== undefined) {
-        stats.events++;
-        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
-      }
+      this.written(event.id, size);
       return;
     }
     const dropped = this.droppedEvents;
-    if (this.overLimit(size) && this.head < this.queue.length) {
+    if (queue !== undefined && queue.length > 0 && this.overLimit(size)) {
       switch (this.flow.policy) {
         case 'disconnect':
           this.overflow();
           return;
         case 'drop-oldest':
-          while (this.head < this.queue.length && this.overLimit(size)) this.shift();
+          while (queue.length > 0 && this.overLimit(size)) this.shift(queue);
           break;
         case 'latest':
-          while (this.head < this.queue.length) this.shift();
+          while (queue.length > 0) this.shift(queue);
           break;
       }
     }
     if (this.stats !== undefined) this.stats.dropped += this.droppedEvents - dropped;
-    if (this.queue === NO_FRAMES) {
-      this.queue = [];
-      this.sizes = [];
-      this.ids = [];
-    }
-    this.queue.push(frame);
-    this.sizes.push(size);
-    this.ids.push(event.id);
+    (queue ?? (this.queue = new FrameQueue<F>())).push(frame, size, event.id);
     this.queuedBytes += size;
     if (this.budget) this.budget.used += size;
     if (this.queuedBytes > this.maxQueuedBytes) this.maxQueuedBytes = this.queuedBytes;
+  }
+
+  /** A frame went to the writer: it is the resume point now, and it counts in the stream's metrics. */
+  private written(id: string | undefined, size: number): void {
+    if (id !== undefined) this.lastEventId = id;
+    const stats = this.stats;
+    if (stats !== undefined) {
+      stats.events++;
+      stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
+    }
   }
 
   /** Whether queuing `size` more bytes would pass this stream's or the connection's limit. */
@@ -205,40 +185,28 @@ class Pump<F> implements StreamHandle {
     );
   }
 
-  /** Removes the oldest queued frame (counted as dropped). */
-  private shift(): F {
-    const frame = this.queue[this.head] as F;
-    const size = this.sizes[this.head] as number;
+  /** Drops the oldest queued frame (counted as dropped) and releases its bytes. */
+  private shift(queue: FrameQueue<F>): void {
+    const size = queue.headSize;
     this.queuedBytes -= size;
     if (this.budget) this.budget.used -= size;
-    this.queue[this.head] = undefined as F;
-    this.head++;
+    queue.shift();
     this.droppedEvents++;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.sizes.splice(0, this.head);
-      this.ids.splice(0, this.head);
-      this.head = 0;
-    }
-    return frame;
   }
 
   private flush(): void {
     if (this.closed || !this.blocked) return;
     this.blocked = false;
-    while (this.head < this.queue.length) {
-      const id = this.ids[this.head];
-      const size = this.sizes[this.head] as number;
-      const frame = this.shift();
-      this.droppedEvents--; // shift() counts drops; this one is delivered
-      const written = this.write(frame);
-      if (id !== undefined) this.lastEventId = id;
-      const stats = this.stats;
-      if (stats !== undefined) {
-        stats.events++;
-        stats.bytes += Math.max(0, size - (this.writer.frameOverheadBytes ?? FRAME_OVERHEAD_BYTES));
-      }
-      if (!written) {
+    const queue = this.queue;
+    while (queue !== undefined && queue.length > 0) {
+      const id = queue.headId;
+      const size = queue.headSize;
+      this.queuedBytes -= size;
+      if (this.budget) this.budget.used -= size;
+      const frame = queue.shift();
+      const accepted = this.write(frame);
+      this.written(id, size);
+      if (!accepted) {
         this.blocked = true;
         return;
       }
@@ -248,7 +216,7 @@ class Pump<F> implements StreamHandle {
 
   private onTerminal(error: StreamException | undefined): void {
     if (this.closed || this.pendingEnd) return;
-    if (this.blocked || this.head < this.queue.length) {
+    if (this.blocked || (this.queue !== undefined && this.queue.length > 0)) {
       // Deliver what is queued first; the end follows the last drain.
       this.pendingEnd = { error };
       this.subscription?.unsubscribe();
@@ -278,10 +246,7 @@ class Pump<F> implements StreamHandle {
 
   private clearQueue(): void {
     if (this.budget) this.budget.used -= this.queuedBytes;
-    this.queue.length = 0;
-    this.sizes.length = 0;
-    this.ids.length = 0;
-    this.head = 0;
+    this.queue?.clear();
     this.queuedBytes = 0;
   }
 

@@ -5,7 +5,7 @@ import { of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { Stream } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
-import { LonglinkConfigError } from './longlink-options.js';
+import { LonglinkConfigError } from '../errors/longlink-config.error.js';
 import { StreamRegistry, joinStreamName } from './stream-registry.js';
 
 const OPTIONS = { flowControl: { maxQueueBytes: 1000, policy: 'disconnect' } } as unknown as ResolvedLonglinkOptions;

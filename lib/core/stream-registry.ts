@@ -7,7 +7,8 @@ import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.int
 import type { TransportName } from '../interfaces/stream-call.interface.js';
 import { LONGLINK_LOGGER_CONTEXT, MAX_STREAM_NAME_LENGTH, STREAM_METADATA } from '../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
-import { LonglinkConfigError, resolveFlowControl } from './longlink-options.js';
+import { LonglinkConfigError } from '../errors/longlink-config.error.js';
+import { resolveFlowControl } from './longlink-options.js';
 import type { StreamDefinition } from './stream-definition.js';
 
 const SEGMENT = /^[A-Za-z0-9._~-]+$/;

@@ -3,7 +3,8 @@ import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { StreamException } from '../errors/stream-exception.js';
 import type { TransportName } from '../interfaces/stream-call.interface.js';
 import { LonglinkMetrics, type StreamStats } from '../metrics/longlink-metrics.js';
-import { pipeToWriter, type QueueBudget, type StreamHandle } from './pipe-to-writer.js';
+import { pipeToWriter } from './pipe-to-writer.js';
+import type { QueueBudget, StreamHandle } from './stream-handle.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
 import { collectHolds } from './open-barrier.js';
@@ -90,19 +91,16 @@ export class StreamRunner {
       writePaths.openDirect++;
       const tracker = this.tracker;
       const [handle, held] = collectHolds(() =>
-        pipeToWriter(
-          direct,
-          writer,
-          def.flowControl,
-          (h) => {
+        pipeToWriter(direct, writer, {
+          flow: def.flowControl,
+          onFinish: (h) => {
             tracker.delete(h);
             call.abort();
             done?.(h);
           },
           budget,
-          undefined,
-          this.normalizer(def),
-        ),
+          normalize: this.normalizer(def),
+        }),
       );
       if (!handle.closed) {
         // Open now, or once the source is live (a hub topic subscribed in its store).
@@ -117,18 +115,16 @@ export class StreamRunner {
     const opened = writer.opened ? () => writer.opened!() : undefined;
     // With metrics: subscribe latency and live gauges, settled when the subscription ends.
     const measured = stats === undefined ? undefined : this.measure(call, stats);
-    const handle = pipeToWriter(
-      this.invoker.open(def, call, opened),
-      writer,
-      def.flowControl,
-      (h) => {
+    const handle = pipeToWriter(this.invoker.open(def, call, opened), writer, {
+      flow: def.flowControl,
+      onFinish: (h) => {
         this.tracker.delete(h);
         done?.(h);
         measured?.(h);
       },
       budget,
       stats,
-    );
+    });
     this.tracker.add(handle, info);
     return handle;
   }

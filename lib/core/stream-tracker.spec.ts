@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StreamException } from '../errors/stream-exception.js';
 import { resolveLonglinkOptions } from './longlink-options.js';
-import type { StreamHandle } from './pipe-to-writer.js';
+import type { StreamHandle } from './stream-handle.js';
 import { StreamTracker } from './stream-tracker.js';
 
 class FakeHandle implements StreamHandle {

@@ -9,9 +9,10 @@ import { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import type { HubAdapter, HubRecord } from './hub-adapter.interface.js';
 import { formatHubEventId, parseHubEventId } from './hub-event-id.js';
+import { HUB_ADAPTER } from '../longlink.tokens.js';
 
-/** Injection token of the hub's adapter. */
-export const HUB_ADAPTER = Symbol('longlink:hub-adapter');
+/** The hub adapter's token, also named from here (longlink.tokens.ts holds every token). */
+export { HUB_ADAPTER };
 
 /** Why a subscriber got a reset notice. */
 export type HubResetReason = 'too-old' | 'unknown' | 'other-epoch' | 'history-lost';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ERROR_MESSAGE_BYTES } from '../../lib/errors/error-bounds.js';
-import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.defaults.js';
 import { HOSTILE_USERS, hostileModule, nested, nestedArrays, refusalMessage } from '../fixtures/hostile.js';
 import { collect, type HarnessFactory, type TransportHarness } from '../harness/harness.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { GrpcTransport } from '../../lib/index.js';
 import { MAX_WS_CLOSE_REASON_BYTES, wsCloseReason } from '../../lib/errors/error-bounds.js';
-import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.defaults.js';
 import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
 import { EchoUserGuard, HOSTILE_PROTO, HOSTILE_USERS, hostileModule, nested, nestedJson, refusalMessage } from '../fixtures/hostile.js';
 import { streamsClient } from '../harness/grpc.harness.js';

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
+  LONGLINK_MODULE_OPTIONS,
   LONGLINK_RESOLVED_OPTIONS,
   LonglinkModule,
   Stream,
@@ -143,6 +144,9 @@ describe('LonglinkModule', () => {
     );
     try {
       expect(app.get<ResolvedLonglinkOptions>(LONGLINK_RESOLVED_OPTIONS).sse.retryMs).toBe(1234);
+      // The raw options' token is the string Nest derives from the module name, injectable by it.
+      expect(app.get('LONGLINK_MODULE_OPTIONS')).toBe(app.get(LONGLINK_MODULE_OPTIONS));
+      expect(app.get(LONGLINK_MODULE_OPTIONS)).toEqual({ sse: { retryMs: 1234 } });
       const body = await (await rawGet(`${baseUrl}/prices/ticker`)).body();
       expect(body.startsWith('retry: 1234\n\n')).toBe(true);
     } finally {

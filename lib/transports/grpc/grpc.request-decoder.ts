@@ -1,7 +1,7 @@
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { assertSafeKey, tooDeepError } from '../../core/params.js';
-import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
 
 /**
  * Where a request that could not be decoded keeps its refusal. grpc-js answers a throwing

@@ -1,4 +1,4 @@
-import { LonglinkConfigError } from '../../core/longlink-options.js';
+import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
 import { STREAM_METADATA } from '../../longlink.constants.js';
 
 /**

@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { assertSafeKey, assertSafeKeysDeep, checkParamsObject, parseParamsJson } from '../../core/params.js';
-import { DEFAULT_MAX_PARAMS_DEPTH, MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
+import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
 
 /** Query keys with a meaning of their own; every other key is a param. */
 export const SSE_PARAMS_KEY = 'params';

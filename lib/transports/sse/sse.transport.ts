@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, 
 import { HOST_METADATA, VERSION_METADATA } from '../../core/nest-internals.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { LonglinkConfigError } from '../../core/longlink-options.js';
+import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
@@ -14,7 +14,8 @@ import { MAX_STREAM_NAME_LENGTH } from '../../longlink.constants.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
-import { DEFAULT_SSE_MAX_BODY_BYTES, STREAM_METADATA } from '../../longlink.constants.js';
+import { STREAM_METADATA } from '../../longlink.constants.js';
+import { DEFAULT_SSE_MAX_BODY_BYTES } from '../../longlink.defaults.js';
 import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } from './sse.request.js';
 import { SseBodyTimeout } from './sse.body-timeout.js';
 import { SseHeartbeat } from './sse.heartbeat.js';

@@ -2,12 +2,8 @@ import { parseParamsJson, checkParamsObject, jsonDepthExceeds } from '../../core
 import { StreamErrorCode } from '../../errors/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { excerpt } from '../../errors/error-bounds.js';
-import {
-  MAX_LAST_EVENT_ID_LENGTH,
-  DEFAULT_MAX_PARAMS_DEPTH,
-  MAX_STREAM_NAME_LENGTH,
-  MAX_WS_SUBSCRIPTION_ID_LENGTH,
-} from '../../longlink.constants.js';
+import { MAX_LAST_EVENT_ID_LENGTH, MAX_STREAM_NAME_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
+import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
 
 /** A message from the client, validated. */
 export type WsClientMessage =

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { ContractArgs, StreamContract } from '../contract/stream-contract.js';
-import type { LonglinkClient, SubscribeOptions } from './client.js';
+import type { LonglinkClient, SubscribeOptions } from './client.api.js';
 import type { ClientEvent } from './client.types.js';
 
 /** One stream of a {@link StreamMap}: what a client sends and the data of each event. */

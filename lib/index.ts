@@ -8,7 +8,8 @@ export { defineStream } from './contract/stream-contract.js';
 export type { StreamContract, StreamParamsOf, StreamEventOf } from './contract/stream-contract.js';
 export { StreamParams, LastEventId, StreamContext } from './decorators/stream-params.decorator.js';
 export { StreamEvent, tracked } from './interfaces/stream-event.interface.js';
-export type { StreamCall, StreamHeaders, TransportName } from './interfaces/stream-call.interface.js';
+export type { StreamCall, StreamHeaders } from './interfaces/stream-call.interface.js';
+export type { TransportName } from './protocol/transport-name.js';
 export type {
   LonglinkModuleOptions,
   FlowControlOptions,
@@ -23,7 +24,15 @@ export type {
   StreamSseOptions,
   ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
-export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './errors/stream-error-code.js';
+export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './protocol/stream-error-code.js';
+export { HTTP_STATUS_BY_CODE } from './protocol/http.protocol.js';
+export {
+  GRPC_STATUS_BY_CODE,
+  GRPC_ERROR_CODE_TRAILER,
+  GRPC_ERROR_DETAILS_TRAILER,
+  GRPC_RETRY_AFTER_TRAILER,
+} from './protocol/grpc.protocol.js';
+export { WsCloseCode } from './protocol/ws.protocol.js';
 export {
   StreamException,
   toStreamException,
@@ -31,7 +40,7 @@ export {
   type StreamErrorBody,
   type ShutdownDetails,
 } from './errors/stream-exception.js';
-export { HTTP_STATUS_BY_CODE, DEFAULT_RETRY_AFTER_SECONDS, retryAfterSeconds } from './errors/http.error-map.js';
+export { DEFAULT_RETRY_AFTER_SECONDS, retryAfterSeconds } from './errors/retry-after.js';
 export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
 export { getStreamCall, isStreamContext, type StreamArgumentsHost } from './core/stream-call.js';
 export { LonglinkConfigError } from './core/longlink-options.js';
@@ -54,17 +63,9 @@ export {
   type TransportHealth,
 } from './health/longlink-health.indicator.js';
 export type { StreamHandle } from './core/pipe-to-writer.js';
-export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
-export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';
 export type { WsUpgradeRequest } from './transports/ws/ws.upgrade-request.js';
 export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
-export {
-  GRPC_STATUS_BY_CODE,
-  GRPC_ERROR_CODE_TRAILER,
-  GRPC_ERROR_DETAILS_TRAILER,
-  GRPC_RETRY_AFTER_TRAILER,
-} from './transports/grpc/grpc.error-map.js';
 export { StreamHub, HUB_ADAPTER, type HubResetReason } from './hub/stream-hub.js';
 export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/hub-adapter.interface.js';
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';

@@ -4,7 +4,7 @@ import { VERSION_NEUTRAL } from '@nestjs/common';
 import { PATH_METADATA, VERSION_METADATA } from './nest-internals.js';
 import type { StreamMetadata } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { LONGLINK_LOGGER_CONTEXT, MAX_STREAM_NAME_LENGTH, STREAM_METADATA } from '../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { LonglinkConfigError, resolveFlowControl } from './longlink-options.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { shuttingDownError, type StreamException } from '../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { DEFAULT_SHUTDOWN_DRAIN_MS, DEFAULT_SHUTDOWN_SPREAD_MS } from '../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import type { StreamHandle } from './pipe-to-writer.js';

@@ -1,7 +1,8 @@
 import { parseParamsJson, checkParamsObject, jsonDepthExceeds } from '../../core/params.js';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { excerpt } from '../../errors/error-bounds.js';
+import { WS_CLIENT_MESSAGE_TYPES } from '../../protocol/ws.protocol.js';
 import {
   MAX_LAST_EVENT_ID_LENGTH,
   DEFAULT_MAX_PARAMS_DEPTH,
@@ -48,7 +49,7 @@ function idOf(text: string): string | undefined {
   }
 }
 
-const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
+const TYPES: ReadonlySet<string> = new Set(WS_CLIENT_MESSAGE_TYPES);
 
 /**
  * Parses and validates one client frame. Throws {@link WsProtocolError} (`BAD_REQUEST`)

@@ -1,6 +1,5 @@
-export { LonglinkModule, LONGLINK_MODULE_OPTIONS } from './longlink.module.js';
+export { LonglinkModule } from './longlink.module.js';
 export type { LonglinkForRootOptions, LonglinkForRootAsyncOptions } from './longlink.module.js';
-export { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 export { LONGLINK_CONTEXT_TYPE, DEFAULT_MAX_QUEUE_BYTES } from './longlink.constants.js';
 export { Stream } from './decorators/stream.decorator.js';
 export type { StreamMetadata, StreamHandlerResult, TypedStreamDecorator } from './decorators/stream.decorator.js';
@@ -22,7 +21,6 @@ export type {
   MetricsOptions,
   StreamOptions,
   StreamSseOptions,
-  ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
 export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './protocol/stream-error-code.js';
 export { HTTP_STATUS_BY_CODE } from './protocol/http.protocol.js';
@@ -33,19 +31,10 @@ export {
   GRPC_RETRY_AFTER_TRAILER,
 } from './protocol/grpc.protocol.js';
 export { WsCloseCode } from './protocol/ws.protocol.js';
-export {
-  StreamException,
-  toStreamException,
-  GENERIC_INTERNAL_MESSAGE,
-  type StreamErrorBody,
-  type ShutdownDetails,
-} from './errors/stream-exception.js';
-export { DEFAULT_RETRY_AFTER_SECONDS, retryAfterSeconds } from './errors/retry-after.js';
+export { StreamException, type StreamErrorBody, type ShutdownDetails } from './errors/stream-exception.js';
 export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
 export { getStreamCall, isStreamContext, type StreamArgumentsHost } from './core/stream-call.js';
 export { LonglinkConfigError } from './core/longlink-options.js';
-export { StreamRegistry } from './core/stream-registry.js';
-export type { StreamDefinition } from './core/stream-definition.js';
 export { StreamTracker, type LiveSubscription } from './core/stream-tracker.js';
 export { StreamTicketService } from './core/stream-ticket.service.js';
 export { StreamTicketGuard } from './core/stream-ticket.guard.js';

@@ -46,8 +46,6 @@ function streamVersions(controller: Function, callback: Function): (string | und
 /**
  * All `@Stream()` handlers of the application, by full name. Filled once at startup from
  * Nest's discovery service; transports look streams up here.
- *
- * @publicApi
  */
 @Injectable()
 export class StreamRegistry {

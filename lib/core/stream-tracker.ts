@@ -97,12 +97,12 @@ export class StreamTracker {
     }));
   }
 
-  /** Registers a subscription; it is removed when it finishes. */
+  /** @internal Registers a subscription (the stream runner does); it is removed when it finishes. */
   add(handle: StreamHandle, info: TrackedInfo): void {
     if (!handle.closed) this.entries.set(handle, { ...info, startedAt: Date.now() });
   }
 
-  /** Removes a finished subscription. */
+  /** @internal Removes a finished subscription. */
   delete(handle: StreamHandle): void {
     this.entries.delete(handle);
   }

@@ -158,7 +158,7 @@ function readmeUsage() {
   const code = match[1];
   if (!code.includes("from 'nestjs-longlink'")) fail('readme', "the Usage example does not import from 'nestjs-longlink'");
   const forRoot = /LonglinkModule\.forRoot\(\{ ws: true \}\)/;
-  if (!forRoot.test(code)) fail('readme', 'the Usage example no longer calls LonglinkModule.forRoot({ ws: true }): update scripts/test-package.mjs');
+  if (!forRoot.test(code)) fail('readme', 'the Usage example does not call LonglinkModule.forRoot({ ws: true }): update scripts/test-package.mjs');
   // The only change: gRPC on as well, on a free port, so the test can use all three transports.
   return code.replace(forRoot, "LonglinkModule.forRoot({ ws: true, grpc: { url: '127.0.0.1:0' } })");
 }

@@ -1,6 +1,5 @@
-export { LonglinkModule, LONGLINK_MODULE_OPTIONS } from './longlink.module.js';
+export { LonglinkModule } from './longlink.module.js';
 export type { LonglinkForRootOptions, LonglinkForRootAsyncOptions } from './longlink.module.js';
-export { LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 export { LONGLINK_CONTEXT_TYPE, DEFAULT_MAX_QUEUE_BYTES } from './longlink.constants.js';
 export { Stream } from './decorators/stream.decorator.js';
 export type { StreamMetadata, StreamHandlerResult, TypedStreamDecorator } from './decorators/stream.decorator.js';
@@ -8,7 +7,8 @@ export { defineStream } from './contract/stream-contract.js';
 export type { StreamContract, StreamParamsOf, StreamEventOf } from './contract/stream-contract.js';
 export { StreamParams, LastEventId, StreamContext } from './decorators/stream-params.decorator.js';
 export { StreamEvent, tracked } from './interfaces/stream-event.interface.js';
-export type { StreamCall, StreamHeaders, TransportName } from './interfaces/stream-call.interface.js';
+export type { StreamCall, StreamHeaders } from './interfaces/stream-call.interface.js';
+export type { TransportName } from './protocol/transport-name.js';
 export type {
   LonglinkModuleOptions,
   FlowControlOptions,
@@ -21,22 +21,20 @@ export type {
   MetricsOptions,
   StreamOptions,
   StreamSseOptions,
-  ResolvedLonglinkOptions,
 } from './interfaces/longlink-options.interface.js';
-export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './errors/stream-error-code.js';
+export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './protocol/stream-error-code.js';
+export { HTTP_STATUS_BY_CODE } from './protocol/http.protocol.js';
 export {
-  StreamException,
-  toStreamException,
-  GENERIC_INTERNAL_MESSAGE,
-  type StreamErrorBody,
-  type ShutdownDetails,
-} from './errors/stream-exception.js';
-export { HTTP_STATUS_BY_CODE, DEFAULT_RETRY_AFTER_SECONDS, retryAfterSeconds } from './errors/http.error-map.js';
+  GRPC_STATUS_BY_CODE,
+  GRPC_ERROR_CODE_TRAILER,
+  GRPC_ERROR_DETAILS_TRAILER,
+  GRPC_RETRY_AFTER_TRAILER,
+} from './protocol/grpc.protocol.js';
+export { WsCloseCode } from './protocol/ws.protocol.js';
+export { StreamException, type StreamErrorBody, type ShutdownDetails } from './errors/stream-exception.js';
 export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
 export { getStreamCall, isStreamContext, type StreamArgumentsHost } from './core/stream-call.js';
 export { LonglinkConfigError } from './core/longlink-options.js';
-export { StreamRegistry } from './core/stream-registry.js';
-export type { StreamDefinition } from './core/stream-definition.js';
 export { StreamTracker, type LiveSubscription } from './core/stream-tracker.js';
 export { StreamTicketService } from './core/stream-ticket.service.js';
 export { StreamTicketGuard } from './core/stream-ticket.guard.js';
@@ -54,17 +52,9 @@ export {
   type TransportHealth,
 } from './health/longlink-health.indicator.js';
 export type { StreamHandle } from './core/pipe-to-writer.js';
-export { SSE_STATUS_BY_CODE } from './transports/sse/sse.error-map.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
-export { WsCloseCode, WS_UPGRADE_STATUS_BY_CODE } from './transports/ws/ws.error-map.js';
 export type { WsUpgradeRequest } from './transports/ws/ws.upgrade-request.js';
 export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
-export {
-  GRPC_STATUS_BY_CODE,
-  GRPC_ERROR_CODE_TRAILER,
-  GRPC_ERROR_DETAILS_TRAILER,
-  GRPC_RETRY_AFTER_TRAILER,
-} from './transports/grpc/grpc.error-map.js';
 export { StreamHub, HUB_ADAPTER, type HubResetReason } from './hub/stream-hub.js';
 export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/hub-adapter.interface.js';
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';

@@ -11,19 +11,24 @@
 // and gRPC with real clients (eventsource, ws, @grpc/grpc-js), the gRPC one loading the generic
 // proto through the package's `./proto/*` export, then with the package's own client
 // (`nestjs-longlink/client`) on each transport.
+// declarations: the published .d.ts files carry no `@internal` declaration (stripInternal) and
+//          the entry points export none of the names removed from the public API.
+//          `node scripts/test-package.mjs --declarations [dist/lib]` runs only this check (after
+//          `npm run build:lib`).
 // Installs use --prefer-offline: the npm cache that `npm ci` filled has every version needed;
 // except ioredis, installed first and unpinned as a user would, so the newest major is checked
 // against the package's peer range.
 // Set KEEP_PACKAGE_TEST=1 to keep the temp folder. Exits non-zero with a message naming what broke.
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const work = mkdtempSync(join(tmpdir(), 'longlink-package-'));
+const declarationsOnly = process.argv[2] === '--declarations';
+const work = declarationsOnly ? undefined : mkdtempSync(join(tmpdir(), 'longlink-package-'));
 const started = Date.now();
 const children = new Set();
 
@@ -74,7 +79,79 @@ function pack() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. The README's Usage example, as written there (only the import is the package's own name).
+// 2. The published declarations name no internal.
+
+/** Names the entry points must not export: internals (CHANGELOG "Removed from the public API"). */
+const REMOVED_FROM_PUBLIC_API = [
+  'StreamRegistry',
+  'StreamDefinition',
+  'LONGLINK_RESOLVED_OPTIONS',
+  'LONGLINK_MODULE_OPTIONS',
+  'ResolvedLonglinkOptions',
+  'GENERIC_INTERNAL_MESSAGE',
+  'toStreamException',
+  'SSE_STATUS_BY_CODE',
+  'WS_UPGRADE_STATUS_BY_CODE',
+  'DEFAULT_RETRY_AFTER_SECONDS',
+  'retryAfterSeconds',
+];
+const ENTRY_POINTS = ['index.d.ts', 'client/index.d.ts', 'testing/index.d.ts'];
+
+function filesUnder(dir, suffix) {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => join(dir, f));
+}
+
+/** Each declaration of lib/ whose TSDoc says `@internal`: its file (relative to lib/) and name. */
+function internalDeclarations() {
+  const lib = join(root, 'lib');
+  const tagged = /\/\*\*(?:(?!\*\/)[\s\S])*@internal(?:(?!\*\/)[\s\S])*\*\/\s*(?:(?:export|declare|abstract|readonly|private|protected|public|static|async|get|set|class|function|const|let|interface|type|enum)\s+)*([A-Za-z_$][\w$]*)/g;
+  return filesUnder(lib, '.ts')
+    .filter((f) => !/\.(spec|d)\.ts$/.test(f))
+    .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(tagged)].map((m) => ({ file: relative(lib, f), name: m[1] })));
+}
+
+/**
+ * The published .d.ts files under `libDir` (dist/lib of the package): no `@internal` left
+ * (stripInternal removes those declarations with their comment), no declaration of a name
+ * tagged `@internal` in its source file, and no entry point exporting a removed name.
+ */
+function checkDeclarations(step, libDir) {
+  const declarations = filesUnder(libDir, '.d.ts');
+  if (!declarations.length) fail(step, `no .d.ts files under ${libDir}`);
+  for (const file of declarations) {
+    if (readFileSync(file, 'utf8').includes('@internal')) fail(step, `${relative(libDir, file)} still contains an @internal declaration: is stripInternal on in tsconfig.lib.json?`);
+  }
+  const internal = internalDeclarations();
+  if (!internal.length) fail(step, 'found no @internal declaration in lib/: the search is broken');
+  for (const { file, name } of internal) {
+    const published = join(libDir, file.replace(/\.ts$/, '.d.ts'));
+    if (!existsSync(published)) continue;
+    const declared = new RegExp(`^\\s*(?:(?:export|declare|abstract|readonly|private|protected|public|static|get|set|class|function|const|let|interface|type|enum)\\s+)*${name.replace(/\$/g, '\\$')}\\b\\??\\s*[<(:;=]`, 'm');
+    if (declared.test(readFileSync(published, 'utf8'))) fail(step, `${relative(libDir, published)} declares ${name}, which is @internal in lib/${file}`);
+  }
+  const ts = createRequire(join(root, 'package.json'))('typescript');
+  const entries = ENTRY_POINTS.map((e) => join(libDir, e)).filter((e) => existsSync(e));
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+  });
+  const checker = program.getTypeChecker();
+  for (const entry of entries) {
+    const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry))).map((s) => s.getName());
+    if (!exported.length) fail(step, `${relative(libDir, entry)} exports nothing: the check is broken`);
+    const leaked = exported.filter((n) => REMOVED_FROM_PUBLIC_API.includes(n));
+    if (leaked.length) fail(step, `${relative(libDir, entry)} exports internals: ${leaked.join(', ')}`);
+  }
+  log(`declarations: ${declarations.length} .d.ts files without @internal declarations; ${entries.length} entry points export no internal`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The README's Usage example, as written there (only the import is the package's own name).
 function readmeUsage() {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const usage = readme.slice(readme.indexOf('\n## Usage'));
@@ -83,7 +160,7 @@ function readmeUsage() {
   const code = match[1];
   if (!code.includes("from 'nestjs-longlink'")) fail('readme', "the Usage example does not import from 'nestjs-longlink'");
   const forRoot = /LonglinkModule\.forRoot\(\{ ws: true \}\)/;
-  if (!forRoot.test(code)) fail('readme', 'the Usage example no longer calls LonglinkModule.forRoot({ ws: true }): update scripts/test-package.mjs');
+  if (!forRoot.test(code)) fail('readme', 'the Usage example does not call LonglinkModule.forRoot({ ws: true }): update scripts/test-package.mjs');
   // The only change: gRPC on as well, on a free port, so the test can use all three transports.
   return code.replace(forRoot, "LonglinkModule.forRoot({ ws: true, grpc: { url: '127.0.0.1:0' } })");
 }
@@ -172,12 +249,13 @@ function npmInstall(step, dir, specs) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Types only: required peers, skipLibCheck false.
+// 4. Types only: required peers, skipLibCheck false.
 function typesApp(tarball) {
   const dir = join(work, 'types');
   mkdirSync(join(dir, 'src'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'types-app', private: true, type: 'module' }, null, 2));
   npmInstall('types: install', dir, [tarball, ...pinned([...REQUIRED_PEERS, 'typescript', '@types/node'])]);
+  checkDeclarations('declarations', join(dir, 'node_modules/nestjs-longlink/dist/lib'));
   const imports = ["import * as longlink from 'nestjs-longlink';", 'export const api: object = longlink;'];
   if (existsSync(join(root, 'lib/client/index.ts'))) imports.push("import * as client from 'nestjs-longlink/client';", 'export const clientApi: object = client;');
   if (existsSync(join(root, 'lib/testing/index.ts'))) imports.push("import * as testing from 'nestjs-longlink/testing';", 'export const testingApi: object = testing;');
@@ -188,7 +266,7 @@ function typesApp(tarball) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. A CommonJS and an ES module app.
+// 5. A CommonJS and an ES module app.
 async function app(kind, tarball, usage) {
   const esm = kind === 'esm';
   const dir = join(work, kind);
@@ -397,13 +475,16 @@ async function main() {
 
 let status = 0;
 try {
-  await main();
+  if (declarationsOnly) checkDeclarations('declarations', resolve(process.argv[3] ?? join(root, 'dist/lib')));
+  else await main();
 } catch (error) {
   status = 1;
   console.error(`\ntest:package FAILED ${error instanceof PackageTestError ? error.message : error?.stack ?? error}`);
 } finally {
   for (const child of children) child.kill('SIGKILL');
-  if (process.env.KEEP_PACKAGE_TEST) console.log(`test:package kept ${work}`);
+  if (!work) {
+    // --declarations: nothing to clean up
+  } else if (process.env.KEEP_PACKAGE_TEST) console.log(`test:package kept ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
 process.exit(status);

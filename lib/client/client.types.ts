@@ -1,8 +1,10 @@
+import type { TransportName } from '../protocol/transport-name.js';
+
 /** Which transport a client uses; `auto` tries WebSocket, falls back to SSE. */
 export type TransportChoice = 'auto' | 'ws' | 'sse' | 'grpc';
 
 /** The transport in use now. */
-export type TransportName = 'ws' | 'sse' | 'grpc';
+export type { TransportName };
 
 /** The client's connection state (`client.state$`). */
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';

@@ -10,6 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
 import type { ResolvedClientOptions } from './client.options.js';
 import { StreamError, lost, parseJson } from './stream-error.js';
+import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_RETRY_AFTER_TRAILER, codeOfGrpcStatus } from '../protocol/grpc.protocol.js';
 
 type Value =
   | { nullValue: 'NULL_VALUE' }
@@ -33,23 +34,6 @@ function toValue(value: unknown): Value {
 export function toStruct(object: Record<string, unknown>): { fields: Record<string, Value> } {
   return { fields: Object.fromEntries(Object.entries(object).map(([k, v]) => [k, toValue(v)])) };
 }
-
-/** gRPC status → protocol code, for statuses without the `longlink-error-code` trailer. */
-const CODE_BY_STATUS: Record<number, string> = {
-  [grpc.status.INVALID_ARGUMENT]: 'BAD_REQUEST',
-  [grpc.status.UNAUTHENTICATED]: 'UNAUTHENTICATED',
-  [grpc.status.PERMISSION_DENIED]: 'PERMISSION_DENIED',
-  [grpc.status.NOT_FOUND]: 'NOT_FOUND',
-  [grpc.status.ABORTED]: 'CONFLICT',
-  [grpc.status.RESOURCE_EXHAUSTED]: 'RESOURCE_EXHAUSTED',
-  [grpc.status.DEADLINE_EXCEEDED]: 'DEADLINE_EXCEEDED',
-  [grpc.status.INTERNAL]: 'INTERNAL',
-  [grpc.status.UNKNOWN]: 'INTERNAL',
-  // Statuses the protocol never sends: a server that is not longlink's, or a broken one. Retrying cannot help.
-  [grpc.status.UNIMPLEMENTED]: 'NOT_FOUND',
-  [grpc.status.FAILED_PRECONDITION]: 'BAD_REQUEST',
-  [grpc.status.OUT_OF_RANGE]: 'BAD_REQUEST',
-};
 
 function protoPath(): string {
   const candidates = ['../../proto/longlink/v1/longlink.proto', '../../../proto/longlink/v1/longlink.proto'].map((p) =>
@@ -120,15 +104,15 @@ class GrpcClientTransport implements ClientTransport {
     call.on('status', (status: grpc.StatusObject) => {
       if (status.code === grpc.status.OK) return end();
       const trailer = (key: string) => status.metadata.get(key)[0] as string | undefined;
-      const code = trailer('longlink-error-code') ?? CODE_BY_STATUS[status.code] ?? 'UNAVAILABLE';
+      const code = trailer(GRPC_ERROR_CODE_TRAILER) ?? codeOfGrpcStatus(status.code);
       let details: unknown;
       try {
-        const text = trailer('longlink-error-details');
+        const text = trailer(GRPC_ERROR_DETAILS_TRAILER);
         details = text ? JSON.parse(text) : undefined;
       } catch {
         // malformed details are left out
       }
-      const retryAfter = Number(trailer('longlink-retry-after-ms'));
+      const retryAfter = Number(trailer(GRPC_RETRY_AFTER_TRAILER));
       end(new StreamError(code, status.details, details), Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
     });
     return () => {

@@ -1,6 +1,8 @@
 import type { ResolvedClientOptions } from './client.options.js';
-import type { ClientTransport, TransportName, TransportRequest, TransportSink } from './client.types.js';
+import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
 import { StreamError } from './stream-error.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
+import type { TransportName } from '../protocol/transport-name.js';
 
 /** Node-only transport module, loaded on first use; a variable specifier, so browser bundles leave it out. */
 export const GRPC_MODULE = './grpc.client-transport.js';
@@ -24,7 +26,7 @@ export class LazyTransport implements ClientTransport {
   subscribe(request: TransportRequest, sink: TransportSink): () => void {
     let cancel: (() => void) | undefined;
     let cancelled = false;
-    const unavailable = (error: unknown) => sink.end(new StreamError('BAD_REQUEST', `The ${this.name} transport is unavailable here: ${String(error)}`));
+    const unavailable = (error: unknown) => sink.end(new StreamError(StreamErrorCode.BAD_REQUEST, `The ${this.name} transport is unavailable here: ${String(error)}`));
     this.loading.then((t) => !cancelled && (cancel = t.subscribe(request, sink)), unavailable).catch(unavailable);
     return () => {
       cancelled = true;

@@ -1,7 +1,9 @@
 import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
 import { later, type ResolvedClientOptions } from './client.options.js';
 import { sseParser, type SseMessage } from './sse.parser.js';
-import { StreamError, codeOfStatus, fromWire, lost, parseJson, violation } from './stream-error.js';
+import { StreamError, fromWire, lost, parseJson, violation } from './stream-error.js';
+import { HttpHeader, SseEventName, SseQuery, codeOfHttpStatus } from '../protocol/http.protocol.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 
 /**
  * The SSE transport of PROTOCOL.md §3: one request per subscription, params as `params=<JSON>`,
@@ -38,9 +40,9 @@ export class SseClientTransport implements ClientTransport {
     /** One SSE event, from either path; data that is not JSON throws a protocol violation. Other event names are ignored, as `EventSource` does. */
     const dispatch = ({ event, data, id }: SseMessage) => {
       if (event === 'message') return sink.next(id || undefined, parseJson(data, 'SSE data'));
-      if (event === 'reset') return sink.reset(id || undefined, String((parseJson(data, 'SSE data') as { reason?: string } | null)?.reason));
-      if (event === 'complete') return end();
-      if (event === 'error') return end(fromWire(parseJson(data, 'SSE data')));
+      if (event === SseEventName.RESET) return sink.reset(id || undefined, String((parseJson(data, 'SSE data') as { reason?: string } | null)?.reason));
+      if (event === SseEventName.COMPLETE) return end();
+      if (event === SseEventName.ERROR) return end(fromWire(parseJson(data, 'SSE data')));
     };
     /** The EventSource path: a violation drops the connection instead of throwing out of a listener. */
     const deliver = (m: SseMessage) => {
@@ -59,7 +61,7 @@ export class SseClientTransport implements ClientTransport {
       try {
         url = await this.urlOf(request, withFetch);
       } catch (error) {
-        return end(new StreamError('UNAUTHENTICATED', `ticket failed: ${String(error)}`));
+        return end(new StreamError(StreamErrorCode.UNAUTHENTICATED, `ticket failed: ${String(error)}`));
       }
       if (done) return;
       if (!withFetch) {
@@ -69,11 +71,11 @@ export class SseClientTransport implements ClientTransport {
         source = es;
         es.onopen = () => ((opened = true), sink.open(), sink.accepted());
         es.onmessage = (e) => deliver({ event: 'message', data: String(e.data), id: e.lastEventId });
-        for (const event of ['reset', 'complete', 'error']) {
+        for (const event of Object.values(SseEventName)) {
           es.addEventListener(event, (e) => {
             const { data, lastEventId } = e as MessageEvent;
             if (typeof data === 'string') return deliver({ event, data, id: lastEventId });
-            if (event !== 'error' || done) return;
+            if (event !== SseEventName.ERROR || done) return;
             es.close();
             // A refusal or a 204 closes an EventSource without telling why: ask once with fetch.
             if (!opened && es.readyState === 2) void start(true).catch((err: unknown) => end(lost(String(err))));
@@ -97,11 +99,11 @@ export class SseClientTransport implements ClientTransport {
 
   private async urlOf({ stream, params, lastEventId }: TransportRequest, withFetch: boolean): Promise<string> {
     const url = new URL(`${this.options.url}/${stream}`);
-    if (Object.keys(params).length && !this.options.sse.post.includes(stream)) url.searchParams.set('params', JSON.stringify(params));
-    if (lastEventId !== undefined && !withFetch) url.searchParams.set('lastEventId', lastEventId);
+    if (Object.keys(params).length && !this.options.sse.post.includes(stream)) url.searchParams.set(SseQuery.PARAMS, JSON.stringify(params));
+    if (lastEventId !== undefined && !withFetch) url.searchParams.set(SseQuery.LAST_EVENT_ID, lastEventId);
     // An empty ticket is none: one provider can serve every stream, answering '' where none is needed.
     const ticket = this.options.ticket && (await this.options.ticket(stream, params));
-    if (ticket) url.searchParams.set('ticket', ticket);
+    if (ticket) url.searchParams.set(SseQuery.TICKET, ticket);
     return url.href;
   }
 
@@ -116,7 +118,7 @@ export class SseClientTransport implements ClientTransport {
     retry: (ms: number) => void,
   ): Promise<void> {
     const headers: Record<string, string> = { ...this.options.headers, accept: 'text/event-stream' };
-    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    if (lastEventId !== undefined) headers[HttpHeader.LAST_EVENT_ID] = lastEventId;
     const max = this.options.maxMessageBytes;
     let response: Response;
     try {
@@ -145,8 +147,8 @@ export class SseClientTransport implements ClientTransport {
       } catch {
         body = undefined;
       }
-      const error = fromWire(body, codeOfStatus(response.status));
-      if (!body?.code) Object.assign(error, { code: codeOfStatus(response.status) });
+      const error = fromWire(body, codeOfHttpStatus(response.status));
+      if (!body?.code) Object.assign(error, { code: codeOfHttpStatus(response.status) });
       return end(error);
     }
     sink.open();

@@ -1,3 +1,5 @@
+import { StreamErrorCode, isTransientCode } from '../protocol/stream-error-code.js';
+
 /**
  * The error a subscription ends with: the protocol's `code`, `message` and `details`
  * (PROTOCOL.md §2). Failures the client detects itself (connection lost, heartbeat missed,
@@ -18,30 +20,11 @@ export class StreamError extends Error {
   }
 }
 
-/** Codes worth reconnecting after (issue 14 point 6); the others end the subscription. */
-const TRANSIENT = ['UNAVAILABLE', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED'];
-
-/** Whether a subscription that ended with `error` should reconnect. */
-export const isTransient = (error: StreamError): boolean => TRANSIENT.includes(error.code);
-
-/** The code of an HTTP status without a JSON body (a proxy's 502, ...), as PROTOCOL.md §2 maps them. */
-export function codeOfStatus(status: number): string {
-  const known: Record<number, string> = {
-    400: 'BAD_REQUEST',
-    401: 'UNAUTHENTICATED',
-    403: 'PERMISSION_DENIED',
-    404: 'NOT_FOUND',
-    408: 'DEADLINE_EXCEEDED',
-    409: 'CONFLICT',
-    429: 'RESOURCE_EXHAUSTED',
-    503: 'UNAVAILABLE',
-    504: 'DEADLINE_EXCEEDED',
-  };
-  return known[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
-}
+/** Whether a subscription that ended with `error` should reconnect: its code is transient (PROTOCOL.md §2); the others end it. */
+export const isTransient = (error: StreamError): boolean => isTransientCode(error.code);
 
 /** A `{code, message, details?}` object from the wire as a {@link StreamError}. */
-export function fromWire(value: unknown, fallbackCode = 'INTERNAL'): StreamError {
+export function fromWire(value: unknown, fallbackCode: string = StreamErrorCode.INTERNAL): StreamError {
   const e = (value ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
   return new StreamError(
     typeof e.code === 'string' ? e.code : fallbackCode,
@@ -51,7 +34,7 @@ export function fromWire(value: unknown, fallbackCode = 'INTERNAL'): StreamError
 }
 
 /** A failure the client detected itself: worth a reconnect. */
-export const lost = (message: string): StreamError => new StreamError('UNAVAILABLE', message);
+export const lost = (message: string): StreamError => new StreamError(StreamErrorCode.UNAVAILABLE, message);
 
 /**
  * The server broke the protocol (a frame or `data:` that is not JSON, an unknown message type, a
@@ -59,7 +42,7 @@ export const lost = (message: string): StreamError => new StreamError('UNAVAILAB
  * marked by `details.protocolViolation`. Repeated ones back off further (README "Client").
  */
 export const violation = (what: string): StreamError =>
-  new StreamError('INTERNAL', `Protocol violation: ${what}`, { protocolViolation: true });
+  new StreamError(StreamErrorCode.INTERNAL, `Protocol violation: ${what}`, { protocolViolation: true });
 
 /** Whether `error` is a {@link violation}. */
 export const isViolation = (error: StreamError): boolean =>

@@ -1,9 +1,11 @@
 import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
 import { later, type ResolvedClientOptions } from './client.options.js';
 import { StreamError, fromWire, lost, parseJson, violation } from './stream-error.js';
+import { WS_APPLICATION_CLOSE_CODES_START, WS_SERVER_MESSAGE_TYPES, WsCloseCode, codeOfWsClose } from '../protocol/ws.protocol.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 
 /** The server's message types (PROTOCOL.md §4.2); any other is a protocol violation. */
-const SERVER_TYPES = ['next', 'reset', 'complete', 'error', 'pong', 'init_ack', 'subscribed'];
+const SERVER_TYPES: readonly string[] = WS_SERVER_MESSAGE_TYPES;
 
 /** A subscription on the connection, by client id. */
 interface Entry {
@@ -15,18 +17,10 @@ interface Entry {
 function closeError(code: number, reason: string, sentInit: boolean): StreamError {
   // 4408 without an init sent: the server requires one (ws.requireInit) and this client has no
   // connectionParams, so reconnecting cannot help: terminal, not a timeout to retry.
-  if (code === 4408 && !sentInit) {
-    return new StreamError('UNAUTHENTICATED', 'The server requires an init message: set connectionParams', { closeCode: code });
+  if (code === WsCloseCode.INIT_TIMEOUT && !sentInit) {
+    return new StreamError(StreamErrorCode.UNAUTHENTICATED, 'The server requires an init message: set connectionParams', { closeCode: code });
   }
-  const codes: Record<number, string> = {
-    4401: 'UNAUTHENTICATED',
-    4403: 'PERMISSION_DENIED',
-    4400: 'BAD_REQUEST',
-    1009: 'BAD_REQUEST',
-    4429: 'RESOURCE_EXHAUSTED',
-    4408: 'DEADLINE_EXCEEDED',
-  };
-  return new StreamError(codes[code] ?? 'UNAVAILABLE', reason || `WebSocket closed (${code})`, { closeCode: code });
+  return new StreamError(codeOfWsClose(code), reason || `WebSocket closed (${code})`, { closeCode: code });
 }
 
 /**
@@ -92,7 +86,7 @@ export class WsClientTransport implements ClientTransport {
 
   close(): void {
     this.entries.clear();
-    this.teardown(1000);
+    this.teardown(WsCloseCode.NORMAL);
   }
 
   private send(message: object): void {
@@ -122,7 +116,7 @@ export class WsClientTransport implements ClientTransport {
       let refused: StreamError | undefined;
       // A 4xxx close (init refused 4401/4403, init timeout 4408, ...) comes from a server that
       // speaks the protocol: WebSocket works here, so `auto` must not fall back to SSE for it.
-      socket.onclose = (e) => current() && this.fail(refused ?? closeError(e.code, e.reason, sentInit), !opened && e.code < 4000);
+      socket.onclose = (e) => current() && this.fail(refused ?? closeError(e.code, e.reason, sentInit), !opened && e.code < WS_APPLICATION_CLOSE_CODES_START);
       socket.onerror = (e: Event) => {
         // A close event follows; `ws` says why here (its error codes are WS_ERR_*).
         const error = (e as { error?: { code?: unknown; message?: unknown } }).error;
@@ -136,7 +130,7 @@ export class WsClientTransport implements ClientTransport {
           params = await options.connectionParams();
         } catch (error) {
           clearTimeout(timer);
-          return current() && this.fail(new StreamError('UNAUTHENTICATED', `connectionParams failed: ${String(error)}`), false);
+          return current() && this.fail(new StreamError(StreamErrorCode.UNAUTHENTICATED, `connectionParams failed: ${String(error)}`), false);
         }
         if (!current()) return;
         clearTimeout(timer);
@@ -155,7 +149,7 @@ export class WsClientTransport implements ClientTransport {
       };
     })().catch((error: unknown) => {
       clearTimeout(timer);
-      if (current()) this.fail(error instanceof StreamError ? error : new StreamError('UNAVAILABLE', `WebSocket unavailable: ${String(error)}`), true);
+      if (current()) this.fail(error instanceof StreamError ? error : new StreamError(StreamErrorCode.UNAVAILABLE, `WebSocket unavailable: ${String(error)}`), true);
     });
   }
 
@@ -214,13 +208,13 @@ export class WsClientTransport implements ClientTransport {
   private idleSoon(): void {
     clearTimeout(this.idleTimer);
     if (this.entries.size === 0 && this.socket) {
-      this.idleTimer = later(() => this.entries.size === 0 && this.teardown(1000), this.options.ws.idleMs);
+      this.idleTimer = later(() => this.entries.size === 0 && this.teardown(WsCloseCode.NORMAL), this.options.ws.idleMs);
     }
   }
 
   /** The connection is gone: every subscription on it ends with `error`. */
   private fail(error: StreamError, neverOpened: boolean): void {
-    this.teardown(4000);
+    this.teardown(WsCloseCode.CLIENT_DROPPED);
     const entries = [...this.entries.values()];
     this.entries.clear();
     for (const { sink } of entries) sink.end(error, undefined, neverOpened);
@@ -253,7 +247,7 @@ async function loadWs(): Promise<typeof WebSocket> {
     mod = (await importOpaque('ws')) as typeof mod;
   } catch (error) {
     // Not transient: retrying cannot install a package (`auto` still falls back to SSE).
-    throw new StreamError('BAD_REQUEST', `No WebSocket here: install ws (npm install ws) or pass the WebSocket option (${String(error)})`);
+    throw new StreamError(StreamErrorCode.BAD_REQUEST, `No WebSocket here: install ws (npm install ws) or pass the WebSocket option (${String(error)})`);
   }
   return mod.WebSocket ?? mod.default;
 }

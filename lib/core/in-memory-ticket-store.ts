@@ -1,4 +1,4 @@
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { StreamTicketStore } from '../interfaces/stream-ticket.interface.js';
 

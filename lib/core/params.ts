@@ -1,4 +1,4 @@
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import { DEFAULT_MAX_PARAMS_DEPTH } from '../longlink.defaults.js';
 

@@ -1,6 +1,6 @@
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { StreamEvent, tracked } from '../interfaces/stream-event.interface.js';

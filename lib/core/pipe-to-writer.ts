@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { Observable, Subscription } from 'rxjs';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException, toStreamException } from '../errors/stream-exception.js';
 import type { FlowControlOptions } from '../interfaces/longlink-options.interface.js';
 import { toStreamEvent, type StreamEvent } from '../interfaces/stream-event.interface.js';

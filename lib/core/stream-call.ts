@@ -1,5 +1,6 @@
 import type { ArgumentsHost } from '@nestjs/common';
-import type { StreamCall, StreamHeaders, TransportName } from '../interfaces/stream-call.interface.js';
+import type { StreamCall, StreamHeaders } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { LONGLINK_CONTEXT_TYPE } from '../longlink.constants.js';
 
 /** What a transport knows about a new subscription. */

@@ -2,8 +2,6 @@ import type { FlowControlOptions, StreamOptions } from '../interfaces/longlink-o
 
 /**
  * One discovered `@Stream()` handler.
- *
- * @publicApi
  */
 export interface StreamDefinition {
   /** Full name: `[v<version>/]<controller path>/<name>` (the WS and gRPC name). */

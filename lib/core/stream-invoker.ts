@@ -80,7 +80,7 @@ export class StreamInvoker {
   /**
    * The stream of one call as an Observable of events. Nothing runs until it is
    * subscribed; unsubscribing aborts `call.signal` and stops the pipeline wherever it is
-   * (a guard or async handler that resolves later no longer starts the upstream).
+   * (a guard or async handler that resolves after that does not start the upstream).
    * Errors arrive normalised as {@link StreamException}.
    *
    * `onOpen` runs once when the call is accepted: guards, interceptors and pipes passed and

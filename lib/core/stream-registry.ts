@@ -4,7 +4,7 @@ import { VERSION_NEUTRAL } from '@nestjs/common';
 import { PATH_METADATA, VERSION_METADATA } from './nest-internals.js';
 import type { StreamMetadata } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { LONGLINK_LOGGER_CONTEXT, MAX_STREAM_NAME_LENGTH, STREAM_METADATA } from '../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { LonglinkConfigError } from '../errors/longlink-config.error.js';
@@ -47,8 +47,6 @@ function streamVersions(controller: Function, callback: Function): (string | und
 /**
  * All `@Stream()` handlers of the application, by full name. Filled once at startup from
  * Nest's discovery service; transports look streams up here.
- *
- * @publicApi
  */
 @Injectable()
 export class StreamRegistry {

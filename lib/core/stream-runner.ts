@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { StreamException } from '../errors/stream-exception.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { LonglinkMetrics, type StreamStats } from '../metrics/longlink-metrics.js';
 import { pipeToWriter } from './pipe-to-writer.js';
 import type { QueueBudget, StreamHandle } from './stream-handle.js';

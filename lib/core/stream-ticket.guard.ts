@@ -1,5 +1,5 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import { getStreamCall } from './stream-call.js';
 import { StreamTicketService } from './stream-ticket.service.js';

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
 import type { StreamCall } from '../interfaces/stream-call.interface.js';

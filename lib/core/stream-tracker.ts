@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { shuttingDownError, type StreamException } from '../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { DEFAULT_SHUTDOWN_DRAIN_MS, DEFAULT_SHUTDOWN_SPREAD_MS } from '../longlink.defaults.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import type { StreamHandle } from './stream-handle.js';
@@ -97,12 +97,12 @@ export class StreamTracker {
     }));
   }
 
-  /** Registers a subscription; it is removed when it finishes. */
+  /** @internal Registers a subscription (the stream runner does); it is removed when it finishes. */
   add(handle: StreamHandle, info: TrackedInfo): void {
     if (!handle.closed) this.entries.set(handle, { ...info, startedAt: Date.now() });
   }
 
-  /** Removes a finished subscription. */
+  /** @internal Removes a finished subscription. */
   delete(handle: StreamHandle): void {
     this.entries.delete(handle);
   }

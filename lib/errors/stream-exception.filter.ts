@@ -1,8 +1,9 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { throwError, type Observable } from 'rxjs';
-import { StreamErrorCode } from './stream-error-code.js';
-import { HTTP_STATUS_BY_CODE, retryAfterSeconds } from './http.error-map.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
+import { HTTP_STATUS_BY_CODE, HttpHeader } from '../protocol/http.protocol.js';
+import { retryAfterSeconds } from './retry-after.js';
 import { StreamException } from './stream-exception.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 
@@ -41,7 +42,7 @@ export class StreamExceptionFilter implements ExceptionFilter<StreamException> {
       return;
     }
     const retryAfter = retryAfterSeconds(exception);
-    if (retryAfter !== undefined) adapter.setHeader(response, 'Retry-After', String(retryAfter));
+    if (retryAfter !== undefined) adapter.setHeader(response, HttpHeader.RETRY_AFTER, String(retryAfter));
     adapter.reply(response, exception.toJSON(), HTTP_STATUS_BY_CODE[exception.code]);
   }
 }

@@ -9,8 +9,8 @@ import {
 } from '@nestjs/common';
 import { TimeoutError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { SSE_STATUS_BY_CODE } from '../transports/sse/sse.error-map.js';
-import { STREAM_ERROR_CODES, StreamErrorCode } from './stream-error-code.js';
+import { HTTP_STATUS_BY_CODE } from '../protocol/http.protocol.js';
+import { STREAM_ERROR_CODES, StreamErrorCode } from '../protocol/stream-error-code.js';
 import { GENERIC_INTERNAL_MESSAGE, StreamException, toStreamException } from './stream-exception.js';
 
 describe('toStreamException', () => {
@@ -46,7 +46,7 @@ describe('toStreamException', () => {
     },
   );
 
-  it('the SSE table covers every code', () => {
-    for (const code of STREAM_ERROR_CODES) expect(SSE_STATUS_BY_CODE[code]).toBeGreaterThanOrEqual(400);
+  it('the HTTP table covers every code', () => {
+    for (const code of STREAM_ERROR_CODES) expect(HTTP_STATUS_BY_CODE[code]).toBeGreaterThanOrEqual(400);
   });
 });

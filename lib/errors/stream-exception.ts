@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { TimeoutError } from 'rxjs';
-import { StreamErrorCode, isStreamErrorCode } from './stream-error-code.js';
+import { StreamErrorCode, isStreamErrorCode } from '../protocol/stream-error-code.js';
 import { MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_BYTES, boundedText } from './error-bounds.js';
 
 /** The JSON form of a {@link StreamException} as it reaches a client. */

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type 
 import { holdOpenUntil } from '../core/open-barrier.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import { Observable, type Subscriber } from 'rxjs';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
 import { excerpt } from '../errors/error-bounds.js';
 import { StreamEvent } from '../interfaces/stream-event.interface.js';

@@ -1,5 +1,5 @@
 import type { CanActivate, Type } from '@nestjs/common';
-import type { TransportName } from './stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import type { StreamTicketOptions, StreamTicketStore } from './stream-ticket.interface.js';
 
 /**

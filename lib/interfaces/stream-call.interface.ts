@@ -1,5 +1,4 @@
-/** The transports a stream can be served over. */
-export type TransportName = 'sse' | 'ws' | 'grpc';
+import type { TransportName } from '../protocol/transport-name.js';
 
 /** Request headers (SSE, WS upgrade) or gRPC metadata, keys lower-case. */
 export type StreamHeaders = Record<string, string | string[] | undefined>;

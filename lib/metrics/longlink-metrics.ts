@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type * as OtelApi from '@opentelemetry/api';
 import type { ResolvedLonglinkOptions, SlowConsumerPolicy } from '../interfaces/longlink-options.interface.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { isRealMeter, loadOtelApi } from './otel.loader.js';
 

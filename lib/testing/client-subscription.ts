@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createClient, type ClientOptions, type LonglinkClient } from '../client/index.js';
 import type { StreamRegistry } from '../core/stream-registry.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
-import type { TransportName } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import { GrpcTransport } from '../transports/grpc/grpc.transport.js';
 import type { StreamRecorder } from './stream-recorder.js';
 

@@ -4,9 +4,10 @@ import type { StreamContract, ContractArgs } from '../contract/stream-contract.j
 import { StreamCallImpl } from '../core/stream-call.js';
 import { StreamRegistry } from '../core/stream-registry.js';
 import { StreamRunner } from '../core/stream-runner.js';
-import { StreamErrorCode } from '../errors/stream-error-code.js';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
-import type { StreamHeaders, TransportName } from '../interfaces/stream-call.interface.js';
+import type { StreamHeaders } from '../interfaces/stream-call.interface.js';
+import type { TransportName } from '../protocol/transport-name.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { servedAt, subscribeOverClient, type ServedAt } from './client-subscription.js';

@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HUB_ADAPTER, InMemoryHubAdapter, StreamHub, type LonglinkModuleOptions, type StreamEvent } from '../../lib/index.js';
-import { StreamErrorCode } from '../../lib/errors/stream-error-code.js';
+import { StreamErrorCode } from '../../lib/protocol/stream-error-code.js';
 import { conformanceModule } from '../fixtures/probe.js';
 import { DEMO_PROTO, GrpcHarness } from '../harness/grpc.harness.js';
 import type { TransportHarness } from '../harness/harness.js';

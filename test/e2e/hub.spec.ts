@@ -334,7 +334,7 @@ describe('StreamHub on Redis: subscribes while Redis is down (SSE, WS, gRPC)', (
     await redis.kill();
     // The instances notice the loss (their Pub/Sub connection closes) at once on a local kill.
     for (const h of harnesses) {
-      // A new topic, three times in a row (the second used to wait behind the first one's
+      // A new topic, three times in a row (the second must not wait behind the first one's
       // queued UNSUBSCRIBE), and a topic this instance already streams live.
       for (const name of ['down-new', 'down-new', 'down-new', 'down-live']) {
         const started = Date.now();

@@ -2,17 +2,10 @@ import { Controller, Injectable, Module, type DynamicModule } from '@nestjs/comm
 import { NestFactory } from '@nestjs/core';
 import { of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import {
-  LONGLINK_MODULE_OPTIONS,
-  LONGLINK_RESOLVED_OPTIONS,
-  LonglinkModule,
-  Stream,
-  StreamParams,
-  StreamRegistry,
-  getStreamCall,
-  tracked,
-  type ResolvedLonglinkOptions,
-} from '../../lib/index.js';
+import { LonglinkModule, Stream, StreamParams, getStreamCall, tracked } from '../../lib/index.js';
+import { LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from '../../lib/longlink.tokens.js';
+import type { ResolvedLonglinkOptions } from '../../lib/interfaces/longlink-options.interface.js';
+import { StreamRegistry } from '../../lib/core/stream-registry.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 import { until } from '../harness/util.js';

@@ -1,5 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import type { StreamHeaders } from '../../interfaces/stream-call.interface.js';
 import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';

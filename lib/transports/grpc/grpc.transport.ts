@@ -17,7 +17,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamHub } from '../../hub/stream-hub.js';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { excerpt } from '../../errors/error-bounds.js';
 import { checkRequestedStreamName } from '../../core/stream-name.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';

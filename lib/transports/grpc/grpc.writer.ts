@@ -9,7 +9,7 @@ import {
   GRPC_ERROR_DETAILS_TRAILER,
   GRPC_RETRY_AFTER_TRAILER,
   GRPC_STATUS_BY_CODE,
-} from './grpc.error-map.js';
+} from '../../protocol/grpc.protocol.js';
 import { GRPC_FRAME_OVERHEAD_BYTES, grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
 
 /** HTTP/2 RST_STREAM CANCEL. */

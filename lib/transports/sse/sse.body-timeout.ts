@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 
 /** The refusal of a POST stream whose body did not arrive in time: `408`, code `BAD_REQUEST`. */

@@ -1,6 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { SSE_COMPLETE_FRAME, SSE_HEARTBEAT_FRAME, sseChunkedEventFrame, sseErrorFrame, sseEventFrame, sseRetryFrame } from './sse.framing.js';

@@ -1,15 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { assertSafeKey, assertSafeKeysDeep, checkParamsObject, parseParamsJson } from '../../core/params.js';
 import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
 import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
+import { HttpHeader, SseQuery } from '../../protocol/http.protocol.js';
 
-/** Query keys with a meaning of their own; every other key is a param. */
-export const SSE_PARAMS_KEY = 'params';
-export const SSE_LAST_EVENT_ID_KEY = 'lastEventId';
-/** The stream ticket (PROTOCOL.md §3.8); never a param, never logged. */
-export const SSE_TICKET_KEY = 'ticket';
+/** Query keys with a meaning of their own ({@link SseQuery}); every other key is a param. The ticket is never logged. */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(Object.values(SseQuery));
 
 /** What an SSE request asks for. */
 export interface SseRequest {
@@ -27,12 +25,12 @@ export interface SseRequest {
  */
 export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): SseRequest {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const json = query.getAll(SSE_PARAMS_KEY);
+  const json = query.getAll(SseQuery.PARAMS);
   if (json.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'params may be given once');
   const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string, 'params', maxDepth) : {};
   const seen = new Set<string>();
   for (const [key, value] of query) {
-    if (key === SSE_PARAMS_KEY || key === SSE_LAST_EVENT_ID_KEY || key === SSE_TICKET_KEY) continue;
+    if (RESERVED_KEYS.has(key)) continue;
     assertSafeKey(key);
     if (!seen.has(key)) {
       seen.add(key);
@@ -40,15 +38,15 @@ export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARA
       params[key] = all.length > 1 ? all : value;
     }
   }
-  const header = req.headers['last-event-id'];
-  const fromQuery = query.getAll(SSE_LAST_EVENT_ID_KEY);
+  const header = req.headers[HttpHeader.LAST_EVENT_ID];
+  const fromQuery = query.getAll(SseQuery.LAST_EVENT_ID);
   if (fromQuery.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'lastEventId may be given once');
   // An empty header means "none", so the query value (if any) applies.
   const lastEventId = (Array.isArray(header) ? header[0] : header) || fromQuery[0];
   if (lastEventId !== undefined && (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId))) {
     throw new StreamException(StreamErrorCode.BAD_REQUEST, 'Invalid last event id');
   }
-  const tickets = query.getAll(SSE_TICKET_KEY);
+  const tickets = query.getAll(SseQuery.TICKET);
   if (tickets.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'ticket may be given once');
   return { params, lastEventId: lastEventId === '' ? undefined : lastEventId, ticket: tickets[0] || undefined };
 }

@@ -8,7 +8,7 @@ import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { excerpt } from '../../errors/error-bounds.js';
 import { MAX_STREAM_NAME_LENGTH } from '../../longlink.constants.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';

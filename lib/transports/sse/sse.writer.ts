@@ -6,7 +6,7 @@ import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import { writePaths } from '../../core/write-paths.js';
 import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
-import { SSE_STATUS_BY_CODE } from './sse.error-map.js';
+import { HTTP_STATUS_BY_CODE, HttpHeader } from '../../protocol/http.protocol.js';
 import type { SseBeating, SseHeartbeat } from './sse.heartbeat.js';
 import {
   SSE_COMPLETE_FRAME,
@@ -202,7 +202,7 @@ export class SseWriter implements StreamWriter<Buffer>, TurnState, SseBeating {
       'cache-control': 'no-store',
       'content-length': Buffer.byteLength(body),
       // Shutdown hand-over: HTTP's own hint too (whole seconds, rounded up).
-      ...(retryAfterMs === undefined ? {} : { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) }),
+      ...(retryAfterMs === undefined ? {} : { [HttpHeader.RETRY_AFTER]: String(Math.ceil(retryAfterMs / 1000)) }),
     });
     this.res.end(body);
   }
@@ -214,7 +214,7 @@ export class SseWriter implements StreamWriter<Buffer>, TurnState, SseBeating {
       this.stopTimers();
       if (this.gone || this.res.headersSent) return void this.res.destroy();
       if (error) {
-        this.answer(error, SSE_STATUS_BY_CODE[error.code]);
+        this.answer(error, HTTP_STATUS_BY_CODE[error.code]);
       } else {
         // Nothing to send: 204 tells EventSource not to reconnect.
         this.res.writeHead(204, { 'cache-control': 'no-store' });

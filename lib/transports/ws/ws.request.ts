@@ -1,9 +1,10 @@
 import { parseParamsJson, checkParamsObject, jsonDepthExceeds } from '../../core/params.js';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException } from '../../errors/stream-exception.js';
 import { excerpt } from '../../errors/error-bounds.js';
 import { MAX_LAST_EVENT_ID_LENGTH, MAX_STREAM_NAME_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
 import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
+import { WS_CLIENT_MESSAGE_TYPES } from '../../protocol/ws.protocol.js';
 
 /** A message from the client, validated. */
 export type WsClientMessage =
@@ -44,7 +45,7 @@ function idOf(text: string): string | undefined {
   }
 }
 
-const TYPES = new Set(['subscribe', 'unsubscribe', 'ping', 'init']);
+const TYPES: ReadonlySet<string> = new Set(WS_CLIENT_MESSAGE_TYPES);
 
 /**
  * Parses and validates one client frame. Throws {@link WsProtocolError} (`BAD_REQUEST`)

@@ -17,13 +17,14 @@ import type { WebSocketServer } from 'ws';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import { StreamRegistry } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
-import { StreamErrorCode } from '../../errors/stream-error-code.js';
+import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { StreamException, isExpectedError, shuttingDownError, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_CONTEXT_TYPE, LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { WS_CLOSE_GRACE_MS, WsConnection, type WsConnectionDeps, type WsUpgradeRequest } from './ws.connection.js';
-import { WS_UPGRADE_STATUS_BY_CODE, WsCloseCode } from './ws.error-map.js';
+import { HTTP_STATUS_BY_CODE } from '../../protocol/http.protocol.js';
+import { WsCloseCode } from '../../protocol/ws.protocol.js';
 import { loadWs } from './ws.loader.js';
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -261,7 +262,7 @@ function pathOf(request: IncomingMessage): string {
 /** Answers an upgrade request with a plain HTTP error: no socket is created. */
 function reject(socket: Socket, error: StreamException): void {
   if (socket.destroyed) return;
-  const status = WS_UPGRADE_STATUS_BY_CODE[error.code];
+  const status = HTTP_STATUS_BY_CODE[error.code];
   const body = JSON.stringify(error.toJSON());
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +

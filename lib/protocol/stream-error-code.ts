@@ -1,6 +1,6 @@
 /**
  * The one set of error codes every transport speaks. Each transport maps each code onto
- * its native form in one complete table (`*.error-map.ts`); see PROTOCOL.md.
+ * its native form in one complete table (`lib/protocol/*.protocol.ts`); see PROTOCOL.md §2.
  *
  * @publicApi
  */
@@ -31,4 +31,20 @@ export const STREAM_ERROR_CODES: readonly StreamErrorCode[] = Object.values(Stre
 /** Whether `value` is one of the {@link StreamErrorCode} strings. */
 export function isStreamErrorCode(value: unknown): value is StreamErrorCode {
   return typeof value === 'string' && (STREAM_ERROR_CODES as readonly string[]).includes(value);
+}
+
+/**
+ * The codes a client reconnects after (with backoff): the server or the path to it may recover.
+ * The others describe the request itself, so retrying it unchanged cannot help. PROTOCOL.md §2.
+ */
+export const TRANSIENT_CODES: readonly StreamErrorCode[] = [
+  StreamErrorCode.UNAVAILABLE,
+  StreamErrorCode.INTERNAL,
+  StreamErrorCode.RESOURCE_EXHAUSTED,
+  StreamErrorCode.DEADLINE_EXCEEDED,
+];
+
+/** Whether a subscription that ended with `code` is worth reconnecting ({@link TRANSIENT_CODES}). */
+export function isTransientCode(code: string): boolean {
+  return (TRANSIENT_CODES as readonly string[]).includes(code);
 }

@@ -65,7 +65,7 @@ export {
   GRPC_ERROR_DETAILS_TRAILER,
   GRPC_RETRY_AFTER_TRAILER,
 } from './transports/grpc/grpc.error-map.js';
-export { StreamHub, HUB_ADAPTER, type HubResetReason } from './hub/stream-hub.js';
+export { StreamHub, HUB_ADAPTER, type HubResetReason, type HubStreamOptions } from './hub/stream-hub.js';
 export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/hub-adapter.interface.js';
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
 export { RedisHubAdapter, type RedisHubAdapterOptions } from './hub/adapters/redis.hub-adapter.js';

@@ -47,6 +47,11 @@ export interface HubAdapter {
   publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }>;
   /** Records after `position` (exclusive), or a gap. */
   history(topic: string, position: string): Promise<HubHistory>;
+  /**
+   * A topic's newest records, up to `limit` (at most the history size), oldest first, with
+   * the store's epoch, read at once.
+   */
+  recent(topic: string, limit: number): Promise<{ epoch: string; records: HubRecord[] }>;
   /** Position of the newest record of a topic, if any. */
   latest(topic: string): Promise<string | undefined>;
   /** Starts delivering `topic`'s publishes to `events.message`. */

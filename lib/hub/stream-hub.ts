@@ -13,6 +13,17 @@ import { formatHubEventId, parseHubEventId } from './hub-event-id.js';
 /** Injection token of the hub's adapter. */
 export const HUB_ADAPTER = Symbol('longlink:hub-adapter');
 
+/** Options of {@link StreamHub.stream}. */
+export interface HubStreamOptions {
+  /** The last event id the client got (a reconnect): resume after it. */
+  lastEventId?: string;
+  /**
+   * On a first subscribe (no `lastEventId`): replay up to this many of the topic's newest
+   * events before live ones (at most `hub.historySize`). Default 0.
+   */
+  history?: number;
+}
+
 /** Why a subscriber got a reset notice. */
 export type HubResetReason = 'too-old' | 'unknown' | 'other-epoch' | 'history-lost';
 
@@ -162,12 +173,25 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * A topic's events: first those after `lastEventId` (if it is in the history), then live
-   * ones, with no gap or duplicate between them. If `lastEventId` cannot be resumed from, a
-   * reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
-   * event id) comes first. Errors with `UNAVAILABLE` when the store cannot be reached.
+   * A topic's events as an Observable, for a `@Stream()` handler to return (or to pipe).
+   *
+   * - With `lastEventId` (a reconnect): first the events after it, if it is in the history,
+   *   then live ones, with no gap or duplicate between them. If it cannot be resumed from, a
+   *   reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
+   *   event id) comes first.
+   * - Without it, `history: n` (a first join) replays the topic's last `n` events (at most
+   *   `hub.historySize`), then live ones: exact, also when publishes race the subscribe.
+   * - Neither: live events only.
+   *
+   * The subscription counts as open (SSE head, the testing kit's `subscribe()`) once the
+   * topic is live and the history is read. Errors with `UNAVAILABLE` when the store cannot be
+   * reached, `BAD_REQUEST` for a bad topic or `history`.
    */
-  stream<T = unknown>(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent<T>> {
+  stream<T = unknown>(topic: string, options: HubStreamOptions = {}): Observable<StreamEvent<T>> {
+    const history = options.history ?? 0;
+    if (!Number.isSafeInteger(history) || history < 0) {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'history must be a non-negative integer');
+    }
     checkTopic(topic);
     // The data is what publishers sent: `T` is the caller's word for it, not checked at run time.
     return new Observable<StreamEvent>((subscriber) => {
@@ -198,6 +222,17 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         if (options.lastEventId !== undefined) {
           const start = generation;
           await this.replay(topic, options.lastEventId, subscriber, emit, listener, () => generation === start);
+        } else if (history > 0) {
+          const start = generation;
+          const recent = await this.adapter.recent(topic, history);
+          this.observeEpoch(recent.epoch);
+          // A reset meanwhile (the store lost its data) makes these records stale.
+          if (generation === start && !subscriber.closed) {
+            for (const record of recent.records) {
+              const event = this.toEvent(record, recent.epoch);
+              if (event) emit(event, record.position);
+            }
+          }
         }
         if (subscriber.closed) return;
         // Live events that arrived meanwhile: emit() drops those the replay already sent.
@@ -216,6 +251,34 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       });
       return () => this.release(topic, listener);
     }) as Observable<StreamEvent<T>>;
+  }
+
+  /**
+   * A topic's last `limit` events (at most `hub.historySize`; all it keeps when omitted),
+   * oldest first, for ordinary routes (e.g. a page's first render). Ids are the same as the
+   * stream's, so a client can go on with `stream(topic, { lastEventId: events.at(-1)?.id })`.
+   * Rejects with `UNAVAILABLE` when the store cannot be reached, `BAD_REQUEST` for a bad topic
+   * or limit.
+   */
+  async history<T = unknown>(topic: string, options: { limit?: number } = {}): Promise<StreamEvent<T>[]> {
+    checkTopic(topic);
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'limit must be a non-negative integer');
+    }
+    await this.start();
+    try {
+      const { epoch, records } = await this.adapter.recent(topic, limit);
+      this.observeEpoch(epoch);
+      const events: StreamEvent<T>[] = [];
+      for (const record of records) {
+        const event = this.toEvent(record, epoch);
+        if (event) events.push(event as StreamEvent<T>);
+      }
+      return events;
+    } catch (error) {
+      throw this.unavailable(error, `history of "${topic}"`);
+    }
   }
 
   private async replay(

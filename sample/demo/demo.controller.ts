@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Inject, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
   EMPTY,
   Observable,
@@ -13,7 +13,6 @@ import {
   timer,
 } from 'rxjs';
 import {
-  HUB_ADAPTER,
   LastEventId,
   Stream,
   StreamErrorCode,
@@ -21,10 +20,8 @@ import {
   StreamHub,
   StreamParams,
   StreamTicketService,
-  formatHubEventId,
   tracked,
 } from '../../lib/index.js';
-import type { HubAdapter } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
@@ -46,7 +43,6 @@ export class DemoController {
   constructor(
     private readonly hub: StreamHub,
     private readonly tickets: StreamTicketService,
-    @Inject(HUB_ADAPTER) private readonly adapter: HubAdapter,
   ) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
@@ -103,34 +99,12 @@ export class DemoController {
   }
 
   /**
-   * A chat room: the room's hub topic, resumable. With REDIS_URL, rooms are shared by every
-   * instance of the sample.
+   * A chat room: the room's hub topic, resumable; `history=N` on a first subscribe replays the
+   * room's last N messages first. With REDIS_URL, rooms are shared by every instance of the sample.
    */
   @Stream('chat')
   chat(@StreamParams(params) { room, history }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
-    const topic = `chat:${room}`;
-    if (lastEventId !== undefined || !history) return this.hub.stream(topic, { lastEventId });
-    // History on first load: resume from just before the room's last `history` messages.
-    return new Observable<StreamEvent>((subscriber) => {
-      let inner: { unsubscribe(): void } | undefined;
-      let closed = false;
-      void this.recentStart(topic, history).then((from) => {
-        if (!closed) inner = this.hub.stream(topic, { lastEventId: from }).subscribe(subscriber);
-      }, (error: unknown) => subscriber.error(error));
-      return () => {
-        closed = true;
-        inner?.unsubscribe();
-      };
-    });
-  }
-
-  /** The event id just before a room's last `count` messages (`undefined`: live only). */
-  private async recentStart(topic: string, count: number): Promise<string | undefined> {
-    const origin = this.adapter.isPosition('0') ? '0' : '0-0'; // before any position (in memory / Redis)
-    const history = await this.adapter.history(topic, origin);
-    if (history.kind !== 'complete' || history.records.length === 0) return undefined;
-    const start = history.records.length > count ? history.records[history.records.length - count - 1]!.position : origin;
-    return formatHubEventId(history.epoch, start);
+    return this.hub.stream(`chat:${room}`, { lastEventId, history });
   }
 
   /** A random walk, 20 values per second (`{ t, v }`, id a sequence number); resumes from a short history. */

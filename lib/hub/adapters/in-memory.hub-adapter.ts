@@ -127,6 +127,14 @@ export class InMemoryHubAdapter implements HubAdapter {
     return { epoch, kind: 'complete', records };
   }
 
+  async recent(topic: string, limit: number): Promise<{ epoch: string; records: HubRecord[] }> {
+    const t = this.topics.get(topic);
+    if (t) this.trim(t);
+    const count = Math.min(Math.max(0, Math.floor(limit)), this.historySize);
+    const kept = t && count > 0 ? t.records.slice(-count) : [];
+    return { epoch: this.currentEpoch, records: kept.map((r) => ({ position: String(r.seq), json: r.json })) };
+  }
+
   async latest(topic: string): Promise<string | undefined> {
     const t = this.topics.get(topic);
     return t ? String(t.last) : undefined;

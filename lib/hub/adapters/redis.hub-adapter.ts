@@ -241,6 +241,23 @@ export class RedisHubAdapter implements HubAdapter {
     };
   }
 
+  async recent(topic: string, limit: number): Promise<{ epoch: string; records: HubRecord[] }> {
+    const count = Math.min(Math.max(0, Math.floor(limit)), this.options.historySize);
+    if (count === 0) return { epoch: await this.epoch(), records: [] };
+    // One transaction: the epoch and the records are of the same life of the store.
+    const results = await this.client.multi().get(this.epochKey).xrevrange(this.streamKey(topic), '+', '-', 'COUNT', count).exec();
+    const failed = results?.find(([error]) => error);
+    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+    const epoch = (results[0]![1] as string | null) ?? (await this.epoch(true));
+    const entries = results[1]![1] as [string, string[]][];
+    const records: HubRecord[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [id, fields] = entries[i]!;
+      records.push({ position: id, json: fields[fields.indexOf('d') + 1] as string });
+    }
+    return { epoch, records };
+  }
+
   async latest(topic: string): Promise<string | undefined> {
     const [entry] = (await this.client.xrevrange(this.streamKey(topic), '+', '-', 'COUNT', 1)) as [string, string[]][];
     return entry?.[0];

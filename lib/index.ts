@@ -70,3 +70,11 @@ export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
 export { RedisHubAdapter, type RedisHubAdapterOptions } from './hub/adapters/redis.hub-adapter.js';
 export { formatHubEventId, parseHubEventId } from './hub/hub-event-id.js';
+export type {
+  PresenceEvent,
+  PresenceHandle,
+  PresenceMember,
+  PresenceMeta,
+  PresenceOptions,
+} from './hub/presence/presence.interface.js';
+export type { PresenceEntry, PresenceStore } from './hub/presence/presence-store.interface.js';

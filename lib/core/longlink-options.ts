@@ -100,7 +100,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
     fail('tickets.store', 'an object with consume(id, expiresAt)', typeof tickets.store);
   }
-  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes']);
+  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence']);
+  const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
   }
@@ -153,6 +154,13 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, 0, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, 10_000, 1),
       maxHistoryBytes: int('hub.maxHistoryBytes', hub.maxHistoryBytes, 128 * 1024 * 1024, 1024),
+      presence: {
+        ttlMs: int('hub.presence.ttlMs', presence.ttlMs, 15_000, 100),
+        graceMs: int('hub.presence.graceMs', presence.graceMs, 3000, 0),
+        maxMembers: int('hub.presence.maxMembers', presence.maxMembers, 10_000, 1),
+        maxMetaBytes: int('hub.presence.maxMetaBytes', presence.maxMetaBytes, 1024, 2),
+        maxUpdatesPerSecond: int('hub.presence.maxUpdatesPerSecond', presence.maxUpdatesPerSecond, 10, 1),
+      },
     },
     metrics: {
       enabled: metrics.enabled === undefined ? undefined : bool('metrics.enabled', metrics.enabled, true),

@@ -5,6 +5,8 @@ import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
 import { PUBLISH_SCRIPT } from './redis-publish.script.js';
+import type { PresenceStore } from '../presence/presence-store.interface.js';
+import { RedisPresenceStore } from '../presence/redis.presence-store.js';
 
 /** Options of the Redis adapter. */
 export interface RedisHubAdapterOptions {
@@ -305,6 +307,10 @@ export class RedisHubAdapter implements HubAdapter {
 
   isPosition(position: string): boolean {
     return POSITION.test(position);
+  }
+
+  presenceStore(ttlMs: number): PresenceStore {
+    return new RedisPresenceStore(() => this.client, this.options.keyPrefix, ttlMs);
   }
 
   async ping(): Promise<void> {

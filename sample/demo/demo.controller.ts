@@ -4,6 +4,7 @@ import {
   Observable,
   ReplaySubject,
   concat,
+  finalize,
   map,
   of,
   range,
@@ -22,9 +23,9 @@ import {
   StreamTicketService,
   tracked,
 } from '../../lib/index.js';
-import type { StreamEvent } from '../../lib/index.js';
+import type { PresenceEvent, PresenceHandle, StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
-import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
+import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams, PresenceParams, TypingMessage } from './demo.params.js';
 import { Ticker } from './ticker.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
@@ -39,6 +40,8 @@ export class DemoController {
   clockUpstreams = 0;
 
   private readonly ticker = new Ticker();
+  /** This instance's presence handles of chat subscriptions, by `room\nname`. */
+  private readonly present = new Map<string, Set<PresenceHandle<{ typing: boolean }>>>();
 
   constructor(
     private readonly hub: StreamHub,
@@ -100,11 +103,46 @@ export class DemoController {
 
   /**
    * A chat room: the room's hub topic, resumable; `history=N` on a first subscribe replays the
-   * room's last N messages first. With REDIS_URL, rooms are shared by every instance of the sample.
+   * room's last N messages first; `name=` shows the subscription in the room's presence
+   * (`demo/presence`) while it lasts. With REDIS_URL, rooms are shared by every instance.
    */
   @Stream('chat')
-  chat(@StreamParams(params) { room, history }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
-    return this.hub.stream(`chat:${room}`, { lastEventId, history });
+  chat(@StreamParams(params) { room, history, name }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent> {
+    const topic = `chat:${room}`;
+    const messages = this.hub.stream(topic, { lastEventId, history });
+    if (name === undefined) return messages;
+    // Typing indicators (`POST /demo/chat/:room/typing`) update this subscription's meta.
+    const id = `${room}\n${name}`;
+    let handle: PresenceHandle<{ typing: boolean }> | undefined;
+    let ended = false;
+    return messages.pipe(
+      this.hub.withPresence(topic, name, { typing: false }, (tracked) => {
+        if (ended) return;
+        handle = tracked;
+        let handles = this.present.get(id);
+        if (!handles) this.present.set(id, (handles = new Set()));
+        handles.add(tracked);
+      }),
+      finalize(() => {
+        ended = true;
+        const handles = this.present.get(id);
+        if (handle && handles?.delete(handle) && handles.size === 0) this.present.delete(id);
+      }),
+    );
+  }
+
+  /** Who is in a chat room: a `state` event, then join/leave diffs (PROTOCOL.md §6.5); resumable. */
+  @Stream('presence')
+  presence(@StreamParams(params) { room }: PresenceParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<PresenceEvent>> {
+    return this.hub.presenceStream(`chat:${room}`, { lastEventId });
+  }
+
+  /** Typing on/off for `from`'s subscriptions to a room on this instance: 201 `{ updated }`. */
+  @Post('chat/:room/typing')
+  async typing(@Param('room') room: string, @Body(params) { from, typing }: TypingMessage): Promise<{ updated: number }> {
+    const handles = [...(this.present.get(`${room}\n${from}`) ?? [])];
+    await Promise.all(handles.map((h) => h.update({ typing })));
+    return { updated: handles.length };
   }
 
   /** A random walk, 20 values per second (`{ t, v }`, id a sequence number); resumes from a short history. */

@@ -165,6 +165,27 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
     expect(ttl).toBeLessThanOrEqual(3 * presence.ttlMs);
   });
 
+  redisOnly('an instance that shuts down: its members leave after the grace window; one that moved meanwhile does not flap', async () => {
+    const other = await app({ presence, redis: redis!.url });
+    const w = watch(hub, 'p:restart-instance');
+    await until(() => w.events.length === 1, 3000, 'state');
+    const otherHub = other.get(StreamHub);
+    await otherHub.track('p:restart-instance', 'gina', {});
+    const moving = await otherHub.track('p:restart-instance', 'hank', {});
+    await until(() => w.keys().join() === 'gina,hank', 3000, 'joins');
+    await other.close();
+    // hank reconnects to this instance right away: a second meta, then the old one leaves.
+    const back = await hub.track('p:restart-instance', 'hank', {});
+    await until(() => w.keys().join() === 'hank', 3 * presence.ttlMs, 'gina left, hank stays');
+    await until(() => !w.refs.has(moving.ref), 3 * presence.ttlMs, "hank's old meta left");
+    expect(w.keys()).toEqual(['hank']);
+    const leftKeys = w.diffs().flatMap((d) => (d.type === 'diff' ? d.leaves.map((m) => m.key) : []));
+    expect(leftKeys.sort()).toEqual(['gina', 'hank']); // hank's old meta only: hank never had no meta
+    expect(keysOf(await hub.presence('p:restart-instance'))).toEqual(['hank']);
+    back.leave();
+    w.subscription.unsubscribe();
+  });
+
   redisOnly('after a Redis restart, live entries come back (joins), nothing else', async () => {
     const h = await hub.track('p:restart', 'frank', { ok: true });
     await redis!.kill();

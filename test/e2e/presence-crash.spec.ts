@@ -157,7 +157,6 @@ describe('presence after kill -9 (two sample instances on one Redis)', () => {
         leftAt[transport] = Date.now() - killedAt;
       }),
     );
-    if (process.env.PRESENCE_DEBUG) console.log(leftAt);
     for (const [transport, ms] of Object.entries(leftAt)) expect(ms, `${transport}: leaves within 2 × TTL`).toBeLessThanOrEqual(2 * TTL_MS);
     for (const view of Object.values(views)) {
       expect(view.keys()).toEqual(survivors);

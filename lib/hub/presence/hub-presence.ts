@@ -40,6 +40,8 @@ export class HubPresence {
   private readonly instance = randomBytes(4).toString('hex');
   private seq = 0;
   private readonly local = new Map<string, LocalEntry>(); // `${topic}\n${ref}` → entry
+  /** Entries inside their grace window, by `${topic}\n${key}` (the latest one per key). */
+  private readonly leaving = new Map<string, LocalEntry>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -68,8 +70,9 @@ export class HubPresence {
     const json = this.serialize(meta);
     const owner = {};
     // The same key on this topic within its grace window: take the entry over (no leave, no join).
-    let entry = [...this.local.values()].find((e) => e.topic === topic && e.key === key && e.leaving);
+    let entry = this.leaving.get(`${topic}\n${key}`);
     if (entry) {
+      this.leaving.delete(`${topic}\n${key}`);
       clearTimeout(entry.leaving);
       entry.leaving = undefined;
       entry.owner = owner;
@@ -116,6 +119,7 @@ export class HubPresence {
     const entries = [...this.local.values()];
     for (const e of entries) clearTimeout(e.leaving);
     this.local.clear();
+    this.leaving.clear();
     if (this.store.ttlMs === undefined) {
       for (const e of entries) await this.remove(e).catch(() => undefined);
     } else if (entries.length > 0) {
@@ -169,8 +173,10 @@ export class HubPresence {
     if (entry.owner !== owner || entry.leaving || this.closed) return;
     const id = `${entry.topic}\n${entry.ref}`;
     if (!this.local.has(id)) return;
+    const byKey = `${entry.topic}\n${entry.key}`;
     const go = () => {
       if (this.local.get(id) !== entry || entry.owner !== owner) return;
+      if (this.leaving.get(byKey) === entry) this.leaving.delete(byKey);
       this.local.delete(id);
       this.remove(entry).catch((error: unknown) => this.warn('leave', error));
       if (this.local.size === 0) clearInterval(this.refreshTimer), (this.refreshTimer = undefined);
@@ -178,6 +184,7 @@ export class HubPresence {
     if (this.options.graceMs === 0) return go();
     entry.leaving = setTimeout(go, this.options.graceMs);
     entry.leaving.unref();
+    this.leaving.set(byKey, entry);
   }
 
   private async remove(entry: PresenceEntry): Promise<void> {

@@ -232,7 +232,7 @@ export class HubPresence {
   }
 
   private warn(what: string, error: unknown): void {
-    this.logger.debug?.(`Presence ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+    this.logger.warn(`Presence ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

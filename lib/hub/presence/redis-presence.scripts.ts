@@ -1,21 +1,26 @@
 /**
  * Lua scripts of the Redis presence store. Keys: `<prefix>pm:<topic>` (hash ref → `<key>\n<json>`)
  * and `<prefix>presence` (sorted set `<topic>\n<ref>` → expiry in ms, Redis' clock). Both expire
- * 3 × ttl after the last refresh, so nothing outlives the instances that use presence.
+ * 3 × ttl after the last refresh, so nothing outlives the instances that use presence; so do the
+ * diff topic's stream and watermark (`<prefix>t:<topic>:presence`, `<prefix>w:...`): when the
+ * entries are gone without leaves (every instance down that long), a client resuming its diffs
+ * gets a reset and then a fresh state, never a member list with ghosts.
  */
 
 /** `now` in ms from Redis' clock (one clock for every instance). */
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** KEYS: topic hash, index. ARGV: ref, value, member, ttlMs, maxMembers. 0 when the topic is full. */
+/**
+ * KEYS: topic hash, index, diff stream, diff watermark. ARGV: ref, value, member, ttlMs,
+ * maxMembers. 0 when the topic is full.
+ */
 export const PRESENCE_JOIN = `${NOW}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
 local ttl = tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], 3 * ttl)
-redis.call('PEXPIRE', KEYS[2], 3 * ttl)
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], 3 * ttl) end
 return 1`;
 
 /** KEYS: topic hash, index. ARGV: ref, value, member. The previous value, or false when the entry is gone. */
@@ -54,6 +59,8 @@ for i = 3, #ARGV, 3 do
     back[#back + 1] = ref
   end
   redis.call('PEXPIRE', hash, 3 * ttl)
+  redis.call('PEXPIRE', ARGV[2] .. 't:' .. topic .. ':presence', 3 * ttl)
+  redis.call('PEXPIRE', ARGV[2] .. 'w:' .. topic .. ':presence', 3 * ttl)
 end
 redis.call('PEXPIRE', KEYS[1], 3 * ttl)
 return back`;

@@ -43,7 +43,9 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async join(e: PresenceEntry, maxMembers: number): Promise<boolean> {
-    const added = await this.run(PRESENCE_JOIN, [this.hash(e.topic), this.index], [
+    const diffs = `${e.topic}:presence`;
+    const keys = [this.hash(e.topic), this.index, `${this.prefix}t:${diffs}`, `${this.prefix}w:${diffs}`];
+    const added = await this.run(PRESENCE_JOIN, keys, [
       e.ref,
       `${e.key}\n${e.json}`,
       `${e.topic}\n${e.ref}`,

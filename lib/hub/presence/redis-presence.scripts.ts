@@ -46,6 +46,7 @@ return value`;
 export const PRESENCE_REFRESH = `${NOW}
 local ttl = tonumber(ARGV[1])
 local back = {}
+local seen = {}
 for i = 3, #ARGV, 3 do
   local topic, ref = ARGV[i], ARGV[i + 1]
   local member = topic .. '\\n' .. ref
@@ -58,9 +59,12 @@ for i = 3, #ARGV, 3 do
     back[#back + 1] = topic
     back[#back + 1] = ref
   end
-  redis.call('PEXPIRE', hash, 3 * ttl)
-  redis.call('PEXPIRE', ARGV[2] .. 't:' .. topic .. ':presence', 3 * ttl)
-  redis.call('PEXPIRE', ARGV[2] .. 'w:' .. topic .. ':presence', 3 * ttl)
+  if not seen[topic] then
+    seen[topic] = true
+    redis.call('PEXPIRE', hash, 3 * ttl)
+    redis.call('PEXPIRE', ARGV[2] .. 't:' .. topic .. ':presence', 3 * ttl)
+    redis.call('PEXPIRE', ARGV[2] .. 'w:' .. topic .. ':presence', 3 * ttl)
+  end
 end
 redis.call('PEXPIRE', KEYS[1], 3 * ttl)
 return back`;

@@ -355,6 +355,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    */
   async track<M = unknown>(topic: string, key: string, meta: M, options: { signal?: AbortSignal } = {}): Promise<PresenceHandle<M>> {
     checkTopic(topic);
+    checkTopic(`${topic}${PRESENCE_SUFFIX}`);
     const presence = await this.presenceReady();
     try {
       return (await presence.track(topic, key, meta, options.signal)) as PresenceHandle<M>;

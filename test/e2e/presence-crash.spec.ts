@@ -5,8 +5,8 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { TestRedis } from '../harness/redis-server.js';
-import { startSample, type SampleProcess } from '../harness/sample-process.js';
-import { until } from '../harness/util.js';
+import { launchSample, type SampleProcess } from '../harness/sample-process.js';
+import { until, within } from '../harness/util.js';
 
 /**
  * Presence survives a crash (PROTOCOL.md §6.5): two sample processes on one Redis, MEMBERS chat
@@ -98,7 +98,9 @@ describe('presence after kill -9 (two sample instances on one Redis)', () => {
   beforeAll(async () => {
     redis = await TestRedis.start();
     const env = { REDIS_URL: redis.url, PRESENCE_TTL_MS: String(TTL_MS), PRESENCE_GRACE_MS: '300' };
-    [a, b] = await Promise.all([startSample(env), startSample(env)]);
+    // Two Nest processes booting at once on a busy machine: a generous deadline.
+    const start = () => within(launchSample(env).listening, 50_000, 'sample app listening');
+    [a, b] = await Promise.all([start(), start()]);
   }, 60_000);
   afterAll(async () => {
     for (const close of closers) close();

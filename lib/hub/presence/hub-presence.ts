@@ -76,7 +76,14 @@ export class HubPresence {
       clearTimeout(entry.leaving);
       entry.leaving = undefined;
       entry.owner = owner;
-      if (entry.json !== json) await this.change(entry, json);
+      if (entry.json !== json) {
+        try {
+          await this.change(entry, json);
+        } catch (error) {
+          this.leave(entry, owner); // not taken over after all: it leaves as it would have
+          throw error;
+        }
+      }
     } else {
       entry = { topic, key, json, ref: `${this.instance}.${(++this.seq).toString(36)}`, owner, leaving: undefined, windowStart: 0, updates: 0 };
       if (!(await this.store.join(entry, this.options.maxMembers))) {

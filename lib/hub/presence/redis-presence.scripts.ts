@@ -51,9 +51,8 @@ for i = 3, #ARGV, 3 do
   local topic, ref = ARGV[i], ARGV[i + 1]
   local member = topic .. '\\n' .. ref
   local hash = ARGV[2] .. 'pm:' .. topic
-  if redis.call('ZSCORE', KEYS[1], member) and redis.call('HEXISTS', hash, ref) == 1 then
-    redis.call('ZADD', KEYS[1], 'XX', now + ttl, member)
-  else
+  -- One command per live entry: CH counts the updated score; 0 means the entry is gone.
+  if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + ttl, member) == 0 then
     redis.call('HSET', hash, ref, ARGV[i + 2])
     redis.call('ZADD', KEYS[1], now + ttl, member)
     back[#back + 1] = topic

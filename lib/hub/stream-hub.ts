@@ -71,17 +71,21 @@ interface TopicState {
 
 /**
  * The fan-out hub: publish to topics, stream a topic's live events to any number of
- * subscribers on any transport, resume exactly after a last event id while it is in the
- * topic's history, and say so (a reset notice) when it is not.
+ * subscribers on any transport, replay its last events on a first join, resume exactly after
+ * a last event id while it is in the topic's history (and say so, with a reset notice, when it
+ * is not), and keep each topic's presence (who is connected, with join/leave diffs).
  *
  * Each topic has one upstream per instance however many subscribers; each published event
  * becomes one `StreamEvent` per instance, serialised once for every subscriber.
  *
  * ```ts
- * @Stream('chat') chat(@StreamParams('room') room: string, @LastEventId() last?: string) {
- *   return this.hub.stream(`chat:${room}`, { lastEventId: last });
+ * @Stream('chat') chat(@StreamParams('room') room: string, @LastEventId() last?: string, @StreamContext() call: StreamCall<User>) {
+ *   const topic = `chat:${room}`;
+ *   return this.hub.stream(topic, { lastEventId: last, history: 20 }).pipe(this.hub.withPresence(topic, call.user!.id, {}));
  * }
  * await this.hub.publish(`chat:${room}`, { from, text }); // → the event id
+ * await this.hub.history(`chat:${room}`, { limit: 20 });  // → StreamEvent[]
+ * await this.hub.presence(`chat:${room}`);                 // → [{ key, metas: [{ ref, meta }] }]
  * ```
  *
  * @publicApi
@@ -168,7 +172,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * Publishes `data` (serialised here, once) to `topic`. Resolves with the event id once it
    * is stored; rejects with `UNAVAILABLE` when the store cannot be reached (if the connection
    * drops mid-publish the outcome is unknown: the event may have been stored), `BAD_REQUEST`
-   * for a bad topic or data that is not JSON-serialisable.
+   * for a bad topic (1 to 200 of `A-Z a-z 0-9 : . _ ~ - /`; names ending in `:presence` are the
+   * hub's own) or data that is not JSON-serialisable. Subscribers get the event with this id,
+   * once, in publish order (PROTOCOL.md §6.4).
    */
   async publish<T = unknown>(topic: string, data: T): Promise<string> {
     checkTopic(topic);

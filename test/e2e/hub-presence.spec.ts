@@ -49,6 +49,16 @@ function redisClient(url: string): import('ioredis').Redis {
   return new Redis(url);
 }
 
+describe('presence options', () => {
+  it('are validated at startup, naming the option', async () => {
+    const { resolveLonglinkOptions } = await import('../../lib/core/longlink-options.js');
+    expect(resolveLonglinkOptions({}).hub.presence).toEqual({ ttlMs: 15_000, graceMs: 3000, maxMembers: 10_000, maxMetaBytes: 1024, maxUpdatesPerSecond: 10 });
+    expect(() => resolveLonglinkOptions({ hub: { presence: { ttlMs: 10 } } })).toThrow(/hub\.presence\.ttlMs/);
+    expect(() => resolveLonglinkOptions({ hub: { presence: { graceMs: -1 } } })).toThrow(/hub\.presence\.graceMs/);
+    expect(() => resolveLonglinkOptions({ hub: { presence: { nope: 1 } as never } })).toThrow(/hub\.presence\.nope/);
+  });
+});
+
 const keysOf = (members: PresenceMember[]) => members.map((m) => m.key).sort();
 
 describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {

@@ -197,13 +197,21 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
   });
 
   redisOnly('after a Redis restart, live entries come back (joins), nothing else', async () => {
+    const w = watch(hub, 'p:restart');
+    await until(() => w.events.length === 1, 3000, 'state');
     const h = await hub.track('p:restart', 'frank', { ok: true });
+    await until(() => w.keys().join() === 'frank', 3000, 'join');
     await redis!.kill();
     await redis!.run();
     await until(() => hub.connected, 5000, 'reconnected');
     let members: PresenceMember[] = [];
     await poll(async () => (members = await hub.presence('p:restart').catch(() => [])).length === 1, 3000, 'entry back');
     expect(members).toEqual([{ key: 'frank', metas: [{ ref: h.ref, meta: { ok: true } }] }]);
+    // The watcher: a reset (the history was lost), a fresh state, frank still there.
+    await until(() => w.events.some((e) => e.kind === 'reset'), 5000, 'reset');
+    await until(() => w.keys().join() === 'frank' && w.events.at(-1)!.kind === 'data', 5000, 'state after the reset');
+    expect(w.events.slice(w.events.findIndex((e) => e.kind === 'reset') + 1)[0]!.data).toMatchObject({ type: 'state' });
     h.leave();
+    w.subscription.unsubscribe();
   });
 });

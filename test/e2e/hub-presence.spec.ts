@@ -154,6 +154,11 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
   it('limits: members per topic, meta size, update rate, keys; the diff topic is reserved', async () => {
     const handles = await Promise.all(['a', 'b', 'c'].map((k) => hub.track('p:full', k, {})));
     await expect(hub.track('p:full', 'd', {})).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    // Through the operator: the stream errors with the same code.
+    const refused = await new Promise<unknown>((resolve) =>
+      hub.stream('p:full').pipe(hub.withPresence('p:full', 'd', {})).subscribe({ error: resolve }),
+    );
+    expect(refused).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
     await expect(hub.track('p:big', 'k', { pad: 'x'.repeat(100) })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
     await expect(hub.track('p:big', 'bad\nkey', {})).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(hub.track('p:big', 'k', 1n)).rejects.toMatchObject({ code: 'BAD_REQUEST' });

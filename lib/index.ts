@@ -55,9 +55,17 @@ export type { StreamHandle } from './core/pipe-to-writer.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
 export type { WsUpgradeRequest } from './transports/ws/ws.upgrade-request.js';
 export { GrpcTransport, LONGLINK_GRPC_SERVICE } from './transports/grpc/grpc.transport.js';
-export { StreamHub, HUB_ADAPTER, type HubResetReason } from './hub/stream-hub.js';
+export { StreamHub, HUB_ADAPTER, type HubResetReason, type HubStreamOptions } from './hub/stream-hub.js';
 export type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from './hub/hub-adapter.interface.js';
 export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
 export { RedisHubAdapter, type RedisHubAdapterOptions } from './hub/adapters/redis.hub-adapter.js';
 export { formatHubEventId, parseHubEventId } from './hub/hub-event-id.js';
 export { LonglinkAsyncApiModule, type AsyncApiServeOptions } from './asyncapi/asyncapi.module.js';
+export type {
+  PresenceEvent,
+  PresenceHandle,
+  PresenceMember,
+  PresenceMeta,
+  PresenceOptions,
+} from './hub/presence/presence.interface.js';
+export type { PresenceEntry, PresenceStore } from './hub/presence/presence-store.interface.js';

@@ -82,3 +82,13 @@ export const DEFAULT_HUB_TOPIC_TTL_MS = 0;
 export const DEFAULT_HUB_MAX_TOPICS = 10_000;
 /** 128 MiB: heap bytes the in-memory hub's history may take (`hub.maxHistoryBytes`). */
 export const DEFAULT_HUB_MAX_HISTORY_BYTES = 128 * 1024 * 1024;
+/** `hub.presence.ttlMs`: a presence entry's time to live on Redis, refreshed by its instance every third of it. */
+export const DEFAULT_PRESENCE_TTL_MS = 15_000;
+/** `hub.presence.graceMs`: how long a member who left stays listed, so a reconnect does not flap. */
+export const DEFAULT_PRESENCE_GRACE_MS = 3000;
+/** `hub.presence.maxMembers`: entries per topic. */
+export const DEFAULT_PRESENCE_MAX_MEMBERS = 10_000;
+/** `hub.presence.maxMetaBytes`: a meta's JSON size. */
+export const DEFAULT_PRESENCE_MAX_META_BYTES = 1024;
+/** `hub.presence.maxUpdatesPerSecond`: meta updates per subscription. */
+export const DEFAULT_PRESENCE_MAX_UPDATES_PER_SECOND = 10;

@@ -41,7 +41,14 @@ function generatedFile(name: string): string {
           healthFollowsHub: !!process.env.REDIS_URL,
         },
         // REDIS_URL set: chat rooms are shared by every instance on that Redis.
-        hub: process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {},
+        hub: {
+          ...(process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {}),
+          // Presence in chat rooms: TTL (Redis) and grace window, from the env when set.
+          presence: {
+            ...(process.env.PRESENCE_TTL_MS ? { ttlMs: Number(process.env.PRESENCE_TTL_MS) } : {}),
+            graceMs: process.env.PRESENCE_GRACE_MS ? Number(process.env.PRESENCE_GRACE_MS) : 2000,
+          },
+        },
         // Deploy hand-over: clients are told to come back spread over SHUTDOWN_SPREAD_MS (default 5 s).
         shutdown: {
           ...(process.env.SHUTDOWN_SPREAD_MS ? { spreadMs: Number(process.env.SHUTDOWN_SPREAD_MS) } : {}),

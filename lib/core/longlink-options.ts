@@ -47,7 +47,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
     fail('tickets.store', 'an object with consume(id, expiresAt)', typeof tickets.store);
   }
-  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes']);
+  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence']);
+  const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
   }
@@ -102,6 +103,13 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, D.DEFAULT_HUB_TOPIC_TTL_MS, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, D.DEFAULT_HUB_MAX_TOPICS, 1),
       maxHistoryBytes: int('hub.maxHistoryBytes', hub.maxHistoryBytes, D.DEFAULT_HUB_MAX_HISTORY_BYTES, 1024),
+      presence: {
+        ttlMs: int('hub.presence.ttlMs', presence.ttlMs, D.DEFAULT_PRESENCE_TTL_MS, 100),
+        graceMs: int('hub.presence.graceMs', presence.graceMs, D.DEFAULT_PRESENCE_GRACE_MS, 0),
+        maxMembers: int('hub.presence.maxMembers', presence.maxMembers, D.DEFAULT_PRESENCE_MAX_MEMBERS, 1),
+        maxMetaBytes: int('hub.presence.maxMetaBytes', presence.maxMetaBytes, D.DEFAULT_PRESENCE_MAX_META_BYTES, 2),
+        maxUpdatesPerSecond: int('hub.presence.maxUpdatesPerSecond', presence.maxUpdatesPerSecond, D.DEFAULT_PRESENCE_MAX_UPDATES_PER_SECOND, 1),
+      },
     },
     metrics: {
       enabled: metrics.enabled === undefined ? undefined : bool('metrics.enabled', metrics.enabled, true),

@@ -1,3 +1,5 @@
+import type { PresenceStore } from './presence/presence-store.interface.js';
+
 /** One stored event of a topic, as an adapter keeps it. */
 export interface HubRecord {
   /** Position in the topic's history, comparable with the adapter's `compare()`. */
@@ -47,6 +49,11 @@ export interface HubAdapter {
   publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }>;
   /** Records after `position` (exclusive), or a gap. */
   history(topic: string, position: string): Promise<HubHistory>;
+  /**
+   * A topic's newest records, up to `limit` (at most the history size), oldest first, with
+   * the store's epoch, read at once.
+   */
+  recent(topic: string, limit: number): Promise<{ epoch: string; records: HubRecord[] }>;
   /** Position of the newest record of a topic, if any. */
   latest(topic: string): Promise<string | undefined>;
   /** Starts delivering `topic`'s publishes to `events.message`. */
@@ -57,6 +64,11 @@ export interface HubAdapter {
   /** Whether `position` is well formed for this adapter. */
   isPosition(position: string): boolean;
   close(): Promise<void>;
+  /**
+   * Where presence entries are kept, with entries expiring `ttlMs` after their last refresh.
+   * Absent: in this process's memory (one instance).
+   */
+  presenceStore?(ttlMs: number): PresenceStore;
   /** Checks that the store answers (health checks); rejects if it does not. Absent: always reachable (in memory). */
   ping?(): Promise<void>;
 }

@@ -1,7 +1,12 @@
 import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { holdOpenUntil } from '../core/open-barrier.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs';
+import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
+import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
+import { HubPresence } from './presence/hub-presence.js';
+import { InMemoryPresenceStore } from './presence/in-memory.presence-store.js';
+import type { PresenceEvent, PresenceHandle, PresenceMember, PresenceOptions } from './presence/presence.interface.js';
 import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
 import { excerpt } from '../errors/error-bounds.js';
@@ -14,10 +19,34 @@ import { HUB_ADAPTER } from '../longlink.tokens.js';
 /** The hub adapter's token, also named from here (longlink.tokens.ts holds every token). */
 export { HUB_ADAPTER };
 
+/** Options of {@link StreamHub.stream}. */
+export interface HubStreamOptions {
+  /** The last event id the client got (a reconnect): resume after it. */
+  lastEventId?: string;
+  /**
+   * On a first subscribe (no `lastEventId`): replay up to this many of the topic's newest
+   * events before live ones (at most `hub.historySize`). Default 0.
+   */
+  history?: number;
+}
+
+/** Reads a presence stream's `state`: its data, and the newest diff's position when read. */
+type Snapshot = () => Promise<{ epoch: string; position: string | undefined; data: unknown }>;
+
 /** Why a subscriber got a reset notice. */
 export type HubResetReason = 'too-old' | 'unknown' | 'other-epoch' | 'history-lost';
 
 const TOPIC = /^[A-Za-z0-9:._~\-/]{1,200}$/;
+/** A topic's presence diffs are published to `<topic>:presence` (reserved: `publish()` refuses it). */
+const PRESENCE_SUFFIX = ':presence';
+/** Presence defaults (`hub.presence`). */
+export const PRESENCE_DEFAULTS: Required<PresenceOptions> = {
+  ttlMs: 15_000,
+  graceMs: 3000,
+  maxMembers: 10_000,
+  maxMetaBytes: 1024,
+  maxUpdatesPerSecond: 10,
+};
 /** Attempts to catch up after a reconnect before giving up with a reset. */
 const CATCH_UP_ATTEMPTS = 10;
 const CATCH_UP_RETRY_MS = 300;
@@ -43,17 +72,21 @@ interface TopicState {
 
 /**
  * The fan-out hub: publish to topics, stream a topic's live events to any number of
- * subscribers on any transport, resume exactly after a last event id while it is in the
- * topic's history, and say so (a reset notice) when it is not.
+ * subscribers on any transport, replay its last events on a first join, resume exactly after
+ * a last event id while it is in the topic's history (and say so, with a reset notice, when it
+ * is not), and keep each topic's presence (who is connected, with join/leave diffs).
  *
  * Each topic has one upstream per instance however many subscribers; each published event
  * becomes one `StreamEvent` per instance, serialised once for every subscriber.
  *
  * ```ts
- * @Stream('chat') chat(@StreamParams('room') room: string, @LastEventId() last?: string) {
- *   return this.hub.stream(`chat:${room}`, { lastEventId: last });
+ * @Stream('chat') chat(@StreamParams('room') room: string, @LastEventId() last?: string, @StreamContext() call: StreamCall<User>) {
+ *   const topic = `chat:${room}`;
+ *   return this.hub.stream(topic, { lastEventId: last, history: 20 }).pipe(this.hub.withPresence(topic, call.user!.id, {}));
  * }
  * await this.hub.publish(`chat:${room}`, { from, text }); // → the event id
+ * await this.hub.history(`chat:${room}`, { limit: 20 });  // → StreamEvent[]
+ * await this.hub.presence(`chat:${room}`);                 // → [{ key, metas: [{ ref, meta }] }]
  * ```
  *
  * @publicApi
@@ -80,6 +113,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(HUB_ADAPTER) private readonly adapter: HubAdapter,
     @Optional() private readonly metrics?: LonglinkMetrics,
+    @Optional() @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options?: ResolvedLonglinkOptions,
   ) {
     const name = adapter.constructor.name;
     this.adapterName = name === 'RedisHubAdapter' ? 'redis' : name === 'InMemoryHubAdapter' ? 'memory' : name;
@@ -131,6 +165,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.presenceState?.close();
     await this.adapter.close();
   }
 
@@ -138,10 +173,19 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * Publishes `data` (serialised here, once) to `topic`. Resolves with the event id once it
    * is stored; rejects with `UNAVAILABLE` when the store cannot be reached (if the connection
    * drops mid-publish the outcome is unknown: the event may have been stored), `BAD_REQUEST`
-   * for a bad topic or data that is not JSON-serialisable.
+   * for a bad topic (1 to 200 of `A-Z a-z 0-9 : . _ ~ - /`; names ending in `:presence` are the
+   * hub's own) or data that is not JSON-serialisable. Subscribers get the event with this id,
+   * once, in publish order (PROTOCOL.md §6.4).
    */
   async publish<T = unknown>(topic: string, data: T): Promise<string> {
     checkTopic(topic);
+    if (topic.endsWith(PRESENCE_SUFFIX)) {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
+    }
+    return this.append(topic, data);
+  }
+
+  private async append(topic: string, data: unknown): Promise<string> {
     let json: string;
     try {
       json = JSON.stringify(data) ?? 'null';
@@ -163,22 +207,60 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * A topic's events: first those after `lastEventId` (if it is in the history), then live
-   * ones, with no gap or duplicate between them. If `lastEventId` cannot be resumed from, a
-   * reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
-   * event id) comes first. Errors with `UNAVAILABLE` when the store cannot be reached.
+   * A topic's events as an Observable, for a `@Stream()` handler to return (or to pipe).
+   *
+   * - With `lastEventId` (a reconnect): first the events after it, if it is in the history,
+   *   then live ones, with no gap or duplicate between them. If it cannot be resumed from, a
+   *   reset notice (`StreamEvent` of kind `'reset'`, data `{ reason }`, id the topic's newest
+   *   event id) comes first.
+   * - Without it, `history: n` (a first join) replays the topic's last `n` events (at most
+   *   `hub.historySize`), then live ones: exact, also when publishes race the subscribe.
+   * - Neither: live events only.
+   *
+   * The subscription counts as open (SSE head, the testing kit's `subscribe()`) once the
+   * topic is live and the history is read. Errors with `UNAVAILABLE` when the store cannot be
+   * reached, `BAD_REQUEST` for a bad topic or `history`.
    */
-  stream<T = unknown>(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent<T>> {
+  stream<T = unknown>(topic: string, options: HubStreamOptions = {}): Observable<StreamEvent<T>> {
+    const history = options.history ?? 0;
+    if (!Number.isSafeInteger(history) || history < 0) {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'history must be a non-negative integer');
+    }
     checkTopic(topic);
     // The data is what publishers sent: `T` is the caller's word for it, not checked at run time.
+    return this.open(topic, options.lastEventId, history, undefined) as Observable<StreamEvent<T>>;
+  }
+
+  /**
+   * A topic's events after `lastEventId`, or its last `history` ones, then live ones. With
+   * `snapshot` (presence streams), a `state` event replaces the history: first when there is
+   * no `lastEventId`, and again after every reset notice; events it already covers are skipped.
+   */
+  private open(topic: string, lastEventId: string | undefined, history: number, snapshot: Snapshot | undefined): Observable<StreamEvent> {
     return new Observable<StreamEvent>((subscriber) => {
       let last: string | undefined; // position of the last event this subscriber got
       let generation = 0; // bumped by every reset: a replay in progress stops
       let buffered: { event: StreamEvent; position: string }[] | undefined = [];
+      let initial = true;
+      let needSnapshot = snapshot !== undefined && lastEventId === undefined;
       const emit = (event: StreamEvent, position: string) => {
         if (last !== undefined && this.adapter.compare(position, last) <= 0) return; // seen already
         last = position;
         subscriber.next(event);
+      };
+      const flush = () => {
+        // Live events that arrived meanwhile: emit() drops those already sent or covered.
+        const pending = buffered ?? [];
+        buffered = undefined;
+        for (const { event, position } of pending) emit(event, position);
+      };
+      const takeSnapshot = async (start: number): Promise<void> => {
+        const taken = await snapshot!();
+        this.observeEpoch(taken.epoch);
+        if (generation !== start || subscriber.closed) return;
+        const id = taken.position === undefined ? undefined : formatHubEventId(taken.epoch, taken.position);
+        subscriber.next(new StreamEvent(taken.data, id));
+        if (taken.position !== undefined && (last === undefined || this.adapter.compare(taken.position, last) > 0)) last = taken.position;
       };
       const listener: Listener = {
         deliver: (event, position) => (buffered ? buffered.push({ event, position }) : emit(event, position)),
@@ -187,6 +269,15 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
           last = position;
           if (buffered) buffered = [];
           subscriber.next(resetEvent(reason, id));
+          if (!snapshot) return;
+          needSnapshot = true;
+          if (initial) return; // the opening flow takes it
+          buffered ??= [];
+          const start = generation;
+          takeSnapshot(start).then(
+            () => generation === start && !subscriber.closed && flush(),
+            (error: unknown) => subscriber.closed || subscriber.error(this.unavailable(error, `presence of "${topic}"`)),
+          );
         },
       };
       const state = this.acquire(topic, listener);
@@ -196,15 +287,28 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         // A new subscriber is refused while live delivery is down (it would wait for the
         // store's return); those already streaming stay and catch up, or get a reset.
         if (this.offline) throw new Error('live delivery is down');
-        if (options.lastEventId !== undefined) {
+        if (lastEventId !== undefined) {
           const start = generation;
-          await this.replay(topic, options.lastEventId, subscriber, emit, listener, () => generation === start);
+          await this.replay(topic, lastEventId, subscriber, emit, listener, () => generation === start);
+        } else if (history > 0) {
+          const start = generation;
+          const recent = await this.adapter.recent(topic, history);
+          this.observeEpoch(recent.epoch);
+          // A reset meanwhile (the store lost its data) makes these records stale.
+          if (generation === start && !subscriber.closed) {
+            for (const record of recent.records) {
+              const event = this.toEvent(record, recent.epoch);
+              if (event) emit(event, record.position);
+            }
+          }
+        }
+        while (needSnapshot && !subscriber.closed) {
+          needSnapshot = false;
+          await takeSnapshot(generation);
         }
         if (subscriber.closed) return;
-        // Live events that arrived meanwhile: emit() drops those the replay already sent.
-        const pending = buffered ?? [];
-        buffered = undefined;
-        for (const { event, position } of pending) emit(event, position);
+        initial = false;
+        flush();
       })();
       // The subscription counts as held once the topic is live here: an event published
       // after that is delivered (the SSE head and the testing kit's subscribe() wait for it).
@@ -216,7 +320,130 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         subscriber.error(exception);
       });
       return () => this.release(topic, listener);
-    }) as Observable<StreamEvent<T>>;
+    });
+  }
+
+  /**
+   * A topic's last `limit` events (at most `hub.historySize`; all it keeps when omitted),
+   * oldest first, for ordinary routes (e.g. a page's first render). Ids are the same as the
+   * stream's, so a client can go on with `stream(topic, { lastEventId: events.at(-1)?.id })`.
+   * Rejects with `UNAVAILABLE` when the store cannot be reached, `BAD_REQUEST` for a bad topic
+   * or limit.
+   */
+  async history<T = unknown>(topic: string, options: { limit?: number } = {}): Promise<StreamEvent<T>[]> {
+    checkTopic(topic);
+    const limit = options.limit ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'limit must be a non-negative integer');
+    }
+    await this.start();
+    try {
+      const { epoch, records } = await this.adapter.recent(topic, limit);
+      this.observeEpoch(epoch);
+      const events: StreamEvent<T>[] = [];
+      for (const record of records) {
+        const event = this.toEvent(record, epoch);
+        if (event) events.push(event as StreamEvent<T>);
+      }
+      return events;
+    } catch (error) {
+      throw this.unavailable(error, `history of "${topic}"`);
+    }
+  }
+
+  /**
+   * Tracks a connection in `topic`'s presence under `key` (e.g. the user id from `call.user`)
+   * with `meta` (any JSON, e.g. `{ device, typing }`) until `signal` aborts (pass the
+   * `StreamCall`'s) or the handle's `leave()`; then it leaves after `hub.presence.graceMs`. The
+   * same key on several connections is one member with several metas. Joins, updates and leaves
+   * are broadcast as diffs on the presence stream. Rejects with `RESOURCE_EXHAUSTED` past
+   * `maxMembers` or `maxMetaBytes`, `BAD_REQUEST` for a bad topic, key or meta, `UNAVAILABLE`
+   * when the store cannot be reached. Handlers usually use {@link StreamHub.withPresence}.
+   */
+  async track<M = unknown>(topic: string, key: string, meta: M, options: { signal?: AbortSignal } = {}): Promise<PresenceHandle<M>> {
+    checkTopic(topic);
+    checkTopic(`${topic}${PRESENCE_SUFFIX}`);
+    const presence = await this.presenceReady();
+    try {
+      return (await presence.track(topic, key, meta, options.signal)) as PresenceHandle<M>;
+    } catch (error) {
+      throw this.unavailable(error, `presence in "${topic}"`);
+    }
+  }
+
+  /**
+   * An operator for a `@Stream()` handler: tracks the subscription in `topic`'s presence while
+   * it lasts (see {@link StreamHub.track}); `onTracked` gets the handle (to `update()` the meta).
+   * The call counts as open once the entry is stored; a refusal (limits) errors the stream.
+   *
+   * ```ts
+   * return this.hub.stream(topic, { history: 20 }).pipe(this.hub.withPresence(topic, call.user.id, { device }));
+   * ```
+   */
+  withPresence<E, M = unknown>(topic: string, key: string, meta: M, onTracked?: (handle: PresenceHandle<M>) => void): MonoTypeOperatorFunction<E> {
+    return (source) =>
+      new Observable<E>((subscriber) => {
+        const controller = new AbortController();
+        const tracked = this.track(topic, key, meta, { signal: controller.signal });
+        holdOpenUntil(tracked);
+        tracked.then(
+          (handle) => onTracked?.(handle),
+          (error: unknown) => subscriber.closed || subscriber.error(error),
+        );
+        const subscription = source.subscribe(subscriber);
+        return () => {
+          controller.abort();
+          subscription.unsubscribe();
+        };
+      });
+  }
+
+  /**
+   * `topic`'s presence now: its members, each a key with one meta per tracked connection.
+   * Rejects with `UNAVAILABLE` when the store cannot be reached.
+   */
+  async presence<M = unknown>(topic: string): Promise<PresenceMember<M>[]> {
+    checkTopic(topic);
+    const presence = await this.presenceReady();
+    try {
+      return (await presence.list(topic)) as PresenceMember<M>[];
+    } catch (error) {
+      throw this.unavailable(error, `presence of "${topic}"`);
+    }
+  }
+
+  /**
+   * `topic`'s presence as a stream (PROTOCOL.md §6.5): a `state` event (the member list), then
+   * `diff` events (joins and leaves, by ref). Resumable like any hub topic: with `lastEventId`
+   * it continues with the diffs after it; after any reset notice a fresh `state` follows.
+   */
+  presenceStream<M = unknown>(topic: string, options: { lastEventId?: string } = {}): Observable<StreamEvent<PresenceEvent<M>>> {
+    checkTopic(topic);
+    const diffs = `${topic}${PRESENCE_SUFFIX}`;
+    checkTopic(diffs);
+    return this.open(diffs, options.lastEventId, 0, async () => {
+      const presence = await this.presenceReady();
+      // The newest diff first, then the members: a diff the list does not show is newer (PROTOCOL.md §6.5).
+      const { epoch, records } = await this.adapter.recent(diffs, 1);
+      const members = await presence.list(topic);
+      return { epoch, position: records[0]?.position, data: { type: 'state', members } satisfies PresenceEvent };
+    }) as Observable<StreamEvent<PresenceEvent<M>>>;
+  }
+
+  private presenceState: HubPresence | undefined;
+
+  private async presenceReady(): Promise<HubPresence> {
+    await this.start();
+    return this.presenceOf();
+  }
+
+  private presenceOf(): HubPresence {
+    if (!this.presenceState) {
+      const options = { ...PRESENCE_DEFAULTS, ...this.options?.hub.presence };
+      const store = this.adapter.presenceStore?.(options.ttlMs) ?? new InMemoryPresenceStore();
+      this.presenceState = new HubPresence(store, (topic, event) => this.append(`${topic}${PRESENCE_SUFFIX}`, event), options, this.logger);
+    }
+    return this.presenceState;
   }
 
   private async replay(
@@ -265,6 +492,10 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         },
       })
       .then(() => this.confirmEpoch())
+      .then(() => {
+        // Entries of an instance that is gone are swept even before this one uses presence.
+        if (this.adapter.presenceStore) void this.presenceOf().start();
+      })
       .catch((error: unknown) => {
         this.started = undefined; // try again next time
         throw error;

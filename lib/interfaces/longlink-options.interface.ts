@@ -1,3 +1,4 @@
+import type { PresenceOptions } from '../hub/presence/presence.interface.js';
 import type { CanActivate, Type } from '@nestjs/common';
 import type { TransportName } from '../protocol/transport-name.js';
 import type { StreamTicketOptions, StreamTicketStore } from './stream-ticket.interface.js';
@@ -165,6 +166,8 @@ export interface HubOptions {
    * oldest events are dropped first (a resume past them gets a reset). Default 134217728 (128 MiB).
    */
   maxHistoryBytes?: number;
+  /** Presence (`hub.track`, `hub.presence`, `hub.presenceStream`): TTL, grace window, limits. */
+  presence?: PresenceOptions;
 }
 
 /**
@@ -263,7 +266,7 @@ export interface ResolvedLonglinkOptions {
   ws: ResolvedWsOptions | undefined;
   /** `undefined` when the gRPC transport is off. */
   grpc: ResolvedGrpcOptions | undefined;
-  hub: Required<Omit<HubOptions, 'redis'>> & Pick<HubOptions, 'redis'>;
+  hub: Required<Omit<HubOptions, 'redis' | 'presence'>> & Pick<HubOptions, 'redis'> & { presence: Required<PresenceOptions> };
   tickets: { ttlMs: number; secret?: string | Buffer; store?: StreamTicketStore };
   shutdown: Required<ShutdownOptions>;
   metrics: MetricsOptions;

@@ -1,9 +1,10 @@
-import { BadRequestException, Body, Controller, Inject, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
   EMPTY,
   Observable,
   ReplaySubject,
   concat,
+  finalize,
   map,
   of,
   range,
@@ -13,7 +14,6 @@ import {
   timer,
 } from 'rxjs';
 import {
-  HUB_ADAPTER,
   LastEventId,
   Stream,
   StreamErrorCode,
@@ -21,14 +21,12 @@ import {
   StreamHub,
   StreamParams,
   StreamTicketService,
-  formatHubEventId,
   tracked,
 } from '../../lib/index.js';
-import type { HubAdapter } from '../../lib/index.js';
-import type { StreamEvent } from '../../lib/index.js';
+import type { PresenceEvent, PresenceHandle, StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import type { ChatEntry } from './demo.events.js';
-import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams } from './demo.params.js';
+import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams, PresenceParams, TypingMessage } from './demo.params.js';
 import { Ticker } from './ticker.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
@@ -43,11 +41,12 @@ export class DemoController {
   clockUpstreams = 0;
 
   private readonly ticker = new Ticker();
+  /** This instance's presence handles of chat subscriptions, by `room\nname`. */
+  private readonly present = new Map<string, Set<PresenceHandle<{ typing: boolean }>>>();
 
   constructor(
     private readonly hub: StreamHub,
     private readonly tickets: StreamTicketService,
-    @Inject(HUB_ADAPTER) private readonly adapter: HubAdapter,
   ) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
@@ -104,34 +103,47 @@ export class DemoController {
   }
 
   /**
-   * A chat room: the room's hub topic, resumable. With REDIS_URL, rooms are shared by every
-   * instance of the sample.
+   * A chat room: the room's hub topic, resumable; `history=N` on a first subscribe replays the
+   * room's last N messages first; `name=` shows the subscription in the room's presence
+   * (`demo/presence`) while it lasts. With REDIS_URL, rooms are shared by every instance.
    */
   @Stream('chat')
-  chat(@StreamParams(params) { room, history }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<ChatEntry>> {
+  chat(@StreamParams(params) { room, history, name }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<ChatEntry>> {
     const topic = `chat:${room}`;
-    if (lastEventId !== undefined || !history) return this.hub.stream<ChatEntry>(topic, { lastEventId });
-    // History on first load: resume from just before the room's last `history` messages.
-    return new Observable<StreamEvent<ChatEntry>>((subscriber) => {
-      let inner: { unsubscribe(): void } | undefined;
-      let closed = false;
-      void this.recentStart(topic, history).then((from) => {
-        if (!closed) inner = this.hub.stream<ChatEntry>(topic, { lastEventId: from }).subscribe(subscriber);
-      }, (error: unknown) => subscriber.error(error));
-      return () => {
-        closed = true;
-        inner?.unsubscribe();
-      };
-    });
+    const messages = this.hub.stream<ChatEntry>(topic, { lastEventId, history });
+    if (name === undefined) return messages;
+    // Typing indicators (`POST /demo/chat/:room/typing`) update this subscription's meta.
+    const id = `${room}\n${name}`;
+    let handle: PresenceHandle<{ typing: boolean }> | undefined;
+    let ended = false;
+    return messages.pipe(
+      this.hub.withPresence(topic, name, { typing: false }, (tracked) => {
+        if (ended) return;
+        handle = tracked;
+        let handles = this.present.get(id);
+        if (!handles) this.present.set(id, (handles = new Set()));
+        handles.add(tracked);
+      }),
+      finalize(() => {
+        ended = true;
+        const handles = this.present.get(id);
+        if (handle && handles?.delete(handle) && handles.size === 0) this.present.delete(id);
+      }),
+    );
   }
 
-  /** The event id just before a room's last `count` messages (`undefined`: live only). */
-  private async recentStart(topic: string, count: number): Promise<string | undefined> {
-    const origin = this.adapter.isPosition('0') ? '0' : '0-0'; // before any position (in memory / Redis)
-    const history = await this.adapter.history(topic, origin);
-    if (history.kind !== 'complete' || history.records.length === 0) return undefined;
-    const start = history.records.length > count ? history.records[history.records.length - count - 1]!.position : origin;
-    return formatHubEventId(history.epoch, start);
+  /** Who is in a chat room: a `state` event, then join/leave diffs (PROTOCOL.md §6.5); resumable. */
+  @Stream('presence')
+  presence(@StreamParams(params) { room }: PresenceParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<PresenceEvent>> {
+    return this.hub.presenceStream(`chat:${room}`, { lastEventId });
+  }
+
+  /** Typing on/off for `from`'s subscriptions to a room on this instance: 201 `{ updated }`. */
+  @Post('chat/:room/typing')
+  async typing(@Param('room') room: string, @Body(params) { from, typing }: TypingMessage): Promise<{ updated: number }> {
+    const handles = [...(this.present.get(`${room}\n${from}`) ?? [])];
+    await Promise.all(handles.map((h) => h.update({ typing })));
+    return { updated: handles.length };
   }
 
   /** A random walk, 20 values per second (`{ t, v }`, id a sequence number); resumes from a short history. */

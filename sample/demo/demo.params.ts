@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsInt, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 /**
  * Accepts integers and integer strings (query-string values), nothing else: "1.5", "1e3",
@@ -51,6 +51,29 @@ export class ChatParams {
   @Min(0)
   @Max(100)
   history: number = 0;
+
+  /** Set: the subscription is shown in the room's presence under this name while it lasts. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 64)
+  name?: string;
+}
+
+/** Params of `demo/presence`. */
+export class PresenceParams {
+  @IsString()
+  @Matches(/^[a-z0-9-]{1,64}$/, { message: 'room must be 1 to 64 of a-z, 0-9 and -' })
+  room!: string;
+}
+
+/** Body of `POST /demo/chat/:room/typing`. */
+export class TypingMessage {
+  @IsString()
+  @Length(1, 64)
+  from!: string;
+
+  @IsBoolean()
+  typing!: boolean;
 }
 
 /** Body of `POST /demo/chat/:room`. */

@@ -30,7 +30,7 @@ async function fetchTicket() {
   return (await response.json()).ticket;
 }
 // For the curious (and the page's tests): everything each panel received.
-const demo = (/** @type {any} */ (window).demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [] });
+const demo = (/** @type {any} */ (window).demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [], online: [], typing: [] });
 
 // Connection panel
 $('conn-choice').textContent = choice;
@@ -75,7 +75,10 @@ const line = (text, notice) => {
   $('chat-log').append(li);
   $('chat-log').scrollTop = $('chat-log').scrollHeight;
 };
-client.events('demo/chat', { room, history: 20 }).subscribe((e) => {
+// This page's name in the room's presence (?name=, or a random guest name).
+const me = query.get('name') || `guest-${Math.random().toString(36).slice(2, 6)}`;
+if (query.get('name')) $('chat-from').value = me;
+client.events('demo/chat', { room, history: 20, name: me }).subscribe((e) => {
   if (e.type === 'reset') {
     demo.resets.push(e.reason);
     return line(`— some messages could not be recovered (${e.reason}) —`, true);
@@ -83,8 +86,51 @@ client.events('demo/chat', { room, history: 20 }).subscribe((e) => {
   demo.chat.push(e.id);
   line(`${e.data.from}: ${e.data.text}`);
 });
+
+// demo/presence: who is online and who is typing. A `state` replaces the list; a diff removes
+// its leaves' refs, then adds its joins' refs (an update is both, with the same ref).
+const metas = new Map(); // ref → { key, meta }
+const renderOnline = () => {
+  const online = new Set();
+  const typing = new Set();
+  for (const { key, meta } of metas.values()) {
+    online.add(key);
+    if (meta && meta.typing) typing.add(key);
+  }
+  demo.online = [...online].sort();
+  demo.typing = [...typing].sort();
+  $('chat-online').textContent = demo.online.length
+    ? `online: ${demo.online.map((k) => (typing.has(k) ? `${k} (typing…)` : k)).join(', ')}`
+    : 'online: nobody';
+};
+client.events('demo/presence', { room }).subscribe((e) => {
+  if (e.type === 'reset') return; // a fresh state follows
+  const d = e.data;
+  if (d.type === 'state') metas.clear();
+  for (const m of d.type === 'state' ? [] : d.leaves) for (const x of m.metas) metas.delete(x.ref);
+  for (const m of d.type === 'state' ? d.members : d.joins) for (const x of m.metas) metas.set(x.ref, { key: m.key, meta: x.meta });
+  renderOnline();
+});
+
+// Typing: on while keys are pressed, off 2 s after the last one (or when the message is sent).
+let typing = false;
+let typingTimer;
+const setTyping = (on) => {
+  clearTimeout(typingTimer);
+  if (on) typingTimer = setTimeout(() => setTyping(false), 2000);
+  if (on === typing) return;
+  typing = on;
+  void fetch(`/demo/chat/${encodeURIComponent(room)}/typing`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ from: me, typing: on }),
+  }).catch(() => undefined);
+};
+$('chat-text').addEventListener('input', () => setTyping(true));
+
 $('chat-form').addEventListener('submit', async (event) => {
   event.preventDefault();
+  setTyping(false);
   const response = await fetch(`/demo/chat/${encodeURIComponent(room)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -101,6 +101,32 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     for (const p of [a, b, c]) await p.close();
   });
 
+  it('chat shows who is online and who is typing; a closed page leaves, a reopened one joins and gets the history', async () => {
+    const room = `presence-${Date.now()}`;
+    const online = (page: Page) => page.evaluate(() => (window as unknown as { demo: { online: string[] } }).demo.online.join(','));
+    const typing = (page: Page) => page.evaluate(() => (window as unknown as { demo: { typing: string[] } }).demo.typing.join(','));
+    const alice = await browser.newPage();
+    await alice.goto(`${baseUrl}/?room=${room}&name=alice`);
+    let bob = await browser.newPage();
+    await bob.goto(`${baseUrl}/?room=${room}&name=bob&transport=sse`);
+    await expect.poll(() => online(alice), { timeout: 10_000 }).toBe('alice,bob');
+    await expect.poll(() => online(bob), { timeout: 10_000 }).toBe('alice,bob');
+    await bob.type('#chat-text', 'hi');
+    await expect.poll(() => typing(alice), { timeout: 5000 }).toBe('bob');
+    expect(await alice.textContent('#chat-online')).toBe('online: alice, bob (typing…)');
+    await bob.click('#chat-form button[type=submit]');
+    await expect.poll(() => typing(alice), { timeout: 5000 }).toBe('');
+    await alice.waitForFunction(() => document.getElementById('chat-log')?.textContent?.includes('bob: hi'), undefined, { timeout: 5000 });
+
+    await bob.close(); // leaves after the sample's grace window (2 s)
+    await expect.poll(() => online(alice), { timeout: 10_000 }).toBe('alice');
+    bob = await browser.newPage();
+    await bob.goto(`${baseUrl}/?room=${room}&name=bob`);
+    await expect.poll(() => online(alice), { timeout: 10_000 }).toBe('alice,bob');
+    await bob.waitForFunction(() => document.getElementById('chat-log')?.textContent === 'bob: hi', undefined, { timeout: 5000 });
+    for (const p of [alice, bob]) await p.close();
+  });
+
   it('POST stream (demo/complete) and authentication (demo/secure) panels work over WebSocket and SSE; no sideways scrolling on a phone', async () => {
     const expected = fakeReply('how do streams resume').join('');
     for (const transport of ['ws', 'sse']) {
@@ -186,7 +212,7 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
     const ready = deferred<void>();
     const proc = spawn(process.execPath, ['dist/sample/main.js'], {
       cwd: root,
-      env: { ...process.env, PORT: String(port), GRPC_PORT: '0', REDIS_URL: redis.url },
+      env: { ...process.env, PORT: String(port), GRPC_PORT: '0', REDIS_URL: redis.url, PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;
@@ -200,6 +226,9 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
     proc.once('exit', (code) => ready.settled || ready.reject(new Error(`sample exited (${code}): ${output}`)));
     await within(ready.promise, 30_000, 'sample listening');
   }
+
+  /** Presence TTL of the spawned sample: a killed process's members leave within 2 × this. */
+  const PRESENCE_TTL_MS = 1500;
 
   async function killSample(): Promise<void> {
     const proc = child;
@@ -250,5 +279,31 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
     expect(Number(await page.textContent('#conn-reconnects'))).toBeGreaterThanOrEqual(1);
     await page.close();
     await other.close();
+  }, 120_000);
+
+  it('presence is right after the sample is killed and restarted: pages back online, a page closed meanwhile gone', async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) await startSample();
+    const room = `presence-restart-${Date.now()}`;
+    const online = (page: Page) => page.evaluate(() => (window as unknown as { demo: { online: string[] } }).demo.online.join(','));
+    const pages = new Map<string, Page>();
+    for (const [name, transport] of [['alice', 'ws'], ['bob', 'sse'], ['carol', 'ws']] as const) {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${port}/?room=${room}&name=${name}&transport=${transport}`);
+      pages.set(name, page);
+    }
+    const alice = pages.get('alice')!;
+    await expect.poll(() => online(alice), { timeout: 10_000 }).toBe('alice,bob,carol');
+
+    await killSample();
+    await pages.get('carol')!.close(); // gone while the sample is down: its entry must not stay
+    await startSample();
+    // Members of the killed process leave within 2 × TTL of its sweep restarting (pages reconnect meanwhile).
+    await expect.poll(() => online(alice), { timeout: 30_000 }).toBe('alice,bob');
+    await expect.poll(() => online(pages.get('bob')!), { timeout: 10_000 }).toBe('alice,bob');
+    // A page opened now gets the same list from the state.
+    const dave = await browser.newPage();
+    await dave.goto(`http://127.0.0.1:${port}/?room=${room}&name=dave`);
+    await expect.poll(() => online(dave), { timeout: 10_000 }).toBe('alice,bob,dave');
+    for (const p of [alice, pages.get('bob')!, dave]) await p.close();
   }, 120_000);
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_HUB_MAX_HISTORY_BYTES, DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
 
 /** One kept event: its position is a number here, made a string only when read. */
@@ -70,8 +71,8 @@ export class InMemoryHubAdapter implements HubAdapter {
   constructor(
     private readonly historySize: number,
     private readonly historyMaxAgeMs: number,
-    private readonly maxTopics = 10_000,
-    private readonly maxHistoryBytes = 128 * 1024 * 1024,
+    private readonly maxTopics = DEFAULT_HUB_MAX_TOPICS,
+    private readonly maxHistoryBytes = DEFAULT_HUB_MAX_HISTORY_BYTES,
   ) {}
 
   /** Bytes currently counted against `maxHistoryBytes`. */
@@ -125,6 +126,14 @@ export class InMemoryHubAdapter implements HubAdapter {
     const records: HubRecord[] = [];
     for (const r of t.records) if (r.seq > seq) records.push({ position: String(r.seq), json: r.json });
     return { epoch, kind: 'complete', records };
+  }
+
+  async recent(topic: string, limit: number): Promise<{ epoch: string; records: HubRecord[] }> {
+    const t = this.topics.get(topic);
+    if (t) this.trim(t);
+    const count = Math.min(Math.max(0, Math.floor(limit)), this.historySize);
+    const kept = t && count > 0 ? t.records.slice(-count) : [];
+    return { epoch: this.currentEpoch, records: kept.map((r) => ({ position: String(r.seq), json: r.json })) };
   }
 
   async latest(topic: string): Promise<string | undefined> {

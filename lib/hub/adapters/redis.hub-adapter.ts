@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { createRequire } from 'node:module';
 import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
 import { PUBLISH_SCRIPT } from './redis-publish.script.js';
+import type { PresenceStore } from '../presence/presence-store.interface.js';
+import { RedisPresenceStore } from '../presence/redis.presence-store.js';
 
 /** Options of the Redis adapter. */
 export interface RedisHubAdapterOptions {
@@ -198,7 +201,7 @@ export class RedisHubAdapter implements HubAdapter {
       this.options.historyMaxAgeMs,
       this.channel(topic),
       this.options.topicTtlMs ?? 0,
-      this.options.maxTopics ?? 10_000,
+      this.options.maxTopics ?? DEFAULT_HUB_MAX_TOPICS,
       this.options.keyPrefix,
       topic,
     );
@@ -239,6 +242,23 @@ export class RedisHubAdapter implements HubAdapter {
       kind: 'complete',
       records: entries.map(([id, fields]) => ({ position: id, json: fields[fields.indexOf('d') + 1] as string })),
     };
+  }
+
+  async recent(topic: string, limit: number): Promise<{ epoch: string; records: HubRecord[] }> {
+    const count = Math.min(Math.max(0, Math.floor(limit)), this.options.historySize);
+    if (count === 0) return { epoch: await this.epoch(), records: [] };
+    // One transaction: the epoch and the records are of the same life of the store.
+    const results = await this.client.multi().get(this.epochKey).xrevrange(this.streamKey(topic), '+', '-', 'COUNT', count).exec();
+    const failed = results?.find(([error]) => error);
+    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+    const epoch = (results[0]![1] as string | null) ?? (await this.epoch(true));
+    const entries = results[1]![1] as [string, string[]][];
+    const records: HubRecord[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [id, fields] = entries[i]!;
+      records.push({ position: id, json: fields[fields.indexOf('d') + 1] as string });
+    }
+    return { epoch, records };
   }
 
   async latest(topic: string): Promise<string | undefined> {
@@ -288,6 +308,10 @@ export class RedisHubAdapter implements HubAdapter {
 
   isPosition(position: string): boolean {
     return POSITION.test(position);
+  }
+
+  presenceStore(ttlMs: number): PresenceStore {
+    return new RedisPresenceStore(() => this.client, this.options.keyPrefix, ttlMs);
   }
 
   async ping(): Promise<void> {

@@ -19,6 +19,12 @@ export interface ChatParams {
    * @maximum 100
    */
   history?: number;
+  /**
+   * Set: the subscription is shown in the room's presence under this name while it lasts.
+   * @minLength 1
+   * @maxLength 64
+   */
+  name?: string;
 }
 
 /** Body of `POST /demo/complete` (a JSON object). */
@@ -96,9 +102,29 @@ export interface FailParams {
   after?: number;
 }
 
+/** A member of a topic's presence: a key (e.g. a user id) and one meta per tracked connection. */
+export interface PresenceMemberunknown {
+  key: string;
+  metas: PresenceMetaunknown[];
+}
+
+/** One tracked connection of a member: its entry's ref and the app's metadata. */
+export interface PresenceMetaunknown {
+  /** Opaque id of the entry (one per tracked connection), unique across instances. */
+  ref: string;
+  meta: unknown;
+}
+
+/** Params of `demo/presence`. */
+export interface PresenceParams {
+  /** @pattern ^[a-z0-9-]{1,64}$ */
+  room: string;
+}
+
 /**
- * A chat room: the room's hub topic, resumable. With REDIS_URL, rooms are shared by every
- * instance of the sample.
+ * A chat room: the room's hub topic, resumable; `history=N` on a first subscribe replays the
+ * room's last N messages first; `name=` shows the subscription in the room's presence
+ * (`demo/presence`) while it lasts. With REDIS_URL, rooms are shared by every instance.
  */
 export const demoChat = defineStream<ChatParams, ChatEntry>("demo/chat");
 /** `{ now }` every second; one shared upstream. */
@@ -116,6 +142,15 @@ export const demoComplete = defineStream<CompleteParams, DemoCompleteEvent>("dem
 export const demoCounter = defineStream<CounterParams, DemoCounterEvent>("demo/counter");
 /** `{ n }` for n < after, then a plain Error: clients get INTERNAL with a generic message. */
 export const demoFail = defineStream<FailParams, DemoFailEvent>("demo/fail");
+/** Who is in a chat room: a `state` event, then join/leave diffs (PROTOCOL.md §6.5); resumable. */
+export const demoPresence = defineStream<PresenceParams, {
+  type: "state";
+  members: PresenceMemberunknown[];
+} | {
+  type: "diff";
+  joins: PresenceMemberunknown[];
+  leaves: PresenceMemberunknown[];
+}>("demo/presence");
 /**
  * Needs the bearer token, the WebSocket init payload `{ token }` or a ticket from
  * `POST /demo/ticket` (see DemoAuthGuard); emits `{ ok: true }` and completes.
@@ -131,6 +166,14 @@ export interface Streams {
   "demo/complete": { params: CompleteParams; event: DemoCompleteEvent };
   "demo/counter": { params: CounterParams; event: DemoCounterEvent };
   "demo/fail": { params: FailParams; event: DemoFailEvent };
+  "demo/presence": { params: PresenceParams; event: {
+  type: "state";
+  members: PresenceMemberunknown[];
+} | {
+  type: "diff";
+  joins: PresenceMemberunknown[];
+  leaves: PresenceMemberunknown[];
+} };
   "demo/secure": { params: DemoSecureParams; event: DemoSecureEvent };
   "demo/ticker": { params: DemoTickerParams; event: DemoTickerEvent };
 }

@@ -11,7 +11,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
-import { ExecutionContextHost } from '../../core/nest-internals.js';
+import { ExecutionContextHost } from '../../internals/nest.js';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocketServer } from 'ws';
 import { StreamCallImpl } from '../../core/stream-call.js';

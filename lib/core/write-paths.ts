@@ -15,6 +15,8 @@ export const writePaths = {
   sseFallback: 0,
   /** WebSocket `next` frames written straight to the socket. */
   wsFrame: 0,
+  /** WebSocket `next` frames written through `ws.send()` (a `ws` whose socket or sender is not the expected shape). */
+  wsFallback: 0,
   /** gRPC messages written straight to the HTTP/2 stream. */
   grpcDirect: 0,
   /** gRPC messages written through grpc-js' `call.write` (server interceptors, unknown grpc-js shape, over the size limit). */

@@ -34,11 +34,17 @@ export function loadProtobuf(): ProtobufLibraries {
   if (loaded) return loaded;
   const loaderEntry = createRequire(import.meta.url).resolve('@grpc/proto-loader');
   const fromLoader = createRequire(loaderEntry);
-  const libs: ProtobufLibraries = { protobuf: fromLoader('protobufjs'), descriptor: fromLoader('protobufjs/ext/descriptor') };
-  const missing = missingProtobufShape(libs);
+  let libs: ProtobufLibraries | undefined;
+  let missing: string | undefined;
+  try {
+    libs = { protobuf: fromLoader('protobufjs'), descriptor: fromLoader('protobufjs/ext/descriptor') };
+    missing = missingProtobufShape(libs);
+  } catch (error) {
+    missing = `a loadable protobufjs/ext/descriptor (${error instanceof Error ? error.message : String(error)})`;
+  }
   if (missing) throw shapeError('gRPC server reflection', 'protobufjs', PROTOBUFJS_EXPECTED, missing, loaderEntry);
-  loaded = libs;
-  return libs;
+  loaded = libs!;
+  return loaded;
 }
 
 /** What of the shape this door relies on is missing, if anything. */
@@ -52,8 +58,14 @@ export function missingProtobufShape(libs: ProtobufLibraries): string | undefine
     return 'FileDescriptorProto in protobufjs/ext/descriptor';
   }
   for (const syntax of ['proto2', 'proto3']) {
-    const root = protobuf.parse(`syntax = "${syntax}"; package longlink.check; message M {}`, new protobuf.Root()).root;
-    if (editionOf(root.lookupType('longlink.check.M')) !== syntax) return `the edition of parsed objects (ReflectionObject._edition)`;
+    let edition: string | undefined;
+    try {
+      const root = protobuf.parse(`syntax = "${syntax}"; package longlink.check; message M {}`, new protobuf.Root()).root;
+      edition = editionOf(root.lookupType('longlink.check.M'));
+    } catch {
+      // a protobufjs that cannot parse this without it is as far from the shape
+    }
+    if (edition !== syntax) return 'the edition of parsed objects (ReflectionObject._edition)';
   }
   return undefined;
 }

@@ -4,8 +4,10 @@
  *
  * The fast paths (SSE: pre-built HTTP chunks straight to the socket; WebSocket: pre-built
  * frames straight to the socket; gRPC: pre-framed messages straight to the HTTP/2 stream)
- * depend on Node, `ws` and grpc-js internals and fall back silently when those change shape.
- * Tests read these counters so that a silent fallback fails them (test/e2e/fast-paths.spec.ts).
+ * depend on Node, `ws` and grpc-js internals, reached through their doors in `lib/internals/`,
+ * and fall back to the public API when those change shape. Tests read these counters so that a
+ * silent fallback fails them (test/e2e/fast-paths.spec.ts), and each door's spec checks that a
+ * changed shape is counted as a fallback (lib/internals/*.spec.ts).
  * Process-wide, never reset: read the difference around what you measure. Not public API.
  */
 export const writePaths = {

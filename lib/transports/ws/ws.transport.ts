@@ -83,7 +83,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.ws.maxPayloadBytes,
-      // Events go out as pre-built frames written straight to the socket (ws.connection.ts):
+      // Events go out as pre-built frames written straight to the socket (ws.sender.ts):
       // never negotiate compression, which would also make ws' own sends asynchronous.
       perMessageDeflate: false,
       clientTracking: false,

@@ -11,6 +11,7 @@ import { StreamTicketGuard } from './core/stream-ticket.guard.js';
 import { StreamTicketService } from './core/stream-ticket.service.js';
 import { LonglinkMetrics } from './metrics/longlink-metrics.js';
 import { LonglinkHealthIndicator } from './health/longlink-health.indicator.js';
+import { GrpcHealthReporter } from './health/grpc-health.reporter.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
 import { HUB_ADAPTER, LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
@@ -63,6 +64,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     StreamRunner,
     LonglinkMetrics,
     LonglinkHealthIndicator,
+    GrpcHealthReporter,
     LonglinkLifecycle,
     SseTransport,
     WsTransport,

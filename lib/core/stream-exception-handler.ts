@@ -12,7 +12,7 @@ import {
   selectExceptionFilterMetadata,
   type ExceptionFilterMetadata,
   type NestContainer,
-} from './nest-internals.js';
+} from '../internals/nest.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
 

@@ -17,7 +17,7 @@ import {
   InterceptorsContextCreator,
   containerOf,
   type ExceptionFilterMetadata,
-} from './nest-internals.js';
+} from '../internals/nest.js';
 import { collectHolds } from './open-barrier.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';

@@ -9,7 +9,7 @@ import {
   PipesContextCreator,
   ROUTE_ARGS_METADATA,
   type NestContainer,
-} from './nest-internals.js';
+} from '../internals/nest.js';
 import type { StreamCallImpl } from './stream-call.js';
 import type { StreamDefinition } from './stream-definition.js';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { VERSION_NEUTRAL } from '@nestjs/common';
-import { PATH_METADATA, VERSION_METADATA } from './nest-internals.js';
+import { PATH_METADATA, VERSION_METADATA } from '../internals/nest.js';
 import type { StreamMetadata } from '../decorators/stream.decorator.js';
 import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
 import type { TransportName } from '../protocol/transport-name.js';

@@ -4,8 +4,10 @@
  *
  * The fast paths (SSE: pre-built HTTP chunks straight to the socket; WebSocket: pre-built
  * frames straight to the socket; gRPC: pre-framed messages straight to the HTTP/2 stream)
- * depend on Node, `ws` and grpc-js internals and fall back silently when those change shape.
- * Tests read these counters so that a silent fallback fails them (test/e2e/fast-paths.spec.ts).
+ * depend on Node, `ws` and grpc-js internals, reached through their doors in `lib/internals/`,
+ * and fall back to the public API when those change shape. Tests read these counters so that a
+ * silent fallback fails them (test/e2e/fast-paths.spec.ts), and each door's spec checks that a
+ * changed shape is counted as a fallback (lib/internals/*.spec.ts).
  * Process-wide, never reset: read the difference around what you measure. Not public API.
  */
 export const writePaths = {
@@ -15,6 +17,8 @@ export const writePaths = {
   sseFallback: 0,
   /** WebSocket `next` frames written straight to the socket. */
   wsFrame: 0,
+  /** WebSocket `next` frames written through `ws.send()` (a `ws` whose socket or sender is not the expected shape). */
+  wsFallback: 0,
   /** gRPC messages written straight to the HTTP/2 stream. */
   grpcDirect: 0,
   /** gRPC messages written through grpc-js' `call.write` (server interceptors, unknown grpc-js shape, over the size limit). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildFileDescriptorProtos, describeFiles, jsonName, mapEntryName } from './grpc.descriptors.js';
-import { loadProtobuf } from './grpc.loader.js';
+import { loadProtobuf } from '../../internals/protobufjs.js';
 
 const at = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const libs = loadProtobuf();

@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import type * as Protobuf from 'protobufjs';
+import { editionOf, type ProtobufLibraries } from '../../internals/protobufjs.js';
 
 /**
  * The `FileDescriptorProto`s that server reflection serves, built as `protoc` builds them.
@@ -23,11 +24,7 @@ import type * as Protobuf from 'protobufjs';
  * keep them per file); none of them is needed to call a method.
  */
 
-/** The protobufjs module proto-loader uses, and its descriptor extension. */
-export interface ProtobufLibraries {
-  protobuf: typeof Protobuf;
-  descriptor: { FileDescriptorProto: Protobuf.Type };
-}
+export type { ProtobufLibraries };
 
 /** A set of .proto files loaded together, as `@grpc/proto-loader` would load them. */
 export interface ProtoFiles {
@@ -107,7 +104,7 @@ export function describeFiles(protobuf: typeof Protobuf, set: ProtoFiles): Descr
       if (file === undefined) continue;
       let part = parts.get(file);
       if (!part) {
-        const edition = (object as { _edition?: string })._edition;
+        const edition = editionOf(object);
         part = { package: ns.fullName.slice(1), edition, messages: [], enums: [], services: [], extensions: [] };
         parts.set(file, part);
       }

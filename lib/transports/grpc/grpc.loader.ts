@@ -3,7 +3,6 @@ import { join, sep } from 'node:path';
 import type * as GrpcJs from '@grpc/grpc-js';
 import type * as ProtoLoader from '@grpc/proto-loader';
 import type * as Microservices from '@nestjs/microservices';
-import type { ProtobufLibraries } from './grpc.descriptors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -46,16 +45,6 @@ export function loadGrpc(): GrpcLibraries {
     reflection: load('@grpc/reflection', INSTALL),
     health: load('grpc-health-check', INSTALL),
   };
-}
-
-/**
- * protobufjs and its descriptor extension, resolved from `@grpc/proto-loader`'s own folder: the
- * parser proto-loader uses, installed with it, so the module needs no dependency of its own
- * (used to build the reflection descriptors: grpc.descriptors.ts).
- */
-export function loadProtobuf(): ProtobufLibraries {
-  const fromLoader = createRequire(require.resolve('@grpc/proto-loader'));
-  return { protobuf: fromLoader('protobufjs'), descriptor: fromLoader('protobufjs/ext/descriptor') };
 }
 
 /** A .proto file shipped inside an installed package (`grpc-health-check`, `@grpc/reflection`). */

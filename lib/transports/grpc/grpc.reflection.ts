@@ -2,7 +2,8 @@ import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { ResolvedGrpcOptions } from '../../interfaces/longlink-options.interface.js';
 import { buildFileDescriptorProtos, type ProtoFiles } from './grpc.descriptors.js';
-import { loadProtobuf, packagedProto, type GrpcLibraries } from './grpc.loader.js';
+import { loadProtobuf } from '../../internals/protobufjs.js';
+import { packagedProto, type GrpcLibraries } from './grpc.loader.js';
 
 /** The health service's name, and where its .proto file ships. */
 export const GRPC_HEALTH_SERVICE = 'grpc.health.v1.Health';

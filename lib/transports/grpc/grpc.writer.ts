@@ -11,50 +11,22 @@ import {
   GRPC_STATUS_BY_CODE,
 } from '../../protocol/grpc.protocol.js';
 import { GRPC_FRAME_OVERHEAD_BYTES, grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
-
-/** HTTP/2 RST_STREAM CANCEL. */
-const NGHTTP2_CANCEL = 8;
-
-/**
- * What the writer uses of grpc-js' call core (`BaseServerInterceptingCall`, not public API)
- * to write pre-framed messages straight to the HTTP/2 stream.
- */
-interface GrpcCallCore {
-  stream: {
-    write(chunk: Buffer): boolean;
-    on(event: 'drain', fn: () => void): unknown;
-    once(event: 'close', fn: () => void): unknown;
-    close(code: number): void;
-    destroyed: boolean;
-  };
-  handler: { serialize(message: object): Buffer };
-  maxSendMessageSize: number;
-  maybeSendMetadata(): void;
-}
-
-/** The call's core when it has the expected shape (no server interceptors, a known grpc-js), else `undefined`. */
-function callCore(call: ServerWritableStream<unknown, unknown>): GrpcCallCore | undefined {
-  const core = (call as unknown as { call?: Partial<GrpcCallCore> }).call;
-  if (
-    core &&
-    typeof core.stream?.write === 'function' &&
-    typeof core.stream.close === 'function' &&
-    typeof core.handler?.serialize === 'function' &&
-    typeof core.maybeSendMetadata === 'function' &&
-    typeof core.maxSendMessageSize === 'number'
-  ) {
-    return core as GrpcCallCore;
-  }
-  return undefined;
-}
+import {
+  grpcCallCore,
+  grpcWriteDirect,
+  onGrpcStreamDrain,
+  onceGrpcStreamClose,
+  resetGrpcStream,
+  type GrpcCallCore,
+} from '../../internals/grpc-js.js';
 
 /**
  * Writes one subscription into one gRPC server-streaming call, completion as status OK,
  * errors as the mapped status plus the `longlink-error-code` trailer.
  *
  * Messages are framed once per event (flag, length, protobuf bytes: {@link grpcWireMessage})
- * and written straight to the call's HTTP/2 stream, skipping grpc-js' per-call serialisation,
- * copy and Writable layer. grpc-js' own `call.write()` is used instead when the call does not
+ * and written straight to the call's HTTP/2 stream (through `internals/grpc-js.ts`), skipping
+ * grpc-js' per-call serialisation, copy and Writable layer. grpc-js' own `call.write()` is used instead when the call does not
  * have the expected shape (server interceptors, another grpc-js version) and for a message
  * over the send size limit (grpc-js then ends the call with RESOURCE_EXHAUSTED, as usual).
  */
@@ -69,7 +41,7 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     private readonly MetadataClass: typeof Metadata,
     private readonly graceMs: number,
   ) {
-    this.core = callCore(call);
+    this.core = grpcCallCore(call);
   }
 
   /** Whether the call is already over (cancelled by the client or past its deadline). */
@@ -89,12 +61,11 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     const { message } = frame;
     if (message === undefined) return true;
     const core = this.core;
-    if (core && typeof message === 'object' && message !== null && !core.stream.destroyed) {
-      const wire = grpcWireMessage(frame, core.handler.serialize);
-      if (core.maxSendMessageSize === -1 || wire.length - 5 <= core.maxSendMessageSize) {
-        core.maybeSendMetadata();
+    if (core && typeof message === 'object' && message !== null) {
+      const ok = grpcWriteDirect(core, frame, grpcWireMessage);
+      if (ok !== undefined) {
         writePaths.grpcDirect++;
-        return core.stream.write(wire);
+        return ok;
       }
     }
     writePaths.grpcFallback++;
@@ -103,7 +74,7 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
 
   onDrain(fn: () => void): void {
     this.call.on('drain', fn);
-    this.core?.stream.on('drain', fn);
+    if (this.core) onGrpcStreamDrain(this.core, fn);
   }
 
   onClose(fn: () => void): void {
@@ -147,18 +118,14 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     const stop = (): void => clearTimeout(timer);
     // On the direct path the call's own Writable holds nothing and finishes at once: what the
     // client has not taken sits in the HTTP/2 stream, which closes once the status is through.
-    if (this.core) this.core.stream.once('close', stop);
+    if (this.core) onceGrpcStreamClose(this.core, stop);
     else this.call.once('finish', stop);
     this.call.once('cancelled', stop);
   }
 
-  /** Best effort: resets the HTTP/2 stream under the call (grpc-js keeps it private). */
+  /** Best effort: resets the HTTP/2 stream under the call (through the grpc-js door). */
   private cancelStream(): void {
-    if (this.core) return void this.core.stream.close(NGHTTP2_CANCEL);
-    type Inner = { nextCall?: Inner; stream?: { close?: (code: number) => void } };
-    let inner = (this.call as unknown as { call?: Inner }).call;
-    for (let depth = 0; inner && !inner.stream && depth < 5; depth++) inner = inner.nextCall;
-    inner?.stream?.close?.(NGHTTP2_CANCEL);
+    resetGrpcStream(this.call, this.core);
   }
 }
 

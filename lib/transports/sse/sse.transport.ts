@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { HOST_METADATA, VERSION_METADATA } from '../../core/nest-internals.js';
+import { HOST_METADATA, VERSION_METADATA } from '../../internals/nest.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
@@ -20,7 +20,7 @@ import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } fr
 import { SseBodyTimeout } from './sse.body-timeout.js';
 import { SseHeartbeat } from './sse.heartbeat.js';
 import { SseWriter } from './sse.writer.js';
-import { interceptNestStreamRoutes, type NestStreamRoute } from './sse.nest-routes.js';
+import { interceptNestStreamRoutes, type NestStreamRoute } from '../../internals/nest.js';
 
 /** The request/response pair of either platform, reduced to what the transport needs. */
 interface PlatformExchange {

@@ -1,10 +1,11 @@
-import { OutgoingMessage, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { retryAfterMsOf, type StreamException } from '../../errors/stream-exception.js';
 import type { SseOptions } from '../../interfaces/longlink-options.interface.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import { writePaths } from '../../core/write-paths.js';
+import { directChunkSocket } from '../../internals/node-http.js';
 import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
 import { HTTP_STATUS_BY_CODE, HttpHeader } from '../../protocol/http.protocol.js';
 import type { SseBeating, SseHeartbeat } from './sse.heartbeat.js';
@@ -167,8 +168,9 @@ export class SseWriter implements StreamWriter<Buffer>, TurnState, SseBeating {
     if (this.options.tcpKeepAliveMs > 0) res.socket?.setKeepAlive(true, this.options.tcpKeepAliveMs);
     res.write(sseRetryFrame(this.options.retryMs));
     res.flush?.();
-    const socket = res.socket;
-    if (socket && res.chunkedEncoding && res.write === OutgoingMessage.prototype.write) {
+    // A plain chunked response: later events go straight to its socket (the Node HTTP door).
+    const socket = directChunkSocket(res);
+    if (socket) {
       this.direct = socket;
       // Removed by the 'close' listener: the socket outlives the response (keep-alive).
       if (this.drainFn) socket.on('drain', this.drainFn);

@@ -21,6 +21,12 @@ export function wsFrameHeader(opcode: number, payloadLength: number): Buffer {
   return header;
 }
 
+/** The payload of a whole frame built by {@link wsFrameHeader} (its header skipped). */
+export function wsFramePayload(frame: Buffer): Buffer {
+  const length = frame[1]! & 0x7f;
+  return frame.subarray(length === 126 ? 4 : length === 127 ? 10 : 2);
+}
+
 /** One whole text frame. */
 export function wsTextFrame(payload: Buffer): Buffer {
   return Buffer.concat([wsFrameHeader(TEXT, payload.length), payload]);

@@ -1,5 +1,4 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import {
   Inject,
@@ -11,7 +10,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
-import { ExecutionContextHost } from '../../core/nest-internals.js';
+import { ExecutionContextHost } from '../../internals/nest.js';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { WebSocketServer } from 'ws';
 import { StreamCallImpl } from '../../core/stream-call.js';
@@ -22,14 +21,11 @@ import { StreamException, isExpectedError, shuttingDownError, toStreamException 
 import type { ResolvedLonglinkOptions, ResolvedWsOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_CONTEXT_TYPE, LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
+import { takeOverUpgrade, wsServerOptions } from '../../internals/ws.js';
 import { WS_CLOSE_GRACE_MS, WsConnection, type WsConnectionDeps, type WsUpgradeRequest } from './ws.connection.js';
 import { HTTP_STATUS_BY_CODE } from '../../protocol/http.protocol.js';
 import { WsCloseCode } from '../../protocol/ws.protocol.js';
 import { loadWs } from './ws.loader.js';
-
-type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-
 
 /**
  * Serves every `@Stream()` over one WebSocket endpoint on the application's HTTP server
@@ -43,8 +39,8 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly connections = new Set<WsConnection>();
   private wss: WebSocketServer | undefined;
   private server: Server | undefined;
-  private dispatcher: UpgradeListener | undefined;
-  private others: UpgradeListener[] = [];
+  /** Gives the HTTP server's `upgrade` listeners back. */
+  private restoreUpgrade: (() => void) | undefined;
   private guard: CanActivate | undefined;
   private stopped = false;
   /** What every connection shares (one object for all). */
@@ -88,20 +84,18 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.ws.maxPayloadBytes,
-      // Events go out as pre-built frames written straight to the socket (ws.connection.ts):
+      // Events go out as pre-built frames written straight to the socket (ws.sender.ts):
       // never negotiate compression, which would also make ws' own sends asynchronous.
       perMessageDeflate: false,
       clientTracking: false,
-      // ws >= 8.18: a close handshake the peer never answers ends after this (not 30 s).
-      ...({ closeTimeout: WS_CLOSE_GRACE_MS } as object),
+      // A close handshake the peer never answers ends after this (not 30 s): the ws door.
+      ...wsServerOptions(WS_CLOSE_GRACE_MS),
     });
     this.wss.on('error', (error) => this.logger.error(`WebSocket server error: ${error.message}`));
     // Upgrades for our path are ours alone; others go to the listeners already there (the
     // app's own gateways), which would otherwise destroy sockets for paths they don't know.
     this.server = server;
-    this.others = server.listeners('upgrade') as UpgradeListener[];
-    server.removeAllListeners('upgrade');
-    this.dispatcher = (request, socket, head) => {
+    this.restoreUpgrade = takeOverUpgrade(server, (others, request, socket, head) => {
       if (pathOf(request) === this.ws.path) {
         this.upgrade(request, socket as Socket, head).catch((error: unknown) => {
           // Guards' failures are refusals already: this is a safety net, the process survives.
@@ -110,10 +104,9 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
         });
         return;
       }
-      if (this.others.length === 0) return void socket.destroy();
-      for (const listener of this.others) listener.call(server, request, socket, head);
-    };
-    server.on('upgrade', this.dispatcher);
+      if (others.length === 0) return void socket.destroy();
+      for (const listener of others) listener.call(server, request, socket, head);
+    });
     this.deps = {
       registry: this.registry,
       runner: this.runner,
@@ -157,10 +150,8 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       new Promise<void>((resolve) => (timer = setTimeout(resolve, this.runner.drainRemainingMs()))),
     ]);
     clearTimeout(timer);
-    if (this.server && this.dispatcher) {
-      this.server.off('upgrade', this.dispatcher);
-      for (const listener of this.others) this.server.on('upgrade', listener);
-    }
+    this.restoreUpgrade?.();
+    this.restoreUpgrade = undefined;
     this.wss.close();
     this.wss = undefined;
   }

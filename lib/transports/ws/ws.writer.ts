@@ -1,6 +1,5 @@
 import type { StreamHandle } from '../../core/pipe-to-writer.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
-import { writePaths } from '../../core/write-paths.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { isNextTail, wsNextHead, wsNextPrefix, wsNextTail, wsResetFrame } from './ws.framing.js';
@@ -56,7 +55,6 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
       this.prefix = wsNextPrefix(this.head, frame.length);
       this.prefixTailLength = frame.length;
     }
-    writePaths.wsFrame++;
     return this.host.send(this.prefix, frame);
   }
 

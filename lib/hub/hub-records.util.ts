@@ -1,0 +1,48 @@
+import type { Logger } from '@nestjs/common';
+import { StreamErrorCode } from '../protocol/stream-error-code.js';
+import { StreamException, isExpectedError } from '../errors/stream-exception.js';
+import { excerpt } from '../errors/error-bounds.js';
+import { StreamEvent } from '../interfaces/stream-event.interface.js';
+import type { HubRecord } from './hub-adapter.interface.js';
+import { formatHubEventId } from './hub-event-id.js';
+
+/** Why a subscriber got a reset notice. */
+export type HubResetReason = 'too-old' | 'unknown' | 'other-epoch' | 'history-lost';
+
+const TOPIC = /^[A-Za-z0-9:._~\-/]{1,200}$/;
+
+/** A topic's presence diffs are published to `<topic>:presence` (reserved: `publish()` refuses it). */
+export const PRESENCE_SUFFIX = ':presence';
+
+/** Throws `BAD_REQUEST` unless `topic` is 1 to 200 of `A-Z a-z 0-9 : . _ ~ - /`. */
+export function checkTopic(topic: string): void {
+  if (typeof topic !== 'string' || !TOPIC.test(topic)) {
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, `Invalid topic ${excerpt(topic)}`);
+  }
+}
+
+/** A reset notice: a `StreamEvent` of kind `'reset'` with data `{ reason }`. */
+export function resetEvent(reason: HubResetReason, id: string | undefined): StreamEvent {
+  return new StreamEvent({ reason }, id, { kind: 'reset' });
+}
+
+/** The record as an event; `undefined` (logged) when its JSON is malformed. */
+export function toHubEvent(record: HubRecord, epoch: string, logger: Logger): StreamEvent | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(record.json);
+  } catch {
+    logger.warn(`Dropped a hub record with malformed JSON at ${record.position}`);
+    return undefined;
+  }
+  return new StreamEvent(data, formatHubEventId(epoch, record.position), { json: record.json });
+}
+
+/** An expected error as it is; anything else (logged) as `UNAVAILABLE`, the store not being reachable. */
+export function hubUnavailable(error: unknown, what: string, logger: Logger): StreamException {
+  if (error instanceof StreamException || isExpectedError(error)) return error as StreamException;
+  logger.warn(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+  return new StreamException(StreamErrorCode.UNAVAILABLE, 'The hub is not reachable right now', undefined, {
+    cause: error,
+  });
+}

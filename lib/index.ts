@@ -34,7 +34,7 @@ export { WsCloseCode } from './protocol/ws.protocol.js';
 export { StreamException, type StreamErrorBody, type ShutdownDetails } from './errors/stream-exception.js';
 export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
 export { getStreamCall, isStreamContext, type StreamArgumentsHost } from './core/stream-call.js';
-export { LonglinkConfigError } from './core/longlink-options.js';
+export { LonglinkConfigError } from './errors/longlink-config.error.js';
 export { StreamTracker, type LiveSubscription } from './core/stream-tracker.js';
 export { StreamTicketService } from './core/stream-ticket.service.js';
 export { StreamTicketGuard } from './core/stream-ticket.guard.js';

@@ -3,7 +3,7 @@ import { Parser } from '@asyncapi/parser';
 import { Module } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { createHttpApp, type HttpPlatform } from '../../test/harness/sse.harness.js';
-import { LonglinkConfigError } from '../core/longlink-options.js';
+import { LonglinkConfigError } from '../errors/longlink-config.error.js';
 import { LonglinkAsyncApiModule } from './asyncapi.module.js';
 
 const SAMPLE_DOCUMENT = fileURLToPath(new URL('../../sample/generated/asyncapi.json', import.meta.url));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Controller, Get, Header, Module, type DynamicModule } from '@nestjs/common';
-import { LonglinkConfigError } from '../core/longlink-options.js';
+import { LonglinkConfigError } from '../errors/longlink-config.error.js';
 
 /** Options of {@link LonglinkAsyncApiModule.forRoot}. */
 export interface AsyncApiServeOptions {

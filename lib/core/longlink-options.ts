@@ -10,9 +10,6 @@ import * as D from '../longlink.defaults.js';
 import { MAX_PARAMS_DEPTH_OPTION } from '../longlink.constants.js';
 import { bool, checkObject, fail, int, strings } from './option-checks.js';
 
-/** Thrown by the resolvers below; re-exported for the importers that name it from here. */
-export { LonglinkConfigError } from '../errors/longlink-config.error.js';
-
 const POLICIES: readonly SlowConsumerPolicy[] = ['disconnect', 'drop-oldest', 'latest'];
 
 /** Validates flow control options; `base` supplies what is not given. */

@@ -37,7 +37,7 @@ import {
   PipesConsumer,
   PipesContextCreator,
 } from '@nestjs/core/internal';
-import { LonglinkConfigError } from '../core/longlink-options.js';
+import { LonglinkConfigError } from '../errors/longlink-config.error.js';
 import { STREAM_METADATA } from '../longlink.constants.js';
 import { shapeError } from './package-version.js';
 

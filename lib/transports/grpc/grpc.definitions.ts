@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { PackageDefinition } from '@grpc/proto-loader';
-import { LonglinkConfigError } from '../../core/longlink-options.js';
+import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import type { ResolvedGrpcOptions } from '../../interfaces/longlink-options.interface.js';
 import { cachingSerializer } from './grpc.framing.js';

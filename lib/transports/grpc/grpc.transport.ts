@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { LonglinkConfigError } from '../../core/longlink-options.js';
+import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
 import type { StreamDefinition } from '../../core/stream-definition.js';
 import { checkRequestedStreamName } from '../../core/stream-name.js';

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
+import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedis, freePort } from '../harness/redis-server.js';
 import { launchSample, startSample, type LaunchedSample, type SampleProcess } from '../harness/sample-process.js';
 import { until, within } from '../harness/util.js';
@@ -113,26 +114,13 @@ class SseClient extends Client {
         res.resume();
         return this.failed(attempt);
       }
-      res.setEncoding('utf8');
-      let buffer = '';
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const fields: Record<string, string> = {};
-          for (const line of block.split('\n')) {
-            const colon = line.indexOf(':');
-            if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
-          }
-          if (fields.event === 'error') {
-            const error = JSON.parse(fields.data!) as { code: string; details?: { retryAfterMs?: number } };
-            if (error.code === 'UNAVAILABLE' && typeof error.details?.retryAfterMs === 'number') {
-              this.handover(attempt, error.details.retryAfterMs);
-            } else this.failed(attempt);
-          } else if (fields.id !== undefined && fields.data !== undefined) this.event(attempt, fields.id);
-        }
+      onSseEvents(res, (fields) => {
+        if (fields.event === 'error') {
+          const error = JSON.parse(fields.data!) as { code: string; details?: { retryAfterMs?: number } };
+          if (error.code === 'UNAVAILABLE' && typeof error.details?.retryAfterMs === 'number') {
+            this.handover(attempt, error.details.retryAfterMs);
+          } else this.failed(attempt);
+        } else if (fields.id !== undefined && fields.data !== undefined) this.event(attempt, fields.id);
       });
       res.on('close', () => this.failed(attempt));
     });

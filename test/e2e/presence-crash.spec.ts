@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
+import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedis } from '../harness/redis-server.js';
 import { launchSample, type SampleProcess } from '../harness/sample-process.js';
 import { until, within } from '../harness/util.js';
@@ -49,21 +50,8 @@ function sse(url: string, on: (id: string | undefined, data: unknown) => void, l
   const req = http.get(url, { headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } });
   req.on('error', () => undefined);
   req.on('response', (res) => {
-    res.setEncoding('utf8');
-    let buffer = '';
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const fields: Record<string, string> = {};
-        for (const line of block.split('\n')) {
-          const colon = line.indexOf(':');
-          if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
-        }
-        if (fields.data !== undefined && fields.event === undefined) on(fields.id, JSON.parse(fields.data));
-      }
+    onSseEvents(res, (fields) => {
+      if (fields.data !== undefined && fields.event === undefined) on(fields.id, JSON.parse(fields.data));
     });
     res.on('error', () => undefined);
   });

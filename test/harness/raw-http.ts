@@ -96,3 +96,21 @@ export function parseSse(text: string): { id?: string; event?: string; data?: st
     })
     .filter((f) => Object.keys(f).length > 0);
 }
+
+/**
+ * Calls `on` with each SSE event's fields (`id`, `event`, `data`, `retry`) as its block arrives
+ * on a response; a block may span chunks.
+ */
+export function onSseEvents(res: http.IncomingMessage, on: (fields: { id?: string; event?: string; data?: string; retry?: string }) => void): void {
+  res.setEncoding('utf8');
+  let buffer = '';
+  res.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, end + 2);
+      buffer = buffer.slice(end + 2);
+      for (const fields of parseSse(block)) on(fields);
+    }
+  });
+}

@@ -71,3 +71,7 @@ const CODE_BY_GRPC_STATUS: Readonly<Record<number, StreamErrorCode>> = {
 export function codeOfGrpcStatus(status: number): StreamErrorCode {
   return CODE_BY_GRPC_STATUS[status] ?? StreamErrorCode.UNAVAILABLE;
 }
+
+/** The generic service's package and full name: `longlink.v1.Streams/Subscribe` (PROTOCOL.md §5.1). */
+export const LONGLINK_GRPC_PACKAGE = 'longlink.v1';
+export const LONGLINK_GRPC_SERVICE = 'longlink.v1.Streams';

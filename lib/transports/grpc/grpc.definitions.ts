@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { LONGLINK_GRPC_SERVICE } from '../../protocol/grpc.protocol.js';
 import { fileURLToPath } from 'node:url';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
@@ -8,9 +9,7 @@ import { cachingSerializer } from './grpc.framing.js';
 import type { GrpcLibraries } from './grpc.loader.js';
 import { decodeSubscribeRequest, nonThrowingDeserializer } from './grpc.request-decoder.js';
 
-/** The generic service: `longlink.v1.Streams/Subscribe`. */
-export const LONGLINK_GRPC_PACKAGE = 'longlink.v1';
-export const LONGLINK_GRPC_SERVICE = 'longlink.v1.Streams';
+export { LONGLINK_GRPC_PACKAGE, LONGLINK_GRPC_SERVICE } from '../../protocol/grpc.protocol.js';
 
 /** Loader options for the user's protos unless they give their own. */
 const DEFAULT_LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };

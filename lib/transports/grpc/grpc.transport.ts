@@ -30,7 +30,7 @@ import { undecodableRequest, type DecodedSubscribeRequest } from './grpc.request
 import { startGrpcServer, stopGrpcServer, type RunningGrpcServer } from './grpc.server.js';
 import { GrpcWriter } from './grpc.writer.js';
 
-export { LONGLINK_GRPC_PACKAGE, LONGLINK_GRPC_SERVICE } from './grpc.definitions.js';
+export { LONGLINK_GRPC_PACKAGE, LONGLINK_GRPC_SERVICE } from '../../protocol/grpc.protocol.js';
 
 type Call = ServerWritableStream<Record<string, unknown>, unknown>;
 

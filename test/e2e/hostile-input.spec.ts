@@ -10,7 +10,7 @@ import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
 import { EchoUserGuard, HOSTILE_PROTO, HOSTILE_USERS, hostileModule, nested, nestedJson, refusalMessage } from '../fixtures/hostile.js';
 import { streamsClient } from '../harness/grpc.harness.js';
 import { createHttpApp, setTestLogger, type HttpPlatform } from '../harness/sse.harness.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, until, within } from '../harness/util.js';
 
 /** Error-level log lines (a refusal of client input must log none: no stack flood). */
 const errors: string[] = [];
@@ -128,10 +128,8 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
     ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(`{"type":"init","payload":{"user":${nestedJson(2_000)}}}`);
-    await within(
-      (async () => {
-        while (replies.length === 0) await new Promise((r) => setTimeout(r, 5));
-      })(),
+    await until(
+      () => replies.length > 0,
       3000,
       'the refusal of a deep init payload',
     );
@@ -242,12 +240,8 @@ describe('maxParamsDepth option', () => {
       await new Promise((resolve) => ws.once('open', resolve));
       ws.send(JSON.stringify({ type: 'subscribe', id: 'ok', stream: 'hostile/depth', params: nested(4) }));
       ws.send(JSON.stringify({ type: 'subscribe', id: 'deep', stream: 'hostile/depth', params: nested(5) }));
-      await within(
-        (async () => {
-          while (!replies.some((r) => r.id === 'ok' && r.type === 'complete') || !replies.some((r) => r.id === 'deep')) {
-            await new Promise((r) => setTimeout(r, 5));
-          }
-        })(),
+      await until(
+        () => replies.some((r) => r.id === 'ok' && r.type === 'complete') && replies.some((r) => r.id === 'deep'),
         3000,
         'WebSocket replies',
       );

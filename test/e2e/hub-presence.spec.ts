@@ -34,14 +34,6 @@ function watch(hub: StreamHub, topic: string, lastEventId?: string) {
   return { events, refs, keys, diffs, subscription };
 }
 
-/** Polls an async check every 20 ms until it holds, or fails after `ms`. */
-async function poll(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function redisClient(url: string): import('ioredis').Redis {
   const ioredis = createRequire(import.meta.url)('ioredis') as { default?: unknown };
@@ -138,7 +130,7 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
     w.subscription.unsubscribe();
     const gone = await hub.track('p:resume', 'erin', {});
     gone.leave();
-    await poll(async () => keysOf(await hub.presence('p:resume')).join() === 'dan', 3000, 'erin left');
+    await until(async () => keysOf(await hub.presence('p:resume')).join() === 'dan', 3000, 'erin left');
     const resumed = watch(hub, 'p:resume', lastId);
     await until(() => resumed.diffs().length === 2, 3000, 'two diffs after the id');
     expect(resumed.events.every((e) => e.kind === 'data' && e.data.type === 'diff')).toBe(true);
@@ -210,7 +202,7 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
     await redis!.run();
     await until(() => hub.connected, 5000, 'reconnected');
     let members: PresenceMember[] = [];
-    await poll(async () => (members = await hub.presence('p:restart').catch(() => [])).length === 1, 3000, 'entry back');
+    await until(async () => (members = await hub.presence('p:restart').catch(() => [])).length === 1, 3000, 'entry back');
     expect(members).toEqual([{ key: 'frank', metas: [{ ref: h.ref, meta: { ok: true } }] }]);
     // The watcher: a reset (the history was lost), a fresh state, frank still there.
     await until(() => w.events.some((e) => e.kind === 'reset'), 5000, 'reset');

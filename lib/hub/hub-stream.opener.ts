@@ -9,6 +9,18 @@ import type { HubEpochTracker } from './hub-epoch.tracker.js';
 import type { HubListener, HubTopicRegistry } from './hub-topic.registry.js';
 import { hubUnavailable, resetEvent, toHubEvent } from './hub-records.util.js';
 
+
+/** Options of `StreamHub.stream`. */
+export interface HubStreamOptions {
+  /** The last event id the client got (a reconnect): resume after it. */
+  lastEventId?: string;
+  /**
+   * On a first subscribe (no `lastEventId`): replay up to this many of the topic's newest
+   * events before live ones (at most `hub.historySize`). Default 0.
+   */
+  history?: number;
+}
+
 /** Reads a presence stream's `state`: its data, and the newest diff's position when read. */
 export type HubSnapshot = () => Promise<{ epoch: string; position: string | undefined; data: unknown }>;
 

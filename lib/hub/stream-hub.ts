@@ -13,24 +13,14 @@ import { formatHubEventId } from './hub-event-id.js';
 import { PRESENCE_SUFFIX, checkTopic, hubUnavailable, toHubEvent } from './hub-records.util.js';
 import { HubTopicRegistry } from './hub-topic.registry.js';
 import { HubEpochTracker } from './hub-epoch.tracker.js';
-import { HubStreamOpener } from './hub-stream.opener.js';
+import { HubStreamOpener, type HubStreamOptions } from './hub-stream.opener.js';
 import { HubPresenceAccess } from './hub-presence.access.js';
 
 /** The hub adapter's token, also named from here (longlink.tokens.ts holds every token). */
 export { HUB_ADAPTER };
 export type { HubResetReason } from './hub-records.util.js';
 export { PRESENCE_DEFAULTS } from './hub-presence.access.js';
-
-/** Options of {@link StreamHub.stream}. */
-export interface HubStreamOptions {
-  /** The last event id the client got (a reconnect): resume after it. */
-  lastEventId?: string;
-  /**
-   * On a first subscribe (no `lastEventId`): replay up to this many of the topic's newest
-   * events before live ones (at most `hub.historySize`). Default 0.
-   */
-  history?: number;
-}
+export type { HubStreamOptions } from './hub-stream.opener.js';
 
 /**
  * The fan-out hub: publish to topics, stream a topic's live events to any number of

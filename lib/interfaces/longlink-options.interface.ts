@@ -1,23 +1,9 @@
 import type { CanActivate, Type } from '@nestjs/common';
 import type { TransportName } from '../protocol/transport-name.js';
+import type { PresenceOptions } from './presence-options.interface.js';
 import type { StreamTicketOptions, StreamTicketStore } from './stream-ticket.interface.js';
 
-/** Presence options (`hub.presence`). */
-export interface PresenceOptions {
-  /**
-   * Redis: an entry expires this long after its instance last refreshed it (every `ttlMs / 3`);
-   * a killed instance's members leave within 2 × `ttlMs`. Default 15000.
-   */
-  ttlMs?: number;
-  /** A closed connection leaves this long after (a reconnect within it does not flap). Default 3000. */
-  graceMs?: number;
-  /** Metas (tracked connections) per topic at most. Default 10000. */
-  maxMembers?: number;
-  /** JSON bytes of one meta at most. Default 1024. */
-  maxMetaBytes?: number;
-  /** Updates per tracked connection and second at most. Default 10. */
-  maxUpdatesPerSecond?: number;
-}
+export type { PresenceOptions } from './presence-options.interface.js';
 
 /**
  * What happens when a subscriber reads slower than its stream emits and its queue is full.

@@ -168,7 +168,7 @@ describe('fuzz', () => {
         const response = await within(rawRequest(`${baseUrl}${r.path}${query ? `?${query}` : ''}`, headers), 5000, `answer to ${JSON.stringify(r).slice(0, 300)}`);
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         const what = `${response.status} for ${JSON.stringify(r).slice(0, 300)}`;
-        if (response.status === -1) return; // the client refused to send it (invalid header)
+        if (response.status === -1) return; // the client would not send it (an invalid header)
         if (response.status >= 500) problems.push(what);
         if (Object.keys(response.headers).some((h) => h.startsWith('x-injected'))) problems.push(`header injection: ${what}`);
         if (response.status === 200 && !String(response.headers['content-type']).startsWith('text/event-stream')) {

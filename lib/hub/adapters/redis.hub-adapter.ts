@@ -1,57 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
-import { createRequire } from 'node:module';
 import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
 import { PUBLISH_SCRIPT } from './redis-publish.script.js';
+import {
+  MESSAGE,
+  POSITION,
+  STARTUP_WAIT_MS,
+  loadIoredis,
+  parsePosition,
+  type IORedisClass,
+  type RedisHubAdapterOptions,
+} from './redis-hub.support.js';
 import type { PresenceStore } from '../presence/presence-store.interface.js';
 import { RedisPresenceStore } from '../presence/redis.presence-store.js';
 
-/** Options of the Redis adapter. */
-export interface RedisHubAdapterOptions {
-  /**
-   * `redis://host:port/db` or ioredis' `RedisOptions`, passed as they are. Typed loosely on
-   * purpose: the published declarations must compile for apps that do not install ioredis.
-   */
-  redis: string | Record<string, unknown>;
-  /** Prefix of every key and channel. Default `longlink:`. */
-  keyPrefix: string;
-  historySize: number;
-  historyMaxAgeMs: number;
-  /** A topic's keys expire this long after its last publish; 0: never. */
-  topicTtlMs?: number;
-  /**
-   * Topics kept at most, through a sorted set of last-publish times (`<keyPrefix>topics`):
-   * the least recently published topics' keys are deleted first. Default 10000.
-   */
-  maxTopics?: number;
-}
-
-type IORedisClass = new (...args: unknown[]) => Redis & {
-  longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
-};
-
-function loadIoredis(): IORedisClass {
-  try {
-    const module = createRequire(import.meta.url)('ioredis') as { default?: IORedisClass } & IORedisClass;
-    return module.default ?? module;
-  } catch {
-    throw new Error('LonglinkModule: the Redis hub adapter (option "hub.redis") needs ioredis. Install it with: npm install ioredis');
-  }
-}
-
-const POSITION = /^\d{1,15}-\d{1,15}$/;
-/** How long startup waits for the first connection before going on without it. */
-const STARTUP_WAIT_MS = 2000;
-/** A channel message: `<epoch> <position> <json>`. */
-const MESSAGE = /^([0-9a-z]{1,64}) (\d{1,15}-\d{1,15}) /;
-
-function parsePosition(position: string): [number, number] {
-  const dash = position.indexOf('-');
-  return [Number(position.slice(0, dash)), Number(position.slice(dash + 1))];
-}
+export type { RedisHubAdapterOptions } from './redis-hub.support.js';
 
 /**
  * The Redis adapter: history in a Redis Stream per topic (capped), delivery to every

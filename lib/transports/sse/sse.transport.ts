@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { notFoundError, type StreamBase } from './sse.not-found.js';
 import { Inject, Injectable, Logger, Optional, VERSION_NEUTRAL, VersioningType, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HOST_METADATA, VERSION_METADATA } from '../../internals/nest.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
@@ -9,8 +10,6 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../protocol/stream-error-code.js';
-import { excerpt } from '../../errors/error-bounds.js';
-import { MAX_STREAM_NAME_LENGTH } from '../../longlink.constants.js';
 import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
@@ -38,14 +37,6 @@ interface FastifyReplyLike {
   hijack(): void;
   getHeaders(): Record<string, string | number | string[] | undefined>;
   callNotFound(): void;
-}
-
-/** Where unknown stream names under a controller path are answered. */
-interface StreamBase {
-  /** Route path of the controller part (`/api/v2/admin/feed`). */
-  path: string;
-  /** The matching stream-name prefix (`v2/feed`). */
-  name: string;
 }
 
 /**
@@ -274,37 +265,9 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
   }
 
   private notFound({ req, res }: PlatformExchange, base: StreamBase): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    let decoded = path;
-    try {
-      decoded = decodeURIComponent(path);
-    } catch {
-      // keep it encoded
-    }
-    const rest = joinStreamName(decoded).slice(joinStreamName(base.path).length);
-    const name = joinStreamName(base.name, rest);
     // Metrics: no stream attribute for names that are not streams (unbounded cardinality).
-    // A GET to a POST stream (PROTOCOL.md §3.9) is not found either, but says why.
-    const found = this.registry.find(name, 'sse');
-    this.refuse(
-      new SseWriter(res, this.options.sse),
-      '',
-      name.length > MAX_STREAM_NAME_LENGTH
-        ? new StreamException(StreamErrorCode.BAD_REQUEST, `The stream name is longer than ${MAX_STREAM_NAME_LENGTH} characters`)
-        : new StreamException(StreamErrorCode.NOT_FOUND, notFoundMessage(name, found, decoded !== path)),
-    );
+    this.refuse(new SseWriter(res, this.options.sse), '', notFoundError(req.url ?? '/', base, this.registry));
   }
-}
-
-/**
- * Why a path under a stream controller is not a stream: unknown, a POST stream asked with GET,
- * or an existing stream whose path was percent-encoded (routes match the path as sent).
- */
-function notFoundMessage(name: string, found: StreamDefinition | undefined, encoded: boolean): string {
-  if (!found) return `Unknown stream ${excerpt(name)}`;
-  if (found.options.sse?.method === 'POST') return `Stream ${excerpt(name)} is a POST stream: request it with POST and a JSON body`;
-  if (encoded) return `Stream ${excerpt(name)} is served at its path without percent-encoding`;
-  return `Unknown stream ${excerpt(name)}`;
 }
 
 /**

@@ -1,0 +1,50 @@
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+
+/** The Redis adapter's options, its lazily loaded client class and the shapes of its positions and messages. */
+
+/** Options of the Redis adapter. */
+export interface RedisHubAdapterOptions {
+  /**
+   * `redis://host:port/db` or ioredis' `RedisOptions`, passed as they are. Typed loosely on
+   * purpose: the published declarations must compile for apps that do not install ioredis.
+   */
+  redis: string | Record<string, unknown>;
+  /** Prefix of every key and channel. Default `longlink:`. */
+  keyPrefix: string;
+  historySize: number;
+  historyMaxAgeMs: number;
+  /** A topic's keys expire this long after its last publish; 0: never. */
+  topicTtlMs?: number;
+  /**
+   * Topics kept at most, through a sorted set of last-publish times (`<keyPrefix>topics`):
+   * the least recently published topics' keys are deleted first. Default 10000.
+   */
+  maxTopics?: number;
+}
+
+export type IORedisClass = new (...args: unknown[]) => Redis & {
+  longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
+};
+
+/** ioredis, an optional peer: loaded when the Redis adapter is used, with an install hint. */
+export function loadIoredis(): IORedisClass {
+  try {
+    const module = createRequire(import.meta.url)('ioredis') as { default?: IORedisClass } & IORedisClass;
+    return module.default ?? module;
+  } catch {
+    throw new Error('LonglinkModule: the Redis hub adapter (option "hub.redis") needs ioredis. Install it with: npm install ioredis');
+  }
+}
+
+export const POSITION = /^\d{1,15}-\d{1,15}$/;
+/** How long startup waits for the first connection before going on without it. */
+export const STARTUP_WAIT_MS = 2000;
+/** A channel message: `<epoch> <position> <json>`. */
+export const MESSAGE = /^([0-9a-z]{1,64}) (\d{1,15}-\d{1,15}) /;
+
+/** `<ms>-<seq>` as numbers. */
+export function parsePosition(position: string): [number, number] {
+  const dash = position.indexOf('-');
+  return [Number(position.slice(0, dash)), Number(position.slice(dash + 1))];
+}

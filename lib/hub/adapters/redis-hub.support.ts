@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import type { Redis } from 'ioredis';
 
 /** The Redis adapter's options, its lazily loaded client class and the shapes of its positions and messages. */
 
@@ -23,14 +22,11 @@ export interface RedisHubAdapterOptions {
   maxTopics?: number;
 }
 
-export type IORedisClass = new (...args: unknown[]) => Redis & {
-  longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
-};
 
 /** ioredis, an optional peer: loaded when the Redis adapter is used, with an install hint. */
-export function loadIoredis(): IORedisClass {
+export function loadIoredis<Client>(): Client {
   try {
-    const module = createRequire(import.meta.url)('ioredis') as { default?: IORedisClass } & IORedisClass;
+    const module = createRequire(import.meta.url)('ioredis') as { default?: Client } & Client;
     return module.default ?? module;
   } catch {
     throw new Error('LonglinkModule: the Redis hub adapter (option "hub.redis") needs ioredis. Install it with: npm install ioredis');

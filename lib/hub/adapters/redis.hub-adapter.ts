@@ -11,13 +11,17 @@ import {
   STARTUP_WAIT_MS,
   loadIoredis,
   parsePosition,
-  type IORedisClass,
   type RedisHubAdapterOptions,
 } from './redis-hub.support.js';
 import type { PresenceStore } from '../presence/presence-store.interface.js';
 import { RedisPresenceStore } from '../presence/redis.presence-store.js';
 
 export type { RedisHubAdapterOptions } from './redis-hub.support.js';
+
+/** ioredis' client class (an optional peer, loaded on first use), with the publish script as a command. */
+type IORedisClass = new (...args: unknown[]) => Redis & {
+  longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
+};
 
 /**
  * The Redis adapter: history in a Redis Stream per topic (capped), delivery to every
@@ -68,7 +72,7 @@ export class RedisHubAdapter implements HubAdapter {
   }
 
   async start(events: HubAdapterEvents): Promise<void> {
-    const IORedis = loadIoredis();
+    const IORedis = loadIoredis<IORedisClass>();
     const base: RedisOptions = {
       // Connect now and reconnect quickly, for ever; commands fail at once while disconnected.
       retryStrategy: (times: number) => Math.min(times * 50, 500),

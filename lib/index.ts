@@ -5,7 +5,9 @@ export { Stream } from './decorators/stream.decorator.js';
 export type { StreamMetadata, StreamHandlerResult, TypedStreamDecorator } from './decorators/stream.decorator.js';
 export { defineStream } from './contract/stream-contract.js';
 export type { StreamContract, StreamParamsOf, StreamEventOf } from './contract/stream-contract.js';
-export { StreamParams, LastEventId, StreamContext } from './decorators/stream-params.decorator.js';
+export { StreamParams, LastEventId, StreamContext, StreamInput } from './decorators/stream-params.decorator.js';
+export type { StreamInputParamOptions } from './decorators/stream-params.decorator.js';
+export type { StreamInputMessage } from './core/input/subscription-input.js';
 export { StreamEvent, tracked } from './interfaces/stream-event.interface.js';
 export type { StreamCall, StreamHeaders } from './interfaces/stream-call.interface.js';
 export type { TransportName } from './protocol/transport-name.js';
@@ -21,6 +23,8 @@ export type {
   MetricsOptions,
   StreamOptions,
   StreamSseOptions,
+  InputOptions,
+  StreamInputOptions,
 } from './interfaces/longlink-options.interface.js';
 export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './protocol/stream-error-code.js';
 export { HTTP_STATUS_BY_CODE } from './protocol/http.protocol.js';

@@ -92,3 +92,14 @@ export const DEFAULT_PRESENCE_MAX_MEMBERS = 10_000;
 export const DEFAULT_PRESENCE_MAX_META_BYTES = 1024;
 /** `hub.presence.maxUpdatesPerSecond`: meta updates per subscription. */
 export const DEFAULT_PRESENCE_MAX_UPDATES_PER_SECOND = 10;
+
+/** `input.maxMessageBytes`: a client message's size as received. */
+export const DEFAULT_INPUT_MAX_MESSAGE_BYTES = 64 * 1024;
+/** `input.maxQueue`: client messages a subscription queues before its transport pushes back. */
+export const DEFAULT_INPUT_MAX_QUEUE = 64;
+/** `input.dedupWindowMs`: how long acked message ids are remembered. */
+export const DEFAULT_INPUT_DEDUP_WINDOW_MS = 600_000;
+/** `input.dedupMaxIds`: ids remembered per channel. */
+export const DEFAULT_INPUT_DEDUP_MAX_IDS = 10_000;
+/** `input.dedupMaxTotalIds`: ids the in-memory store remembers across channels. */
+export const DEFAULT_INPUT_DEDUP_MAX_TOTAL_IDS = 200_000;

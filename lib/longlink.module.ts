@@ -13,7 +13,9 @@ import { LonglinkMetrics } from './metrics/longlink-metrics.js';
 import { LonglinkHealthIndicator } from './health/longlink-health.indicator.js';
 import { GrpcHealthReporter } from './health/grpc-health.reporter.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
-import { HUB_ADAPTER, LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+import { HUB_ADAPTER, INPUT_DEDUP_STORE, LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+import { InMemoryInputDedup, type InputDedupStore } from './core/input/input-dedup.store.js';
+import { InputChannelRegistry } from './core/input/input-channel.registry.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
 import { WsTransport } from './transports/ws/ws.transport.js';
 import { GrpcTransport } from './transports/grpc/grpc.transport.js';
@@ -77,6 +79,14 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
           : new RedisHubAdapter({ redis: hub.redis as never, ...hub }),
       inject: [LONGLINK_RESOLVED_OPTIONS],
     },
+    {
+      provide: INPUT_DEDUP_STORE,
+      useFactory: ({ input }: ResolvedLonglinkOptions, adapter: HubAdapter): InputDedupStore =>
+        adapter.inputDedup?.(input.dedupWindowMs) ??
+        new InMemoryInputDedup(input.dedupWindowMs, input.dedupMaxIds, input.dedupMaxTotalIds),
+      inject: [LONGLINK_RESOLVED_OPTIONS, HUB_ADAPTER],
+    },
+    InputChannelRegistry,
     StreamHub,
     StreamTicketService,
     StreamTicketGuard,
@@ -85,6 +95,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
   ],
   exports: [
     LONGLINK_RESOLVED_OPTIONS,
+    InputChannelRegistry,
     StreamRegistry,
     StreamTracker,
     WsTransport,

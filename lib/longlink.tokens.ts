@@ -12,3 +12,5 @@ export const LONGLINK_MODULE_OPTIONS = 'LONGLINK_MODULE_OPTIONS';
 export const LONGLINK_RESOLVED_OPTIONS = Symbol('longlink:resolved-options');
 /** Injection token of the hub's adapter ({@link HubAdapter}: in memory, or on Redis). */
 export const HUB_ADAPTER = Symbol('longlink:hub-adapter');
+/** Injection token of the store of acked client message ids ({@link InputDedupStore}: in memory, or on Redis with the hub). */
+export const INPUT_DEDUP_STORE = Symbol('longlink:input-dedup-store');

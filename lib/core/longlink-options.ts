@@ -2,6 +2,7 @@ import type {
   FlowControlOptions,
   LonglinkModuleOptions,
   ResolvedGrpcOptions,
+  ResolvedInputOptions,
   ResolvedLonglinkOptions,
   ResolvedWsOptions,
   SlowConsumerPolicy,
@@ -33,7 +34,7 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'shutdown', 'metrics', 'maxParamsDepth', 'isGlobal']);
+  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'shutdown', 'metrics', 'maxParamsDepth', 'input', 'isGlobal']);
   const tickets = checkObject('tickets', root.tickets, ['secret', 'ttlMs', 'store']);
   if (tickets.secret !== undefined && !(Buffer.isBuffer(tickets.secret) || typeof tickets.secret === 'string')) {
     fail('tickets.secret', 'a string or a Buffer', '(not shown)');
@@ -117,6 +118,26 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       drainMs: int('shutdown.drainMs', shutdown.drainMs, D.DEFAULT_SHUTDOWN_DRAIN_MS, 0),
     },
     maxParamsDepth: paramsDepth(root.maxParamsDepth),
+    input: resolveInputOptions(root.input),
+  };
+}
+
+function resolveInputOptions(value: unknown): ResolvedInputOptions {
+  const input = checkObject('input', value, ['maxMessageBytes', 'maxQueue', 'dedupWindowMs', 'dedupMaxIds', 'dedupMaxTotalIds', 'rateLimit']);
+  let rateLimit: ResolvedInputOptions['rateLimit'];
+  if (input.rateLimit !== undefined) {
+    const rate = checkObject('input.rateLimit', input.rateLimit, ['perSecond', 'burst']);
+    if (rate.perSecond === undefined) fail('input.rateLimit.perSecond', 'an integer >= 1', rate.perSecond);
+    const perSecond = int('input.rateLimit.perSecond', rate.perSecond, 0, 1);
+    rateLimit = { perSecond, burst: int('input.rateLimit.burst', rate.burst, perSecond, 1) };
+  }
+  return {
+    maxMessageBytes: int('input.maxMessageBytes', input.maxMessageBytes, D.DEFAULT_INPUT_MAX_MESSAGE_BYTES, 2),
+    maxQueue: int('input.maxQueue', input.maxQueue, D.DEFAULT_INPUT_MAX_QUEUE, 1),
+    dedupWindowMs: int('input.dedupWindowMs', input.dedupWindowMs, D.DEFAULT_INPUT_DEDUP_WINDOW_MS, 1),
+    dedupMaxIds: int('input.dedupMaxIds', input.dedupMaxIds, D.DEFAULT_INPUT_DEDUP_MAX_IDS, 1),
+    dedupMaxTotalIds: int('input.dedupMaxTotalIds', input.dedupMaxTotalIds, D.DEFAULT_INPUT_DEDUP_MAX_TOTAL_IDS, 1),
+    rateLimit,
   };
 }
 

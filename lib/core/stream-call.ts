@@ -1,6 +1,8 @@
 import type { ArgumentsHost } from '@nestjs/common';
 import type { StreamCall, StreamHeaders } from '../interfaces/stream-call.interface.js';
 import type { TransportName } from '../protocol/transport-name.js';
+import type { InputRateLimiter } from './input/input-rate.limiter.js';
+import type { SubscriptionInput } from './input/subscription-input.js';
 import { LONGLINK_CONTEXT_TYPE } from '../longlink.constants.js';
 
 /** What a transport knows about a new subscription. */
@@ -18,6 +20,10 @@ export interface StreamCallInit {
   id?: string;
   /** The stream ticket presented (SSE `?ticket=`). */
   ticket?: string;
+  /** The channel key the client gave (two-way streams, PROTOCOL.md §7.1). */
+  channel?: string;
+  /** The connection's rate limiter for client messages (shared by a WebSocket's subscriptions). */
+  inputRate?: InputRateLimiter;
 }
 
 function parseCookies(header: string | string[] | undefined): Record<string, string> {
@@ -59,6 +65,12 @@ export class StreamCallImpl implements StreamCall {
   readonly ticket: string | undefined;
   readonly connectionParams?: unknown;
   user?: unknown;
+  /** @internal The channel key (two-way streams). */
+  readonly channel: string | undefined;
+  /** @internal The connection's input rate limiter, if any. */
+  readonly inputRate: InputRateLimiter | undefined;
+  /** @internal The client messages of a two-way stream (set by the runner). */
+  input?: SubscriptionInput;
   /** @internal Called once the pipeline has run and the handler's stream is subscribed (metrics); set only when metrics are on. */
   onReady?: () => void;
   private headersOrSource: StreamHeaders | (() => StreamHeaders);
@@ -76,6 +88,8 @@ export class StreamCallImpl implements StreamCall {
     this.headersOrSource = init.headers;
     this.raw = init.raw;
     this.ticket = init.ticket;
+    this.channel = init.channel;
+    this.inputRate = init.inputRate;
     if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
   }
 

@@ -27,6 +27,8 @@ export interface StreamDefinition {
   /** Token of the module that declares the controller (for resolving enhancers). */
   readonly moduleKey: string;
   readonly options: StreamOptions;
+  /** Client messages (two-way streams): limits after module defaults; `undefined` when the stream takes none. */
+  readonly input: { maxQueue: number; maxMessageBytes: number } | undefined;
   /** Flow control after module defaults were applied. */
   readonly flowControl: Required<FlowControlOptions>;
 }

@@ -103,6 +103,21 @@ export class StreamParamsFactory {
           };
         case 'call':
           return { index: a.index, resolve: (call: StreamCallImpl) => call, metadata: { type: 'custom' }, pipes: [] };
+        case 'input': {
+          // The pipes run on each message (SubscriptionInput), not once on the Observable.
+          const metadata: ArgumentMetadata = { type: 'body', metatype: a.input?.type, data: undefined };
+          const process = pipes.length ? (data: unknown) => this.pipesConsumer.applyPipes(data, metadata as never, pipes) : undefined;
+          const envelope = a.input?.envelope === true;
+          return {
+            index: a.index,
+            resolve: (call: StreamCallImpl) => {
+              if (!call.input) throw new TypeError(`${def.location}: @StreamInput() needs @Stream(..., { input: true })`);
+              return call.input.observable(process, envelope);
+            },
+            metadata,
+            pipes: [],
+          };
+        }
       }
     });
     // Param decorators made with Nest's createParamDecorator() work too.
@@ -111,7 +126,7 @@ export class StreamParamsFactory {
     for (const [key, meta] of Object.entries(routeArgs)) {
       if (!key.includes(CUSTOM_ROUTE_ARGS_METADATA) || typeof meta.factory !== 'function') {
         throw new TypeError(
-          `${def.location}: HTTP parameter decorators (@Query, @Body, @Req, ...) do not apply to @Stream() handlers; use @StreamParams(), @LastEventId() or @StreamContext()`,
+          `${def.location}: HTTP parameter decorators (@Query, @Body, @Req, ...) do not apply to @Stream() handlers; use @StreamParams(), @LastEventId(), @StreamContext() or @StreamInput()`,
         );
       }
       const factory = meta.factory;

@@ -9,6 +9,7 @@ import { LONGLINK_LOGGER_CONTEXT, MAX_STREAM_NAME_LENGTH, STREAM_METADATA } from
 import { LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
 import { LonglinkConfigError } from '../errors/longlink-config.error.js';
 import { resolveFlowControl } from './longlink-options.js';
+import { resolveStreamInput } from './input/stream-input.options.js';
 import type { StreamDefinition } from './stream-definition.js';
 
 const SEGMENT = /^[A-Za-z0-9._~-]+$/;
@@ -112,6 +113,7 @@ export class StreamRegistry {
             throw new LonglinkConfigError(`LonglinkModule: ${location}: sse.maxBodyBytes must be an integer >= 2`);
           }
         }
+        const input = resolveStreamInput(location, meta.options.input, metatype, methodName, this.options.input);
         const local = meta.name ?? methodName;
         const versions = streamVersions(metatype, callback);
         let contractBound = meta.contract === undefined;
@@ -139,6 +141,7 @@ export class StreamRegistry {
               methodName,
               moduleKey: wrapper.host?.token as string,
               options: meta.options,
+              input,
               flowControl: resolveFlowControl(
                 `@Stream(${JSON.stringify(name)}).flowControl`,
                 meta.options.flowControl,

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LONGLINK_LOGGER_CONTEXT } from '../longlink.constants.js';
 import type { StreamException } from '../errors/stream-exception.js';
 import type { TransportName } from '../protocol/transport-name.js';
@@ -12,6 +12,12 @@ import { StreamInvoker } from './stream-invoker.js';
 import type { StreamWriter } from './stream-writer.interface.js';
 import { StreamTracker } from './stream-tracker.js';
 import { writePaths } from './write-paths.js';
+import { INPUT_DEDUP_STORE, LONGLINK_RESOLVED_OPTIONS } from '../longlink.tokens.js';
+import type { ResolvedLonglinkOptions } from '../interfaces/longlink-options.interface.js';
+import { InMemoryInputDedup, type InputDedupStore } from './input/input-dedup.store.js';
+import { InputChannelRegistry } from './input/input-channel.registry.js';
+import { InputRateLimiter } from './input/input-rate.limiter.js';
+import { SubscriptionInput } from './input/subscription-input.js';
 
 /**
  * What every transport does to start a subscription: open the stream through the
@@ -28,7 +34,42 @@ export class StreamRunner {
     private readonly invoker: StreamInvoker,
     private readonly tracker: StreamTracker,
     private readonly metrics: LonglinkMetrics,
+    private readonly channels: InputChannelRegistry,
+    @Inject(INPUT_DEDUP_STORE) private readonly dedup: InputDedupStore,
+    @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
   ) {}
+
+  /** A rate limiter for one connection's client messages, when `input.rateLimit` is set. */
+  inputRateLimiter(): InputRateLimiter | undefined {
+    const rate = this.options.input.rateLimit;
+    return rate ? new InputRateLimiter(rate.perSecond, rate.burst) : undefined;
+  }
+
+  /**
+   * The client messages of a two-way stream's subscription (PROTOCOL.md §7): deduplicated per
+   * channel through the shared store, or per subscription without a channel.
+   */
+  private openInput(def: StreamDefinition, call: StreamCallImpl): SubscriptionInput {
+    const limits = def.input!;
+    const o = this.options.input;
+    const input = new SubscriptionInput({
+      scope: call.channel === undefined ? '' : `${def.name}:${call.channel}`,
+      dedup: call.channel === undefined ? new InMemoryInputDedup(o.dedupWindowMs, o.dedupMaxIds, o.dedupMaxIds) : this.dedup,
+      maxQueue: limits.maxQueue,
+      maxMessageBytes: limits.maxMessageBytes,
+      normalize: this.normalizer(def),
+      rate: call.inputRate ?? this.inputRateLimiter(),
+    });
+    if (call.channel !== undefined) this.channels.hold(call.channel, input);
+    return input;
+  }
+
+  private closeInput(call: StreamCallImpl): void {
+    const input = call.input;
+    if (!input) return;
+    input.close();
+    if (call.channel !== undefined) this.channels.release(call.channel, input);
+  }
 
   /** Counts a connection opened (`+1`) or closed (`-1`) on a transport that multiplexes (WebSocket). */
   connection(transport: TransportName, delta: 1 | -1): void {
@@ -82,6 +123,7 @@ export class StreamRunner {
     const done = debug
       ? (h: StreamHandle) => this.logger.debug(`${call.transport} ${def.name}: ended${h.endError ? ` (${h.endError.code})` : ''}`)
       : undefined;
+    if (def.input) call.input = this.openInput(def, call);
     const stats = this.metrics.streamStats(call.transport, def.name, def.flowControl.policy);
     const info = { stream: def.name, transport: call.transport, group };
     // Streams without enhancers (and metrics off): the handler's own Observable goes straight
@@ -95,6 +137,7 @@ export class StreamRunner {
           flow: def.flowControl,
           onFinish: (h) => {
             tracker.delete(h);
+            if (call.input) this.closeInput(call);
             call.abort();
             done?.(h);
           },
@@ -119,6 +162,7 @@ export class StreamRunner {
       flow: def.flowControl,
       onFinish: (h) => {
         this.tracker.delete(h);
+        if (call.input) this.closeInput(call);
         done?.(h);
         measured?.(h);
       },

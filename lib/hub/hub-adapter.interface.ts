@@ -1,3 +1,4 @@
+import type { InputDedupStore } from '../core/input/input-dedup.store.js';
 import type { PresenceStore } from './presence/presence-store.interface.js';
 
 /** One stored event of a topic, as an adapter keeps it. */
@@ -69,6 +70,11 @@ export interface HubAdapter {
    * Absent: in this process's memory (one instance).
    */
   presenceStore?(ttlMs: number): PresenceStore;
+  /**
+   * A store of acked client message ids shared by every instance (two-way streams, PROTOCOL.md
+   * §7.1). Absent: in this process's memory.
+   */
+  inputDedup?(windowMs: number): InputDedupStore;
   /** Checks that the store answers (health checks); rejects if it does not. Absent: always reachable (in memory). */
   ping?(): Promise<void>;
 }

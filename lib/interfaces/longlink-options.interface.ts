@@ -1,9 +1,11 @@
 import type { CanActivate, Type } from '@nestjs/common';
 import type { TransportName } from '../protocol/transport-name.js';
+import type { InputOptions, ResolvedInputOptions, StreamInputOptions } from './input-options.interface.js';
 import type { PresenceOptions } from './presence-options.interface.js';
 import type { StreamTicketOptions, StreamTicketStore } from './stream-ticket.interface.js';
 
 export type { PresenceOptions } from './presence-options.interface.js';
+export type { InputOptions, ResolvedInputOptions, StreamInputOptions } from './input-options.interface.js';
 
 /**
  * What happens when a subscriber reads slower than its stream emits and its queue is full.
@@ -231,6 +233,8 @@ export interface LonglinkModuleOptions {
   maxParamsDepth?: number;
   /** OpenTelemetry metrics. */
   metrics?: MetricsOptions;
+  /** Client messages on two-way streams (`@Stream({ input })`). */
+  input?: InputOptions;
 }
 
 /** Options of one `@Stream()`. */
@@ -246,6 +250,11 @@ export interface StreamOptions {
   grpc?: { service: string; method: string };
   /** How this stream is served over SSE. */
   sse?: StreamSseOptions;
+  /**
+   * The stream also takes client messages (PROTOCOL.md §7): the handler reads them with a
+   * `@StreamInput()` parameter. `true` or per-stream limits.
+   */
+  input?: boolean | StreamInputOptions;
 }
 
 /** SSE options of one `@Stream()`. */
@@ -273,6 +282,7 @@ export interface ResolvedLonglinkOptions {
   shutdown: Required<ShutdownOptions>;
   metrics: MetricsOptions;
   maxParamsDepth: number;
+  input: ResolvedInputOptions;
 }
 
 /** gRPC options after defaults. */

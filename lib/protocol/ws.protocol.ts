@@ -1,10 +1,20 @@
 import { StreamErrorCode } from './stream-error-code.js';
 
 /** The message types a client sends (PROTOCOL.md §4.2); any other is refused with `BAD_REQUEST`. */
-export const WS_CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'ping', 'init'] as const;
+export const WS_CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'ping', 'init', 'input', 'input_end'] as const;
 
 /** The message types a server sends (PROTOCOL.md §4.2); a client treats any other as a protocol violation. */
-export const WS_SERVER_MESSAGE_TYPES = ['next', 'reset', 'complete', 'error', 'pong', 'init_ack', 'subscribed'] as const;
+export const WS_SERVER_MESSAGE_TYPES = [
+  'next',
+  'reset',
+  'complete',
+  'error',
+  'pong',
+  'init_ack',
+  'subscribed',
+  'input_ack',
+  'input_error',
+] as const;
 
 /** A client message type. */
 export type WsClientMessageType = (typeof WS_CLIENT_MESSAGE_TYPES)[number];

@@ -1,3 +1,5 @@
+import type { InputDedupStore } from '../../core/input/input-dedup.store.js';
+import { RedisInputDedupStore } from './redis-input-dedup.store.js';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
@@ -282,6 +284,10 @@ export class RedisHubAdapter implements HubAdapter {
 
   presenceStore(ttlMs: number): PresenceStore {
     return new RedisPresenceStore(() => this.client, this.options.keyPrefix, ttlMs);
+  }
+
+  inputDedup(windowMs: number): InputDedupStore {
+    return new RedisInputDedupStore(() => this.client, this.options.keyPrefix, windowMs);
   }
 
   async ping(): Promise<void> {

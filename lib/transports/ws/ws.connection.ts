@@ -16,6 +16,8 @@ import { WsInitHandshake, type SubscribeMessage, type WsInitCheck } from './ws.i
 import { WsProtocolError, parseWsMessage, type WsClientMessage } from './ws.request.js';
 import type { WsUpgradeRequest } from './ws.upgrade-request.js';
 import { WsSubscriptionWriter, type WsSubscriptionHost } from './ws.writer.js';
+import { WsConnectionInput } from './ws.input.js';
+import type { InputRateLimiter } from '../../core/input/input-rate.limiter.js';
 
 export { WS_CLOSE_GRACE_MS, WS_SEND_HIGH_WATER_BYTES } from './ws.sender.js';
 export type { WsUpgradeRequest };
@@ -68,6 +70,13 @@ export class WsConnection extends WsInitHandshake implements WsSubscriptionHost 
   private isClosed = false;
   private closeWaiters: (() => void)[] | undefined;
   private drainCursor = 0;
+  private inputs: WsConnectionInput | undefined;
+  private inputRate: InputRateLimiter | undefined | null = null;
+
+  /** The connection's client messages (two-way streams), made on first use. */
+  private get input(): WsConnectionInput {
+    return (this.inputs ??= new WsConnectionInput(this.ws, { emit: (text) => this.emit(text), alive: () => this.alive() }));
+  }
 
   constructor(
     ws: WebSocket,
@@ -153,6 +162,12 @@ export class WsConnection extends WsInitHandshake implements WsSubscriptionHost 
       case 'subscribe':
         this.admit(message);
         return;
+      case 'input':
+        this.input.offer(this.subscriptions.get(message.id), message.id, message.messageId, message.data, data.length);
+        return;
+      case 'input_end':
+        this.subscriptions.get(message.id)?.input?.end();
+        return;
     }
   }
 
@@ -183,11 +198,15 @@ export class WsConnection extends WsInitHandshake implements WsSubscriptionHost 
       headers: this.request.headers,
       raw: this.request,
       connectionParams: this.connectionParams,
+      channel: def.input ? message.channel : undefined,
+      // One rate limit per connection, shared by its subscriptions.
+      inputRate: def.input ? (this.inputRate === null ? (this.inputRate = this.deps.runner.inputRateLimiter()) : this.inputRate) : undefined,
     });
-    const writer = new WsSubscriptionWriter(this, id, message.ack);
+    const writer = new WsSubscriptionWriter(this, id, message.ack, def.name);
     this.subscriptions.set(id, writer);
     // Grouped by connection: its subscriptions share one retry delay at shutdown.
     writer.handle = this.deps.runner.run(def, call, writer, this.budget, this);
+    writer.input = call.input;
   }
 
   protected refuse(id: string, error: StreamException, stream = ''): void {

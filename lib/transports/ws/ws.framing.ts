@@ -93,3 +93,14 @@ export function wsErrorFrame(subscriptionId: string | undefined, error: StreamEx
 
 export const WS_PONG_FRAME = '{"type":"pong"}';
 export const WS_INIT_ACK_FRAME = '{"type":"init_ack"}';
+
+/** `input_ack` (PROTOCOL.md §7.2). */
+export function wsInputAckFrame(subscriptionId: string, messageId: string, duplicate: boolean): string {
+  const dup = duplicate ? ',"duplicate":true' : '';
+  return `{"type":"input_ack","id":${JSON.stringify(subscriptionId)},"messageId":${JSON.stringify(messageId)}${dup}}`;
+}
+
+/** `input_error` (PROTOCOL.md §7.2): one message refused, the subscription goes on. */
+export function wsInputErrorFrame(subscriptionId: string, messageId: string, error: StreamException): string {
+  return JSON.stringify({ type: 'input_error', id: subscriptionId, messageId, error: error.toJSON() });
+}

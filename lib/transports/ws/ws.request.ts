@@ -5,6 +5,7 @@ import { excerpt } from '../../errors/error-bounds.js';
 import { MAX_LAST_EVENT_ID_LENGTH, MAX_STREAM_NAME_LENGTH, MAX_WS_SUBSCRIPTION_ID_LENGTH } from '../../longlink.constants.js';
 import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
 import { WS_CLIENT_MESSAGE_TYPES } from '../../protocol/ws.protocol.js';
+import { INPUT_CHANNEL, INPUT_MESSAGE_ID } from '../../protocol/input.protocol.js';
 
 /** A message from the client, validated. */
 export type WsClientMessage =
@@ -16,7 +17,11 @@ export type WsClientMessage =
       lastEventId: string | undefined;
       /** The client asked for a `subscribed` message once the server holds the subscription. */
       ack: boolean;
+      /** The channel key (two-way streams, PROTOCOL.md §7.1). */
+      channel: string | undefined;
     }
+  | { type: 'input'; id: string; messageId: string; data: unknown }
+  | { type: 'input_end'; id: string }
   | { type: 'unsubscribe'; id: string }
   | { type: 'init'; payload: Record<string, unknown> | undefined }
   | { type: 'ping' };
@@ -87,8 +92,18 @@ export function parseWsMessage(
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_WS_SUBSCRIPTION_ID_LENGTH) {
     throw new WsProtocolError(`"id" must be a string of 1 to ${MAX_WS_SUBSCRIPTION_ID_LENGTH} characters`);
   }
-  if (type === 'unsubscribe') return { type, id };
-  const { stream, params, lastEventId, ack } = message;
+  if (type === 'unsubscribe' || type === 'input_end') return { type, id };
+  if (type === 'input') {
+    const { messageId, data } = message;
+    if (typeof messageId !== 'string' || !INPUT_MESSAGE_ID.test(messageId)) {
+      throw new WsProtocolError('"messageId" must be 1 to 128 printable ASCII characters', id);
+    }
+    return { type, id, messageId, data: data === undefined ? null : data };
+  }
+  const { stream, params, lastEventId, ack, channel } = message;
+  if (channel !== undefined && (typeof channel !== 'string' || !INPUT_CHANNEL.test(channel))) {
+    throw new WsProtocolError('"channel" must be 16 to 128 characters of A-Z a-z 0-9 _ -', id);
+  }
   if (typeof stream !== 'string' || stream.length === 0 || stream.length > MAX_STREAM_NAME_LENGTH) {
     throw new WsProtocolError(`"stream" must be a string of 1 to ${MAX_STREAM_NAME_LENGTH} characters`, id);
   }
@@ -106,5 +121,5 @@ export function parseWsMessage(
   ) {
     throw new WsProtocolError('"lastEventId" must be a string without line breaks', id);
   }
-  return { type: 'subscribe', id, stream, params: checked, lastEventId: lastEventId === '' ? undefined : lastEventId, ack: ack === true };
+  return { type: 'subscribe', id, stream, params: checked, lastEventId: lastEventId === '' ? undefined : lastEventId, ack: ack === true, channel };
 }

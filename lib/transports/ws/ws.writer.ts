@@ -1,4 +1,5 @@
 import type { StreamHandle } from '../../core/pipe-to-writer.js';
+import type { SubscriptionInput } from '../../core/input/subscription-input.js';
 import { FRAME_OVERHEAD_BYTES, type StreamWriter } from '../../core/stream-writer.interface.js';
 import type { StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
@@ -29,6 +30,8 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
   private prefixTailLength = 0;
   /** The running subscription (set by the connection once started). */
   handle: StreamHandle | undefined;
+  /** Its client messages, for a two-way stream (set by the connection once started). */
+  input: SubscriptionInput | undefined;
   private drainFn: (() => void) | undefined;
   private closeFn: (() => void) | undefined;
 
@@ -37,6 +40,8 @@ export class WsSubscriptionWriter implements StreamWriter<Buffer> {
     readonly subscriptionId: string,
     /** Whether the client asked for a `subscribed` message (`"ack": true`). */
     readonly ack = false,
+    /** The stream's name (for messages about it). */
+    readonly stream = '',
   ) {
     this.head = wsNextHead(subscriptionId);
   }

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import type { SubscriptionInput } from './subscription-input.js';
+
+/** Told when this instance starts or stops holding a channel (the Redis forwarder registers it). */
+export interface ChannelHoldListener {
+  held(channel: string): void;
+  released(channel: string): void;
+}
+
+/**
+ * The channels this instance holds (PROTOCOL.md §7.1): channel key → the input of the live
+ * subscription that named it. A newer subscription with the same channel takes it over; the
+ * older one keeps its output but takes no more messages addressed by channel.
+ */
+@Injectable()
+export class InputChannelRegistry {
+  private readonly inputs = new Map<string, SubscriptionInput>();
+  private listener: ChannelHoldListener | undefined;
+
+  /** Sets the listener (one: the forwarder). */
+  listen(listener: ChannelHoldListener | undefined): void {
+    this.listener = listener;
+  }
+
+  /** The input holding `channel` here, if any. */
+  get(channel: string): SubscriptionInput | undefined {
+    return this.inputs.get(channel);
+  }
+
+  /** Number of channels held. */
+  get size(): number {
+    return this.inputs.size;
+  }
+
+  hold(channel: string, input: SubscriptionInput): void {
+    this.inputs.set(channel, input);
+    this.listener?.held(channel);
+  }
+
+  /** Releases `channel` if `input` still holds it. */
+  release(channel: string, input: SubscriptionInput): void {
+    if (this.inputs.get(channel) !== input) return;
+    this.inputs.delete(channel);
+    this.listener?.released(channel);
+  }
+}

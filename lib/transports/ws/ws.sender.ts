@@ -57,6 +57,11 @@ export abstract class WsSender implements TurnState {
    */
   heartbeat(now: number): void {
     if (this.closing) return;
+    if (this.ws.isPaused) {
+      // We stopped reading (a two-way stream's input is full): its pong could not be read.
+      this.pingSentAt = undefined;
+      return;
+    }
     if (this.pingSentAt !== undefined) {
       if (now - this.pingSentAt >= this.wsOptions.heartbeatTimeoutMs) this.ws.terminate();
       return;

@@ -1,42 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { INestApplication } from '@nestjs/common';
-import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, StreamTracker } from '../../lib/index.js';
 import { deferred, within } from '../harness/util.js';
 import { CLIENT_SCRIPT, LONGLINK_PROTO, ROOT, STRESS_LIVENESS, startStressApp } from './stress.fixture.js';
-import { MiB, byMode, heapAfterGc, mib, percentile, record, settle } from './stress.util.js';
+import { HEALTHY, healthyClients } from './healthy-clients.js';
+import { MiB, byMode, heapAfterGc, mib, record, settle } from './stress.util.js';
 
 const WINDOW_MS = byMode(3000, 10_000);
-const HEALTHY = 10;
-
-/**
- * Healthy subscribers (WebSocket, one connection each) of a timestamped stream: their delivery
- * latencies, from `start()` until `stop()`.
- */
-async function healthyClients(baseUrl: string) {
-  const sockets: WebSocket[] = [];
-  let latencies: number[] = [];
-  for (let i = 0; i < HEALTHY; i++) {
-    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
-    ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; data?: { at: number } };
-      if (message.type === 'next') latencies.push(performance.timeOrigin + performance.now() - message.data!.at);
-    });
-    ws.send(JSON.stringify({ type: 'subscribe', id: 't', stream: 'stress/timed', params: { ms: 5 } }));
-    sockets.push(ws);
-  }
-  return {
-    reset: () => (latencies = []),
-    p99: () => percentile(latencies, 99),
-    count: () => latencies.length,
-    close: () => sockets.forEach((ws) => ws.terminate()),
-  };
-}
 
 describe('a stopped client under a fast stream', () => {
   let app: INestApplication;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Controller, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Module, type INestApplication, type Type } from '@nestjs/common';
 import { concat, interval, map, of } from 'rxjs';
 import { LastEventId, LonglinkModule, Stream, StreamHub, StreamParams, type LonglinkModuleOptions } from '../../lib/index.js';
 import { createHttpApp } from '../harness/sse.harness.js';
@@ -61,12 +61,15 @@ export function stressOptions(extra: Partial<LonglinkModuleOptions> = {}): Longl
   };
 }
 
-export function stressModule(options: LonglinkModuleOptions = stressOptions()) {
-  @Module({ imports: [LonglinkModule.forRoot(options)], controllers: [StressController] })
+export function stressModule(options: LonglinkModuleOptions = stressOptions(), controllers: Type[] = []) {
+  @Module({ imports: [LonglinkModule.forRoot(options)], controllers: [StressController, ...controllers] })
   class StressModule {}
   return StressModule;
 }
 
-export async function startStressApp(options?: LonglinkModuleOptions): Promise<{ app: INestApplication; baseUrl: string }> {
-  return createHttpApp('express', stressModule(options));
+export async function startStressApp(
+  options?: LonglinkModuleOptions,
+  controllers: Type[] = [],
+): Promise<{ app: INestApplication; baseUrl: string }> {
+  return createHttpApp('express', stressModule(options, controllers));
 }

@@ -88,9 +88,11 @@ export class SubscriptionInput {
 
   /**
    * Offers one client message. Never throws: resolves with the ack, rejects with the
-   * refusal (a {@link StreamException}). `bytes`: its size as received.
+   * refusal (a {@link StreamException}). `bytes`: its size as received. `overflow`: the
+   * transport stopped reading when the queue filled and this message was already read (its
+   * own bound, e.g. one socket read), so it is queued past `maxQueue` instead of refused.
    */
-  offer(id: unknown, data: unknown, bytes: number): Promise<InputAnswer> {
+  offer(id: unknown, data: unknown, bytes: number, overflow = false): Promise<InputAnswer> {
     if (typeof id !== 'string' || !INPUT_MESSAGE_ID.test(id)) {
       return refuse(StreamErrorCode.BAD_REQUEST, 'Message id must be 1 to 128 printable ASCII characters');
     }
@@ -104,7 +106,7 @@ export class SubscriptionInput {
     }
     const wait = this.init.rate?.take() ?? 0;
     if (wait > 0) return refuse(StreamErrorCode.RESOURCE_EXHAUSTED, 'Too many messages', { retryAfterMs: wait });
-    if (this.full) {
+    if (this.full && !overflow) {
       return refuse(StreamErrorCode.RESOURCE_EXHAUSTED, `Input queue is full (${this.init.maxQueue} messages)`, { retryAfterMs: 100 });
     }
     // A resend of a message still in flight is answered as the original was, in its own turn.

@@ -44,7 +44,8 @@ export class WsConnectionInput {
       this.host.emit(wsInputErrorFrame(id, messageId, error));
       return;
     }
-    input.offer(messageId, data, bytes).then(
+    // Messages of the socket read already under way when reading stopped still come: queued.
+    input.offer(messageId, data, bytes, true).then(
       (answer) => this.host.emit(wsInputAckFrame(id, messageId, answer.duplicate)),
       (error: unknown) => this.host.emit(wsInputErrorFrame(id, messageId, toStreamException(error))),
     );

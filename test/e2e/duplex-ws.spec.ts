@@ -139,3 +139,45 @@ describe('two-way streams over WebSocket', () => {
     }
   });
 });
+
+describe('two-way streams over WebSocket: the per-connection rate limit', () => {
+  let app: INestApplication;
+  let port: number;
+  beforeAll(async () => {
+    @Module({ imports: [LonglinkModule.forRoot({ ws: true, input: { rateLimit: { perSecond: 1, burst: 5 } } }), DuplexModule] })
+    class RateModule {}
+    app = await NestFactory.create(RateModule, { logger: false, forceCloseConnections: true });
+    await app.listen(0, '127.0.0.1');
+    port = (app.getHttpServer().address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('the subscriptions of one connection share the bucket; the excess is refused with retryAfterMs, nothing ends', async () => {
+    const c = await connect(port);
+    const other = await connect(port);
+    try {
+      c.send({ type: 'subscribe', id: 'a', stream: 'duplex/echo' });
+      c.send({ type: 'subscribe', id: 'b', stream: 'duplex/echo' });
+      other.send({ type: 'subscribe', id: 'a', stream: 'duplex/echo' });
+      for (let i = 0; i < 4; i++) c.send({ type: 'input', id: 'a', messageId: `a${i}`, data: i });
+      for (let i = 0; i < 4; i++) c.send({ type: 'input', id: 'b', messageId: `b${i}`, data: i });
+      other.send({ type: 'input', id: 'a', messageId: 'o', data: 0 });
+      await until(() => c.messages.filter((m) => m.type.startsWith('input_')).length === 8, 5000, 'eight answers');
+      await until(() => other.messages.some((m) => m.type === 'input_ack'), 5000, 'the other connection has its own bucket');
+      const answers = c.messages.filter((m) => m.type.startsWith('input_'));
+      expect(answers.filter((m) => m.type === 'input_ack')).toHaveLength(5);
+      const refused = answers.filter((m) => m.type === 'input_error');
+      expect(refused).toHaveLength(3);
+      for (const r of refused) {
+        expect(r.error).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: 'Too many messages' });
+        expect((r.error as { details?: { retryAfterMs?: number } }).details?.retryAfterMs).toBeGreaterThan(0);
+      }
+      expect(c.messages.some((m) => m.type === 'error' || m.type === 'complete')).toBe(false);
+    } finally {
+      c.ws.close();
+      other.ws.close();
+    }
+  });
+});

@@ -40,7 +40,7 @@ describe('SubscriptionInput', () => {
     expect(await first).toEqual({ duplicate: false });
     expect(await again).toEqual({ duplicate: true });
     expect(await input.offer('a', 1, 1)).toEqual({ duplicate: true });
-    expect(got).toEqual([{ id: 'a', data: 1 }]);
+    expect(got).toMatchObject([{ id: 'a', data: 1 }]);
   });
 
   it('refuses alone: a pipe error, a bad id, an oversized message; the input goes on', async () => {
@@ -142,5 +142,34 @@ describe('InMemoryInputDedup', () => {
     store.record('new', '3');
     expect(store.seen('old', '1')).toBe(false);
     expect(['1', '2', '3'].map((id) => store.seen('new', id))).toEqual([true, true, true]);
+  });
+});
+
+describe('SubscriptionInput: ackAfter', () => {
+  it('acks after the work, holds the next message until then, and refuses (without remembering the id) when it fails', async () => {
+    const input = make();
+    const log: string[] = [];
+    let fail = true;
+    input.observable(undefined, true).subscribe((m) => {
+      const msg = m as { id: string; ackAfter(p: Promise<unknown>): void };
+      log.push(`got ${msg.id}`);
+      msg.ackAfter(
+        new Promise((resolve, reject) =>
+          setTimeout(() => {
+            log.push(`done ${msg.id}`);
+            if (msg.id === 'b' && fail) reject(new StreamException('UNAVAILABLE' as never, 'store down'));
+            else resolve(undefined);
+          }, 5),
+        ),
+      );
+    });
+    const a = input.offer('a', 1, 1).then(() => log.push('ack a'));
+    const b = settled(input.offer('b', 2, 1));
+    await a;
+    expect(await b).toEqual({ code: 'UNAVAILABLE', message: 'store down' });
+    expect(log.filter((l) => l !== 'ack a')).toEqual(['got a', 'done a', 'got b', 'done b']);
+    expect(log.indexOf('ack a')).toBeGreaterThan(log.indexOf('done a'));
+    fail = false;
+    expect(await input.offer('b', 2, 1)).toEqual({ duplicate: false });
   });
 });

@@ -16,6 +16,13 @@ export interface StreamInputMessage<T = unknown> {
   /** The client's message id (PROTOCOL.md §7.1): use it to make an effect idempotent. */
   id: string;
   data: T;
+  /**
+   * Delays this message's ack until `work` settles, and the next message until then too
+   * (backpressure for handlers with asynchronous effects). Call it while the message is being
+   * emitted (e.g. in `tap()`). If `work` rejects, the message is refused with that error
+   * instead of acked (and its id is not remembered, so the client may send it again).
+   */
+  ackAfter(work: PromiseLike<unknown>): void;
 }
 
 /** Runs the input parameter's pipes on one message's data. */
@@ -233,7 +240,29 @@ export class SubscriptionInput {
       const error = new StreamException(StreamErrorCode.NOT_FOUND, 'The subscription has ended');
       return this.settle(item, undefined, undefined, error);
     }
-    subscriber.next(this.envelope ? ({ id: item.id, data: value } satisfies StreamInputMessage) : value);
+    let work: PromiseLike<unknown>[] | undefined;
+    if (this.envelope) {
+      let emitting = true;
+      const message: StreamInputMessage = {
+        id: item.id,
+        data: value,
+        ackAfter: (p) => {
+          if (!emitting) throw new TypeError('ackAfter() must be called while the message is emitted');
+          (work ??= []).push(p);
+        },
+      };
+      subscriber.next(message);
+      emitting = false;
+    } else {
+      subscriber.next(value);
+    }
+    if (work) {
+      try {
+        await Promise.all(work);
+      } catch (error) {
+        return this.settle(item, undefined, undefined, this.init.normalize(error));
+      }
+    }
     let recorded: unknown;
     try {
       recorded = dedup.record(scope, item.id);

@@ -1,10 +1,9 @@
-import { BadRequestException, Body, Controller, Param, Post, UseGuards, ValidationPipe } from '@nestjs/common';
+import { Body, Controller, Post, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
   EMPTY,
   Observable,
   ReplaySubject,
   concat,
-  finalize,
   map,
   of,
   range,
@@ -18,15 +17,13 @@ import {
   Stream,
   StreamErrorCode,
   StreamException,
-  StreamHub,
   StreamParams,
   StreamTicketService,
   tracked,
 } from '../../lib/index.js';
-import type { PresenceEvent, PresenceHandle, StreamEvent } from '../../lib/index.js';
+import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
-import type { ChatEntry } from './demo.events.js';
-import { ChatMessage, ChatParams, CompleteParams, CounterParams, FailParams, PresenceParams, TypingMessage } from './demo.params.js';
+import { CompleteParams, CounterParams, FailParams } from './demo.params.js';
 import { Ticker } from './ticker.js';
 
 const params = new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
@@ -41,13 +38,8 @@ export class DemoController {
   clockUpstreams = 0;
 
   private readonly ticker = new Ticker();
-  /** This instance's presence handles of chat subscriptions, by `room\nname`. */
-  private readonly present = new Map<string, Set<PresenceHandle<{ typing: boolean }>>>();
 
-  constructor(
-    private readonly hub: StreamHub,
-    private readonly tickets: StreamTicketService,
-  ) {}
+  constructor(private readonly tickets: StreamTicketService) {}
 
   private readonly clock$: Observable<StreamEvent<{ now: string }>> = new Observable<number>((subscriber) => {
     this.clockUpstreams++;
@@ -102,62 +94,10 @@ export class DemoController {
     );
   }
 
-  /**
-   * A chat room: the room's hub topic, resumable; `history=N` on a first subscribe replays the
-   * room's last N messages first; `name=` shows the subscription in the room's presence
-   * (`demo/presence`) while it lasts. With REDIS_URL, rooms are shared by every instance.
-   */
-  @Stream('chat')
-  chat(@StreamParams(params) { room, history, name }: ChatParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<ChatEntry>> {
-    const topic = `chat:${room}`;
-    const messages = this.hub.stream<ChatEntry>(topic, { lastEventId, history });
-    if (name === undefined) return messages;
-    // Typing indicators (`POST /demo/chat/:room/typing`) update this subscription's meta.
-    const id = `${room}\n${name}`;
-    let handle: PresenceHandle<{ typing: boolean }> | undefined;
-    let ended = false;
-    return messages.pipe(
-      this.hub.withPresence(topic, name, { typing: false }, (tracked) => {
-        if (ended) return;
-        handle = tracked;
-        let handles = this.present.get(id);
-        if (!handles) this.present.set(id, (handles = new Set()));
-        handles.add(tracked);
-      }),
-      finalize(() => {
-        ended = true;
-        const handles = this.present.get(id);
-        if (handle && handles?.delete(handle) && handles.size === 0) this.present.delete(id);
-      }),
-    );
-  }
-
-  /** Who is in a chat room: a `state` event, then join/leave diffs (PROTOCOL.md §6.5); resumable. */
-  @Stream('presence')
-  presence(@StreamParams(params) { room }: PresenceParams, @LastEventId() lastEventId?: string): Observable<StreamEvent<PresenceEvent>> {
-    return this.hub.presenceStream(`chat:${room}`, { lastEventId });
-  }
-
-  /** Typing on/off for `from`'s subscriptions to a room on this instance: 201 `{ updated }`. */
-  @Post('chat/:room/typing')
-  async typing(@Param('room') room: string, @Body(params) { from, typing }: TypingMessage): Promise<{ updated: number }> {
-    const handles = [...(this.present.get(`${room}\n${from}`) ?? [])];
-    await Promise.all(handles.map((h) => h.update({ typing })));
-    return { updated: handles.length };
-  }
-
   /** A random walk, 20 values per second (`{ t, v }`, id a sequence number); resumes from a short history. */
   @Stream('ticker')
   tickerStream(@LastEventId() lastEventId?: string): Observable<StreamEvent<{ t: number; v: number }>> {
     return this.ticker.stream(lastEventId);
-  }
-
-  /** Posts to a room: 201 `{ id }` (the event id), 400 on invalid input. */
-  @Post('chat/:room')
-  async post(@Param('room') room: string, @Body(params) message: ChatMessage): Promise<{ id: string }> {
-    if (!/^[a-z0-9-]{1,64}$/.test(room)) throw new BadRequestException('room must be 1 to 64 of a-z, 0-9 and -');
-    const id = await this.hub.publish<ChatEntry>(`chat:${room}`, { from: message.from, text: message.text, at: new Date().toISOString() });
-    return { id };
   }
 
   /**

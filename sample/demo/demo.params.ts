@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 
 /**
  * Accepts integers and integer strings (query-string values), nothing else: "1.5", "1e3",
@@ -99,4 +99,26 @@ export class CompleteParams {
   @Min(0)
   @Max(1000)
   tokenDelayMs: number = 30;
+}
+
+/**
+ * A client message of `demo/chat` (two-way): a chat line (`text`), or the sender's typing state
+ * (`typing`), or both.
+ */
+export class ChatInput {
+  @ValidateIf((o: ChatInput) => o.typing === undefined || o.text !== undefined)
+  @IsString()
+  @Length(1, 1000)
+  text?: string;
+
+  @IsOptional()
+  @IsBoolean()
+  typing?: boolean;
+}
+
+/** A client message of `demo/echo`. */
+export class EchoInput {
+  @IsString()
+  @Length(1, 1000)
+  text!: string;
 }

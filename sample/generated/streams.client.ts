@@ -76,6 +76,8 @@ export interface DemoCounterEvent {
   n: number;
 }
 
+export type DemoEchoParams = Record<string, never>;
+
 export interface DemoFailEvent {
   n: number;
 }
@@ -124,7 +126,9 @@ export interface PresenceParams {
 /**
  * A chat room: the room's hub topic, resumable; `history=N` on a first subscribe replays the
  * room's last N messages first; `name=` shows the subscription in the room's presence
- * (`demo/presence`) while it lasts. With REDIS_URL, rooms are shared by every instance.
+ * (`demo/presence`) while it lasts. Two-way: each client message `{ text }` is published to
+ * the room as from `name` (once per message id, across retries and instances), `{ typing }`
+ * updates the subscription's presence. With REDIS_URL, rooms are shared by every instance.
  */
 export const demoChat = defineStream<ChatParams, ChatEntry>("demo/chat");
 /** `{ now }` every second; one shared upstream. */
@@ -140,6 +144,16 @@ export const demoComplete = defineStream<CompleteParams, DemoCompleteEvent>("dem
  * Also served as the typed gRPC method `sample.v1.Demo/Counter`.
  */
 export const demoCounter = defineStream<CounterParams, DemoCounterEvent>("demo/counter");
+/**
+ * Echo, the smallest two-way stream: each message `{ text }` comes back upper-cased, with
+ * its sequence number; `{ done: n }` when the client half-closes.
+ */
+export const demoEcho = defineStream<DemoEchoParams, {
+  n: number;
+  text: string;
+} | {
+  done: number;
+}>("demo/echo");
 /** `{ n }` for n < after, then a plain Error: clients get INTERNAL with a generic message. */
 export const demoFail = defineStream<FailParams, DemoFailEvent>("demo/fail");
 /** Who is in a chat room: a `state` event, then join/leave diffs (PROTOCOL.md §6.5); resumable. */
@@ -165,6 +179,12 @@ export interface Streams {
   "demo/clock": { params: DemoClockParams; event: DemoClockEvent };
   "demo/complete": { params: CompleteParams; event: DemoCompleteEvent };
   "demo/counter": { params: CounterParams; event: DemoCounterEvent };
+  "demo/echo": { params: DemoEchoParams; event: {
+  n: number;
+  text: string;
+} | {
+  done: number;
+} };
   "demo/fail": { params: FailParams; event: DemoFailEvent };
   "demo/presence": { params: PresenceParams; event: {
   type: "state";

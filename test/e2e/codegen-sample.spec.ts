@@ -50,7 +50,7 @@ describe('the sample\'s generated files', () => {
     expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
     expect(document!.version()).toBe('3.0.0');
     expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(
-      ['demo/chat', 'demo/clock', 'demo/complete', 'demo/counter', 'demo/fail', 'demo/presence', 'demo/secure', 'demo/ticker'],
+      ['demo/chat', 'demo/clock', 'demo/complete', 'demo/counter', 'demo/echo', 'demo/fail', 'demo/presence', 'demo/secure', 'demo/ticker'],
     );
     const secure = document!.operations().get('subscribeDemoSecure')!;
     const schemes = secure.security().flatMap((s) => s.all().map((r) => r.scheme()));

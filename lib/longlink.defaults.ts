@@ -18,6 +18,10 @@ export const DEFAULT_SSE_RETRY_MS = 2_000;
 export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 /** How long a slow client's last error may take before its SSE socket or gRPC stream is cut. */
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** Path of the endpoint that takes client messages over SSE, under the global prefix (`sse.inputPath`). */
+export const DEFAULT_SSE_INPUT_PATH = 'longlink/input';
+/** How long an instance waits for the instance holding a channel to answer a forwarded message (`sse.inputForwardTimeoutMs`). */
+export const DEFAULT_SSE_INPUT_FORWARD_TIMEOUT_MS = 5_000;
 /** Default time a POST stream's whole body may take to arrive. */
 export const DEFAULT_SSE_BODY_TIMEOUT_MS = 10_000;
 /** Default largest body of a POST stream (`@Stream({ sse: { maxBodyBytes } })`). */
@@ -103,3 +107,5 @@ export const DEFAULT_INPUT_DEDUP_WINDOW_MS = 600_000;
 export const DEFAULT_INPUT_DEDUP_MAX_IDS = 10_000;
 /** `input.dedupMaxTotalIds`: ids the in-memory store remembers across channels. */
 export const DEFAULT_INPUT_DEDUP_MAX_TOTAL_IDS = 200_000;
+/** On Redis: how long a channel's holder registration lives without a refresh (refreshed every third of it). */
+export const DEFAULT_INPUT_CHANNEL_TTL_MS = 15_000;

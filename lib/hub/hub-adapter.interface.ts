@@ -1,4 +1,5 @@
 import type { InputDedupStore } from '../core/input/input-dedup.store.js';
+import type { InputForwarder } from '../core/input/input-forwarder.interface.js';
 import type { PresenceStore } from './presence/presence-store.interface.js';
 
 /** One stored event of a topic, as an adapter keeps it. */
@@ -75,6 +76,12 @@ export interface HubAdapter {
    * §7.1). Absent: in this process's memory.
    */
   inputDedup?(windowMs: number): InputDedupStore;
+  /**
+   * Carries client messages addressed by channel to the instance holding the channel (SSE
+   * POST without sticky sessions, PROTOCOL.md §7.4), answering within `timeoutMs`. Absent: one
+   * instance, every channel is local.
+   */
+  inputForwarder?(timeoutMs: number): InputForwarder;
   /** Checks that the store answers (health checks); rejects if it does not. Absent: always reachable (in memory). */
   ping?(): Promise<void>;
 }

@@ -1,5 +1,7 @@
 import type { InputDedupStore } from '../../core/input/input-dedup.store.js';
 import { RedisInputDedupStore } from './redis-input-dedup.store.js';
+import type { InputForwarder } from '../../core/input/input-forwarder.interface.js';
+import { RedisInputForwarder } from './redis-input.forwarder.js';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
@@ -288,6 +290,10 @@ export class RedisHubAdapter implements HubAdapter {
 
   inputDedup(windowMs: number): InputDedupStore {
     return new RedisInputDedupStore(() => this.client, this.options.keyPrefix, windowMs);
+  }
+
+  inputForwarder(timeoutMs: number): InputForwarder {
+    return new RedisInputForwarder(() => this.client, this.options.keyPrefix, timeoutMs);
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,124 @@
+import { Module } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LonglinkModule } from '../../lib/index.js';
+import { DuplexModule, gate } from '../fixtures/duplex.js';
+import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
+import { newChannel, postInput, subscribeSse } from '../harness/sse-input.js';
+
+@Module({
+  imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 0, inputPath: 'x/in' }, input: { maxMessageBytes: 1024 } }), DuplexModule],
+})
+class AppModule {}
+
+/** Two-way streams over SSE: the subscription's `channel` and the POST endpoint (PROTOCOL.md §7.4). */
+describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%s)', (platform) => {
+  let ctx: Awaited<ReturnType<typeof createHttpApp>>;
+  const inputUrl = (channel: string) => `${ctx.baseUrl}/api/x/in/${channel}`;
+  const streamUrl = (stream: string, query: string) => `${ctx.baseUrl}/api/${stream}?${query}`;
+  beforeAll(async () => {
+    ctx = await createHttpApp(platform, AppModule, (app) => app.setGlobalPrefix('api'));
+  });
+  afterAll(() => ctx.app.close());
+
+  it('hands POSTed messages to the handler in order, acks each with 202, dedups a resent id, and half-closes', async () => {
+    const channel = newChannel();
+    const sub = await subscribeSse(streamUrl('duplex/echo', `channel=${channel}`));
+    try {
+      expect(sub.status).toBe(200);
+      const acks: unknown[] = [];
+      for (let i = 1; i <= 10; i++) {
+        // JSON and text/plain (no CORS preflight) bodies alike.
+        const answer = await postInput(inputUrl(channel), { id: `m${i}`, data: { i } }, i % 2 ? 'application/json' : 'text/plain;charset=UTF-8');
+        expect(answer.status).toBe(202);
+        acks.push(answer.body);
+      }
+      expect(acks).toEqual(Array.from({ length: 10 }, (_, i) => ({ id: `m${i + 1}` })));
+      expect(await postInput(inputUrl(channel), { id: 'm3', data: { i: 3 } })).toMatchObject({ status: 202, body: { id: 'm3', duplicate: true } });
+      expect(await postInput(inputUrl(channel), { end: true })).toMatchObject({ status: 202, body: { end: true } });
+      await sub.waitFor((s) => s.events.some((e) => e.event === 'complete'), 'complete');
+      expect(sub.data()).toEqual([...Array.from({ length: 10 }, (_, i) => ({ echo: { i: i + 1 }, n: i + 1 })), { ended: 10 }]);
+      // The subscription is gone: its channel is no longer held.
+      expect(await postInput(inputUrl(channel), { id: 'm11', data: 1 })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('a stream with input needs a valid channel over SSE (400); on other streams channel stays an ordinary param', async () => {
+    for (const query of ['', 'channel=short', `channel=${newChannel()}&channel=${newChannel()}`, `channel=${'a'.repeat(15)}%2F`]) {
+      const sub = await subscribeSse(streamUrl('duplex/echo', query));
+      expect(sub.status).toBe(400);
+      expect(JSON.parse(sub.body || '{}')).toMatchObject({ code: 'BAD_REQUEST' });
+      await sub.waitFor((s) => s.ended, 'ended');
+      const refused = JSON.parse(sub.body) as { message: string };
+      expect(refused.message).toMatch(/channel/);
+    }
+    const oneway = await subscribeSse(streamUrl('duplex/oneway', 'channel=short'));
+    try {
+      await oneway.waitFor((s) => s.data().length === 1, 'oneway event');
+      expect(oneway.data()).toEqual([{ params: { channel: 'short' } }]);
+    } finally {
+      oneway.close();
+    }
+  });
+
+  it('refuses bad messages per message with §2 statuses; the subscription goes on', async () => {
+    const channel = newChannel();
+    const sub = await subscribeSse(streamUrl('duplex/validated', `channel=${channel}`));
+    try {
+      const url = inputUrl(channel);
+      const invalid = await postInput(url, { id: '1', data: { text: '' } });
+      expect(invalid).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST' } });
+      expect(String(invalid.body.message)).toMatch(/text should not be empty/);
+      expect(await postInput(url, 'not json', 'text/plain')).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST' } });
+      expect(await postInput(url, { id: 'has space', data: 1 })).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST' } });
+      expect(await postInput(url, { id: '2', data: 1, extra: true })).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST' } });
+      expect(await postInput(url, { end: false })).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST' } });
+      const big = await postInput(url, { id: '3', data: { text: 'x'.repeat(2000) } });
+      expect(big).toMatchObject({ status: 413, body: { code: 'BAD_REQUEST' } });
+      // Over the stream's limit but within the endpoint's read limit: refused by the holder, still 413.
+      const over = await postInput(url, { id: '3', data: { text: 'x'.repeat(1100) } });
+      expect(over).toMatchObject({ status: 413, body: { code: 'BAD_REQUEST', details: { limitBytes: 1024 } } });
+      expect(await postInput(`${ctx.baseUrl}/api/x/in/bad!channel`, { id: '4', data: 1 })).toMatchObject({ status: 400 });
+      expect(await postInput(inputUrl(newChannel()), { id: '5', data: { text: 'x' } })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+      expect(await postInput(url, { id: '6', data: { text: 'ok' } })).toEqual(expect.objectContaining({ status: 202, body: { id: '6' } }));
+      await sub.waitFor((s) => s.data().length === 1, 'the valid message');
+      expect(sub.data()).toEqual([{ text: 'ok', isDto: true }]);
+      expect(sub.ended).toBe(false);
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('answers 429 with Retry-After while the input queue is full, and takes messages again once it drains', async () => {
+    const channel = newChannel();
+    gate.closed = true;
+    const sub = await subscribeSse(streamUrl('duplex/gated', `channel=${channel}`));
+    try {
+      const url = inputUrl(channel);
+      // One message sits in the (closed) pipe, four more fill the queue (maxQueue 4).
+      const pending = Array.from({ length: 5 }, (_, i) => postInput(url, { id: `q${i}`, data: i }));
+      const { until } = await import('../harness/util.js');
+      await until(() => gate.seen >= 1, 5000, 'first message in the pipe');
+      // The five may still be on their way: probe until the queue is full (accepted probes count).
+      let full: Awaited<ReturnType<typeof postInput>> | undefined;
+      let probes = 0;
+      let accepted = 0;
+      await until(async () => {
+        full = await postInput(url, { id: `over${++probes}`, data: 0 });
+        if (full.status === 202) accepted++;
+        return full.status !== 202;
+      }, 5000, 'queue full');
+      expect(full).toMatchObject({ status: 429, body: { code: 'RESOURCE_EXHAUSTED' } });
+      expect(full!.headers.get('retry-after')).toBe('1');
+      gate.open();
+      const answers = await Promise.all(pending);
+      expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+      expect(await postInput(url, { id: 'after', data: 9 })).toMatchObject({ status: 202 });
+      await sub.waitFor((s) => s.data().length === 6 + accepted, 'every accepted message');
+    } finally {
+      gate.open();
+      sub.close();
+    }
+  });
+});

@@ -86,6 +86,8 @@ export const DEFAULT_HUB_TOPIC_TTL_MS = 0;
 export const DEFAULT_HUB_MAX_TOPICS = 10_000;
 /** 128 MiB: heap bytes the in-memory hub's history may take (`hub.maxHistoryBytes`). */
 export const DEFAULT_HUB_MAX_HISTORY_BYTES = 128 * 1024 * 1024;
+/** In memory: idempotency keys of `hub.publish(..., { idempotencyKey })` remembered at most (oldest forgotten first). */
+export const DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS = 100_000;
 /** `hub.presence.ttlMs`: a presence entry's time to live on Redis, refreshed by its instance every third of it. */
 export const DEFAULT_PRESENCE_TTL_MS = 15_000;
 /** `hub.presence.graceMs`: how long a member who left stays listed, so a reconnect does not flap. */

@@ -10,6 +10,19 @@ export interface HubRecord {
   json: string;
 }
 
+/** An idempotent publish: the key, remembered per topic for `ttlMs`. */
+export interface HubIdempotency {
+  key: string;
+  ttlMs: number;
+}
+
+/** A publish's outcome: its epoch and record; `duplicate` when its idempotency key was used before (nothing was stored, `record` is the earlier publish's position). */
+export interface HubPublished {
+  epoch: string;
+  record: HubRecord;
+  duplicate?: boolean;
+}
+
 /** What an adapter knows about resuming after a position. */
 export type HubHistory = {
   /** The store's epoch when the history was read. */
@@ -47,8 +60,15 @@ export interface HubAdapter {
    * persistence). `fresh`: read it from the store rather than from a cache.
    */
   epoch(fresh?: boolean): Promise<string>;
-  /** Appends a record; resolves with its epoch and position. Rejects if the store is unreachable. */
-  publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }>;
+  /**
+   * Appends a record; resolves with its epoch and position. Rejects if the store is unreachable.
+   * With `idempotency` (only called so when {@link idempotentPublish} is true): atomically, if
+   * the key was used on this topic within its window, stores and delivers nothing and resolves
+   * with the earlier publish's epoch and position and `duplicate: true`.
+   */
+  publish(topic: string, json: string, idempotency?: HubIdempotency): Promise<HubPublished>;
+  /** Whether {@link publish} honours idempotency keys (`hub.publish(..., { idempotencyKey })` refuses them otherwise). */
+  readonly idempotentPublish?: boolean;
   /** Records after `position` (exclusive), or a gap. */
   history(topic: string, position: string): Promise<HubHistory>;
   /**

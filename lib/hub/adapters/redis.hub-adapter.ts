@@ -7,8 +7,8 @@ import { DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
-import { PUBLISH_SCRIPT } from './redis-publish.script.js';
+import type { HubAdapter, HubAdapterEvents, HubHistory, HubIdempotency, HubPublished, HubRecord } from '../hub-adapter.interface.js';
+import { IDEMPOTENT_PUBLISH_SCRIPT, PUBLISH_SCRIPT } from './redis-publish.script.js';
 import {
   MESSAGE,
   POSITION,
@@ -25,6 +25,7 @@ export type { RedisHubAdapterOptions } from './redis-hub.support.js';
 /** ioredis' client class (an optional peer, loaded on first use), with the publish script as a command. */
 type IORedisClass = new (...args: unknown[]) => Redis & {
   longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
+  longlinkPublishOnce(...args: (string | number)[]): Promise<[0 | 1, string]>;
 };
 
 /**
@@ -42,6 +43,7 @@ type IORedisClass = new (...args: unknown[]) => Redis & {
  */
 export class RedisHubAdapter implements HubAdapter {
   readonly origin = '0-0';
+  readonly idempotentPublish = true;
   private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private command: InstanceType<IORedisClass> | undefined;
   private subscriber: InstanceType<IORedisClass> | undefined;
@@ -98,6 +100,7 @@ export class RedisHubAdapter implements HubAdapter {
       client.on('error', (error: Error) => this.logger.debug?.(`Redis ${name} connection: ${error.message}`));
     }
     command.defineCommand('longlinkPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
+    command.defineCommand('longlinkPublishOnce', { numberOfKeys: 5, lua: IDEMPOTENT_PUBLISH_SCRIPT });
     const prefix = this.channel('');
     subscriber.on('message', (channel: string, payload: string) => {
       const match = MESSAGE.exec(payload);
@@ -163,12 +166,9 @@ export class RedisHubAdapter implements HubAdapter {
     return epoch;
   }
 
-  async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
-    const [epoch, position] = await this.client.longlinkPublish(
-      this.streamKey(topic),
-      this.epochKey,
-      this.watermarkKey(topic),
-      this.topicsKey,
+  async publish(topic: string, json: string, idempotency?: HubIdempotency): Promise<HubPublished> {
+    const keys = [this.streamKey(topic), this.epochKey, this.watermarkKey(topic), this.topicsKey];
+    const args = [
       json,
       this.options.historySize,
       randomBytes(4).toString('hex'),
@@ -178,9 +178,27 @@ export class RedisHubAdapter implements HubAdapter {
       this.options.maxTopics ?? DEFAULT_HUB_MAX_TOPICS,
       this.options.keyPrefix,
       topic,
-    );
+    ];
+    if (idempotency) {
+      // The same script wrapped (redis-publish.script.ts): one more key and argument, last.
+      const [duplicate, result] = await this.client.longlinkPublishOnce(
+        ...keys,
+        this.idempotencyKey(topic, idempotency.key),
+        ...args,
+        idempotency.ttlMs,
+      );
+      const [epoch, position] = result.split(' ') as [string, string];
+      if (!duplicate) this.cachedEpoch = epoch;
+      return { epoch, record: { position, json }, ...(duplicate ? { duplicate: true } : {}) };
+    }
+    const [epoch, position] = await this.client.longlinkPublish(...keys, ...args);
     this.cachedEpoch = epoch;
     return { epoch, record: { position, json } };
+  }
+
+  /** `<prefix>{<topic>}:idem:<key>`: hash-tagged with the topic (topics never contain braces). */
+  private idempotencyKey(topic: string, key: string): string {
+    return `${this.options.keyPrefix}{${topic}}:idem:${key}`;
   }
 
   async history(topic: string, position: string): Promise<HubHistory> {

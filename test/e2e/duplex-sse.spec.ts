@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Module } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LonglinkModule } from '../../lib/index.js';
@@ -39,6 +41,21 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
       expect(sub.data()).toEqual([...Array.from({ length: 10 }, (_, i) => ({ echo: { i: i + 1 }, n: i + 1 })), { ended: 10 }]);
       // The subscription is gone: its channel is no longer held.
       expect(await postInput(inputUrl(channel), { id: 'm11', data: 1 })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+    } finally {
+      sub.close();
+    }
+  });
+
+  it('curl sends as README shows: 202 and the ack, then the half-close', async () => {
+    const channel = newChannel();
+    const sub = await subscribeSse(streamUrl('duplex/echo', `channel=${channel}`));
+    try {
+      const curl = (body: string) =>
+        promisify(execFile)('curl', ['-s', '-w', ' %{http_code}', '-X', 'POST', inputUrl(channel), '-H', 'content-type: application/json', '-d', body]);
+      expect((await curl('{"id":"m1","data":{"text":"hi"}}')).stdout).toBe('{"id":"m1"} 202');
+      expect((await curl('{"end":true}')).stdout).toBe('{"end":true} 202');
+      await sub.waitFor((s) => s.events.some((e) => e.event === 'complete'), 'complete');
+      expect(sub.data()).toEqual([{ echo: { text: 'hi' }, n: 1 }, { ended: 1 }]);
     } finally {
       sub.close();
     }

@@ -1,14 +1,30 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Module } from '@nestjs/common';
+import net from 'node:net';
+import { Controller, Module } from '@nestjs/common';
+import { Observable, map, merge, of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LonglinkModule } from '../../lib/index.js';
+import { LonglinkModule, Stream, StreamInput, StreamParams } from '../../lib/index.js';
+import { parseSse } from '../harness/raw-http.js';
 import { DuplexModule, gate } from '../fixtures/duplex.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { newChannel, postInput, subscribeSse } from '../harness/sse-input.js';
 
+/** A POST stream with input: params from the body, the channel from the query string. */
+@Controller('dpost')
+class PostInputController {
+  @Stream('echo', { input: true, sse: { method: 'POST' } })
+  echo(@StreamParams() params: Record<string, unknown>, @StreamInput() input$: Observable<unknown>): Observable<unknown> {
+    return merge(of({ params }), input$.pipe(map((data) => ({ got: data }))));
+  }
+}
+
 @Module({
-  imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 0, inputPath: 'x/in' }, input: { maxMessageBytes: 1024 } }), DuplexModule],
+  imports: [
+    LonglinkModule.forRoot({ sse: { heartbeatMs: 0, inputPath: 'x/in', bodyTimeoutMs: 500 }, input: { maxMessageBytes: 1024 } }),
+    DuplexModule,
+  ],
+  controllers: [PostInputController],
 })
 class AppModule {}
 
@@ -59,6 +75,49 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     } finally {
       sub.close();
     }
+  });
+
+  it('a POST stream with input takes its params from the body and its channel from the query string', async () => {
+    const channel = newChannel();
+    const res = await fetch(streamUrl('dpost/echo', `channel=${channel}`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ room: 'r1' }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const data = () => parseSse(text).filter((e) => e.data !== undefined).map((e) => JSON.parse(e.data!) as unknown);
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += value;
+      }
+    })();
+    try {
+      expect(await postInput(inputUrl(channel), { id: '1', data: 'hi' })).toMatchObject({ status: 202, body: { id: '1' } });
+      const { until } = await import('../harness/util.js');
+      await until(() => data().length === 2, 5000, 'two events');
+      expect(data()).toEqual([{ params: { room: 'r1' } }, { got: 'hi' }]);
+    } finally {
+      await reader.cancel();
+      await read.catch(() => undefined);
+    }
+  });
+
+  it('a body that does not arrive within sse.bodyTimeoutMs is answered 408 and its connection closed', async () => {
+    const { port } = new URL(ctx.baseUrl);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(`POST /api/x/in/${newChannel()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id":`);
+    const { within } = await import('../harness/util.js');
+    await within(closed, 5000, 'connection closed');
+    expect(answer).toMatch(/^HTTP\/1.1 408/);
+    expect(answer).toContain('"code":"BAD_REQUEST"');
   });
 
   it('a stream with input needs a valid channel over SSE (400); on other streams channel stays an ordinary param', async () => {

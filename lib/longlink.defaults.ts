@@ -1,4 +1,5 @@
 import type { SlowConsumerPolicy } from './interfaces/longlink-options.interface.js';
+import { SSE_INPUT_DEFAULT_PATH } from './protocol/input.protocol.js';
 
 /*
  * The default of every module option, in one place: the option resolvers
@@ -19,7 +20,7 @@ export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 /** How long a slow client's last error may take before its SSE socket or gRPC stream is cut. */
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
 /** Path of the endpoint that takes client messages over SSE, under the global prefix (`sse.inputPath`). */
-export const DEFAULT_SSE_INPUT_PATH = 'longlink/input';
+export const DEFAULT_SSE_INPUT_PATH = SSE_INPUT_DEFAULT_PATH;
 /** How long an instance waits for the instance holding a channel to answer a forwarded message (`sse.inputForwardTimeoutMs`). */
 export const DEFAULT_SSE_INPUT_FORWARD_TIMEOUT_MS = 5_000;
 /** Default time a POST stream's whole body may take to arrive. */

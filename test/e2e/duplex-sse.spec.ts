@@ -198,3 +198,29 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     }
   });
 });
+
+describe('two-way streams over SSE: input.rateLimit', () => {
+  @Module({ imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 0 }, input: { rateLimit: { perSecond: 1, burst: 2 } } }), DuplexModule] })
+  class RateModule {}
+  let ctx: Awaited<ReturnType<typeof createHttpApp>>;
+  beforeAll(async () => {
+    ctx = await createHttpApp('express', RateModule);
+  });
+  afterAll(() => ctx.app.close());
+
+  it('counts per subscription over SSE: past the burst, 429 with Retry-After; other subscriptions are not affected', async () => {
+    const [one, two] = [newChannel(), newChannel()];
+    const subs = await Promise.all([one, two].map((c) => subscribeSse(`${ctx.baseUrl}/duplex/echo?channel=${c}`)));
+    try {
+      const url = (c: string) => `${ctx.baseUrl}/longlink/input/${c}`;
+      expect((await postInput(url(one), { id: '1', data: 1 })).status).toBe(202);
+      expect((await postInput(url(one), { id: '2', data: 2 })).status).toBe(202);
+      const limited = await postInput(url(one), { id: '3', data: 3 });
+      expect(limited).toMatchObject({ status: 429, body: { code: 'RESOURCE_EXHAUSTED', details: { retryAfterMs: expect.any(Number) } } });
+      expect(limited.headers.get('retry-after')).toBe('1');
+      expect((await postInput(url(two), { id: '1', data: 1 })).status).toBe(202);
+    } finally {
+      for (const s of subs) s.close();
+    }
+  });
+});

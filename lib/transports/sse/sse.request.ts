@@ -23,8 +23,9 @@ export interface SseRequest {
  * Reads params, the last event id and the ticket of an SSE request. Params: the JSON object
  * in the `params` query value, then every other query key (but `lastEventId` and `ticket`)
  * on top (repeated keys become arrays). Last event id: the `Last-Event-ID` header, else the
- * `lastEventId` query value. Ticket: the `ticket` query value. Throws `BAD_REQUEST` on
- * malformed input.
+ * `lastEventId` query value. Ticket: the `ticket` query value. `input`: the stream takes
+ * client messages, so `channel` is its required channel key rather than a param. Throws
+ * `BAD_REQUEST` on malformed input.
  */
 export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARAMS_DEPTH, input = false): SseRequest {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;

@@ -174,4 +174,21 @@ describe('two-way streams over SSE on two instances sharing Redis', () => {
     await until(async () => (await admin.exists(`longlink:ch:${channel}`)) === 0, 5000, 'released at shutdown');
     expect(await postInput(`${b!.baseUrl}/longlink/input/${channel}`, { id: '2', data: 1 })).toMatchObject({ status: 404 });
   });
+
+  it('with Redis down, a subscription still opens (within inputForwardTimeoutMs) and POSTs elsewhere get 503, not a hang', async () => {
+    const d = await start(); // never held a channel: its forwarder connects on first use
+    const [, b] = apps;
+    await redis.kill();
+    const channel = newChannel();
+    const started = Date.now();
+    const sub = await subscribeSse(`${d.baseUrl}/duplex/echo?channel=${channel}`);
+    try {
+      expect(sub.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(3000);
+      const answer = await postInput(`${b!.baseUrl}/longlink/input/${channel}`, { id: '1', data: 1 });
+      expect(answer).toMatchObject({ status: 503, body: { code: 'UNAVAILABLE' } });
+    } finally {
+      sub.close();
+    }
+  });
 });

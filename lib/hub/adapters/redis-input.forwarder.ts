@@ -32,6 +32,13 @@ type Client = Redis & {
   longlinkChannelRelease(key: string, id: string): Promise<number>;
 };
 
+/** `promise`, or a rejection after `ms` (the subscriber connection queues commands while Redis is down). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 function outcome(code: StreamErrorCode, message: string, details?: Record<string, unknown>): ChannelInputOutcome {
   return { error: details ? { code, message, details } : { code, message } };
 }
@@ -116,7 +123,8 @@ export class RedisInputForwarder implements InputForwarder {
     this.holding.add(channel);
     this.refresher ??= setInterval(() => void this.refresh(), Math.max(100, Math.floor(this.ttlMs / 3))).unref();
     try {
-      await this.listen();
+      // Bounded: the subscription opens anyway when Redis is down (the refresh registers it later).
+      await within(this.listen(), this.timeoutMs);
       // Redis >= 6.2: SET ... GET names the previous holder, told to stop delivering.
       const previous = (await this.command().call('SET', this.key(channel), this.instanceId, 'PX', String(this.ttlMs), 'GET')) as string | null;
       if (previous && previous !== this.instanceId) {
@@ -143,6 +151,7 @@ export class RedisInputForwarder implements InputForwarder {
 
   /** Keeps the registrations alive; a channel another instance took is dropped here. */
   private async refresh(): Promise<void> {
+    this.listen().catch(() => undefined); // subscribed again if an earlier attempt failed
     const channels = [...this.holding];
     const results = await Promise.allSettled(channels.map((c) => this.command().longlinkChannelRefresh(this.key(c), this.instanceId, this.ttlMs)));
     results.forEach((r, i) => {
@@ -159,7 +168,7 @@ export class RedisInputForwarder implements InputForwarder {
     if (this.closed) return outcome(StreamErrorCode.UNAVAILABLE, 'Server is shutting down', { retryAfterMs: 1000 });
     let holder: string | null;
     try {
-      await this.listen();
+      await within(this.listen(), this.timeoutMs);
       holder = await this.command().get(this.key(channel));
     } catch {
       return outcome(StreamErrorCode.UNAVAILABLE, 'The store that routes client messages cannot be reached', { retryAfterMs: 1000 });

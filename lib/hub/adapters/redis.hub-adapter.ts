@@ -167,8 +167,12 @@ export class RedisHubAdapter implements HubAdapter {
   }
 
   async publish(topic: string, json: string, idempotency?: HubIdempotency): Promise<HubPublished> {
-    const keys = [this.streamKey(topic), this.epochKey, this.watermarkKey(topic), this.topicsKey];
-    const args = [
+    if (idempotency) return this.publishOnce(topic, json, idempotency);
+    const [epoch, position] = await this.client.longlinkPublish(
+      this.streamKey(topic),
+      this.epochKey,
+      this.watermarkKey(topic),
+      this.topicsKey,
       json,
       this.options.historySize,
       randomBytes(4).toString('hex'),
@@ -178,27 +182,9 @@ export class RedisHubAdapter implements HubAdapter {
       this.options.maxTopics ?? DEFAULT_HUB_MAX_TOPICS,
       this.options.keyPrefix,
       topic,
-    ];
-    if (idempotency) {
-      // The same script wrapped (redis-publish.script.ts): one more key and argument, last.
-      const [duplicate, result] = await this.client.longlinkPublishOnce(
-        ...keys,
-        this.idempotencyKey(topic, idempotency.key),
-        ...args,
-        idempotency.ttlMs,
-      );
-      const [epoch, position] = result.split(' ') as [string, string];
-      if (!duplicate) this.cachedEpoch = epoch;
-      return { epoch, record: { position, json }, ...(duplicate ? { duplicate: true } : {}) };
-    }
-    const [epoch, position] = await this.client.longlinkPublish(...keys, ...args);
+    );
     this.cachedEpoch = epoch;
     return { epoch, record: { position, json } };
-  }
-
-  /** `<prefix>{<topic>}:idem:<key>`: hash-tagged with the topic (topics never contain braces). */
-  private idempotencyKey(topic: string, key: string): string {
-    return `${this.options.keyPrefix}{${topic}}:idem:${key}`;
   }
 
   async history(topic: string, position: string): Promise<HubHistory> {
@@ -308,6 +294,34 @@ export class RedisHubAdapter implements HubAdapter {
 
   inputDedup(windowMs: number): InputDedupStore {
     return new RedisInputDedupStore(() => this.client, this.options.keyPrefix, windowMs);
+  }
+
+  /**
+   * An idempotent publish: the publish script wrapped (redis-publish.script.ts), with the key
+   * `<prefix>{<topic>}:idem:<key>` (hash-tagged with the topic, which never contains braces) and
+   * its lifetime as one more key and argument, last.
+   */
+  private async publishOnce(topic: string, json: string, idempotency: HubIdempotency): Promise<HubPublished> {
+    const [duplicate, result] = await this.client.longlinkPublishOnce(
+      this.streamKey(topic),
+      this.epochKey,
+      this.watermarkKey(topic),
+      this.topicsKey,
+      `${this.options.keyPrefix}{${topic}}:idem:${idempotency.key}`,
+      json,
+      this.options.historySize,
+      randomBytes(4).toString('hex'),
+      this.options.historyMaxAgeMs,
+      this.channel(topic),
+      this.options.topicTtlMs ?? 0,
+      this.options.maxTopics ?? DEFAULT_HUB_MAX_TOPICS,
+      this.options.keyPrefix,
+      topic,
+      idempotency.ttlMs,
+    );
+    const [epoch, position] = result.split(' ') as [string, string];
+    if (!duplicate) this.cachedEpoch = epoch;
+    return duplicate ? { epoch, record: { position, json }, duplicate: true } : { epoch, record: { position, json } };
   }
 
   inputForwarder(timeoutMs: number): InputForwarder {

@@ -6,9 +6,11 @@ import { Observable, map, merge, of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LonglinkModule, Stream, StreamInput, StreamParams } from '../../lib/index.js';
 import { parseSse } from '../harness/raw-http.js';
+import { EventSource } from 'eventsource';
 import { DuplexModule, gate } from '../fixtures/duplex.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { newChannel, postInput, subscribeSse } from '../harness/sse-input.js';
+import { until, within } from '../harness/util.js';
 
 /** A POST stream with input: params from the body, the channel from the query string. */
 @Controller('dpost')
@@ -62,6 +64,24 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     }
   });
 
+  it('an EventSource subscription gets what is POSTed to its channel', async () => {
+    const channel = newChannel();
+    const es = new EventSource(streamUrl('duplex/echo', `channel=${channel}`));
+    const got: unknown[] = [];
+    es.onmessage = (e) => got.push(JSON.parse(e.data as string));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        es.onopen = () => resolve();
+        es.onerror = () => reject(new Error('EventSource failed'));
+      });
+      expect(await postInput(inputUrl(channel), { id: 'a', data: 'hello' })).toMatchObject({ status: 202, body: { id: 'a' } });
+      await until(() => got.length === 1, 5000, 'event');
+      expect(got).toEqual([{ echo: 'hello', n: 1 }]);
+    } finally {
+      es.close();
+    }
+  });
+
   it('curl sends as README shows: 202 and the ack, then the half-close', async () => {
     const channel = newChannel();
     const sub = await subscribeSse(streamUrl('duplex/echo', `channel=${channel}`));
@@ -97,7 +117,6 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     })();
     try {
       expect(await postInput(inputUrl(channel), { id: '1', data: 'hi' })).toMatchObject({ status: 202, body: { id: '1' } });
-      const { until } = await import('../harness/util.js');
       await until(() => data().length === 2, 5000, 'two events');
       expect(data()).toEqual([{ params: { room: 'r1' } }, { got: 'hi' }]);
     } finally {
@@ -114,7 +133,6 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     socket.on('data', (chunk: string) => (answer += chunk));
     const closed = new Promise((resolve) => socket.on('close', resolve));
     socket.write(`POST /api/x/in/${newChannel()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id":`);
-    const { within } = await import('../harness/util.js');
     await within(closed, 5000, 'connection closed');
     expect(answer).toMatch(/^HTTP\/1.1 408/);
     expect(answer).toContain('"code":"BAD_REQUEST"');
@@ -174,7 +192,6 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
       const url = inputUrl(channel);
       // One message sits in the (closed) pipe, four more fill the queue (maxQueue 4).
       const pending = Array.from({ length: 5 }, (_, i) => postInput(url, { id: `q${i}`, data: i }));
-      const { until } = await import('../harness/util.js');
       await until(() => gate.seen >= 1, 5000, 'first message in the pipe');
       // The five may still be on their way: probe until the queue is full (accepted probes count).
       let full: Awaited<ReturnType<typeof postInput>> | undefined;

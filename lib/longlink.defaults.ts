@@ -1,4 +1,5 @@
 import type { SlowConsumerPolicy } from './interfaces/longlink-options.interface.js';
+import { SSE_INPUT_DEFAULT_PATH } from './protocol/input.protocol.js';
 
 /*
  * The default of every module option, in one place: the option resolvers
@@ -18,6 +19,10 @@ export const DEFAULT_SSE_RETRY_MS = 2_000;
 export const DEFAULT_SSE_COMMIT_DELAY_MS = 50;
 /** How long a slow client's last error may take before its SSE socket or gRPC stream is cut. */
 export const DEFAULT_DISCONNECT_GRACE_MS = 1_000;
+/** Path of the endpoint that takes client messages over SSE, under the global prefix (`sse.inputPath`). */
+export const DEFAULT_SSE_INPUT_PATH = SSE_INPUT_DEFAULT_PATH;
+/** How long an instance waits for the instance holding a channel to answer a forwarded message (`sse.inputForwardTimeoutMs`). */
+export const DEFAULT_SSE_INPUT_FORWARD_TIMEOUT_MS = 5_000;
 /** Default time a POST stream's whole body may take to arrive. */
 export const DEFAULT_SSE_BODY_TIMEOUT_MS = 10_000;
 /** Default largest body of a POST stream (`@Stream({ sse: { maxBodyBytes } })`). */
@@ -82,6 +87,8 @@ export const DEFAULT_HUB_TOPIC_TTL_MS = 0;
 export const DEFAULT_HUB_MAX_TOPICS = 10_000;
 /** 128 MiB: heap bytes the in-memory hub's history may take (`hub.maxHistoryBytes`). */
 export const DEFAULT_HUB_MAX_HISTORY_BYTES = 128 * 1024 * 1024;
+/** In memory: idempotency keys of `hub.publish(..., { idempotencyKey })` remembered at most (oldest forgotten first). */
+export const DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS = 100_000;
 /** `hub.presence.ttlMs`: a presence entry's time to live on Redis, refreshed by its instance every third of it. */
 export const DEFAULT_PRESENCE_TTL_MS = 15_000;
 /** `hub.presence.graceMs`: how long a member who left stays listed, so a reconnect does not flap. */
@@ -103,3 +110,5 @@ export const DEFAULT_INPUT_DEDUP_WINDOW_MS = 600_000;
 export const DEFAULT_INPUT_DEDUP_MAX_IDS = 10_000;
 /** `input.dedupMaxTotalIds`: ids the in-memory store remembers across channels. */
 export const DEFAULT_INPUT_DEDUP_MAX_TOTAL_IDS = 200_000;
+/** On Redis: how long a channel's holder registration lives without a refresh (refreshed every third of it). */
+export const DEFAULT_INPUT_CHANNEL_TTL_MS = 15_000;

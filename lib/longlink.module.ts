@@ -13,7 +13,10 @@ import { LonglinkMetrics } from './metrics/longlink-metrics.js';
 import { LonglinkHealthIndicator } from './health/longlink-health.indicator.js';
 import { GrpcHealthReporter } from './health/grpc-health.reporter.js';
 import type { LonglinkModuleOptions } from './interfaces/longlink-options.interface.js';
-import { HUB_ADAPTER, INPUT_DEDUP_STORE, LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+import { HUB_ADAPTER, INPUT_DEDUP_STORE, INPUT_FORWARDER, LONGLINK_MODULE_OPTIONS, LONGLINK_RESOLVED_OPTIONS } from './longlink.tokens.js';
+import type { InputForwarder } from './core/input/input-forwarder.interface.js';
+import { InputDispatcher } from './core/input/input-dispatcher.js';
+import { SseInputEndpoint } from './transports/sse/sse.input.js';
 import { InMemoryInputDedup, type InputDedupStore } from './core/input/input-dedup.store.js';
 import { InputChannelRegistry } from './core/input/input-channel.registry.js';
 import { SseTransport } from './transports/sse/sse.transport.js';
@@ -87,6 +90,14 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
       inject: [LONGLINK_RESOLVED_OPTIONS, HUB_ADAPTER],
     },
     InputChannelRegistry,
+    {
+      provide: INPUT_FORWARDER,
+      useFactory: ({ sse }: ResolvedLonglinkOptions, adapter: HubAdapter): InputForwarder | null =>
+        adapter.inputForwarder?.(sse.inputForwardTimeoutMs) ?? null,
+      inject: [LONGLINK_RESOLVED_OPTIONS, HUB_ADAPTER],
+    },
+    InputDispatcher,
+    SseInputEndpoint,
     StreamHub,
     StreamTicketService,
     StreamTicketGuard,

@@ -14,3 +14,5 @@ export const LONGLINK_RESOLVED_OPTIONS = Symbol('longlink:resolved-options');
 export const HUB_ADAPTER = Symbol('longlink:hub-adapter');
 /** Injection token of the store of acked client message ids ({@link InputDedupStore}: in memory, or on Redis with the hub). */
 export const INPUT_DEDUP_STORE = Symbol('longlink:input-dedup-store');
+/** Injection token of the {@link InputForwarder} that carries channel-addressed client messages between instances (`null` on one instance). */
+export const INPUT_FORWARDER = Symbol('longlink:input-forwarder');

@@ -70,6 +70,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     'stallTimeoutMs',
     'bodyTimeoutMs',
     'tcpKeepAliveMs',
+    'inputPath',
+    'inputForwardTimeoutMs',
   ]);
   return {
     flowControl: resolveFlowControl('flowControl', root.flowControl, {
@@ -85,6 +87,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       stallTimeoutMs: int('sse.stallTimeoutMs', sse.stallTimeoutMs, D.DEFAULT_SSE_STALL_TIMEOUT_MS, 0),
       tcpKeepAliveMs: int('sse.tcpKeepAliveMs', sse.tcpKeepAliveMs, D.DEFAULT_SSE_TCP_KEEPALIVE_MS, 0),
       bodyTimeoutMs: int('sse.bodyTimeoutMs', sse.bodyTimeoutMs, D.DEFAULT_SSE_BODY_TIMEOUT_MS, 0),
+      inputPath: inputPath(sse.inputPath),
+      inputForwardTimeoutMs: int('sse.inputForwardTimeoutMs', sse.inputForwardTimeoutMs, D.DEFAULT_SSE_INPUT_FORWARD_TIMEOUT_MS, 1),
     },
     tickets: {
       ttlMs: int('tickets.ttlMs', tickets.ttlMs, D.DEFAULT_TICKET_TTL_MS, 1),
@@ -139,6 +143,14 @@ function resolveInputOptions(value: unknown): ResolvedInputOptions {
     dedupMaxTotalIds: int('input.dedupMaxTotalIds', input.dedupMaxTotalIds, D.DEFAULT_INPUT_DEDUP_MAX_TOTAL_IDS, 1),
     rateLimit,
   };
+}
+
+/** `sse.inputPath`: route segments of `A-Z a-z 0-9 . _ ~ -`, without leading or trailing `/`. */
+function inputPath(value: unknown): string {
+  if (value === undefined) return D.DEFAULT_SSE_INPUT_PATH;
+  const path = typeof value === 'string' ? value.replace(/^\/+|\/+$/g, '') : '';
+  if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(path)) fail('sse.inputPath', 'a path of A-Z a-z 0-9 . _ ~ - segments', value);
+  return path;
 }
 
 function paramsDepth(value: unknown): number {

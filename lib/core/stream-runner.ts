@@ -60,7 +60,7 @@ export class StreamRunner {
       normalize: this.normalizer(def),
       rate: call.inputRate ?? this.inputRateLimiter(),
     });
-    if (call.channel !== undefined) this.channels.hold(call.channel, input);
+    if (call.channel !== undefined) input.openWhenRoutable(this.channels.hold(call.channel, input));
     return input;
   }
 

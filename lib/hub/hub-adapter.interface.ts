@@ -1,4 +1,5 @@
 import type { InputDedupStore } from '../core/input/input-dedup.store.js';
+import type { InputForwarder } from '../core/input/input-forwarder.interface.js';
 import type { PresenceStore } from './presence/presence-store.interface.js';
 
 /** One stored event of a topic, as an adapter keeps it. */
@@ -7,6 +8,19 @@ export interface HubRecord {
   position: string;
   /** The event's data as JSON, serialised once by the publisher. */
   json: string;
+}
+
+/** An idempotent publish: the key, remembered per topic for `ttlMs`. */
+export interface HubIdempotency {
+  key: string;
+  ttlMs: number;
+}
+
+/** A publish's outcome: its epoch and record; `duplicate` when its idempotency key was used before (nothing was stored, `record` is the earlier publish's position). */
+export interface HubPublished {
+  epoch: string;
+  record: HubRecord;
+  duplicate?: boolean;
 }
 
 /** What an adapter knows about resuming after a position. */
@@ -46,8 +60,15 @@ export interface HubAdapter {
    * persistence). `fresh`: read it from the store rather than from a cache.
    */
   epoch(fresh?: boolean): Promise<string>;
-  /** Appends a record; resolves with its epoch and position. Rejects if the store is unreachable. */
-  publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }>;
+  /**
+   * Appends a record; resolves with its epoch and position. Rejects if the store is unreachable.
+   * With `idempotency` (only called so when {@link idempotentPublish} is true): atomically, if
+   * the key was used on this topic within its window, stores and delivers nothing and resolves
+   * with the earlier publish's epoch and position and `duplicate: true`.
+   */
+  publish(topic: string, json: string, idempotency?: HubIdempotency): Promise<HubPublished>;
+  /** Whether {@link publish} honours idempotency keys (`hub.publish(..., { idempotencyKey })` refuses them otherwise). */
+  readonly idempotentPublish?: boolean;
   /** Records after `position` (exclusive), or a gap. */
   history(topic: string, position: string): Promise<HubHistory>;
   /**
@@ -75,6 +96,12 @@ export interface HubAdapter {
    * §7.1). Absent: in this process's memory.
    */
   inputDedup?(windowMs: number): InputDedupStore;
+  /**
+   * Carries client messages addressed by channel to the instance holding the channel (SSE
+   * POST without sticky sessions, PROTOCOL.md §7.4), answering within `timeoutMs`. Absent: one
+   * instance, every channel is local.
+   */
+  inputForwarder?(timeoutMs: number): InputForwarder;
   /** Checks that the store answers (health checks); rejects if it does not. Absent: always reachable (in memory). */
   ping?(): Promise<void>;
 }

@@ -46,3 +46,24 @@ export function hubUnavailable(error: unknown, what: string, logger: Logger): St
     cause: error,
   });
 }
+
+/** Options of `hub.publish()`. */
+export interface HubPublishOptions {
+  /**
+   * Publish at most once per key and topic (PROTOCOL.md §7.1): a publish whose key was used on
+   * the same topic within the window (`input.dedupWindowMs`, default 10 minutes) stores and
+   * delivers nothing and resolves with the event id of the publish that used the key. Checked
+   * atomically with the append on both adapters. 1 to 512 printable ASCII characters, no spaces;
+   * e.g. a client message's id (`@StreamInput({ envelope: true })`).
+   */
+  idempotencyKey?: string;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,512}$/;
+
+/** Throws `BAD_REQUEST` for a malformed idempotency key. */
+export function checkIdempotencyKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, 'idempotencyKey must be 1 to 512 printable ASCII characters without spaces');
+  }
+}

@@ -8,9 +8,10 @@ import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
-import type { HubAdapter } from './hub-adapter.interface.js';
+import type { HubAdapter, HubIdempotency } from './hub-adapter.interface.js';
 import { formatHubEventId } from './hub-event-id.js';
-import { PRESENCE_SUFFIX, checkTopic, hubUnavailable, toHubEvent } from './hub-records.util.js';
+import { PRESENCE_SUFFIX, checkIdempotencyKey, checkTopic, hubUnavailable, toHubEvent, type HubPublishOptions } from './hub-records.util.js';
+import { DEFAULT_INPUT_DEDUP_WINDOW_MS } from '../longlink.defaults.js';
 import { HubTopicRegistry } from './hub-topic.registry.js';
 import { HubEpochTracker } from './hub-epoch.tracker.js';
 import { HubStreamOpener, type HubStreamOptions } from './hub-stream.opener.js';
@@ -18,7 +19,7 @@ import { HubPresenceAccess } from './hub-presence.access.js';
 
 /** The hub adapter's token, also named from here (longlink.tokens.ts holds every token). */
 export { HUB_ADAPTER };
-export type { HubResetReason } from './hub-records.util.js';
+export type { HubResetReason, HubPublishOptions } from './hub-records.util.js';
 export { PRESENCE_DEFAULTS } from './hub-presence.access.js';
 export type { HubStreamOptions } from './hub-stream.opener.js';
 
@@ -136,17 +137,24 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * drops mid-publish the outcome is unknown: the event may have been stored), `BAD_REQUEST`
    * for a bad topic (1 to 200 of `A-Z a-z 0-9 : . _ ~ - /`; names ending in `:presence` are the
    * hub's own) or data that is not JSON-serialisable. Subscribers get the event with this id,
-   * once, in publish order (PROTOCOL.md §6.4).
+   * once, in publish order (PROTOCOL.md §6.4). With `idempotencyKey`, a repeated key is
+   * stored and delivered once: the repeat resolves with the first publish's event id.
    */
-  async publish<T = unknown>(topic: string, data: T): Promise<string> {
+  async publish<T = unknown>(topic: string, data: T, options?: HubPublishOptions): Promise<string> {
     checkTopic(topic);
     if (topic.endsWith(PRESENCE_SUFFIX)) {
       throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
     }
-    return this.append(topic, data);
+    const key = options?.idempotencyKey;
+    if (key === undefined) return this.append(topic, data);
+    checkIdempotencyKey(key);
+    if (!this.adapter.idempotentPublish) {
+      throw new StreamException(StreamErrorCode.BAD_REQUEST, `The hub adapter ${this.adapterName} does not support idempotencyKey`);
+    }
+    return this.append(topic, data, { key, ttlMs: this.options?.input.dedupWindowMs ?? DEFAULT_INPUT_DEDUP_WINDOW_MS });
   }
 
-  private async append(topic: string, data: unknown): Promise<string> {
+  private async append(topic: string, data: unknown, idempotency?: HubIdempotency): Promise<string> {
     let json: string;
     try {
       json = JSON.stringify(data) ?? 'null';
@@ -155,7 +163,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     }
     await this.start();
     try {
-      const { epoch, record } = await this.adapter.publish(topic, json);
+      const { epoch, record } = await this.adapter.publish(topic, json, idempotency);
       this.epochs.observeEpoch(epoch);
       this.metrics?.hubPublished(this.adapterName);
       return formatHubEventId(epoch, record.position);

@@ -57,6 +57,16 @@ export interface SseOptions {
    * closed. Default 10000; 0 disables (Node's `requestTimeout` still applies).
    */
   bodyTimeoutMs?: number;
+  /**
+   * Path of the endpoint that takes client messages of two-way streams over SSE,
+   * `POST <global prefix>/<inputPath>/<channel>` (PROTOCOL.md §7.4). Default `'longlink/input'`.
+   */
+  inputPath?: string;
+  /**
+   * With the hub on Redis: how long a POST waits for the instance holding its channel to
+   * answer before it is refused with `503`. Default 5000.
+   */
+  inputForwardTimeoutMs?: number;
 }
 
 /** WebSocket transport options (needs `@nestjs/platform-ws`). */

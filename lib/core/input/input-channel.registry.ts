@@ -3,7 +3,8 @@ import type { SubscriptionInput } from './subscription-input.js';
 
 /** Told when this instance starts or stops holding a channel (the Redis forwarder registers it). */
 export interface ChannelHoldListener {
-  held(channel: string): void;
+  /** May return a promise that settles once other instances can find the channel. */
+  held(channel: string): void | Promise<void>;
   released(channel: string): void;
 }
 
@@ -32,9 +33,16 @@ export class InputChannelRegistry {
     return this.inputs.size;
   }
 
-  hold(channel: string, input: SubscriptionInput): void {
+  /** `input` holds `channel` from now on; resolves once other instances can find it (never rejects). */
+  hold(channel: string, input: SubscriptionInput): Promise<void> | undefined {
     this.inputs.set(channel, input);
-    this.listener?.held(channel);
+    const routed = this.listener?.held(channel);
+    return routed ? routed.catch(() => undefined) : undefined;
+  }
+
+  /** A subscription on another instance took `channel` over: this instance no longer holds it. */
+  drop(channel: string): void {
+    this.inputs.delete(channel);
   }
 
   /** Releases `channel` if `input` still holds it. */

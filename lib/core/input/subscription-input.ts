@@ -4,6 +4,7 @@ import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { INPUT_MESSAGE_ID } from '../../protocol/input.protocol.js';
 import type { InputDedupStore } from './input-dedup.store.js';
 import type { InputRateLimiter } from './input-rate.limiter.js';
+import { holdOpenUntil } from '../open-barrier.js';
 
 /** The answer to an accepted client message. */
 export interface InputAnswer {
@@ -75,12 +76,28 @@ export class SubscriptionInput {
   private detached = false;
   private acks: Promise<unknown> = Promise.resolve();
   private roomListener: (() => void) | undefined;
+  /** Settles once other instances can address this input by its channel. */
+  private routable: Promise<void> | undefined;
 
   constructor(private readonly init: StreamInputInit) {}
 
   /** The dedup scope. */
   get scope(): string {
     return this.init.scope;
+  }
+
+  /** The largest message this input takes, in bytes as received. */
+  get maxMessageBytes(): number {
+    return this.init.maxMessageBytes;
+  }
+
+  /**
+   * The subscription is reported open (SSE head) only once `ready` settles, when the handler
+   * subscribes its input while it is being opened: a client that saw it open can address the
+   * channel from any instance. `ready` never rejects.
+   */
+  openWhenRoutable(ready: Promise<void> | undefined): void {
+    this.routable = ready;
   }
 
   /** The queue holds `maxQueue` messages: a transport stops reading until {@link onRoom}. */
@@ -173,6 +190,7 @@ export class SubscriptionInput {
         return;
       }
       this.subscriber = subscriber;
+      if (this.routable) holdOpenUntil(this.routable);
       void this.pump();
       return () => {
         if (this.subscriber !== subscriber) return;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_HUB_MAX_HISTORY_BYTES, DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
-import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
+import { DEFAULT_HUB_MAX_HISTORY_BYTES, DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS, DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
+import type { HubAdapter, HubAdapterEvents, HubHistory, HubIdempotency, HubPublished, HubRecord } from '../hub-adapter.interface.js';
+import { IdempotencyKeys } from './idempotency-keys.js';
 
 /** One kept event: its position is a number here, made a string only when read. */
 interface Stored {
@@ -54,6 +55,9 @@ function stringBytes(s: string): number {
  */
 export class InMemoryHubAdapter implements HubAdapter {
   readonly origin = '0';
+  readonly idempotentPublish = true;
+  /** Keys of idempotent publishes, at most `DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS` (oldest forgotten first). */
+  private readonly idempotency = new IdempotencyKeys(DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS);
   /** In order of last publish, least recent first. */
   private readonly topics = new Map<string, Topic>();
   private readonly subscribed = new Set<string>();
@@ -88,7 +92,12 @@ export class InMemoryHubAdapter implements HubAdapter {
     return this.currentEpoch;
   }
 
-  async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
+  async publish(topic: string, json: string, idempotency?: HubIdempotency): Promise<HubPublished> {
+    // Checked and recorded in the same synchronous run as the append: atomic in this process.
+    if (idempotency) {
+      const position = this.idempotency.get(topic, idempotency.key);
+      if (position !== undefined) return { epoch: this.currentEpoch, record: { position, json }, duplicate: true };
+    }
     let t = this.topics.get(topic);
     if (t) this.topics.delete(topic); // re-inserted below: Map order is recency of publishing
     else {
@@ -110,6 +119,7 @@ export class InMemoryHubAdapter implements HubAdapter {
     else if (this.historyMaxAgeMs > 0 && t.records[0]!.at < stored.at - this.historyMaxAgeMs - 1000) this.trim(t);
     if (this.bytes > this.maxHistoryBytes) this.evict();
     const record = { position: String(stored.seq), json };
+    if (idempotency) this.idempotency.set(topic, idempotency.key, record.position, idempotency.ttlMs);
     if (this.subscribed.has(topic)) this.events?.message(topic, this.currentEpoch, record);
     return { epoch: this.currentEpoch, record };
   }

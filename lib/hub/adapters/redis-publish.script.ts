@@ -57,3 +57,31 @@ end
 redis.call('PUBLISH', ARGV[5], epoch .. ' ' .. id .. ' ' .. ARGV[1])
 return {epoch, id}
 `;
+
+/**
+ * Makes a publish script idempotent, keeping it as it is: runs `script` as a function unless
+ * its idempotency key exists, and records the key with the script's result.
+ *
+ * The wrapped script gets one more key, last (`KEYS[#KEYS]`: the idempotency key,
+ * `<prefix>{<topic>}:idem:<key>`, hash-tagged with the topic so that it shares the topic's
+ * slot on a cluster) and one more argument, last (`ARGV[#ARGV]`: the key's lifetime in ms).
+ * It returns `{0, <result>}` after publishing, `{1, <result of the earlier publish>}` for a
+ * key already used; a table result is stored (and returned) joined by spaces.
+ */
+export function idempotentScript(script: string): string {
+  return `
+local function publish()
+${script}
+end
+local idem = KEYS[#KEYS]
+local prior = redis.call('GET', idem)
+if prior then return {1, prior} end
+local result = publish()
+if type(result) == 'table' then result = table.concat(result, ' ') end
+redis.call('SET', idem, result, 'PX', ARGV[#ARGV])
+return {0, result}
+`;
+}
+
+/** The single-Redis publish script with an idempotency key (KEYS 1-4 and ARGV 1-9 as {@link PUBLISH_SCRIPT}). */
+export const IDEMPOTENT_PUBLISH_SCRIPT = idempotentScript(PUBLISH_SCRIPT);

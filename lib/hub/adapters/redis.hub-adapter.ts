@@ -1,12 +1,14 @@
 import type { InputDedupStore } from '../../core/input/input-dedup.store.js';
 import { RedisInputDedupStore } from './redis-input-dedup.store.js';
+import type { InputForwarder } from '../../core/input/input-forwarder.interface.js';
+import { RedisInputForwarder } from './redis-input.forwarder.js';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HUB_MAX_TOPICS } from '../../longlink.defaults.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { Logger } from '@nestjs/common';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
-import { PUBLISH_SCRIPT } from './redis-publish.script.js';
+import type { HubAdapter, HubAdapterEvents, HubHistory, HubIdempotency, HubPublished, HubRecord } from '../hub-adapter.interface.js';
+import { IDEMPOTENT_PUBLISH_SCRIPT, PUBLISH_SCRIPT } from './redis-publish.script.js';
 import {
   MESSAGE,
   POSITION,
@@ -23,6 +25,7 @@ export type { RedisHubAdapterOptions } from './redis-hub.support.js';
 /** ioredis' client class (an optional peer, loaded on first use), with the publish script as a command. */
 type IORedisClass = new (...args: unknown[]) => Redis & {
   longlinkPublish(...args: (string | number)[]): Promise<[string, string]>;
+  longlinkPublishOnce(...args: (string | number)[]): Promise<[0 | 1, string]>;
 };
 
 /**
@@ -40,6 +43,7 @@ type IORedisClass = new (...args: unknown[]) => Redis & {
  */
 export class RedisHubAdapter implements HubAdapter {
   readonly origin = '0-0';
+  readonly idempotentPublish = true;
   private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private command: InstanceType<IORedisClass> | undefined;
   private subscriber: InstanceType<IORedisClass> | undefined;
@@ -96,6 +100,7 @@ export class RedisHubAdapter implements HubAdapter {
       client.on('error', (error: Error) => this.logger.debug?.(`Redis ${name} connection: ${error.message}`));
     }
     command.defineCommand('longlinkPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
+    command.defineCommand('longlinkPublishOnce', { numberOfKeys: 5, lua: IDEMPOTENT_PUBLISH_SCRIPT });
     const prefix = this.channel('');
     subscriber.on('message', (channel: string, payload: string) => {
       const match = MESSAGE.exec(payload);
@@ -161,7 +166,8 @@ export class RedisHubAdapter implements HubAdapter {
     return epoch;
   }
 
-  async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
+  async publish(topic: string, json: string, idempotency?: HubIdempotency): Promise<HubPublished> {
+    if (idempotency) return this.publishOnce(topic, json, idempotency);
     const [epoch, position] = await this.client.longlinkPublish(
       this.streamKey(topic),
       this.epochKey,
@@ -288,6 +294,38 @@ export class RedisHubAdapter implements HubAdapter {
 
   inputDedup(windowMs: number): InputDedupStore {
     return new RedisInputDedupStore(() => this.client, this.options.keyPrefix, windowMs);
+  }
+
+  /**
+   * An idempotent publish: the publish script wrapped (redis-publish.script.ts), with the key
+   * `<prefix>{<topic>}:idem:<key>` (hash-tagged with the topic, which never contains braces) and
+   * its lifetime as one more key and argument, last.
+   */
+  private async publishOnce(topic: string, json: string, idempotency: HubIdempotency): Promise<HubPublished> {
+    const [duplicate, result] = await this.client.longlinkPublishOnce(
+      this.streamKey(topic),
+      this.epochKey,
+      this.watermarkKey(topic),
+      this.topicsKey,
+      `${this.options.keyPrefix}{${topic}}:idem:${idempotency.key}`,
+      json,
+      this.options.historySize,
+      randomBytes(4).toString('hex'),
+      this.options.historyMaxAgeMs,
+      this.channel(topic),
+      this.options.topicTtlMs ?? 0,
+      this.options.maxTopics ?? DEFAULT_HUB_MAX_TOPICS,
+      this.options.keyPrefix,
+      topic,
+      idempotency.ttlMs,
+    );
+    const [epoch, position] = result.split(' ') as [string, string];
+    if (!duplicate) this.cachedEpoch = epoch;
+    return duplicate ? { epoch, record: { position, json }, duplicate: true } : { epoch, record: { position, json } };
+  }
+
+  inputForwarder(timeoutMs: number): InputForwarder {
+    return new RedisInputForwarder(() => this.client, this.options.keyPrefix, timeoutMs);
   }
 
   async ping(): Promise<void> {

@@ -32,6 +32,8 @@ function pathnameOf(url: string | undefined): string {
  */
 export class SseBodyTimeout {
   private readonly paths = new Set<string>();
+  /** Paths under which every path is watched (the client message endpoint: `<prefix>/<channel>`). */
+  private readonly prefixes: string[] = [];
   private server: Server | undefined;
 
   constructor(private readonly timeoutMs: number) {}
@@ -41,9 +43,14 @@ export class SseBodyTimeout {
     this.paths.add(normalise(path));
   }
 
+  /** Every path one segment or more under `path`. */
+  addPrefix(path: string): void {
+    this.prefixes.push(`${normalise(path)}/`);
+  }
+
   /** Starts watching `server`'s requests, if there is anything to watch. */
   attach(server: Server): void {
-    if (this.timeoutMs <= 0 || this.paths.size === 0 || this.server) return;
+    if (this.timeoutMs <= 0 || (this.paths.size === 0 && this.prefixes.length === 0) || this.server) return;
     this.server = server;
     server.prependListener('request', this.onRequest);
   }
@@ -54,7 +61,9 @@ export class SseBodyTimeout {
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.method !== 'POST' || req.complete || !this.paths.has(normalise(pathnameOf(req.url)))) return;
+    if (req.method !== 'POST' || req.complete) return;
+    const path = normalise(pathnameOf(req.url));
+    if (!this.paths.has(path) && !this.prefixes.some((p) => path.startsWith(p))) return;
     const timer = setTimeout(() => this.expire(req, res), this.timeoutMs);
     timer.unref();
     const clear = (): void => clearTimeout(timer);

@@ -5,6 +5,7 @@ import { assertSafeKey, assertSafeKeysDeep, checkParamsObject, parseParamsJson }
 import { MAX_LAST_EVENT_ID_LENGTH } from '../../longlink.constants.js';
 import { DEFAULT_MAX_PARAMS_DEPTH } from '../../longlink.defaults.js';
 import { HttpHeader, SseQuery } from '../../protocol/http.protocol.js';
+import { INPUT_CHANNEL, SSE_CHANNEL_QUERY_KEY } from '../../protocol/input.protocol.js';
 
 /** Query keys with a meaning of their own ({@link SseQuery}); every other key is a param. The ticket is never logged. */
 const RESERVED_KEYS: ReadonlySet<string> = new Set(Object.values(SseQuery));
@@ -14,23 +15,27 @@ export interface SseRequest {
   params: Record<string, unknown>;
   lastEventId: string | undefined;
   ticket: string | undefined;
+  /** The channel of a two-way stream's subscription (`channel` query value). */
+  channel?: string;
 }
 
 /**
  * Reads params, the last event id and the ticket of an SSE request. Params: the JSON object
  * in the `params` query value, then every other query key (but `lastEventId` and `ticket`)
  * on top (repeated keys become arrays). Last event id: the `Last-Event-ID` header, else the
- * `lastEventId` query value. Ticket: the `ticket` query value. Throws `BAD_REQUEST` on
- * malformed input.
+ * `lastEventId` query value. Ticket: the `ticket` query value. `input`: the stream takes
+ * client messages, so `channel` is its required channel key rather than a param. Throws
+ * `BAD_REQUEST` on malformed input.
  */
-export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): SseRequest {
+export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARAMS_DEPTH, input = false): SseRequest {
   const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const channel = input ? readChannel(query) : undefined;
   const json = query.getAll(SseQuery.PARAMS);
   if (json.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'params may be given once');
   const params: Record<string, unknown> = json.length ? parseParamsJson(json[0] as string, 'params', maxDepth) : {};
   const seen = new Set<string>();
   for (const [key, value] of query) {
-    if (RESERVED_KEYS.has(key)) continue;
+    if (RESERVED_KEYS.has(key) || (input && key === SSE_CHANNEL_QUERY_KEY)) continue;
     assertSafeKey(key);
     if (!seen.has(key)) {
       seen.add(key);
@@ -48,7 +53,28 @@ export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARA
   }
   const tickets = query.getAll(SseQuery.TICKET);
   if (tickets.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, 'ticket may be given once');
-  return { params, lastEventId: lastEventId === '' ? undefined : lastEventId, ticket: tickets[0] || undefined };
+  const request: SseRequest = { params, lastEventId: lastEventId === '' ? undefined : lastEventId, ticket: tickets[0] || undefined };
+  if (channel !== undefined) request.channel = channel;
+  return request;
+}
+
+/**
+ * The `channel` query value of a two-way stream's subscription (PROTOCOL.md §7.4): required,
+ * once, 16 to 128 characters of `A-Z a-z 0-9 _ -`. Throws `BAD_REQUEST` otherwise.
+ */
+function readChannel(query: URLSearchParams): string {
+  const given = query.getAll(SSE_CHANNEL_QUERY_KEY);
+  if (given.length === 0) {
+    throw new StreamException(
+      StreamErrorCode.BAD_REQUEST,
+      `This stream takes client messages: over SSE it needs the query value ${SSE_CHANNEL_QUERY_KEY}=<key> (16 to 128 characters of A-Z a-z 0-9 _ -)`,
+    );
+  }
+  if (given.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, `${SSE_CHANNEL_QUERY_KEY} may be given once`);
+  if (!INPUT_CHANNEL.test(given[0]!)) {
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, `${SSE_CHANNEL_QUERY_KEY} must be 16 to 128 characters of A-Z a-z 0-9 _ -`);
+  }
+  return given[0]!;
 }
 
 /** Thrown for a POST body over the stream's limit; answered with `413` (code `BAD_REQUEST`). */

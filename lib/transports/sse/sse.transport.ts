@@ -19,6 +19,7 @@ import { SseBodyTooLargeError, readSseBody, readSseRequest, type SseRequest } fr
 import { SseBodyTimeout } from './sse.body-timeout.js';
 import { SseHeartbeat } from './sse.heartbeat.js';
 import { SseWriter } from './sse.writer.js';
+import { SseInputEndpoint } from './sse.input.js';
 import { interceptNestStreamRoutes, type NestStreamRoute } from '../../internals/nest.js';
 
 /** The request/response pair of either platform, reduced to what the transport needs. */
@@ -61,6 +62,7 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
     private readonly runner: StreamRunner,
     private readonly config: ApplicationConfig,
     @Inject(LONGLINK_RESOLVED_OPTIONS) private readonly options: ResolvedLonglinkOptions,
+    private readonly input: SseInputEndpoint,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     this.heartbeat = new SseHeartbeat(options.sse.heartbeatMs);
@@ -98,6 +100,13 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
       );
     }
     this.registered = true;
+    if (this.input.wanted) {
+      // Client messages of two-way streams (PROTOCOL.md §7.4).
+      const path = this.input.path;
+      adapter.post(`${path}/:channel`, this.platformHandler(platform, (x) => this.input.handle(x.req, x.res, (x.platformRequest as { body?: unknown }).body)));
+      this.bodyTimeout.addPrefix(path);
+      this.logger.log(`SSE POST ${path}/:channel → client messages`);
+    }
     this.bodyTimeout.attach(adapter.getHttpServer() as Server);
     // Unknown names under a controller that has streams: 404 with the JSON body of PROTOCOL.md.
     // Registered here, after the application's routes and before Nest's not-found handler.
@@ -211,7 +220,7 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
     if (this.runner.isShuttingDown) return this.refuse(writer, def.name, this.runner.refusal());
     let request;
     try {
-      request = readSseRequest(req, this.options.maxParamsDepth);
+      request = readSseRequest(req, this.options.maxParamsDepth, def.input !== undefined);
     } catch (error) {
       return this.refuse(writer, def.name, toStreamException(error));
     }
@@ -251,6 +260,7 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
       params: request.params,
       lastEventId: request.lastEventId,
       ticket: request.ticket,
+      channel: request.channel,
       headers: req.headers,
       raw: platformRequest,
     });

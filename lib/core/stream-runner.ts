@@ -54,6 +54,7 @@ export class StreamRunner {
     const o = this.options.input;
     const input = new SubscriptionInput({
       scope: call.channel === undefined ? '' : `${def.name}:${call.channel}`,
+      keyPrefix: call.channel ?? `~${globalThis.crypto.randomUUID()}`,
       dedup: call.channel === undefined ? new InMemoryInputDedup(o.dedupWindowMs, o.dedupMaxIds, o.dedupMaxIds) : this.dedup,
       maxQueue: limits.maxQueue,
       maxMessageBytes: limits.maxMessageBytes,

@@ -63,10 +63,12 @@ export class ChatController {
   private async send(
     topic: string,
     from: string,
-    { data }: StreamInputMessage<ChatInput>,
+    { key, data }: StreamInputMessage<ChatInput>,
     handle: PresenceHandle<{ typing: boolean }> | undefined,
   ): Promise<void> {
-    if (data.text !== undefined) await this.hub.publish<ChatEntry>(topic, { from, text: data.text, at: new Date().toISOString() });
+    // Idempotent on the message: a resend that reaches another instance after a crash publishes nothing.
+    const entry: ChatEntry = { from, text: data.text ?? '', at: new Date().toISOString() };
+    if (data.text !== undefined) await this.hub.publish<ChatEntry>(topic, entry, { idempotencyKey: key });
     if (data.typing !== undefined) await handle?.update({ typing: data.typing });
   }
 

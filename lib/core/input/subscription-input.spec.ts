@@ -7,6 +7,7 @@ import { SubscriptionInput } from './subscription-input.js';
 function make(over: Partial<ConstructorParameters<typeof SubscriptionInput>[0]> = {}) {
   return new SubscriptionInput({
     scope: 's',
+    keyPrefix: 'k',
     dedup: new InMemoryInputDedup(60_000, 100, 1000),
     maxQueue: 8,
     maxMessageBytes: 100,
@@ -40,7 +41,7 @@ describe('SubscriptionInput', () => {
     expect(await first).toEqual({ duplicate: false });
     expect(await again).toEqual({ duplicate: true });
     expect(await input.offer('a', 1, 1)).toEqual({ duplicate: true });
-    expect(got).toMatchObject([{ id: 'a', data: 1 }]);
+    expect(got).toMatchObject([{ id: 'a', key: 'k:a', data: 1 }]);
   });
 
   it('refuses alone: a pipe error, a bad id, an oversized message; the input goes on', async () => {

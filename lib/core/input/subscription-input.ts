@@ -16,6 +16,11 @@ export interface InputAnswer {
 export interface StreamInputMessage<T = unknown> {
   /** The client's message id (PROTOCOL.md §7.1): use it to make an effect idempotent. */
   id: string;
+  /**
+   * The id qualified by its channel (or, without one, by its subscription): unique across
+   * clients, stable across their resends. Use it as `hub.publish(..., { idempotencyKey })`.
+   */
+  key: string;
   data: T;
   /**
    * Delays this message's ack until `work` settles, and the next message until then too
@@ -33,6 +38,8 @@ export type InputProcessor = (data: unknown) => unknown;
 export interface StreamInputInit {
   /** Dedup scope: the stream and the channel (or this subscription). */
   scope: string;
+  /** What qualifies message ids into {@link StreamInputMessage.key}: the channel, or a random id of this subscription. */
+  keyPrefix: string;
   dedup: InputDedupStore;
   maxQueue: number;
   maxMessageBytes: number;
@@ -263,6 +270,7 @@ export class SubscriptionInput {
       let emitting = true;
       const message: StreamInputMessage = {
         id: item.id,
+        key: `${this.init.keyPrefix}:${item.id}`,
         data: value,
         ackAfter: (p) => {
           if (!emitting) throw new TypeError('ackAfter() must be called while the message is emitted');

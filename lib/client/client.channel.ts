@@ -102,8 +102,6 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       .replace(/\//g, '_')
       .replace(/=+$/, ''),
     send(data) {
-      if (ending) return refuse('BAD_REQUEST', 'Input ended');
-      if (queue.length >= maxPending) return refuse('RESOURCE_EXHAUSTED', 'maxPending reached');
       let json: string | undefined;
       try {
         json = JSON.stringify(data);
@@ -112,6 +110,8 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       }
       if (json === undefined) return refuse('BAD_REQUEST', 'Not JSON');
       if (new TextEncoder().encode(json).length > maxBytes) return refuse('BAD_REQUEST', 'maxMessageBytes exceeded');
+      if (ending) return refuse('BAD_REQUEST', 'Input ended');
+      if (queue.length >= maxPending) return refuse('RESOURCE_EXHAUSTED', 'maxPending reached');
       return new Promise((ok, ko) => {
         queue.push({ id: String(++seq), json: json!, tries: 0, ok, ko });
         pump();

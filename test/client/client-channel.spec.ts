@@ -236,7 +236,7 @@ describe('client.channel() over WebSocket', { timeout: 40_000 }, () => {
         super(++attempts === 1 ? url.replace(/:\d+\//, ':9/') : url, ...(rest as []));
       }
     }
-    const c = client({ url: server.url, transport: 'auto', WebSocket: FlakyWebSocket, ws: { connectTimeoutMs: 300 }, autoRetryWsMs: 300 });
+    const c = client({ url: server.url, transport: 'auto', WebSocket: FlakyWebSocket, ws: { connectTimeoutMs: 3000 }, autoRetryWsMs: 300 });
     const tally = c.channel<{ got: string }, { key: string }>('client/tally');
     const sub = tally.subscribe();
     const run = keys(60);

@@ -167,7 +167,7 @@ describe('client.channel(): auto fallback with the SSE POST path live', { timeou
         super(++attempts === 1 ? url.replace(/:\d+\//, ':9/') : url, ...(rest as []));
       }
     }
-    const c = client({ url: server.url, transport: 'auto', WebSocket: FlakyWebSocket, ws: { connectTimeoutMs: 300 }, autoRetryWsMs: 500 });
+    const c = client({ url: server.url, transport: 'auto', WebSocket: FlakyWebSocket, ws: { connectTimeoutMs: 3000 }, autoRetryWsMs: 500 });
     const tally = c.channel<{ got: string }, { key: string }>('client/tally');
     const sub = tally.subscribe();
     const run = keys(80);

@@ -79,7 +79,13 @@ describe('two-way streams: exactly once across kill -9, restart and a transport 
       await Promise.all(senders);
       expect(acked).toBe(total);
       const expected = Array.from({ length: MESSAGES }, (_, n) => String(n + 1));
-      await until(() => received.every((texts) => texts.length >= MESSAGES), 30_000, 'every message back in its room');
+      await until(() => received.every((texts) => texts.length >= MESSAGES), 30_000, 'every message back in its room').catch((error: unknown) => {
+        const summary = received.map((texts, i) => {
+          const missing = expected.filter((t) => !texts.includes(t));
+          return `client ${i}: ${texts.length} back, missing ${missing.length} (first ${missing.slice(0, 5).join(',')}), transports ${[...transports[i]!].join('→')}`;
+        });
+        throw new Error(`${String(error)}\n${summary.join('\n')}`);
+      });
       for (let i = 0; i < CLIENTS; i++) expect({ client: i, texts: received[i] }).toEqual({ client: i, texts: expected });
       // Every client was on WebSocket, then on SSE.
       for (const seen of transports) expect([...seen].sort()).toEqual(['sse', 'ws']);

@@ -118,6 +118,25 @@ describe('two-way streams over gRPC', () => {
     expect(writePaths.grpcFallback - before.grpcFallback).toBe(0);
   });
 
+  it('Channel: with a channel, an id acked on an earlier call is acked as duplicate on the next one and not handed over again', async () => {
+    const channel = 'grpcChannel_0123456789abcdef';
+    const first = record(c.streams.Channel());
+    first.call.write({ subscribe: { stream: 'duplex/echo', channel } });
+    first.call.write({ input: { id: 'x1', data: json('once') } });
+    await until(() => acksOf(first.responses).length === 1 && eventsOf(first.responses).length === 1, 5000, 'first call acked');
+    first.call.cancel();
+    await within(first.status, 5000, 'first call ended');
+    const second = record(c.streams.Channel());
+    second.call.write({ subscribe: { stream: 'duplex/echo', channel } });
+    second.call.write({ input: { id: 'x1', data: json('once') } });
+    second.call.write({ input: { id: 'x2', data: json('twice') } });
+    second.call.end();
+    const s = await within(second.status, 5000, 'second call status');
+    expect(s.code, s.details).toBe(grpc.status.OK);
+    expect(acksOf(second.responses)).toEqual([{ id: 'x1', duplicate: true }, { id: 'x2' }]);
+    expect(eventsOf(second.responses)).toEqual([{ echo: 'twice', n: 1 }, { ended: 1 }]);
+  });
+
   it('Channel: the pipes run per message; a refused message gets its refusal and the call goes on', async () => {
     const r = record(c.streams.Channel());
     r.call.write({ subscribe: { stream: 'duplex/validated' } });

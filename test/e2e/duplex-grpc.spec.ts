@@ -432,3 +432,26 @@ describe('input.rateLimit over gRPC', () => {
     }
   });
 });
+
+describe('Channel at shutdown', () => {
+  it('app.close() ends a Channel call with UNAVAILABLE and the hand-over trailers, as Subscribe', async () => {
+    const app = await startApp({ grpc: { url: '127.0.0.1:0' }, shutdown: { drainMs: 2000 } });
+    const { streams, duplex } = clients(app.get(GrpcTransport).port);
+    try {
+      const r = record(streams.Channel());
+      r.call.write({ subscribe: { stream: 'duplex/echo' } });
+      r.call.write({ input: { id: 'a', data: json(1) } });
+      await until(() => acksOf(r.responses).length === 1, 5000, 'acked');
+      const closing = app.close();
+      const s = await within(r.status, 5000, 'status');
+      await closing;
+      expect(s.code).toBe(grpc.status.UNAVAILABLE);
+      expect(s.metadata.get('longlink-error-code')).toEqual(['UNAVAILABLE']);
+      expect(Number(s.metadata.get('longlink-retry-after-ms')[0])).toBeGreaterThanOrEqual(0);
+    } finally {
+      streams.close();
+      duplex.close();
+      await app.close();
+    }
+  });
+});

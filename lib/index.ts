@@ -17,6 +17,7 @@ export type {
   WsOptions,
   GrpcOptions,
   HubOptions,
+  RedisClusterConfig,
   ShutdownOptions,
   MetricsOptions,
   StreamOptions,

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keySlot } from '../../lib/hub/adapters/redis-keys.js';
 import { freePort } from './redis-server.js';
 import { deferred, until, within } from './util.js';
 
@@ -12,21 +13,6 @@ type Redis = import('ioredis').Redis;
 function redisClass(): new (options: object) => Redis {
   const ioredis = createRequire(import.meta.url)('ioredis') as { default?: unknown };
   return (ioredis.default ?? ioredis) as new (options: object) => Redis;
-}
-
-/** CRC16-XMODEM of a key's hash tag: its cluster slot (0 to 16383). */
-export function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  if (open !== -1) {
-    const close = key.indexOf('}', open + 1);
-    if (close > open + 1) key = key.slice(open + 1, close);
-  }
-  let crc = 0;
-  for (const byte of Buffer.from(key)) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
 }
 
 /** One `redis-server --cluster-enabled yes` of a test cluster. */

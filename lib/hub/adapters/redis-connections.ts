@@ -45,12 +45,21 @@ export function openRedis(options: RedisHubAdapterOptions, events: RedisSubscrib
     throw new Error('LonglinkModule: on a Redis Cluster, hub.keyPrefix must not contain "{" or "}" (topics are the keys\' hash tags)');
   }
   const user = cluster.options;
-  const redisOptions = { ...(user.redisOptions as RedisOptions | undefined), ...NO_RESEND, enableOfflineQueue: true, maxRetriesPerRequest: 1 };
+  // A node's connection is opened by its first command: that one and those sent while it connects
+  // wait (at most connectTimeout) in the node's queue.
+  const redisOptions: RedisOptions = {
+    connectTimeout: 2000,
+    ...(user.redisOptions as RedisOptions | undefined),
+    autoResendUnfulfilledCommands: false,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 1,
+  };
   const command = new IORedis.Cluster(cluster.nodes, {
     ...user,
-    // Fail fast while a slot has no reachable master, and never send a command again after its
-    // connection closed (it may have run): the hub answers UNAVAILABLE and catches up later.
-    enableOfflineQueue: false,
+    // Fail fast while a slot has no reachable master (the adapter refuses commands while the
+    // cluster is not ready), and never send a command again after its connection closed (it may
+    // have run): the hub answers UNAVAILABLE and catches up later.
+    enableOfflineQueue: true,
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     clusterRetryStrategy: (times: number) => Math.min(times * 50, 500),

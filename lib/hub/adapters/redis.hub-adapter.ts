@@ -49,7 +49,10 @@ export class RedisHubAdapter implements HubAdapter {
 
   private get client(): ScriptedClient {
     if (!this.connections) throw new Error('RedisHubAdapter is not started');
-    return this.connections.command as ScriptedClient;
+    const command = this.connections.command;
+    // A cluster queues commands while it is not ready: fail fast instead (a single Redis does by itself).
+    if (this.connections.cluster && command.status !== 'ready') throw new Error('Redis Cluster is not connected');
+    return command as ScriptedClient;
   }
 
   async start(events: HubAdapterEvents): Promise<void> {

@@ -1,5 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { Logger, type INestApplication } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisHubAdapter, StreamHub, type LonglinkModuleOptions } from '../../lib/index.js';
 import { conformanceModule } from '../fixtures/probe.js';
 import { GrpcHarness, DEMO_PROTO } from '../harness/grpc.harness.js';
@@ -64,7 +65,7 @@ describe('StreamHub on a Redis Cluster', () => {
     const channel = `longlink:{${topic}}:c`;
     const subs = harnesses.map((h) => h.subscribe('demo/chat', { params: { room: 'sharded' } }));
     await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 1), 5000, 'subscribed everywhere');
-    await cluster.waitForShardSubscribers(channel, harnesses.length);
+    await cluster.waitForSubscribers(channel, harnesses.length);
     const owner = await cluster.masterOf(channel);
     const masters = await Promise.all(cluster.nodes.map(async (n) => ((await cluster.admin(n).role()) as string[])[0] === 'master'));
     for (const [i, node] of cluster.nodes.entries()) {
@@ -118,6 +119,32 @@ describe('StreamHub on a Redis Cluster', () => {
     const sub = hub.stream('idx:one', { lastEventId: first }).subscribe((e) => events.push(e));
     await until(() => events.length === 1, 3000, 'reset');
     expect(events[0]).toMatchObject({ kind: 'reset', data: { reason: 'unknown' } });
+    sub.unsubscribe();
+  });
+
+  it('an ioredis without sharded Pub/Sub falls back to classic Pub/Sub on the cluster, with a warning', async () => {
+    const ioredis = createRequire(import.meta.url)('ioredis') as { Command: { checkFlag(flag: string, name: string): boolean } };
+    const checkFlag = ioredis.Command.checkFlag;
+    const warnings: string[] = [];
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
+    // As ioredis < 5.3.0 answers: ssubscribe does not enter subscriber mode.
+    ioredis.Command.checkFlag = (flag, name) => (name === 'ssubscribe' ? false : checkFlag.call(ioredis.Command, flag, name));
+    let classic: StreamHub;
+    try {
+      classic = await ownHub({ keyPrefix: 'classic:' });
+    } finally {
+      ioredis.Command.checkFlag = checkFlag;
+      warn.mockRestore();
+    }
+    expect(warnings.join('\n')).toMatch(/classic Pub\/Sub/);
+    const events: unknown[] = [];
+    const sub = classic.stream('classic:t').subscribe((e) => events.push(e));
+    const channel = 'classic:{classic:t}:c';
+    await cluster.waitForSubscribers(channel, 1);
+    expect(await cluster.shardSubscriberCount(channel)).toBe(0);
+    await classic.publish('classic:t', { i: 1 });
+    await until(() => events.length === 1, 3000, 'delivered over classic Pub/Sub');
+    expect(events[0]).toMatchObject({ data: { i: 1 } });
     sub.unsubscribe();
   });
 

@@ -24,7 +24,7 @@ function collect(hub: StreamHub, topic: string, lastEventId?: string) {
  * jobs, which all run before the next macrotask.
  */
 async function subscribed(redis: TestRedis | TestRedisCluster | undefined, topic: string, count = 1, prefix = 'longlink:'): Promise<void> {
-  if (redis instanceof TestRedisCluster) await redis.waitForShardSubscribers(`${prefix}{${topic}}:c`, count);
+  if (redis instanceof TestRedisCluster) await redis.waitForSubscribers(`${prefix}{${topic}}:c`, count);
   else if (redis) await redis.waitForSubscribers(`${prefix}c:${topic}`, count);
   else await new Promise((r) => setImmediate(r));
 }
@@ -163,7 +163,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('StreamHub semantics (%s)
       // Redis has the UNSUBSCRIBE once the adapter's call has gone out.
       const store = redis;
       if (store instanceof TestRedisCluster) {
-        await until(async () => (await store.shardSubscriberCount('refcount:{sem:refcount}:c')) === 0, 2000, 'Redis unsubscribed');
+        await until(async () => (await store.subscriberCount('refcount:{sem:refcount}:c')) === 0, 2000, 'Redis unsubscribed');
       } else if (store) {
         await until(async () => (await store.subscriberCount('refcount:c:sem:refcount')) === 0, 2000, 'Redis unsubscribed');
       }

@@ -181,9 +181,22 @@ export class TestRedisCluster {
     return count;
   }
 
-  /** Waits until the master of `channel` reports at least `count` shard subscriptions to it. */
-  async waitForShardSubscribers(channel: string, count = 1, ms = 5000): Promise<void> {
-    await until(async () => (await this.shardSubscriberCount(channel).catch(() => 0)) >= count, ms, `${channel}: ${count} shard subscribers`);
+  /**
+   * Subscriptions to `channel` in the cluster: sharded ones on its master, plus classic ones on
+   * every node (the hub's fallback with an ioredis without sharded Pub/Sub).
+   */
+  async subscriberCount(channel: string): Promise<number> {
+    let count = await this.shardSubscriberCount(channel);
+    for (const node of this.nodes.filter((n) => n.child)) count += ((await this.admin(node).pubsub('NUMSUB', channel)) as [string, number])[1];
+    return count;
+  }
+
+  /**
+   * Waits until the cluster reports at least `count` subscriptions to `channel`: from then on a
+   * publish reaches them. The hub's channel of topic T is `<keyPrefix>{T}:c` on a cluster.
+   */
+  async waitForSubscribers(channel: string, count = 1, ms = 5000): Promise<void> {
+    await until(async () => (await this.subscriberCount(channel).catch(() => 0)) >= count, ms, `${channel}: ${count} subscribers`);
   }
 
   async stop(): Promise<void> {

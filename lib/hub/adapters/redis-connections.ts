@@ -19,7 +19,10 @@ export interface RedisConnections {
 }
 
 /** ioredis' module: the `Redis` class (default export on 5.x, named too on later ones) and `Cluster`. */
-type IoredisModule = (new (...args: unknown[]) => Redis) & { Cluster: new (...args: unknown[]) => Cluster };
+type IoredisModule = (new (...args: unknown[]) => Redis) & {
+  Cluster: new (...args: unknown[]) => Cluster;
+  Command?: { checkFlag?(flag: string, command: string): boolean };
+};
 
 /** Connect now and reconnect quickly, for ever; commands fail at once while disconnected. */
 const RETRY: RedisOptions = { retryStrategy: (times: number) => Math.min(times * 50, 500), maxRetriesPerRequest: 1 };
@@ -67,8 +70,9 @@ export function openRedis(options: RedisHubAdapterOptions, events: RedisSubscrib
     redisOptions,
   });
   command.on('error', log('cluster'));
-  // Sharded Pub/Sub needs Redis >= 7 and an ioredis with `ssubscribe` (5.3.0 and later).
-  const clientCanShard = typeof (IORedis.prototype as { ssubscribe?: unknown }).ssubscribe === 'function';
+  // Sharded Pub/Sub needs Redis >= 7 and an ioredis whose connections enter subscriber mode on
+  // `ssubscribe` (5.3.0 and later; older ones may list the command but misread its replies).
+  const clientCanShard = IORedis.Command?.checkFlag?.('ENTER_SUBSCRIBER_MODE', 'ssubscribe') === true;
   if (!clientCanShard) {
     logger.warn('Redis Cluster: this ioredis has no sharded Pub/Sub (ssubscribe, ioredis >= 5.3.0): classic Pub/Sub is used, which sends every publish to every node. Every instance must use the same mode.');
   }

@@ -159,6 +159,12 @@ describe('Redis Cluster failover: kill -9 of the master owning a live topic (two
       await master.kill('SIGKILL');
       // Publishes fail for a while, then work again (the replica promoted).
       await until(() => refused.length > 0, 10_000, 'a publish refused during the failover');
+      // A new subscription meanwhile is refused at once too (SSE: 503 before any event).
+      const started = Date.now();
+      const status = await new Promise<number>((resolve) =>
+        http.get(`${samples[1]!.baseUrl}/demo/chat?room=elsewhere`, { headers: { accept: 'text/event-stream' } }, (res) => (res.destroy(), resolve(res.statusCode!))),
+      );
+      expect({ status, fast: Date.now() - started < 1500 }).toEqual({ status: 503, fast: true });
       await until(() => ackedAt.filter((t) => t > refused.at(-1)!.at).length >= 20, 30_000, '20 publishes after the failover');
       expect(await cluster.masterOf(STREAM_KEY)).toBe(replica);
     } finally {

@@ -48,6 +48,8 @@ export class RedisShardSubscribers implements RedisSubscriber {
     private readonly beforeRecovery: () => Promise<void>,
   ) {
     cluster.on('ready', () => this.recover());
+    // Every node lost (the cluster client reconnects): down too, with or without live topics.
+    cluster.on('close', () => this.down());
     if (cluster.status === 'ready') this.recover();
   }
 
@@ -155,12 +157,15 @@ export class RedisShardSubscribers implements RedisSubscriber {
     this.retire(shard);
     if (this.classicNode === shard.node) this.classicNode = undefined;
     if (!carried) return;
-    this.losses++;
-    if (this.live) {
-      this.live = false;
-      this.events.disconnected();
-    }
+    this.down();
     this.recover();
+  }
+
+  private down(): void {
+    this.losses++;
+    if (!this.live) return;
+    this.live = false;
+    this.events.disconnected();
   }
 
   private recover(): void {

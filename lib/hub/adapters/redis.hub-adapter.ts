@@ -264,7 +264,10 @@ export class RedisHubAdapter implements HubAdapter {
   }
 
   async ping(): Promise<void> {
-    await this.client.ping();
+    const client = this.client;
+    // A cluster answers for the hub only if every master does (a topic's slot may be on any of them).
+    if (this.keys.cluster) await Promise.all((client as Cluster).nodes('master').map((node) => node.ping()));
+    else await client.ping();
   }
 
   async close(): Promise<void> {

@@ -56,6 +56,9 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }
+  if (cluster !== undefined && typeof hub.keyPrefix === 'string' && /[{}]/.test(hub.keyPrefix)) {
+    fail('hub.keyPrefix', 'no "{" or "}" on a Redis Cluster (topics are the keys\' hash tags)', hub.keyPrefix);
+  }
   const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
   const metrics = checkObject('metrics', root.metrics, ['enabled', 'meterProvider']);
   if (

@@ -15,6 +15,19 @@ import { WsHarness } from '../harness/ws.harness.js';
  * WebSocket and gRPC with sharded Pub/Sub on the owning shard only, the topics index on its own
  * slot, and `redisWaitReplicas`. Failover: hub-cluster-failover.spec.ts.
  */
+describe('Redis Cluster options', () => {
+  it('are validated at startup, naming the option', async () => {
+    const { resolveLonglinkOptions } = await import('../../lib/core/longlink-options.js');
+    const cluster = { cluster: { nodes: ['127.0.0.1:7000'] } };
+    expect(resolveLonglinkOptions({ hub: { redis: cluster } }).hub).toMatchObject({ redis: cluster, redisWaitReplicas: 0, redisWaitTimeoutMs: 1000 });
+    expect(() => resolveLonglinkOptions({ hub: { redis: { cluster: { nodes: [] } } } })).toThrow(/hub\.redis\.cluster/);
+    expect(() => resolveLonglinkOptions({ hub: { redis: { cluster: 'x' } as never } })).toThrow(/hub\.redis\.cluster/);
+    expect(() => resolveLonglinkOptions({ hub: { redis: cluster, keyPrefix: 'app{1}:' } })).toThrow(/hub\.keyPrefix/);
+    expect(() => resolveLonglinkOptions({ hub: { redisWaitReplicas: -1 } })).toThrow(/hub\.redisWaitReplicas/);
+    expect(() => resolveLonglinkOptions({ hub: { redisWaitTimeoutMs: 0 } })).toThrow(/hub\.redisWaitTimeoutMs/);
+  });
+});
+
 describe('StreamHub on a Redis Cluster', () => {
   let cluster: TestRedisCluster;
   const harnesses: TransportHarness[] = [];

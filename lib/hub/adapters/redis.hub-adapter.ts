@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import type { HubAdapter, HubAdapterEvents, HubHistory, HubRecord } from '../hub-adapter.interface.js';
 import { PUBLISH_SCRIPT } from './redis-publish.script.js';
 import { CLUSTER_PUBLISH_SCRIPT, CLUSTER_TOPICS_SCRIPT } from './redis-cluster.scripts.js';
-import { MESSAGE, POSITION, STARTUP_WAIT_MS, parsePosition, type RedisHubAdapterOptions } from './redis-hub.support.js';
+import { MESSAGE, POSITION, STARTUP_WAIT_MS, clusterConfig, parsePosition, type RedisHubAdapterOptions } from './redis-hub.support.js';
 import { openRedis, type RedisCommandClient, type RedisConnections } from './redis-connections.js';
 import { RedisKeys } from './redis-keys.js';
 import type { PresenceStore } from '../presence/presence-store.interface.js';
@@ -40,11 +40,11 @@ export class RedisHubAdapter implements HubAdapter {
   readonly origin = '0-0';
   private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private connections: RedisConnections | undefined;
-  private keys: RedisKeys;
+  private readonly keys: RedisKeys;
   private cachedEpoch: string | undefined;
 
   constructor(private readonly options: RedisHubAdapterOptions) {
-    this.keys = new RedisKeys(options.keyPrefix, false);
+    this.keys = new RedisKeys(options.keyPrefix, clusterConfig(options.redis) !== undefined);
   }
 
   private get client(): ScriptedClient {
@@ -74,7 +74,6 @@ export class RedisHubAdapter implements HubAdapter {
       this.logger,
     );
     this.connections = connections;
-    this.keys = new RedisKeys(this.options.keyPrefix, connections.cluster);
     const command = connections.command;
     command.defineCommand('longlinkPublish', { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
     command.defineCommand('longlinkClusterPublish', { numberOfKeys: 3, lua: CLUSTER_PUBLISH_SCRIPT });

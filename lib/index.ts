@@ -19,6 +19,7 @@ export type {
   WsOptions,
   GrpcOptions,
   HubOptions,
+  RedisClusterConfig,
   ShutdownOptions,
   MetricsOptions,
   StreamOptions,

@@ -85,6 +85,10 @@ export const DEFAULT_HUB_KEY_PREFIX = 'longlink:';
 export const DEFAULT_HUB_TOPIC_TTL_MS = 0;
 /** Topics the hub keeps (`hub.maxTopics`). */
 export const DEFAULT_HUB_MAX_TOPICS = 10_000;
+/** Publishes wait for no replica (`hub.redisWaitReplicas`, 0: asynchronous replication). */
+export const DEFAULT_HUB_REDIS_WAIT_REPLICAS = 0;
+/** How long a publish waits for its replicas (`hub.redisWaitTimeoutMs`). */
+export const DEFAULT_HUB_REDIS_WAIT_TIMEOUT_MS = 1000;
 /** 128 MiB: heap bytes the in-memory hub's history may take (`hub.maxHistoryBytes`). */
 export const DEFAULT_HUB_MAX_HISTORY_BYTES = 128 * 1024 * 1024;
 /** In memory: idempotency keys of `hub.publish(..., { idempotencyKey })` remembered at most (oldest forgotten first). */

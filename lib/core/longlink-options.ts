@@ -45,13 +45,20 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
     fail('tickets.store', 'an object with consume(id, expiresAt)', typeof tickets.store);
   }
-  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence']);
+  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence', 'redisWaitReplicas', 'redisWaitTimeoutMs']);
   const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
   if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
     fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
   }
+  const cluster = (hub.redis as { cluster?: { nodes?: unknown } } | undefined)?.cluster;
+  if (cluster !== undefined && (typeof cluster !== 'object' || cluster === null || !Array.isArray(cluster.nodes) || cluster.nodes.length === 0)) {
+    fail('hub.redis.cluster', '{ nodes: [...at least one "host:port" or { host, port }], options? }', cluster);
+  }
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
+  }
+  if (cluster !== undefined && typeof hub.keyPrefix === 'string' && /[{}]/.test(hub.keyPrefix)) {
+    fail('hub.keyPrefix', 'no "{" or "}" on a Redis Cluster (topics are the keys\' hash tags)', hub.keyPrefix);
   }
   const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
   const metrics = checkObject('metrics', root.metrics, ['enabled', 'meterProvider']);
@@ -104,6 +111,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       keyPrefix: (hub.keyPrefix as string | undefined) ?? D.DEFAULT_HUB_KEY_PREFIX,
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, D.DEFAULT_HUB_TOPIC_TTL_MS, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, D.DEFAULT_HUB_MAX_TOPICS, 1),
+      redisWaitReplicas: int('hub.redisWaitReplicas', hub.redisWaitReplicas, D.DEFAULT_HUB_REDIS_WAIT_REPLICAS, 0),
+      redisWaitTimeoutMs: int('hub.redisWaitTimeoutMs', hub.redisWaitTimeoutMs, D.DEFAULT_HUB_REDIS_WAIT_TIMEOUT_MS, 1),
       maxHistoryBytes: int('hub.maxHistoryBytes', hub.maxHistoryBytes, D.DEFAULT_HUB_MAX_HISTORY_BYTES, 1024),
       presence: {
         ttlMs: int('hub.presence.ttlMs', presence.ttlMs, D.DEFAULT_PRESENCE_TTL_MS, 100),

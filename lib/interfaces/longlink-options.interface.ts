@@ -153,13 +153,35 @@ export interface GrpcOptions {
   reflection?: boolean;
 }
 
+/**
+ * A Redis Cluster for the hub: startup nodes (`'host:port'` or `{ host, port }`) and ioredis'
+ * `ClusterOptions`, passed as they are (typed loosely: the published declarations compile
+ * without ioredis). On Redis >= 7 topics use sharded Pub/Sub.
+ */
+export type RedisClusterConfig = {
+  cluster: {
+    nodes: (string | { host: string; port: number })[];
+    options?: Record<string, unknown>;
+  };
+};
+
 /** Fan-out hub options. */
 export interface HubOptions {
   /**
-   * Use Redis (needs `ioredis`): a URL (`redis://127.0.0.1:6379`) or ioredis options.
-   * Without it the hub is in memory, within one instance.
+   * Use Redis (needs `ioredis`): a URL (`redis://127.0.0.1:6379`), ioredis options, or a Redis
+   * Cluster as `{ cluster: { nodes, options? } }` (see {@link RedisClusterConfig}). Without it
+   * the hub is in memory, within one instance.
    */
-  redis?: string | Record<string, unknown>;
+  redis?: string | Record<string, unknown> | RedisClusterConfig;
+  /**
+   * Redis: after each publish, wait until this many replicas have it (`WAIT`), so a failover
+   * cannot lose an acknowledged event; a publish whose replicas do not confirm it within
+   * `redisWaitTimeoutMs` rejects with `UNAVAILABLE` (it is stored and delivered, but may be lost
+   * on a failover). Default 0: no wait (asynchronous replication, PROTOCOL.md §6.4).
+   */
+  redisWaitReplicas?: number;
+  /** Redis: how long a publish waits for `redisWaitReplicas` (ms). Default 1000. */
+  redisWaitTimeoutMs?: number;
   /** Events kept per topic for resume. Default 1000. */
   historySize?: number;
   /** Also drop events older than this (ms); 0 keeps them until the count limit. Default 0. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamHub, type LonglinkModuleOptions, type PresenceEvent, type PresenceMember, type StreamEvent } from '../../lib/index.js';
 import { conformanceModule } from '../fixtures/probe.js';
 import { TestRedis } from '../harness/redis-server.js';
+import { TestRedisCluster } from '../harness/redis-cluster.js';
 import { until } from '../harness/util.js';
 
 async function app(options: LonglinkModuleOptions['hub']): Promise<INestApplication> {
@@ -53,8 +54,13 @@ describe('presence options', () => {
 
 const keysOf = (members: PresenceMember[]) => members.map((m) => m.key).sort();
 
-describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
+describe.each(['memory', 'redis', 'cluster'] as const)('presence (%s)', (kind) => {
   let redis: TestRedis | undefined;
+  let cluster: TestRedisCluster | undefined;
+  /** `hub.redis`: a single Redis's URL or a Redis Cluster's startup nodes. */
+  const config = () => (cluster ? { cluster: { nodes: cluster.startupNodes } } : redis!.url);
+  // Cases on Redis and on a Redis Cluster.
+  const storeOnly = (name: string, fn: () => Promise<void>) => (kind !== 'memory' ? it(name, fn) : undefined);
   let a: INestApplication;
   let hub: StreamHub;
   // Redis-only cases are defined only there (not skipped elsewhere).
@@ -62,12 +68,14 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
   const presence = { ttlMs: 600, graceMs: 150, maxMembers: 3, maxMetaBytes: 64, maxUpdatesPerSecond: 3 };
   beforeAll(async () => {
     if (kind === 'redis') redis = await TestRedis.start();
-    a = await app({ presence, ...(redis ? { redis: redis.url } : {}) });
+    if (kind === 'cluster') cluster = await TestRedisCluster.start();
+    a = await app({ presence, ...(kind !== 'memory' ? { redis: config() } : {}) });
     hub = a.get(StreamHub);
-  });
+  }, 30_000);
   afterAll(async () => {
     await a.close();
     await redis?.stop();
+    await cluster?.stop();
   });
 
   it('lists members, one key with several metas; diffs for join, update and leave (after the grace window)', async () => {
@@ -172,8 +180,8 @@ describe.each(['memory', 'redis'] as const)('presence (%s)', (kind) => {
     expect(ttl).toBeLessThanOrEqual(3 * presence.ttlMs);
   });
 
-  redisOnly('an instance that shuts down: its members leave after the grace window; one that moved meanwhile does not flap', async () => {
-    const other = await app({ presence, redis: redis!.url });
+  storeOnly('an instance that shuts down: its members leave after the grace window; one that moved meanwhile does not flap', async () => {
+    const other = await app({ presence, redis: config() });
     const w = watch(hub, 'p:restart-instance');
     await until(() => w.events.length === 1, 3000, 'state');
     const otherHub = other.get(StreamHub);

@@ -6,6 +6,7 @@ import { conformanceModule } from '../fixtures/probe.js';
 import { GrpcHarness, DEMO_PROTO } from '../harness/grpc.harness.js';
 import type { ReceivedEvent, TransportHarness } from '../harness/harness.js';
 import { TestRedis } from '../harness/redis-server.js';
+import { TestRedisCluster } from '../harness/redis-cluster.js';
 import { SseHarness } from '../harness/sse.harness.js';
 import { eventually, until, within } from '../harness/util.js';
 import { WsHarness } from '../harness/ws.harness.js';
@@ -22,8 +23,9 @@ function collect(hub: StreamHub, topic: string, lastEventId?: string) {
  * channel subscribed (PUBSUB NUMSUB); in memory, subscribing involves no I/O, only promise
  * jobs, which all run before the next macrotask.
  */
-async function subscribed(redis: TestRedis | undefined, topic: string, count = 1, prefix = 'longlink:'): Promise<void> {
-  if (redis) await redis.waitForSubscribers(`${prefix}c:${topic}`, count);
+async function subscribed(redis: TestRedis | TestRedisCluster | undefined, topic: string, count = 1, prefix = 'longlink:'): Promise<void> {
+  if (redis instanceof TestRedisCluster) await redis.waitForSubscribers(`${prefix}{${topic}}:c`, count);
+  else if (redis) await redis.waitForSubscribers(`${prefix}c:${topic}`, count);
   else await new Promise((r) => setImmediate(r));
 }
 
@@ -34,15 +36,18 @@ async function app(options: LonglinkModuleOptions['hub']): Promise<INestApplicat
   return a;
 }
 
-describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) => {
-  let redis: TestRedis | undefined;
+describe.each(['memory', 'redis', 'cluster'] as const)('StreamHub semantics (%s)', (kind) => {
+  let redis: TestRedis | TestRedisCluster | undefined;
   let a: INestApplication;
   let hub: StreamHub;
+  /** `hub.redis` for this kind: a URL, or a Redis Cluster's startup nodes. */
+  const config = () => (redis instanceof TestRedisCluster ? { cluster: { nodes: redis.startupNodes } } : redis!.url);
   beforeAll(async () => {
     if (kind === 'redis') redis = await TestRedis.start();
-    a = await app({ historySize: 5, ...(redis ? { redis: redis.url } : {}) });
+    if (kind === 'cluster') redis = await TestRedisCluster.start();
+    a = await app({ historySize: 5, ...(redis ? { redis: config() } : {}) });
     hub = a.get(StreamHub);
-  });
+  }, 30_000);
   afterAll(async () => {
     await a.close();
     await redis?.stop();
@@ -133,7 +138,7 @@ describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) =
     // A hub of its own whose adapter counts (un)subscriptions: the upstream itself is observed.
     const { InMemoryHubAdapter, RedisHubAdapter } = await import('../../lib/index.js');
     const adapter = redis
-      ? new RedisHubAdapter({ redis: redis.url, keyPrefix: 'refcount:', historySize: 5, historyMaxAgeMs: 0 })
+      ? new RedisHubAdapter({ redis: config(), keyPrefix: 'refcount:', historySize: 5, historyMaxAgeMs: 0 })
       : new InMemoryHubAdapter(5, 0);
     const calls = { subscribe: 0, unsubscribe: 0 };
     const [subscribe, unsubscribe] = [adapter.subscribe.bind(adapter), adapter.unsubscribe.bind(adapter)];
@@ -155,9 +160,12 @@ describe.each(['memory', 'redis'] as const)('StreamHub semantics (%s)', (kind) =
       subs[0]!.subscription.unsubscribe();
       expect(own.activeTopics).toBe(0);
       await until(() => calls.unsubscribe === 1, 2000, 'upstream released');
-      if (redis) {
-        // Redis has the UNSUBSCRIBE once the adapter's call has gone out.
-        await until(async () => (await redis!.subscriberCount('refcount:c:sem:refcount')) === 0, 2000, 'Redis unsubscribed');
+      // Redis has the UNSUBSCRIBE once the adapter's call has gone out.
+      const store = redis;
+      if (store instanceof TestRedisCluster) {
+        await until(async () => (await store.subscriberCount('refcount:{sem:refcount}:c')) === 0, 2000, 'Redis unsubscribed');
+      } else if (store) {
+        await until(async () => (await store.subscriberCount('refcount:c:sem:refcount')) === 0, 2000, 'Redis unsubscribed');
       }
       expect(calls).toEqual({ subscribe: 1, unsubscribe: 1 });
     } finally {

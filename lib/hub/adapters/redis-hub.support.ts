@@ -5,8 +5,9 @@ import { createRequire } from 'node:module';
 /** Options of the Redis adapter. */
 export interface RedisHubAdapterOptions {
   /**
-   * `redis://host:port/db` or ioredis' `RedisOptions`, passed as they are. Typed loosely on
-   * purpose: the published declarations must compile for apps that do not install ioredis.
+   * `redis://host:port/db`, ioredis' `RedisOptions`, or `{ cluster: { nodes, options? } }`
+   * (a Redis Cluster: startup nodes and ioredis' `ClusterOptions`), passed as they are. Typed
+   * loosely on purpose: the published declarations must compile for apps that do not install ioredis.
    */
   redis: string | Record<string, unknown>;
   /** Prefix of every key and channel. Default `longlink:`. */
@@ -20,6 +21,17 @@ export interface RedisHubAdapterOptions {
    * the least recently published topics' keys are deleted first. Default 10000.
    */
   maxTopics?: number;
+  /** After each publish, wait for this many replicas (`WAIT`); 0: do not wait. */
+  redisWaitReplicas?: number;
+  /** How long a publish waits for `redisWaitReplicas` (ms). Default 1000. */
+  redisWaitTimeoutMs?: number;
+}
+
+/** The cluster part of `redis`, when it is a cluster configuration. */
+export function clusterConfig(redis: RedisHubAdapterOptions['redis']): { nodes: unknown[]; options: Record<string, unknown> } | undefined {
+  if (typeof redis !== 'object' || redis === null || !('cluster' in redis)) return undefined;
+  const cluster = redis.cluster as { nodes: unknown[]; options?: Record<string, unknown> };
+  return { nodes: cluster.nodes, options: cluster.options ?? {} };
 }
 
 

@@ -26,12 +26,15 @@ function parseValue(topic: string, ref: string, value: string): PresenceEntry {
 export class RedisPresenceStore implements PresenceStore {
   private readonly index: string;
 
+  private readonly prefix: string;
+
   constructor(
     private readonly client: () => Redis,
-    private readonly prefix: string,
+    keys: { prefix: string },
     readonly ttlMs: number,
   ) {
-    this.index = `${prefix}presence`;
+    this.prefix = keys.prefix;
+    this.index = `${this.prefix}presence`;
   }
 
   private hash(topic: string): string {

@@ -9,6 +9,7 @@ import type {
 import * as D from '../longlink.defaults.js';
 import { MAX_PARAMS_DEPTH_OPTION } from '../longlink.constants.js';
 import { bool, checkObject, fail, int, strings } from './option-checks.js';
+import { checkRedisOption } from './redis-option.checks.js';
 
 const POLICIES: readonly SlowConsumerPolicy[] = ['disconnect', 'drop-oldest', 'latest'];
 
@@ -46,9 +47,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   }
   const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence']);
   const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
-  if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
-    fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
-  }
+  checkRedisOption(hub.redis);
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }

@@ -144,8 +144,13 @@ export interface GrpcOptions {
 /** Fan-out hub options. */
 export interface HubOptions {
   /**
-   * Use Redis (needs `ioredis`): a URL (`redis://127.0.0.1:6379`) or ioredis options.
-   * Without it the hub is in memory, within one instance.
+   * Use Redis (needs `ioredis`): a URL (`redis://127.0.0.1:6379`) or ioredis options, passed
+   * to ioredis as they are. Without it the hub is in memory, within one instance.
+   *
+   * Sentinel: ioredis' `{ sentinels: [{ host, port }, ...], name: 'mymaster' }` (plus e.g.
+   * `sentinelPassword`, `password`); the hub follows the master the sentinels name, across a
+   * failover. Checked at bootstrap: `sentinels` a non-empty array of `{ host, port }`, `name`
+   * a non-empty string, `role` (if given) `'master'`.
    */
   redis?: string | Record<string, unknown>;
   /** Events kept per topic for resume. Default 1000. */

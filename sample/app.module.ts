@@ -19,11 +19,29 @@ function generatedFile(name: string): string {
 }
 
 /**
+ * The hub's Redis from the env: REDIS_URL, or Sentinel with REDIS_SENTINELS (`host:port,...`)
+ * and REDIS_SENTINEL_NAME (the master group, default `mymaster`).
+ */
+function redisFromEnv(): string | Record<string, unknown> | undefined {
+  const sentinels = process.env.REDIS_SENTINELS;
+  if (sentinels) {
+    return {
+      sentinels: sentinels.split(',').map((address) => {
+        const colon = address.lastIndexOf(':');
+        return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+      }),
+      name: process.env.REDIS_SENTINEL_NAME || 'mymaster',
+    };
+  }
+  return process.env.REDIS_URL || undefined;
+}
+
+/**
  * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
  * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
  * typed `sample.v1.Demo`), a live page at `/`, and the generated AsyncAPI document at
- * `/asyncapi.json`. Env is read when the app starts; with REDIS_URL the hub (demo/chat) runs
- * on Redis, shared by several instances; SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the
+ * `/asyncapi.json`. Env is read when the app starts; with REDIS_URL (or REDIS_SENTINELS) the
+ * hub (demo/chat) runs on Redis, shared by several instances; SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the
  * deploy hand-over (`shutdown` options).
  */
 @Module({
@@ -38,11 +56,11 @@ function generatedFile(name: string): string {
           protoPath: protoFile('sample/v1/demo.proto'),
           package: 'sample.v1',
           // With Redis: gRPC health NOT_SERVING while the hub's Redis connection is lost.
-          healthFollowsHub: !!process.env.REDIS_URL,
+          healthFollowsHub: redisFromEnv() !== undefined,
         },
-        // REDIS_URL set: chat rooms are shared by every instance on that Redis.
+        // REDIS_URL or REDIS_SENTINELS set: chat rooms are shared by every instance on that Redis.
         hub: {
-          ...(process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {}),
+          ...(redisFromEnv() ? { redis: redisFromEnv() } : {}),
           // Presence in chat rooms: TTL (Redis) and grace window, from the env when set.
           presence: {
             ...(process.env.PRESENCE_TTL_MS ? { ttlMs: Number(process.env.PRESENCE_TTL_MS) } : {}),

@@ -80,6 +80,8 @@ const NAMES: Record<BenchImpl, string> = {
   express: 'raw Express',
   'module-nometrics': 'nestjs-longlink, metrics off',
   'module-metrics': 'nestjs-longlink, metrics on (SDK)',
+  'raw-redis': 'raw ioredis Pub/Sub',
+  'module-redis': 'nestjs-longlink, Redis hub',
 };
 
 /**
@@ -364,6 +366,8 @@ export function renderChart(results: BenchResults): string {
     express: '#2ca02c',
     'module-nometrics': '#ff9896',
     'module-metrics': '#9467bd',
+    'raw-redis': '#bcbd22',
+    'module-redis': '#8c564b',
   };
   const grids = TRANSPORTS.flatMap((_, col) =>
     [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),

@@ -2,6 +2,7 @@ import * as echarts from 'echarts';
 import { DEFAULT_MAX_QUEUE_BYTES } from '../lib/index.js';
 import { IMPLS, TRANSPORTS, type BenchImpl, type BenchTransport } from './bench.protocol.js';
 import type { RunRecord } from './bench.scenarios.js';
+import { redisChecks, redisSection } from './redis.report.js';
 
 /** Everything a run produced: `bench/results.json`. */
 export interface BenchResults {
@@ -244,7 +245,7 @@ function checks(results: BenchResults): Check[] {
       met: extra <= limit + 1048576 && p99 <= 1.5,
     });
   }
-  return out;
+  return [...out, ...redisChecks(results)];
 }
 
 /** The slow-consumer runs of one transport: without (control) and with the stopped reader. */
@@ -340,6 +341,7 @@ export function renderReport(results: BenchResults): string {
     }),
     '',
     ...(metricsSection(results) ? [metricsSection(results)!] : []),
+    ...(redisSection(results) ? [redisSection(results)!] : []),
     '## Warnings',
     '',
     warnings.length === 0 && results.failures.length === 0

@@ -3,6 +3,9 @@
  * two server processes on one Redis (WebSocket subscribers split between the two; the first
  * process publishes), measured in the same run, interleaved:
  *
+ * The module's topic is filled to its history size first, so that every run measures the steady
+ * state (a publish to a full topic also trims it).
+ *
  * - `redis-latency`: values on a clock, publish → receipt p50/p99 and delivered/s across the
  *   instances, for 1 and 2 instances × 10 and 100 subscribers at 100 values/s, and 2 × 100 at
  *   1,000/s; with the Redis commands per publish (`INFO commandstats`, script-internal ones
@@ -121,17 +124,21 @@ async function run(
   }
 }
 
-/** A WebSocket connection of the orchestrator's own to the module, for the cost probes. */
+/** A WebSocket connection of the orchestrator's own to the module, for the cost probes (at most `ws.maxSubscriptions`, 100, subscriptions each). */
 class ProbeSocket {
-  private readonly waiters = new Map<string, { type: string; resolve: (eventId?: string) => void }>();
+  private readonly waiters = new Map<string, { type: string; resolve: (eventId?: string) => void; reject: (error: Error) => void }>();
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      const m = JSON.parse(String(raw)) as { type: string; id?: string; eventId?: string };
+      const m = JSON.parse(String(raw)) as { type: string; id?: string; eventId?: string; error?: { code: string } };
       const waiter = m.id === undefined ? undefined : this.waiters.get(m.id);
-      if (waiter && waiter.type === m.type) {
-        this.waiters.delete(m.id!);
-        waiter.resolve(m.eventId);
-      }
+      if (!waiter || (m.type !== waiter.type && m.type !== 'error')) return;
+      this.waiters.delete(m.id!);
+      if (m.type === 'error') waiter.reject(new Error(`probe subscription ${m.id}: ${m.error?.code}`));
+      else waiter.resolve(m.eventId);
+    });
+    ws.on('close', () => {
+      for (const waiter of this.waiters.values()) waiter.reject(new Error('probe connection closed'));
+      this.waiters.clear();
     });
   }
 
@@ -141,12 +148,14 @@ class ProbeSocket {
     return new ProbeSocket(ws);
   }
 
-  /** Subscribes `id`; resolves on `until` (`subscribed`, or the first `next` with its event id). */
+  /** Subscribes `id`; resolves on `until` (`subscribed`, or the first `next` with its event id), rejects on an error or after 30 s. */
   subscribe(id: string, until: 'subscribed' | 'next', lastEventId?: string): Promise<string | undefined> {
-    return new Promise((resolve) => {
-      this.waiters.set(id, { type: until, resolve });
+    let timer: NodeJS.Timeout | undefined;
+    return new Promise<string | undefined>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`probe subscription ${id}: no ${until} within 30 s`)), 30_000);
+      this.waiters.set(id, { type: until, resolve, reject });
       this.ws.send(JSON.stringify({ type: 'subscribe', id, stream: 'bench/topic', ack: until === 'subscribed', ...(lastEventId ? { lastEventId } : {}) }));
-    });
+    }).finally(() => clearTimeout(timer));
   }
 
   close(): void {
@@ -156,8 +165,14 @@ class ProbeSocket {
 
 /** Redis commands per first subscription on an instance, per subscription to a live topic, per resume. */
 async function costProbes(target: RedisTarget, server: ServerProcess, probes: number): Promise<RunRecord> {
-  const socket = await ProbeSocket.open(server);
+  const sockets: ProbeSocket[] = [];
+  const open = async () => {
+    const socket = await ProbeSocket.open(server);
+    sockets.push(socket);
+    return socket;
+  };
   try {
+    const socket = await open();
     await settle(server);
     await resetCommandStats(target);
     await socket.subscribe('first', 'subscribed');
@@ -168,11 +183,13 @@ async function costProbes(target: RedisTarget, server: ServerProcess, probes: nu
     const eventId = await next;
     await server.request({ cmd: 'quiet' });
     await settle(server);
+    const more = await open();
     await resetCommandStats(target);
-    await Promise.all(Array.from({ length: probes }, (_, i) => socket.subscribe(`s${i}`, 'subscribed')));
+    await Promise.all(Array.from({ length: probes }, (_, i) => more.subscribe(`s${i}`, 'subscribed')));
     const subscribe = await commandStats(target);
+    const resumes = await open();
     await resetCommandStats(target);
-    await Promise.all(Array.from({ length: probes }, (_, i) => socket.subscribe(`r${i}`, 'subscribed', eventId)));
+    await Promise.all(Array.from({ length: probes }, (_, i) => resumes.subscribe(`r${i}`, 'subscribed', eventId)));
     const resume = await commandStats(target);
     return {
       scenario: 'redis-cost',
@@ -191,9 +208,23 @@ async function costProbes(target: RedisTarget, server: ServerProcess, probes: nu
       warnings: [],
     };
   } finally {
-    socket.close();
+    for (const socket of sockets) socket.close();
     await settle(server);
   }
+}
+
+/**
+ * Publishes until the topic's history is full (`hub.historySize`, 1,000 by default): from then
+ * on every publish also trims, so each run measures the steady state, whatever ran before.
+ */
+async function fillHistory(server: ServerProcess, historySize = 1000): Promise<void> {
+  for (let published = 0; published < historySize; ) {
+    await server.request({ cmd: 'rate', rate: 5000 });
+    await sleep(300);
+    const stopped = await server.request({ cmd: 'stop' });
+    published += stopped.type === 'ok' ? (stopped.published ?? 0) : 0;
+  }
+  await settle(server);
 }
 
 /** Sets the Redis the next forked server process uses (`BENCH_REDIS`, read by `server.main.ts`). */
@@ -216,6 +247,7 @@ export async function redisScenario(
     const servers = new Map<BenchImpl, ServerProcess[]>();
     try {
       for (const impl of impls) servers.set(impl, [await startServer(impl, target), await startServer(impl, target)]);
+      if (servers.has('module-redis')) await fillHistory(servers.get('module-redis')![0]!);
       for (let rep = 0; rep < config.reps; rep++) {
         const order = impls.map((_, i) => impls[(i + rep) % impls.length]!);
         for (const [instances, subscribers, rate] of GRID) {

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ServerProcess } from './bench.processes.js';
 import { IMPLS, METRICS_IMPLS, REDIS_IMPLS, TRANSPORTS, type BenchImpl } from './bench.protocol.js';
 import { redisScenario } from './redis.scenario.js';
+import { redisSection } from './redis.report.js';
 import { broadcast, idleMemory, latency, subscribeRate, type RunRecord } from './bench.scenarios.js';
 import { metricsSection, renderChart, renderReport, type BenchResults } from './bench.report.js';
 
@@ -46,7 +47,7 @@ const config = quick
       subscribeMs: 800,
       slowMs: 30_000,
       slowControlMs: 6000,
-      redis: { reps: 3, warmupMs: 150, windowMs: 800, floodMs: 1500, probes: 100 },
+      redis: { reps: 3, warmupMs: 150, windowMs: 800, floodMs: 1500, probes: 90 },
     };
 
 const onlyTransports = process.argv.find((a) => a.startsWith('--transports='))?.slice('--transports='.length).split(',');
@@ -243,5 +244,7 @@ writeFileSync(out('RESULTS.md'), renderReport(results));
 writeFileSync(out('chart.svg'), renderChart(results));
 const metricsReport = metricsSection(results);
 if (metricsReport) console.log(`\n${metricsReport}`);
+const redisReport = redisSection(results);
+if (redisReport) console.log(`\n${redisReport}`);
 const where = outDir ?? 'bench';
 console.log(`bench: ${records.length} runs in ${results.durationSec.toFixed(0)} s → ${where}/RESULTS.md, ${where}/results.json, ${where}/chart.svg`);

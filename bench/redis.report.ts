@@ -92,7 +92,7 @@ export function redisSection(results: BenchResults): string | undefined {
       '',
       ...(cost
         ? [
-            `Module, per subscription (${cost.params.probes} each, on one WebSocket): first subscription of a topic on an instance **${num(cost.metrics.commandsPerFirstSubscribe, 2)}** commands (${breakdown(cost, 'first.')}); one more subscription to a topic the instance already streams **${num(cost.metrics.commandsPerSubscribe, 2)}** (${breakdown(cost, 'subscribe.') || 'none'}); a resume (a subscribe with a last event id) **${num(cost.metrics.commandsPerResume, 2)}** (${breakdown(cost, 'resume.')}). The raw fan-out has no history: a subscription costs it no command, a resume is not possible.`,
+            `Module, per subscription (${cost.params.probes} of each, on WebSocket): first subscription of a topic on an instance **${num(cost.metrics.commandsPerFirstSubscribe, 2)}** commands (${breakdown(cost, 'first.')}); one more subscription to a topic the instance already streams **${num(cost.metrics.commandsPerSubscribe, 2)}** (${breakdown(cost, 'subscribe.') || 'none'}); a resume (a subscribe with a last event id) **${num(cost.metrics.commandsPerResume, 2)}** (${breakdown(cost, 'resume.') || 'none'}). The raw fan-out has no history: a subscription costs it no command, a resume is not possible.`,
             '',
           ]
         : []),

@@ -177,10 +177,12 @@ async function costProbes(target: RedisTarget, server: ServerProcess, probes: nu
     await resetCommandStats(target);
     await socket.subscribe('first', 'subscribed');
     const first = await commandStats(target);
-    // One event to resume from.
+    // An event to resume from, and at least one after it (a resume then reads history and
+    // delivers; `subscribed` comes before that read, so resumes wait for their first event).
     const next = socket.subscribe('event', 'next');
     await server.request({ cmd: 'warm', intervalMs: 20 });
     const eventId = await next;
+    await socket.subscribe('after', 'next');
     await server.request({ cmd: 'quiet' });
     await settle(server);
     const more = await open();
@@ -189,7 +191,7 @@ async function costProbes(target: RedisTarget, server: ServerProcess, probes: nu
     const subscribe = await commandStats(target);
     const resumes = await open();
     await resetCommandStats(target);
-    await Promise.all(Array.from({ length: probes }, (_, i) => resumes.subscribe(`r${i}`, 'subscribed', eventId)));
+    await Promise.all(Array.from({ length: probes }, (_, i) => resumes.subscribe(`r${i}`, 'next', eventId)));
     const resume = await commandStats(target);
     return {
       scenario: 'redis-cost',

@@ -154,7 +154,8 @@ class ProbeSocket {
     return new Promise<string | undefined>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`probe subscription ${id}: no ${until} within 30 s`)), 30_000);
       this.waiters.set(id, { type: until, resolve, reject });
-      this.ws.send(JSON.stringify({ type: 'subscribe', id, stream: 'bench/topic', ack: until === 'subscribed', ...(lastEventId ? { lastEventId } : {}) }));
+      const stream = lastEventId ? 'bench/resume' : 'bench/topic';
+      this.ws.send(JSON.stringify({ type: 'subscribe', id, stream, ack: until === 'subscribed', ...(lastEventId ? { lastEventId } : {}) }));
     }).finally(() => clearTimeout(timer));
   }
 

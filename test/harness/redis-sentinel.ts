@@ -170,6 +170,11 @@ export class TestSentinelSet {
     return Number(port);
   }
 
+  /** The port of the other data node than `masterPort` (the replica, before a failover). */
+  replicaPort(masterPort: number): number {
+    return this.data.find((n) => n.port !== masterPort)!.port;
+  }
+
   /** Kills the current master with SIGKILL; resolves with its port. */
   async killMaster(): Promise<number> {
     const port = await this.masterPort();

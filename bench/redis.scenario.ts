@@ -246,7 +246,15 @@ export async function redisScenario(
   attempt: (what: string, run: () => Promise<RunRecord>) => Promise<void>,
   impls: readonly BenchImpl[] = REDIS_IMPLS,
 ): Promise<void> {
-  for (const target of await startRedisTargets()) {
+  let targets: RedisTarget[];
+  try {
+    targets = await startRedisTargets();
+  } catch (error) {
+    // No redis-server here: reported as a failed run, and the rest of the suite goes on.
+    await attempt('redis: starting Redis', () => Promise.reject(error));
+    return;
+  }
+  for (const target of targets) {
     const servers = new Map<BenchImpl, ServerProcess[]>();
     try {
       for (const impl of impls) servers.set(impl, [await startServer(impl, target), await startServer(impl, target)]);

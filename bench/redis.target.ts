@@ -56,7 +56,8 @@ export async function startSingleRedis(): Promise<RedisTarget> {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) resolve();
       });
-      child!.once('exit', (code) => reject(new Error(`redis-server exited (${code}); is it installed? ${output}`)));
+      child!.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
+      child!.once('error', (error) => reject(new Error(`redis-server could not start (${error.message}); is it installed?`)));
     });
     url = `redis://127.0.0.1:${port}`;
   }

@@ -15,18 +15,27 @@ export type BenchTransport = 'sse' | 'ws' | 'grpc';
  * `module-nometrics` (`metrics.enabled: false`: `@opentelemetry/api` never loaded) and
  * `module-metrics` (a real `@opentelemetry/sdk-metrics` MeterProvider registered) are the
  * module again, for the opt-in `metrics` scenario only; `module` itself has the API installed
- * and no SDK registered.
+ * and no SDK registered. `raw-redis` (the raw servers fanned out over a raw `ioredis` Pub/Sub
+ * channel) and `module-redis` (the module on its Redis hub) run in the `redis` scenario only,
+ * two processes of each on one Redis.
  */
-export type BenchImpl = 'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics';
+export type BenchImpl = 'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics' | 'raw-redis' | 'module-redis';
 
 export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
 export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];
 /** The `metrics` scenario's implementations: the module without and with an OpenTelemetry SDK. */
 export const METRICS_IMPLS: readonly BenchImpl[] = ['module', 'module-nometrics', 'module-metrics'];
+/** The `redis` scenario's implementations: a raw ioredis Pub/Sub fan-out, and the module's Redis hub. */
+export const REDIS_IMPLS: readonly BenchImpl[] = ['raw-redis', 'module-redis'];
 
 /** Whether `impl` is nestjs-longlink (in any metrics configuration): the clients speak its protocol. */
 export function isModuleImpl(impl: BenchImpl): boolean {
-  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics';
+  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics' || impl === 'module-redis';
+}
+
+/** Whether `impl` serves the raw servers' routes (`/raw-sse`, `/raw-ws`, `bench.v1.Bench`). */
+export function isRawImpl(impl: BenchImpl): boolean {
+  return impl === 'raw' || impl === 'raw-redis';
 }
 
 /** Where a server process listens. */
@@ -77,6 +86,11 @@ export interface ClientSpec {
   slow?: boolean;
   /** gRPC: streams per channel. */
   streamsPerChannel?: number;
+  /**
+   * A second server (the `redis` scenario's other instance): subscribers with an odd index
+   * connect to it (WebSocket and SSE); credit still goes to `ports.control`, the publisher's.
+   */
+  altPorts?: ServerPorts;
 }
 
 /** Orchestrator → client. */

@@ -2,6 +2,7 @@ import * as echarts from 'echarts';
 import { DEFAULT_MAX_QUEUE_BYTES } from '../lib/index.js';
 import { IMPLS, TRANSPORTS, type BenchImpl, type BenchTransport } from './bench.protocol.js';
 import type { RunRecord } from './bench.scenarios.js';
+import { redisChecks, redisSection } from './redis.report.js';
 
 /** Everything a run produced: `bench/results.json`. */
 export interface BenchResults {
@@ -80,6 +81,8 @@ const NAMES: Record<BenchImpl, string> = {
   express: 'raw Express',
   'module-nometrics': 'nestjs-longlink, metrics off',
   'module-metrics': 'nestjs-longlink, metrics on (SDK)',
+  'raw-redis': 'raw ioredis Pub/Sub',
+  'module-redis': 'nestjs-longlink, Redis hub',
 };
 
 /**
@@ -242,7 +245,7 @@ function checks(results: BenchResults): Check[] {
       met: extra <= limit + 1048576 && p99 <= 1.5,
     });
   }
-  return out;
+  return [...out, ...redisChecks(results)];
 }
 
 /** The slow-consumer runs of one transport: without (control) and with the stopped reader. */
@@ -338,6 +341,7 @@ export function renderReport(results: BenchResults): string {
     }),
     '',
     ...(metricsSection(results) ? [metricsSection(results)!] : []),
+    ...(redisSection(results) ? [redisSection(results)!] : []),
     '## Warnings',
     '',
     warnings.length === 0 && results.failures.length === 0
@@ -364,6 +368,8 @@ export function renderChart(results: BenchResults): string {
     express: '#2ca02c',
     'module-nometrics': '#ff9896',
     'module-metrics': '#9467bd',
+    'raw-redis': '#bcbd22',
+    'module-redis': '#8c564b',
   };
   const grids = TRANSPORTS.flatMap((_, col) =>
     [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type * as Grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { checkBenchValue, isModuleImpl, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
+import { checkBenchValue, isModuleImpl, isRawImpl, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
 
 const spec = JSON.parse(process.argv[2]!) as ClientSpec;
 /** grpc-js is loaded only by gRPC runs: a shorter start for the others. */
@@ -119,9 +119,12 @@ function ended(sub: Sub): void {
 
 const host = spec.host;
 
-function openWs(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const path = spec.impl === 'raw' ? `/raw-ws${hello ? '?hello=1' : ''}` : spec.impl === 'nest' ? '/nest-ws' : '/ws';
-  const ws = new WebSocket(`ws://${host}:${spec.ports.http}${path}`, { perMessageDeflate: false });
+/** The HTTP port of subscriber `index`: with a second server, odd subscribers go to it. */
+const httpPort = (index: number): number => (spec.altPorts && index % 2 === 1 ? spec.altPorts.http : spec.ports.http);
+
+function openWs(index: number, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
+  const path = isRawImpl(spec.impl) ? `/raw-ws${hello ? '?hello=1' : ''}` : spec.impl === 'nest' ? '/nest-ws' : '/ws';
+  const ws = new WebSocket(`ws://${host}:${httpPort(index)}${path}`, { perMessageDeflate: false });
   const sub: Sub = { received: 0, slow, closed: false, close: () => ws.terminate(), pause: () => ws.pause() };
   ws.on('open', () => {
     if (spec.impl === 'nest') ws.send(JSON.stringify({ event: 'subscribe', data: { hello } }));
@@ -133,12 +136,12 @@ function openWs(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
   return sub;
 }
 
-function openSse(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const raw = spec.impl === 'raw' || spec.impl === 'express';
+function openSse(index: number, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
+  const raw = isRawImpl(spec.impl) || spec.impl === 'express';
   const base = raw ? '/raw-sse' : spec.impl === 'nest' ? '/nest-sse/' : '/bench/';
   const path = raw ? `${base}${hello ? '?hello=1' : ''}` : `${base}${hello ? 'hello' : 'topic'}`;
   let response: http.IncomingMessage | undefined;
-  const req = http.get({ host, port: spec.ports.http, path, agent: false, headers: { accept: 'text/event-stream' } });
+  const req = http.get({ host, port: httpPort(index), path, agent: false, headers: { accept: 'text/event-stream' } });
   const sub: Sub = { received: 0, slow, closed: false, close: () => req.destroy(), pause: () => response?.pause() };
   req.on('response', (res) => {
     response = res;
@@ -181,8 +184,8 @@ function openGrpc(client: Grpc.Client, hello: boolean, slow: boolean, onFirst?: 
 const clients: Grpc.Client[] = [];
 
 function open(index: number, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  if (spec.transport === 'ws') return openWs(hello, slow, onFirst);
-  if (spec.transport === 'sse') return openSse(hello, slow, onFirst);
+  if (spec.transport === 'ws') return openWs(index, hello, slow, onFirst);
+  if (spec.transport === 'sse') return openSse(index, hello, slow, onFirst);
   const channel = Math.floor(index / (spec.streamsPerChannel ?? 100));
   while (clients.length <= channel) clients.push(grpcClient());
   return openGrpc(clients[channel]!, hello, slow, onFirst);

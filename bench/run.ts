@@ -12,7 +12,9 @@ import path from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ServerProcess } from './bench.processes.js';
-import { IMPLS, METRICS_IMPLS, TRANSPORTS, type BenchImpl } from './bench.protocol.js';
+import { IMPLS, METRICS_IMPLS, REDIS_IMPLS, TRANSPORTS, type BenchImpl } from './bench.protocol.js';
+import { redisScenario } from './redis.scenario.js';
+import { redisSection } from './redis.report.js';
 import { broadcast, idleMemory, latency, subscribeRate, type RunRecord } from './bench.scenarios.js';
 import { metricsSection, renderChart, renderReport, type BenchResults } from './bench.report.js';
 
@@ -32,6 +34,7 @@ const config = quick
       subscribeMs: 500,
       slowMs: 3000,
       slowControlMs: 2000,
+      redis: { reps: 1, warmupMs: 100, windowMs: 500, floodMs: 700, probes: 50 },
     }
   : {
       reps: 3,
@@ -44,13 +47,14 @@ const config = quick
       subscribeMs: 800,
       slowMs: 30_000,
       slowControlMs: 6000,
+      redis: { reps: 3, warmupMs: 150, windowMs: 800, floodMs: 1500, probes: 90 },
     };
 
 const onlyTransports = process.argv.find((a) => a.startsWith('--transports='))?.slice('--transports='.length).split(',');
 const onlyImpls = process.argv.find((a) => a.startsWith('--impls='))?.slice('--impls='.length).split(',');
 const onlyFanout = process.argv.find((a) => a.startsWith('--fanout='))?.slice('--fanout='.length).split(',').map(Number);
 const onlyReps = process.argv.find((a) => a.startsWith('--reps='))?.slice('--reps='.length);
-if (onlyReps) config.reps = Number(onlyReps);
+if (onlyReps) config.reps = config.redis.reps = Number(onlyReps);
 const outDir = process.argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 if (onlyFanout) {
   config.fanout = onlyFanout;
@@ -188,6 +192,11 @@ async function main(): Promise<void> {
       }
     }
   }
+  // Redis: the module's hub against a raw ioredis Pub/Sub fan-out, two instances on one Redis.
+  if (wanted('redis')) {
+    const impls = REDIS_IMPLS.filter((impl) => !onlyImpls || onlyImpls.includes(impl));
+    await redisScenario(config.redis, (what, run) => attempt(what, 'module-redis', run), impls);
+  }
   // Slow consumer, module only, once per transport: a control run without the slow client,
   // then the 30 s run with it. 2 KB values at 200/s: the stopped reader is sent 400 KB/s, which
   // overflows the kernel's socket buffers (a few MB) well within the run, so the module's own
@@ -235,5 +244,7 @@ writeFileSync(out('RESULTS.md'), renderReport(results));
 writeFileSync(out('chart.svg'), renderChart(results));
 const metricsReport = metricsSection(results);
 if (metricsReport) console.log(`\n${metricsReport}`);
+const redisReport = redisSection(results);
+if (redisReport) console.log(`\n${redisReport}`);
 const where = outDir ?? 'bench';
 console.log(`bench: ${records.length} runs in ${results.durationSec.toFixed(0)} s → ${where}/RESULTS.md, ${where}/results.json, ${where}/chart.svg`);

@@ -12,6 +12,7 @@ import { ModuleMetricsServer } from './servers/module-metrics.server.js';
 import { NestServer } from './servers/nest.server.js';
 import { RawServer } from './servers/raw.server.js';
 import { ExpressServer } from './servers/express.server.js';
+import { RawRedisServer } from './servers/raw-redis.server.js';
 
 const impl = process.argv[2] as BenchImpl;
 const send = (reply: ServerReply): void => void process.send!(reply);
@@ -23,7 +24,16 @@ function create(): BenchServer {
   if (impl === 'module-nometrics') return new ModuleServer({ metrics: { enabled: false } });
   if (impl === 'module-metrics') return new ModuleMetricsServer();
   if (impl === 'express') return new ExpressServer();
+  if (impl === 'raw-redis') return new RawRedisServer();
+  // BENCH_REDIS: what `hub.redis` gets, a URL or (JSON) ioredis options.
+  if (impl === 'module-redis') return new ModuleServer({ hub: { redis: redisOption() } });
   throw new Error(`unknown implementation ${impl}`);
+}
+
+function redisOption(): string | Record<string, unknown> {
+  const value = process.env.BENCH_REDIS;
+  if (!value) throw new Error('module-redis: BENCH_REDIS is not set');
+  return value.startsWith('{') ? (JSON.parse(value) as Record<string, unknown>) : value;
 }
 
 const server = create();

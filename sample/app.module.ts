@@ -19,12 +19,32 @@ function generatedFile(name: string): string {
 }
 
 /**
+ * The hub's Redis from the env: REDIS_URL, or Sentinel with REDIS_SENTINELS (`host:port,...`)
+ * and REDIS_SENTINEL_NAME (the master group, default `mymaster`).
+ */
+function redisFromEnv(): string | Record<string, unknown> | undefined {
+  const sentinels = process.env.REDIS_SENTINELS;
+  if (sentinels) {
+    return {
+      sentinels: sentinels.split(',').map((address) => {
+        const colon = address.lastIndexOf(':');
+        return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+      }),
+      name: process.env.REDIS_SENTINEL_NAME || 'mymaster',
+    };
+  }
+  // REDIS_CLUSTER_NODES=host:port,host:port: a Redis Cluster.
+  if (process.env.REDIS_CLUSTER_NODES) return { cluster: { nodes: process.env.REDIS_CLUSTER_NODES.split(',') } };
+  return process.env.REDIS_URL || undefined;
+}
+
+/**
  * The sample application: the demo streams over SSE (`GET /demo/...`), WebSocket
  * (`ws://HOST:PORT/ws`) and gRPC (`GRPC_PORT`, default 50051: `longlink.v1.Streams` and the
  * typed `sample.v1.Demo`), a live page at `/`, and the generated AsyncAPI document at
- * `/asyncapi.json`. Env is read when the app starts; with REDIS_URL (or REDIS_CLUSTER_NODES,
- * comma-separated `host:port` of a Redis Cluster) the hub (demo/chat) runs on Redis, shared by
- * several instances; SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the
+ * `/asyncapi.json`. Env is read when the app starts; with REDIS_URL (or REDIS_SENTINELS, or
+ * REDIS_CLUSTER_NODES, comma-separated `host:port` of a Redis Cluster) the hub (demo/chat) runs
+ * on Redis, shared by several instances; SHUTDOWN_SPREAD_MS / SHUTDOWN_DRAIN_MS set the
  * deploy hand-over (`shutdown` options).
  */
 @Module({
@@ -39,13 +59,11 @@ function generatedFile(name: string): string {
           protoPath: protoFile('sample/v1/demo.proto'),
           package: 'sample.v1',
           // With Redis: gRPC health NOT_SERVING while the hub's Redis connection is lost.
-          healthFollowsHub: !!(process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES),
+          healthFollowsHub: redisFromEnv() !== undefined,
         },
-        // REDIS_URL set: chat rooms are shared by every instance on that Redis.
+        // REDIS_URL or REDIS_SENTINELS set: chat rooms are shared by every instance on that Redis.
         hub: {
-          ...(process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {}),
-          // REDIS_CLUSTER_NODES=host:port,host:port: the same on a Redis Cluster.
-          ...(process.env.REDIS_CLUSTER_NODES ? { redis: { cluster: { nodes: process.env.REDIS_CLUSTER_NODES.split(',') } } } : {}),
+          ...(redisFromEnv() ? { redis: redisFromEnv() } : {}),
           ...(process.env.REDIS_WAIT_REPLICAS ? { redisWaitReplicas: Number(process.env.REDIS_WAIT_REPLICAS) } : {}),
           // Presence in chat rooms: TTL (Redis) and grace window, from the env when set.
           presence: {

@@ -2,11 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { concat, NEVER, of, type Observable } from 'rxjs';
-import { GrpcTransport, LonglinkMetrics, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
+import { GrpcTransport, LastEventId, LonglinkMetrics, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
 import { BENCH_TOPIC, benchValue } from '../bench.protocol.js';
 import type { BenchServer } from './bench-server.interface.js';
 
-/** The module's streams: `bench/topic` (the hub topic) and `bench/hello`. */
+/** The module's streams: `bench/topic` (the hub topic), `bench/resume` (the same, resumable) and `bench/hello`. */
 @Controller('bench')
 class BenchStreams {
   constructor(private readonly hub: StreamHub) {}
@@ -14,6 +14,12 @@ class BenchStreams {
   @Stream('topic')
   topic(): Observable<unknown> {
     return this.hub.stream(BENCH_TOPIC);
+  }
+
+  /** The same topic, resumable: the `redis` scenario's resume probes (`topic` stays the plain handler the other scenarios measure). */
+  @Stream('resume')
+  resume(@LastEventId() lastEventId?: string): Observable<unknown> {
+    return this.hub.stream(BENCH_TOPIC, { lastEventId });
   }
 
   @Stream('hello')

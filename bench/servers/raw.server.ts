@@ -74,7 +74,11 @@ export class RawServer implements BenchServer {
   }
 
   publish(value: object): void {
-    const json = JSON.stringify(value);
+    this.broadcast(JSON.stringify(value));
+  }
+
+  /** Writes one serialised value to every subscriber. */
+  protected broadcast(json: string): void {
     if (this.sse.size > 0) {
       const frame = `data: ${json}\n\n`;
       for (const res of this.sse) res.write(frame);

@@ -10,6 +10,7 @@ import type {
 import * as D from '../longlink.defaults.js';
 import { MAX_PARAMS_DEPTH_OPTION } from '../longlink.constants.js';
 import { bool, checkObject, fail, int, strings } from './option-checks.js';
+import { checkRedisOption } from './redis-option.checks.js';
 
 const POLICIES: readonly SlowConsumerPolicy[] = ['disconnect', 'drop-oldest', 'latest'];
 
@@ -47,13 +48,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   }
   const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence', 'redisWaitReplicas', 'redisWaitTimeoutMs']);
   const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
-  if (hub.redis !== undefined && typeof hub.redis !== 'string' && (typeof hub.redis !== 'object' || hub.redis === null)) {
-    fail('hub.redis', 'a redis:// URL or ioredis options', hub.redis);
-  }
-  const cluster = (hub.redis as { cluster?: { nodes?: unknown } } | undefined)?.cluster;
-  if (cluster !== undefined && (typeof cluster !== 'object' || cluster === null || !Array.isArray(cluster.nodes) || cluster.nodes.length === 0)) {
-    fail('hub.redis.cluster', '{ nodes: [...at least one "host:port" or { host, port }], options? }', cluster);
-  }
+  checkRedisOption(hub.redis);
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }

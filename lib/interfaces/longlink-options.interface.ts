@@ -171,6 +171,11 @@ export interface HubOptions {
    * Use Redis (needs `ioredis`): a URL (`redis://127.0.0.1:6379`), ioredis options, or a Redis
    * Cluster as `{ cluster: { nodes, options? } }` (see {@link RedisClusterConfig}). Without it
    * the hub is in memory, within one instance.
+   *
+   * Sentinel: ioredis' `{ sentinels: [{ host, port }, ...], name: 'mymaster' }` (plus e.g.
+   * `sentinelPassword`, `password`); the hub follows the master the sentinels name, across a
+   * failover. Checked at bootstrap: `sentinels` a non-empty array of `{ host, port }`, `name`
+   * a non-empty string, `role` (if given) `'master'`.
    */
   redis?: string | Record<string, unknown> | RedisClusterConfig;
   /**

@@ -49,6 +49,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence', 'redisWaitReplicas', 'redisWaitTimeoutMs']);
   const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
   checkRedisOption(hub.redis);
+  const cluster = (hub.redis as { cluster?: unknown } | undefined)?.cluster;
   if (hub.keyPrefix !== undefined && (typeof hub.keyPrefix !== 'string' || hub.keyPrefix.length === 0)) {
     fail('hub.keyPrefix', 'a non-empty string', hub.keyPrefix);
   }

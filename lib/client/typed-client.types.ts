@@ -1,13 +1,17 @@
 import type { Observable } from 'rxjs';
 import type { ContractArgs, StreamContract } from '../contract/stream-contract.js';
-import type { LonglinkClient, SubscribeOptions } from './client.api.js';
+import type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions } from './client.api.js';
 import type { ClientEvent } from './client.types.js';
 
-/** One stream of a {@link StreamMap}: what a client sends and the data of each event. */
+/** One stream of a {@link StreamMap}: what a client sends and the data of each event (and, for a two-way stream, of each client message). */
 export interface StreamEntry {
   params: object;
   event: unknown;
+  input?: unknown;
 }
+
+/** The client message type of a map's entry: its `input`, else `unknown`. */
+type InputOf<E> = E extends { input: infer I } ? I : unknown;
 
 /**
  * A map of stream names to their params and event data (the `Streams` type that
@@ -27,7 +31,16 @@ type NamedArgs<S extends StreamMap<S>, Name extends keyof S> = ContractArgs<S[Na
  *
  * @publicApi
  */
-export interface TypedLonglinkClient<S extends StreamMap<S>> extends Omit<LonglinkClient, 'stream' | 'events' | 'iterate'> {
+export interface TypedLonglinkClient<S extends StreamMap<S>> extends Omit<LonglinkClient, 'stream' | 'events' | 'iterate' | 'channel'> {
+  /** A two-way stream, typed by the map (its entry's `input` types `send`). */
+  channel<Name extends keyof S & string>(
+    name: Name,
+    ...args: ContractArgs<S[Name]['params'], [options?: ChannelOptions]>
+  ): LonglinkChannel<S[Name]['event'], InputOf<S[Name]>>;
+  channel<Params extends object, Event, Input>(
+    contract: StreamContract<Params, Event, Input>,
+    ...args: ContractArgs<Params, [options?: ChannelOptions]>
+  ): LonglinkChannel<Event, Input>;
   /** The values of a stream (data only), typed by the map. */
   stream<Name extends keyof S & string>(name: Name, ...args: NamedArgs<S, Name>): Observable<S[Name]['event']>;
   stream<Params extends object, Event>(

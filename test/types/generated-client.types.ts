@@ -42,3 +42,18 @@ createClient().stream(demoCounter, { count: 'three' });
 const untyped = createClient();
 expectType<Observable<unknown>>(untyped.stream('demo/countr', { anything: true }));
 expectType<Observable<{ n: number }>>(untyped.stream<{ n: number }>('demo/counter'));
+
+// --- two-way streams: channel() typed by a map entry's `input`, or by a contract's third type ---
+interface ChatStreams {
+  'x/chat': { params: { room: string }; event: { text: string; from: string }; input: { text: string } };
+  'x/feed': { params: Record<string, never>; event: number };
+}
+const duplex = createClient<ChatStreams>({ url: 'http://127.0.0.1:3000' });
+const chat = duplex.channel('x/chat', { room: 'a' }, { maxPending: 10 });
+chat.subscribe((line) => expectType<string>(line.from));
+expectType<Promise<void>>(chat.send({ text: 'hi' }));
+// @ts-expect-error the map's input type is { text: string }
+void chat.send({ txt: 'hi' });
+// @ts-expect-error required params missing
+duplex.channel('x/chat');
+expectType<Promise<void>>(duplex.channel('x/feed').send('anything'));

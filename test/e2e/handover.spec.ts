@@ -29,6 +29,16 @@ const TRANSPORTS = (process.env.HANDOVER_TRANSPORTS ?? 'sse,ws,grpc').split(',')
 
 type Transport = 'sse' | 'ws' | 'grpc';
 
+/** When Redis stored the event: the milliseconds of its position (`<epoch>.<ms>-<seq>`, PROTOCOL.md §6.1); NaN otherwise. */
+const storedAt = (id: string): number => Number(/\.(\d+)-\d+$/.exec(id)?.[1] ?? NaN);
+
+/**
+ * Live delivery latencies (receipt minus Redis' time in the id) of events published after their
+ * client was back: how far publisher → Redis → instance → socket → this process's event loop runs
+ * behind at that moment, as `[receivedAt, latency]`.
+ */
+const liveLatency: [number, number][] = [];
+
 /** A client that follows the hand-over hint. */
 abstract class Client {
   readonly received: string[] = [];
@@ -69,7 +79,9 @@ abstract class Client {
 
   protected event(attempt: number, id: string): void {
     if (!this.current(attempt)) return;
-    if (this.handedOverAt !== undefined && this.backAt === undefined) this.backAt = Date.now();
+    const now = Date.now();
+    if (this.handedOverAt !== undefined && this.backAt === undefined) this.backAt = now;
+    else if (this.backAt !== undefined && storedAt(id) > this.backAt) liveLatency.push([now, now - storedAt(id)]);
     this.received.push(id);
     this.lastId = id;
   }
@@ -325,12 +337,19 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
     });
     // Lag: how long after the end of its own delay each client was back (takeover, replay, load).
     const lag = clients.map((c) => c.backAt! - c.handedOverAt! - c.retryAfterMs!).sort((a, b) => a - b);
-    const pct = (p: number) => lag[Math.min(lag.length - 1, Math.floor((p / 100) * lag.length))]!;
+    const pct = (p: number, of = lag) => of[Math.min(of.length - 1, Math.floor((p / 100) * of.length))]!;
+    const lastBack = Math.max(...clients.map((c) => c.backAt!));
+    const live = liveLatency
+      .filter(([at]) => at >= sigterm && at <= lastBack + 1000)
+      .map(([, ms]) => ms)
+      .sort((a, b) => a - b);
+    const liveP95 = live.length > 0 ? pct(95, live) : 0;
     console.log(
       [
         `hand-over: ${CLIENTS} clients, spread ${SPREAD_MS} ms; old instance exited after ${exitMs} ms, successor listening after ${bootedMs} ms`,
         `failed attempts (new instance not up yet): ${clients.reduce((n, c) => n + c.failures, 0)}; ${byTransport.join('; ')}`,
         `back after the end of the client's own delay: p50 ${pct(50)} ms, p95 ${pct(95)} ms, max ${lag.at(-1)} ms`,
+        `live event delivery meanwhile (Redis → instance → this process): ${live.length} events, p50 ${live.length ? pct(50, live) : '-'} ms, p95 ${liveP95 || '-'} ms`,
         'reconnect time after SIGTERM (first event after the hand-over):',
         ...rows,
       ].join('\n'),
@@ -341,9 +360,14 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
     expect(back.filter((ms) => ms < bootedMs + 250).length).toBeLessThan(CLIENTS / 3);
     // Spread, not a spike: no quarter second holds more than a third of the clients.
     expect(Math.max(...counts)).toBeLessThan(CLIENTS / 3);
-    // Clients whose delay ran out after the successor was up came back at their delay (p95).
+    // Clients whose delay ran out after the successor was up came back at their delay (p95): no
+    // later than one connect + subscribe + replay (under 2 s at p95 on an idle machine; measured
+    // p95 0.5-1.2 s) plus the queueing every event suffered on this machine at that moment. That
+    // queueing is the live events' own delivery latency over the same window: a returning
+    // client's first event crosses the same instance, socket and event loop, so on starved
+    // cores both grow together, while a successor that held reconnects back would show here alone.
     const late = clients.filter((c) => c.handedOverAt! - sigterm + c.retryAfterMs! > bootedMs + 500);
     const lateLag = late.map((c) => c.backAt! - (c.handedOverAt! + c.retryAfterMs!)).sort((a, b) => a - b);
-    if (lateLag.length > 0) expect(lateLag[Math.floor(lateLag.length * 0.95)]).toBeLessThan(2000);
+    if (lateLag.length > 0) expect(pct(95, lateLag), `late clients' p95 lag (live delivery p95 ${liveP95} ms)`).toBeLessThan(2000 + liveP95);
   }, 180_000);
 });

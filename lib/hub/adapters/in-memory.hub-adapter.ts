@@ -54,6 +54,8 @@ function stringBytes(s: string): number {
  */
 export class InMemoryHubAdapter implements HubAdapter {
   readonly origin = '0';
+  /** Records hold only what `StreamHub.publish` serialised in this process. */
+  readonly ownRecords = true;
   /** In order of last publish, least recent first. */
   private readonly topics = new Map<string, Topic>();
   private readonly subscribed = new Set<string>();
@@ -61,6 +63,8 @@ export class InMemoryHubAdapter implements HubAdapter {
   private events: HubAdapterEvents | undefined;
   private seq = 0;
   private bytes = 0;
+  /** The topic published to last: already at the end of `topics`' order. */
+  private newest: string | undefined;
 
   /**
    * @param maxTopics Topics kept at most; the least recently published are forgotten (a
@@ -90,12 +94,16 @@ export class InMemoryHubAdapter implements HubAdapter {
 
   async publish(topic: string, json: string): Promise<{ epoch: string; record: HubRecord }> {
     let t = this.topics.get(topic);
-    if (t) this.topics.delete(topic); // re-inserted below: Map order is recency of publishing
-    else {
+    if (t === undefined) {
       t = { records: [], trimmed: this.seq, born: this.seq, last: 0, bytes: HUB_TOPIC_OVERHEAD_BYTES + topic.length };
       this.bytes += t.bytes;
+      this.topics.set(topic, t);
+    } else if (topic !== this.newest) {
+      // Moved to the end: Map order is recency of publishing.
+      this.topics.delete(topic);
+      this.topics.set(topic, t);
     }
-    this.topics.set(topic, t);
+    this.newest = topic;
     if (this.topics.size > this.maxTopics) {
       const [oldest, forgotten] = this.topics.entries().next().value as [string, Topic];
       this.forget(oldest, forgotten);

@@ -15,9 +15,11 @@ export type BenchTransport = 'sse' | 'ws' | 'grpc';
  * `module-nometrics` (`metrics.enabled: false`: `@opentelemetry/api` never loaded) and
  * `module-metrics` (a real `@opentelemetry/sdk-metrics` MeterProvider registered) are the
  * module again, for the opt-in `metrics` scenario only; `module` itself has the API installed
- * and no SDK registered.
+ * and no SDK registered. `baseline` is the module at another commit (`--baseline=<ref>`:
+ * that commit's own bench server, serving `module`). `raw-limit` is the raw servers written
+ * the fastest way (pre-framed, one write per subscriber per event-loop turn): the limit.
  */
-export type BenchImpl = 'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics';
+export type BenchImpl = 'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics' | 'baseline' | 'raw-limit';
 
 export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
 export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];
@@ -26,7 +28,12 @@ export const METRICS_IMPLS: readonly BenchImpl[] = ['module', 'module-nometrics'
 
 /** Whether `impl` is nestjs-longlink (in any metrics configuration): the clients speak its protocol. */
 export function isModuleImpl(impl: BenchImpl): boolean {
-  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics';
+  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics' || impl === 'baseline';
+}
+
+/** Whether `impl` serves the raw baselines' routes and gRPC service. */
+export function isRawImpl(impl: BenchImpl): boolean {
+  return impl === 'raw' || impl === 'raw-limit';
 }
 
 /** Where a server process listens. */
@@ -37,15 +44,18 @@ export interface ServerPorts {
   control: number;
 }
 
-/** Orchestrator → server. */
+/**
+ * Orchestrator → server. `own`: the values go to the per-subscriber-handler streams (each
+ * subscription its own source and its own value objects, no hub) instead of the broadcast.
+ */
 export type ServerCommand =
   /** Publish one value every `intervalMs` until `quiet` (so every subscriber gets a first value). */
-  | { cmd: 'warm'; intervalMs: number }
+  | { cmd: 'warm'; intervalMs: number; own?: boolean }
   | { cmd: 'quiet' }
   /** Broadcast as fast as credit allows, `perTurn` values per event-loop turn, window `window` per subscriber. */
-  | { cmd: 'flood'; perTurn: number; window: number }
+  | { cmd: 'flood'; perTurn: number; window: number; own?: boolean }
   /** Publish `rate` values per second on a clock (`padBytes`: size of the padding, default 56). */
-  | { cmd: 'rate'; rate: number; padBytes?: number }
+  | { cmd: 'rate'; rate: number; padBytes?: number; own?: boolean }
   | { cmd: 'stop' }
   /** Reply with memory after `gc` forced collections (0: none). */
   | { cmd: 'mem'; gc: boolean }
@@ -77,6 +87,8 @@ export interface ClientSpec {
   slow?: boolean;
   /** gRPC: streams per channel. */
   streamsPerChannel?: number;
+  /** Subscribe to the per-subscriber-handler stream (`own`) instead of the broadcast topic. */
+  own?: boolean;
 }
 
 /** Orchestrator → client. */

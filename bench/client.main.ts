@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type * as Grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { checkBenchValue, isModuleImpl, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
+import { checkBenchValue, isModuleImpl, isRawImpl, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
 
 const spec = JSON.parse(process.argv[2]!) as ClientSpec;
 /** grpc-js is loaded only by gRPC runs: a shorter start for the others. */
@@ -119,13 +119,18 @@ function ended(sub: Sub): void {
 
 const host = spec.host;
 
+/** The module's stream a subscriber opens: hello, the per-subscriber handler (`own`) or the broadcast topic. */
+const moduleStream = (hello: boolean): string => (hello ? 'bench/hello' : spec.own ? 'bench/own' : 'bench/topic');
+/** The raw servers' query: hello, own or none. */
+const rawQuery = (hello: boolean): string => (hello ? '?hello=1' : spec.own ? '?own=1' : '');
+
 function openWs(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const path = spec.impl === 'raw' ? `/raw-ws${hello ? '?hello=1' : ''}` : spec.impl === 'nest' ? '/nest-ws' : '/ws';
+  const path = isRawImpl(spec.impl) ? `/raw-ws${rawQuery(hello)}` : spec.impl === 'nest' ? '/nest-ws' : '/ws';
   const ws = new WebSocket(`ws://${host}:${spec.ports.http}${path}`, { perMessageDeflate: false });
   const sub: Sub = { received: 0, slow, closed: false, close: () => ws.terminate(), pause: () => ws.pause() };
   ws.on('open', () => {
     if (spec.impl === 'nest') ws.send(JSON.stringify({ event: 'subscribe', data: { hello } }));
-    if (isModuleImpl(spec.impl)) ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: hello ? 'bench/hello' : 'bench/topic' }));
+    if (isModuleImpl(spec.impl)) ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: moduleStream(hello) }));
   });
   ws.on('message', (data: Buffer) => onMessage(sub, data, onFirst));
   ws.on('error', () => undefined);
@@ -134,9 +139,9 @@ function openWs(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
 }
 
 function openSse(hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const raw = spec.impl === 'raw' || spec.impl === 'express';
+  const raw = isRawImpl(spec.impl) || spec.impl === 'express';
   const base = raw ? '/raw-sse' : spec.impl === 'nest' ? '/nest-sse/' : '/bench/';
-  const path = raw ? `${base}${hello ? '?hello=1' : ''}` : `${base}${hello ? 'hello' : 'topic'}`;
+  const path = raw ? `${base}${rawQuery(hello)}` : isModuleImpl(spec.impl) ? `/${moduleStream(hello)}` : `${base}${hello ? 'hello' : 'topic'}`;
   let response: http.IncomingMessage | undefined;
   const req = http.get({ host, port: spec.ports.http, path, agent: false, headers: { accept: 'text/event-stream' } });
   const sub: Sub = { received: 0, slow, closed: false, close: () => req.destroy(), pause: () => response?.pause() };
@@ -158,8 +163,8 @@ const BENCH_PATH = '/bench.v1.Bench/Subscribe';
 const identity = (b: Buffer): Buffer => b;
 
 function grpcRequest(hello: boolean): Buffer {
-  if (!isModuleImpl(spec.impl)) return hello ? Buffer.from([0x08, 0x01]) : Buffer.alloc(0);
-  const stream = Buffer.from(hello ? 'bench/hello' : 'bench/topic');
+  if (!isModuleImpl(spec.impl)) return hello ? Buffer.from([0x08, 0x01]) : spec.own ? Buffer.from([0x10, 0x01]) : Buffer.alloc(0);
+  const stream = Buffer.from(moduleStream(hello));
   return Buffer.concat([Buffer.from([0x0a, stream.length]), stream]);
 }
 

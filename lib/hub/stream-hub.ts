@@ -9,7 +9,7 @@ import { StreamException } from '../errors/stream-exception.js';
 import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import type { HubAdapter } from './hub-adapter.interface.js';
-import { formatHubEventId } from './hub-event-id.js';
+import { HubPublisher } from './hub-publisher.js';
 import { PRESENCE_SUFFIX, checkTopic, hubUnavailable, toHubEvent } from './hub-records.util.js';
 import { HubTopicRegistry } from './hub-topic.registry.js';
 import { HubEpochTracker } from './hub-epoch.tracker.js';
@@ -51,6 +51,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private readonly opener: HubStreamOpener;
   private readonly presenceAccess: HubPresenceAccess;
   private started: Promise<void> | undefined;
+  private readonly publisher: HubPublisher;
 
   /** Whether live delivery from the store is up (false from a lost connection until it is back). */
   private storeConnected = true;
@@ -67,6 +68,17 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     this.adapterName = name === 'RedisHubAdapter' ? 'redis' : name === 'InMemoryHubAdapter' ? 'memory' : name;
     this.topics = new HubTopicRegistry(adapter, () => this.start(), (record, epoch) => toHubEvent(record, epoch, this.logger, adapter.ownRecords));
     this.epochs = new HubEpochTracker(adapter, this.topics, this.logger);
+    this.publisher = new HubPublisher(
+      adapter,
+      this.epochs,
+      () => this.start(),
+      (code) => this.metrics?.hubPublished(this.adapterName, code),
+      (error, what) => {
+        const exception = this.unavailable(error, what);
+        if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'publish');
+        return exception;
+      },
+    );
     this.opener = new HubStreamOpener(adapter, this.topics, this.epochs, this.logger, () =>
       this.metrics?.hubError(this.adapterName, 'subscribe'),
     );
@@ -75,7 +87,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       options?.hub.presence,
       this.logger,
       () => this.start(),
-      (topic, data) => this.append(topic, data),
+      (topic, data) => this.publisher.append(topic, data),
       this.opener,
     );
   }
@@ -149,28 +161,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.append(topic, data);
-  }
-
-  private async append(topic: string, data: unknown): Promise<string> {
-    let json: string;
-    try {
-      json = JSON.stringify(data) ?? 'null';
-    } catch {
-      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'The published data cannot be serialised as JSON');
-    }
-    await this.start();
-    try {
-      const { epoch, record } = await this.adapter.publish(topic, json);
-      this.epochs.observeEpoch(epoch);
-      this.metrics?.hubPublished(this.adapterName);
-      return formatHubEventId(epoch, record.position);
-    } catch (error) {
-      const exception = this.unavailable(error, `publish to "${topic}"`);
-      this.metrics?.hubPublished(this.adapterName, exception.code);
-      if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'publish');
-      throw exception;
-    }
+    return this.publisher.append(topic, data);
   }
 
   /**
@@ -272,7 +263,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private start(): Promise<void> {
     this.started ??= this.adapter
       .start({
-        message: (topic, epoch, record) => this.epochs.onMessage(topic, epoch, record),
+        message: (topic, epoch, record) => this.publisher.inbox.receive(topic, epoch, record),
         disconnected: () => {
           this.setConnected(false);
           this.epochs.onDisconnected();
@@ -285,6 +276,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       .then(() => this.epochs.confirmEpoch())
       // Entries of an instance that is gone are swept even before this one uses presence.
       .then(() => this.presenceAccess.startSweeping())
+      .then(() => {
+        this.publisher.running = true;
+      })
       .catch((error: unknown) => {
         this.started = undefined; // try again next time
         throw error;

@@ -108,7 +108,8 @@ export class InMemoryHubAdapter implements HubAdapter {
       const [oldest, forgotten] = this.topics.entries().next().value as [string, Topic];
       this.forget(oldest, forgotten);
     }
-    const stored: Stored = { seq: ++this.seq, json, at: Date.now(), cost: HUB_RECORD_OVERHEAD_BYTES + stringBytes(json) };
+    // The time only matters with a maximum age (without one, no clock read per publish).
+    const stored: Stored = { seq: ++this.seq, json, at: this.historyMaxAgeMs > 0 ? Date.now() : 0, cost: HUB_RECORD_OVERHEAD_BYTES + stringBytes(json) };
     t.last = stored.seq;
     t.records.push(stored);
     t.bytes += stored.cost;

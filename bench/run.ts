@@ -94,6 +94,13 @@ const servers = new Map<BenchImpl, ServerProcess>();
 async function main(): Promise<void> {
   if (baselineRef) {
     baseline = prepareBaseline(baselineRef);
+    // An interrupted run removes its worktree too.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        baseline?.remove();
+        process.exit(130);
+      });
+    }
     console.log(`baseline: ${baselineRef} = ${baseline.commit.slice(0, 10)}, built in ${baseline.serverMain}`);
   }
   const main = ['broadcast', 'broadcast-turn', 'latency', 'subscribe', 'idle', 'slow', 'handler', 'handler-flood'].some(wanted);

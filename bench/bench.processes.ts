@@ -111,8 +111,12 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 export class ServerProcess extends Child<ServerCommand, ServerReply> {
   ports!: ServerPorts;
 
-  static async start(impl: BenchImpl): Promise<ServerProcess> {
-    const child = fork(SERVER_MAIN, [impl], { execArgv: ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /**
+   * Forks a server for `impl`; `serverMain` (a `--baseline` build's server) runs another
+   * build's server, which then serves its `module`.
+   */
+  static async start(impl: BenchImpl, serverMain?: string): Promise<ServerProcess> {
+    const child = fork(serverMain ?? SERVER_MAIN, [serverMain ? 'module' : impl], { execArgv: ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const server = new ServerProcess(`server ${impl}`, child);
     const listening = await withTimeout(
       new Promise<ServerReply>((resolve, reject) => {

@@ -15,11 +15,24 @@ export type BenchTransport = 'sse' | 'ws' | 'grpc';
  * `module-nometrics` (`metrics.enabled: false`: `@opentelemetry/api` never loaded) and
  * `module-metrics` (a real `@opentelemetry/sdk-metrics` MeterProvider registered) are the
  * module again, for the opt-in `metrics` scenario only; `module` itself has the API installed
- * and no SDK registered. `raw-redis` (the raw servers fanned out over a raw `ioredis` Pub/Sub
- * channel) and `module-redis` (the module on its Redis hub) run in the `redis` scenario only,
- * two processes of each on one Redis.
+ * and no SDK registered. `baseline` is the module at another commit (`--baseline=<ref>`:
+ * that commit's own bench server, serving `module`). `raw-limit` is the raw servers written
+ * the fastest way (pre-framed, one write per subscriber per event-loop turn): the limit.
+ * `raw-redis` (the raw servers fanned out over a raw `ioredis` Pub/Sub channel) and
+ * `module-redis` (the module on its Redis hub) run in the `redis` scenario only, two
+ * processes of each on one Redis.
  */
-export type BenchImpl = 'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics' | 'raw-redis' | 'module-redis';
+export type BenchImpl =
+  | 'raw'
+  | 'nest'
+  | 'module'
+  | 'express'
+  | 'module-nometrics'
+  | 'module-metrics'
+  | 'baseline'
+  | 'raw-limit'
+  | 'raw-redis'
+  | 'module-redis';
 
 export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
 export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];
@@ -30,12 +43,12 @@ export const REDIS_IMPLS: readonly BenchImpl[] = ['raw-redis', 'module-redis'];
 
 /** Whether `impl` is nestjs-longlink (in any metrics configuration): the clients speak its protocol. */
 export function isModuleImpl(impl: BenchImpl): boolean {
-  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics' || impl === 'module-redis';
+  return impl === 'module' || impl === 'module-nometrics' || impl === 'module-metrics' || impl === 'baseline' || impl === 'module-redis';
 }
 
-/** Whether `impl` serves the raw servers' routes (`/raw-sse`, `/raw-ws`, `bench.v1.Bench`). */
+/** Whether `impl` serves the raw baselines' routes and gRPC service. */
 export function isRawImpl(impl: BenchImpl): boolean {
-  return impl === 'raw' || impl === 'raw-redis';
+  return impl === 'raw' || impl === 'raw-limit' || impl === 'raw-redis';
 }
 
 /** Where a server process listens. */
@@ -46,15 +59,18 @@ export interface ServerPorts {
   control: number;
 }
 
-/** Orchestrator → server. */
+/**
+ * Orchestrator → server. `own`: the values go to the per-subscriber-handler streams (each
+ * subscription its own source and its own value objects, no hub) instead of the broadcast.
+ */
 export type ServerCommand =
   /** Publish one value every `intervalMs` until `quiet` (so every subscriber gets a first value). */
-  | { cmd: 'warm'; intervalMs: number }
+  | { cmd: 'warm'; intervalMs: number; own?: boolean }
   | { cmd: 'quiet' }
   /** Broadcast as fast as credit allows, `perTurn` values per event-loop turn, window `window` per subscriber. */
-  | { cmd: 'flood'; perTurn: number; window: number }
+  | { cmd: 'flood'; perTurn: number; window: number; own?: boolean }
   /** Publish `rate` values per second on a clock (`padBytes`: size of the padding, default 56). */
-  | { cmd: 'rate'; rate: number; padBytes?: number }
+  | { cmd: 'rate'; rate: number; padBytes?: number; own?: boolean }
   | { cmd: 'stop' }
   /** Reply with memory after `gc` forced collections (0: none). */
   | { cmd: 'mem'; gc: boolean }
@@ -91,6 +107,8 @@ export interface ClientSpec {
    * connect to it (WebSocket and SSE); credit still goes to `ports.control`, the publisher's.
    */
   altPorts?: ServerPorts;
+  /** Subscribe to the per-subscriber-handler stream (`own`) instead of the broadcast topic. */
+  own?: boolean;
 }
 
 /** Orchestrator → client. */

@@ -3,6 +3,7 @@ import { DEFAULT_MAX_QUEUE_BYTES } from '../lib/index.js';
 import { IMPLS, TRANSPORTS, type BenchImpl, type BenchTransport } from './bench.protocol.js';
 import type { RunRecord } from './bench.scenarios.js';
 import { redisChecks, redisSection } from './redis.report.js';
+import { baselineSection, handlerTable, latencySpread, limitTable } from './bench.compare.js';
 
 /** Everything a run produced: `bench/results.json`. */
 export interface BenchResults {
@@ -14,6 +15,8 @@ export interface BenchResults {
   records: RunRecord[];
   /** Runs that failed (timed out, crashed): reported, not hidden. */
   failures: string[];
+  /** `--baseline=<ref>`: the commit whose module ran as implementation `baseline`. */
+  baseline?: { ref: string; commit: string };
 }
 
 /** Median and range of one metric over the repetitions of one configuration. */
@@ -83,6 +86,8 @@ const NAMES: Record<BenchImpl, string> = {
   'module-metrics': 'nestjs-longlink, metrics on (SDK)',
   'raw-redis': 'raw ioredis Pub/Sub',
   'module-redis': 'nestjs-longlink, Redis hub',
+  baseline: 'nestjs-longlink at the baseline commit',
+  'raw-limit': 'raw, fastest way (limit)',
 };
 
 /**
@@ -284,6 +289,11 @@ export function renderReport(results: BenchResults): string {
     '### Server CPU per delivered message (primary)',
     '',
     table(results, 'broadcast', 'serverUsPerDelivery', 'µs of server CPU per delivered message; lower is better', fanout, (p) => (p.subscribers ? `N=${p.subscribers}` : '')),
+    '### Distance to the limit',
+    '',
+    'The limit: the raw servers written the fastest way (`servers/raw-limit.server.ts`: each value framed once into the bytes every socket gets, sockets corked from their first write in a turn to the next tick, gRPC messages pre-encoded). Ratios are per repetition, median [95% bootstrap interval].',
+    '',
+    limitTable(results),
     '### Delivered messages per second',
     '',
     table(results, 'broadcast', 'deliveredPerSec', 'messages/s summed over subscribers', fanout, (p) => (p.subscribers ? `N=${p.subscribers}` : '')),
@@ -305,9 +315,19 @@ export function renderReport(results: BenchResults): string {
       '',
       table(results, 'latency', metric, 'µs', [{ rate: 100 }, { rate: 1000 }], (p) => (p.rate ? `${p.rate}/s` : '')),
     ]),
+    '### p99 spread',
+    '',
+    'Each implementation\'s p99 over the repetitions: median [95% bootstrap interval] (n = repetitions); the module\'s ratio per repetition (its run and raw\'s ran one after the other), median [95% bootstrap interval]. A ratio whose interval holds 1.2× does not settle the ≤ 1.2× target either way.',
+    '',
+    latencySpread(results),
     '### Delivered messages per second (expected: 100 × rate)',
     '',
     table(results, 'latency', 'deliveredPerSec', 'messages/s; below 100 × rate means the server could not keep up', [{ rate: 100 }, { rate: 1000 }], (p) => (p.rate ? `${p.rate}/s` : '')),
+    '## Per-subscriber handlers (no hub)',
+    '',
+    'Each subscription gets its own Observable and its own value objects (as LLM token streams and per-user feeds do): the module\'s `bench/own` handler against a raw loop writing each subscriber its own `JSON.stringify`. Many subscribers at a steady rate (p99 and CPU per delivery), and one subscriber as fast as it goes (20 values per turn while it keeps up).',
+    '',
+    handlerTable(results),
     '## Idle memory',
     '',
     `${c.idleSubscribers} idle subscriptions on a fresh server (WebSocket and SSE: one connection each; gRPC: channels of 100 streams), each having received one value; growth after forced GC, divided by the subscriptions.`,
@@ -342,6 +362,7 @@ export function renderReport(results: BenchResults): string {
     '',
     ...(metricsSection(results) ? [metricsSection(results)!] : []),
     ...(redisSection(results) ? [redisSection(results)!] : []),
+    ...(baselineSection(results) ? [baselineSection(results)!] : []),
     '## Warnings',
     '',
     warnings.length === 0 && results.failures.length === 0
@@ -370,6 +391,8 @@ export function renderChart(results: BenchResults): string {
     'module-metrics': '#9467bd',
     'raw-redis': '#bcbd22',
     'module-redis': '#8c564b',
+    baseline: '#ff7f0e',
+    'raw-limit': '#000000',
   };
   const grids = TRANSPORTS.flatMap((_, col) =>
     [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),

@@ -45,9 +45,9 @@ export async function settle(server: ServerProcess): Promise<void> {
 }
 
 /** Connects the client's subscribers and waits until each has a first value. */
-async function connect(server: ServerProcess, client: ClientProcess, subscribers: number): Promise<void> {
+async function connect(server: ServerProcess, client: ClientProcess, subscribers: number, own = false): Promise<void> {
   // Slow enough that thousands of subscribers are not a flood while they connect.
-  await server.request({ cmd: 'warm', intervalMs: Math.max(10, Math.ceil(subscribers / 20)) });
+  await server.request({ cmd: 'warm', intervalMs: Math.max(10, Math.ceil(subscribers / 20)), own });
   try {
     await client.ready();
   } finally {
@@ -80,17 +80,18 @@ export async function broadcast(
   server: ServerProcess,
   transport: BenchTransport,
   impl: BenchImpl,
-  o: { subscribers: number; perTurn: number; warmupMs: number; windowMs: number; rep: number; scenario: string },
+  o: { subscribers: number; perTurn: number; warmupMs: number; windowMs: number; rep: number; scenario: string; own?: boolean },
 ): Promise<RunRecord> {
-  const client = ClientProcess.start(spec(server, transport, impl, { mode: 'broadcast', subscribers: o.subscribers }));
+  const own = o.own ?? false;
+  const client = ClientProcess.start(spec(server, transport, impl, { mode: 'broadcast', subscribers: o.subscribers, own }));
   try {
-    await connect(server, client, o.subscribers);
+    await connect(server, client, o.subscribers, own);
     await client.request({ cmd: 'reset' });
     // At most 20,000 values in flight in all (so that little is left to drain when the run
     // stops), between 20 and 1,000 per subscriber (more than a millisecond's worth: the client
     // reports every millisecond).
     const window = Math.max(20, Math.min(1000, Math.floor(20_000 / o.subscribers)));
-    await server.request({ cmd: 'flood', perTurn: o.perTurn, window });
+    await server.request({ cmd: 'flood', perTurn: o.perTurn, window, own });
     await sleep(o.warmupMs);
     const a = await mark(server, client);
     await sleep(o.windowMs);
@@ -139,14 +140,16 @@ export async function latency(
     slow?: boolean;
     padBytes?: number;
     scenario: string;
+    own?: boolean;
   },
 ): Promise<RunRecord> {
+  const own = o.own ?? false;
   const client = ClientProcess.start(
-    spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false }),
+    spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false, own }),
   );
   try {
-    await connect(server, client, o.subscribers);
-    await server.request({ cmd: 'rate', rate: o.rate, padBytes: o.padBytes });
+    await connect(server, client, o.subscribers, own);
+    await server.request({ cmd: 'rate', rate: o.rate, padBytes: o.padBytes, own });
     await sleep(o.warmupMs);
     // Slow-consumer runs: memory after GC at both ends (what is retained), RSS once a second
     // without GC (what the machine sees), live subscriptions (is the slow one still there?).
@@ -168,6 +171,7 @@ export async function latency(
     await server.request({ cmd: 'stop' });
     const seconds = (b.at - a.at) / 1000;
     const stats = b.counts.latency!;
+    const delivered = b.counts.received - a.counts.received;
     return {
       scenario: o.scenario,
       transport,
@@ -179,8 +183,9 @@ export async function latency(
         p99Us: stats.p99,
         p999Us: stats.p999,
         maxUs: stats.max,
-        deliveredPerSec: b.counts.received / seconds,
+        deliveredPerSec: delivered / seconds,
         expectedPerSec: o.rate * o.subscribers,
+        serverUsPerDelivery: delivered > 0 ? ((b.serverCpu - a.serverCpu) * 1e6) / delivered : NaN,
         ...cpuPercents(a, b, seconds),
         ...(o.slow !== undefined
           ? {

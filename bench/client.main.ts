@@ -121,14 +121,18 @@ const host = spec.host;
 
 /** The HTTP port of subscriber `index`: with a second server, odd subscribers go to it. */
 const httpPort = (index: number): number => (spec.altPorts && index % 2 === 1 ? spec.altPorts.http : spec.ports.http);
+/** The module's stream a subscriber opens: hello, the per-subscriber handler (`own`) or the broadcast topic. */
+const moduleStream = (hello: boolean): string => (hello ? 'bench/hello' : spec.own ? 'bench/own' : 'bench/topic');
+/** The raw servers' query: hello, own or none. */
+const rawQuery = (hello: boolean): string => (hello ? '?hello=1' : spec.own ? '?own=1' : '');
 
 function openWs(index: number, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
-  const path = isRawImpl(spec.impl) ? `/raw-ws${hello ? '?hello=1' : ''}` : spec.impl === 'nest' ? '/nest-ws' : '/ws';
+  const path = isRawImpl(spec.impl) ? `/raw-ws${rawQuery(hello)}` : spec.impl === 'nest' ? '/nest-ws' : '/ws';
   const ws = new WebSocket(`ws://${host}:${httpPort(index)}${path}`, { perMessageDeflate: false });
   const sub: Sub = { received: 0, slow, closed: false, close: () => ws.terminate(), pause: () => ws.pause() };
   ws.on('open', () => {
     if (spec.impl === 'nest') ws.send(JSON.stringify({ event: 'subscribe', data: { hello } }));
-    if (isModuleImpl(spec.impl)) ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: hello ? 'bench/hello' : 'bench/topic' }));
+    if (isModuleImpl(spec.impl)) ws.send(JSON.stringify({ type: 'subscribe', id: '1', stream: moduleStream(hello) }));
   });
   ws.on('message', (data: Buffer) => onMessage(sub, data, onFirst));
   ws.on('error', () => undefined);
@@ -139,7 +143,7 @@ function openWs(index: number, hello: boolean, slow: boolean, onFirst?: () => vo
 function openSse(index: number, hello: boolean, slow: boolean, onFirst?: () => void): Sub {
   const raw = isRawImpl(spec.impl) || spec.impl === 'express';
   const base = raw ? '/raw-sse' : spec.impl === 'nest' ? '/nest-sse/' : '/bench/';
-  const path = raw ? `${base}${hello ? '?hello=1' : ''}` : `${base}${hello ? 'hello' : 'topic'}`;
+  const path = raw ? `${base}${rawQuery(hello)}` : isModuleImpl(spec.impl) ? `/${moduleStream(hello)}` : `${base}${hello ? 'hello' : 'topic'}`;
   let response: http.IncomingMessage | undefined;
   const req = http.get({ host, port: httpPort(index), path, agent: false, headers: { accept: 'text/event-stream' } });
   const sub: Sub = { received: 0, slow, closed: false, close: () => req.destroy(), pause: () => response?.pause() };
@@ -161,8 +165,8 @@ const BENCH_PATH = '/bench.v1.Bench/Subscribe';
 const identity = (b: Buffer): Buffer => b;
 
 function grpcRequest(hello: boolean): Buffer {
-  if (!isModuleImpl(spec.impl)) return hello ? Buffer.from([0x08, 0x01]) : Buffer.alloc(0);
-  const stream = Buffer.from(hello ? 'bench/hello' : 'bench/topic');
+  if (!isModuleImpl(spec.impl)) return hello ? Buffer.from([0x08, 0x01]) : spec.own ? Buffer.from([0x10, 0x01]) : Buffer.alloc(0);
+  const stream = Buffer.from(moduleStream(hello));
   return Buffer.concat([Buffer.from([0x0a, stream.length]), stream]);
 }
 

@@ -17,57 +17,10 @@ import { redisScenario } from './redis.scenario.js';
 import { redisSection } from './redis.report.js';
 import { broadcast, idleMemory, latency, subscribeRate, type RunRecord } from './bench.scenarios.js';
 import { metricsSection, renderChart, renderReport, type BenchResults } from './bench.report.js';
+import { baselineSection, handlerTable, latencySpread, limitTable } from './bench.compare.js';
+import { prepareBaseline, type Baseline } from './bench.baseline.js';
+import { baselineRef, config, outDir, quick, wanted, wantedImpl, wantedTransport } from './bench.config.js';
 
-const quick = process.argv.includes('--quick');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-
-/** Durations and sizes: the full suite, or the quick one (one repetition, shorter windows). */
-const config = quick
-  ? {
-      reps: 1,
-      fanout: [100],
-      metricsFanout: [100],
-      broadcastMs: { 1: 700, 100: 700, 1000: 700 } as Record<number, number>,
-      warmupMs: 100,
-      latencyMs: 500,
-      idleSubscribers: Number(process.env.BENCH_IDLE ?? 500),
-      subscribeMs: 500,
-      slowMs: 3000,
-      slowControlMs: 2000,
-      redis: { reps: 1, warmupMs: 100, windowMs: 500, floodMs: 700, probes: 50 },
-    }
-  : {
-      reps: 3,
-      fanout: [1, 100, 1000],
-      metricsFanout: [1, 100],
-      broadcastMs: { 1: 1000, 100: 1500, 1000: 1000 } as Record<number, number>,
-      warmupMs: 150,
-      latencyMs: 800,
-      idleSubscribers: 5000,
-      subscribeMs: 800,
-      slowMs: 30_000,
-      slowControlMs: 6000,
-      redis: { reps: 3, warmupMs: 150, windowMs: 800, floodMs: 1500, probes: 90 },
-    };
-
-const onlyTransports = process.argv.find((a) => a.startsWith('--transports='))?.slice('--transports='.length).split(',');
-const onlyImpls = process.argv.find((a) => a.startsWith('--impls='))?.slice('--impls='.length).split(',');
-const onlyFanout = process.argv.find((a) => a.startsWith('--fanout='))?.slice('--fanout='.length).split(',').map(Number);
-const onlyReps = process.argv.find((a) => a.startsWith('--reps='))?.slice('--reps='.length);
-if (onlyReps) config.reps = config.redis.reps = Number(onlyReps);
-const outDir = process.argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
-if (onlyFanout) {
-  config.fanout = onlyFanout;
-  config.metricsFanout = onlyFanout;
-}
-/**
- * Opt-in scenarios run only when `--only=` names them; `metrics` also when `--impls=` names
- * `module-metrics` or `module-nometrics` (which run nowhere else).
- */
-const OPT_IN = ['metrics'];
-const metricsImplNamed = !!onlyImpls?.some((i) => i === 'module-metrics' || i === 'module-nometrics');
-const wanted = (scenario: string): boolean =>
-  only ? only.includes(scenario) : !OPT_IN.includes(scenario) || (scenario === 'metrics' && metricsImplNamed);
 const records: RunRecord[] = [];
 const failures: string[] = [];
 const started = Date.now();
@@ -82,7 +35,7 @@ async function attempt(what: string, impl: BenchImpl, run: () => Promise<RunReco
     console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] FAILED ${message}`);
     const server = servers.get(impl);
     if (server && (server.child.exitCode !== null || server.child.signalCode !== null)) {
-      servers.set(impl, await ServerProcess.start(impl));
+      servers.set(impl, await startServer(impl));
     }
   }
 }
@@ -99,18 +52,41 @@ function log(record: RunRecord): void {
   console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${record.scenario} ${record.transport} ${record.impl} ${params} #${record.rep}: ${figures}${warn}`);
 }
 
-/** The implementations in a different order each repetition: no one always runs first. */
+/** `--baseline`: the other commit's build, whose server runs as implementation `baseline`. */
+let baseline: Baseline | undefined;
+
+/** A server process for `impl` (`baseline`: the other commit's own server). */
+function startServer(impl: BenchImpl): Promise<ServerProcess> {
+  return ServerProcess.start(impl, impl === 'baseline' ? baseline!.serverMain : undefined);
+}
+
+/** `list` in a different order each repetition (no one always runs first), filtered by `--impls`. */
+function rotate(list: readonly BenchImpl[], rep: number): BenchImpl[] {
+  return list.map((_, i) => list[(i + rep) % list.length]!).filter(wantedImpl);
+}
+
+/** The compared implementations (raw, module, Nest; and the `--baseline` build), in this repetition's order. */
 function order(rep: number): BenchImpl[] {
-  return IMPLS.map((_, i) => IMPLS[(i + rep) % IMPLS.length]!).filter((impl) => !onlyImpls || onlyImpls.includes(impl));
+  return rotate(baseline ? [...IMPLS, 'baseline'] : IMPLS, rep);
+}
+
+/** Broadcast tables also show the limit: the raw servers written the fastest way. */
+function broadcastOrder(rep: number): BenchImpl[] {
+  return rotate(baseline ? [...IMPLS, 'raw-limit', 'baseline'] : [...IMPLS, 'raw-limit'], rep);
+}
+
+/** The per-subscriber-handler scenario: the module against raw. */
+function handlerOrder(rep: number): BenchImpl[] {
+  return rotate(['raw', 'module'], rep);
 }
 
 /** The metrics scenario's implementations in this repetition's order (module, metrics off, metrics on, rotated). */
 function metricsOrder(rep: number): BenchImpl[] {
-  return METRICS_IMPLS.map((_, i) => METRICS_IMPLS[(i + rep) % METRICS_IMPLS.length]!).filter((impl) => !onlyImpls || onlyImpls.includes(impl));
+  return rotate(METRICS_IMPLS, rep);
 }
 
 /** The raw Express SSE baseline runs beside the others in the per-subscription scenarios (idle, subscribe) on SSE. */
-const withExpress = (!onlyImpls || onlyImpls.includes('express')) && (!onlyTransports || onlyTransports.includes('sse'));
+const withExpress = wantedImpl('express') && wantedTransport('sse');
 /** The implementations of a per-subscription scenario on `transport`, in this repetition's order. */
 function perSubscription(rep: number, transport: string): BenchImpl[] {
   return transport === 'sse' && withExpress ? [...order(rep), 'express'] : order(rep);
@@ -118,19 +94,30 @@ function perSubscription(rep: number, transport: string): BenchImpl[] {
 
 const servers = new Map<BenchImpl, ServerProcess>();
 async function main(): Promise<void> {
-  const main = ['broadcast', 'broadcast-turn', 'latency', 'subscribe', 'idle', 'slow'].some(wanted);
-  if (main) for (const impl of IMPLS.filter((i) => !onlyImpls || onlyImpls.includes(i))) servers.set(impl, await ServerProcess.start(impl));
-  if (withExpress && (wanted('subscribe') || wanted('idle'))) servers.set('express', await ServerProcess.start('express'));
-  if (wanted('metrics')) {
-    for (const impl of metricsOrder(0)) if (!servers.has(impl)) servers.set(impl, await ServerProcess.start(impl));
+  if (baselineRef) {
+    baseline = prepareBaseline(baselineRef);
+    // An interrupted run removes its worktree too.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        baseline?.remove();
+        process.exit(130);
+      });
+    }
+    console.log(`baseline: ${baselineRef} = ${baseline.commit.slice(0, 10)}, built in ${baseline.serverMain}`);
   }
+  const main = ['broadcast', 'broadcast-turn', 'latency', 'subscribe', 'idle', 'slow', 'handler', 'handler-flood'].some(wanted);
+  const needed = new Set<BenchImpl>(main ? order(0) : []);
+  if (wanted('broadcast') || wanted('broadcast-turn')) for (const impl of broadcastOrder(0)) needed.add(impl);
+  if (withExpress && (wanted('subscribe') || wanted('idle'))) needed.add('express');
+  if (wanted('metrics')) for (const impl of metricsOrder(0)) needed.add(impl);
+  for (const impl of needed) servers.set(impl, await startServer(impl));
   const server = (impl: BenchImpl): ServerProcess => servers.get(impl)!;
 
   for (let rep = 0; rep < config.reps; rep++) {
-    for (const transport of TRANSPORTS.filter((t) => !onlyTransports || onlyTransports.includes(t))) {
+    for (const transport of TRANSPORTS.filter(wantedTransport)) {
       if (wanted('broadcast')) {
         for (const subscribers of config.fanout) {
-          for (const impl of order(rep)) {
+          for (const impl of broadcastOrder(rep)) {
             await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
               scenario: 'broadcast', subscribers, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.broadcastMs[subscribers]!, rep,
             }));
@@ -138,7 +125,7 @@ async function main(): Promise<void> {
         }
       }
       if (wanted('broadcast-turn') && transport === 'ws') {
-        for (const impl of order(rep)) {
+        for (const impl of broadcastOrder(rep)) {
           await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
             scenario: 'broadcast-turn', subscribers: 100, perTurn: 1, warmupMs: config.warmupMs, windowMs: config.broadcastMs[100]!, rep,
           }));
@@ -172,6 +159,22 @@ async function main(): Promise<void> {
           }
         }
       }
+      // Per-subscriber handlers (no hub): each subscription its own Observable and its own values,
+      // many subscribers at a steady rate (CPU per delivery, p99), and one as fast as it goes.
+      if (wanted('handler')) {
+        for (const impl of handlerOrder(rep)) {
+          await attempt(`handler ${transport} ${impl}`, impl, () => latency(server(impl), transport, impl, {
+            scenario: 'handler', subscribers: config.handlerSubscribers, rate: config.handlerRate, warmupMs: config.warmupMs, windowMs: config.handlerMs, rep, own: true,
+          }));
+        }
+      }
+      if (wanted('handler-flood')) {
+        for (const impl of handlerOrder(rep)) {
+          await attempt(`handler-flood ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
+            scenario: 'handler-flood', subscribers: 1, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.handlerMs, rep, own: true,
+          }));
+        }
+      }
       if (wanted('subscribe')) {
         for (const impl of perSubscription(rep, transport)) {
           await attempt(`subscribeRate ${transport} ${impl}`, impl, () => subscribeRate(server(impl), transport, impl, {
@@ -182,7 +185,7 @@ async function main(): Promise<void> {
       if (wanted('idle')) {
         for (const impl of perSubscription(rep, transport)) {
           // A fresh server: memory figures from a process that ran floods earlier would be noise.
-          const fresh = await ServerProcess.start(impl);
+          const fresh = await startServer(impl);
           try {
             await attempt(`idleMemory ${transport} ${impl}`, impl, () => idleMemory(fresh, transport, impl, { scenario: 'idle', subscribers: config.idleSubscribers, rep }));
           } finally {
@@ -194,7 +197,7 @@ async function main(): Promise<void> {
   }
   // Redis: the module's hub against a raw ioredis Pub/Sub fan-out, two instances on one Redis.
   if (wanted('redis')) {
-    const impls = REDIS_IMPLS.filter((impl) => !onlyImpls || onlyImpls.includes(impl));
+    const impls = REDIS_IMPLS.filter(wantedImpl);
     await redisScenario(config.redis, (what, run) => attempt(what, 'module-redis', run), impls);
   }
   // Slow consumer, module only, once per transport: a control run without the slow client,
@@ -202,7 +205,7 @@ async function main(): Promise<void> {
   // overflows the kernel's socket buffers (a few MB) well within the run, so the module's own
   // per-subscriber limit is what bounds memory.
   if (wanted('slow')) {
-    for (const transport of TRANSPORTS.filter((t) => !onlyTransports || onlyTransports.includes(t))) {
+    for (const transport of TRANSPORTS.filter(wantedTransport)) {
       for (const slow of [false, true]) {
         await attempt(`latency ${transport} ${'module'}`, 'module', () => latency(server('module'), transport, 'module', {
           scenario: 'slow', subscribers: 100, rate: 200, padBytes: 2000, warmupMs: config.warmupMs,
@@ -217,6 +220,7 @@ try {
   await main();
 } finally {
   await Promise.all([...servers.values()].map((s) => s.stop()));
+  baseline?.remove();
 }
 
 const results: BenchResults = {
@@ -231,6 +235,7 @@ const results: BenchResults = {
     node: process.version,
   },
   config,
+  ...(baseline ? { baseline: { ref: baseline.ref, commit: baseline.commit } } : {}),
   records,
   failures,
 };
@@ -246,5 +251,11 @@ const metricsReport = metricsSection(results);
 if (metricsReport) console.log(`\n${metricsReport}`);
 const redisReport = redisSection(results);
 if (redisReport) console.log(`\n${redisReport}`);
+// The comparisons with intervals, also on the console (partial runs write them to --out).
+if (records.some((r) => r.impl === 'raw-limit')) console.log(`\nDistance to the limit (broadcast):\n${limitTable(results)}`);
+if (records.some((r) => r.scenario === 'latency')) console.log(`\np99 spread:\n${latencySpread(results)}`);
+if (records.some((r) => r.scenario.startsWith('handler'))) console.log(`\nPer-subscriber handlers:\n${handlerTable(results)}`);
+const before = baselineSection(results);
+if (before) console.log(`\n${before}`);
 const where = outDir ?? 'bench';
 console.log(`bench: ${records.length} runs in ${results.durationSec.toFixed(0)} s → ${where}/RESULTS.md, ${where}/results.json, ${where}/chart.svg`);

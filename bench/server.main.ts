@@ -11,6 +11,7 @@ import { ModuleServer } from './servers/module.server.js';
 import { ModuleMetricsServer } from './servers/module-metrics.server.js';
 import { NestServer } from './servers/nest.server.js';
 import { RawServer } from './servers/raw.server.js';
+import { RawLimitServer } from './servers/raw-limit.server.js';
 import { ExpressServer } from './servers/express.server.js';
 import { RawRedisServer } from './servers/raw-redis.server.js';
 
@@ -19,6 +20,7 @@ const send = (reply: ServerReply): void => void process.send!(reply);
 
 function create(): BenchServer {
   if (impl === 'raw') return new RawServer();
+  if (impl === 'raw-limit') return new RawLimitServer();
   if (impl === 'nest') return new NestServer();
   if (impl === 'module') return new ModuleServer();
   if (impl === 'module-nometrics') return new ModuleServer({ metrics: { enabled: false } });
@@ -66,8 +68,13 @@ const control = net.createServer((socket) => {
 
 let padBytes = 56;
 
+let own = false;
+const makeOwn = (): object => benchValue(seq, padBytes);
+
 function publishOne(): void {
-  server.publish(benchValue(++seq, padBytes));
+  ++seq;
+  if (own) server.emitOwn(makeOwn);
+  else server.publish(benchValue(seq, padBytes));
   published++;
 }
 
@@ -76,6 +83,7 @@ function startSource(command: ServerCommand): void {
   published = 0;
   minReceived = 0;
   padBytes = command.cmd === 'rate' ? (command.padBytes ?? 56) : 56;
+  own = 'own' in command && command.own === true;
   let stopped = false;
   if (command.cmd === 'warm') {
     const timer = setInterval(publishOne, command.intervalMs);

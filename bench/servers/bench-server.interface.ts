@@ -10,6 +10,11 @@ export interface BenchServer {
   start(): Promise<{ http: number; grpc: number }>;
   /** Sends one value to every broadcast subscriber on every transport. */
   publish(value: object): void;
+  /**
+   * The per-subscriber-handler scenario: every subscriber of the `own` stream gets a value of
+   * its own (`make()` once per subscriber: a new object, serialised for that subscriber only).
+   */
+  emitOwn(make: () => object): void;
   /** Live broadcast subscriptions (all transports). */
   subscriptions(): number;
   /** Events the module's `longlink.events.delivered` instrument counted so far (only where an SDK is registered). */

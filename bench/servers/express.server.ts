@@ -37,6 +37,9 @@ export class ExpressServer implements BenchServer {
     for (const res of this.sse) res.write(frame);
   }
 
+  /** Not served here: the per-subscriber-handler scenario compares the module with raw. */
+  emitOwn(): void {}
+
   subscriptions(): number {
     return this.sse.size;
   }

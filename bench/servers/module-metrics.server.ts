@@ -36,6 +36,10 @@ export class ModuleMetricsServer implements BenchServer {
     this.inner.publish(value);
   }
 
+  emitOwn(make: () => object): void {
+    this.inner.emitOwn(make);
+  }
+
   subscriptions(): number {
     return this.inner.subscriptions();
   }

@@ -1,15 +1,30 @@
 import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { concat, NEVER, of, type Observable } from 'rxjs';
+import { concat, NEVER, Observable, of, type Subscriber } from 'rxjs';
 import { GrpcTransport, LastEventId, LonglinkMetrics, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
 import { BENCH_TOPIC, benchValue } from '../bench.protocol.js';
 import type { BenchServer } from './bench-server.interface.js';
 
-/** The module's streams: `bench/topic` (the hub topic), `bench/resume` (the same, resumable) and `bench/hello`. */
+/**
+ * The module's streams: `bench/topic` (the hub topic), `bench/resume` (the same, resumable),
+ * `bench/own` (a handler that gives each subscription its own Observable, no hub: as LLM token
+ * streams and per-user feeds do) and `bench/hello`.
+ */
 @Controller('bench')
 class BenchStreams {
+  /** The live `bench/own` subscriptions. */
+  readonly owners = new Set<Subscriber<unknown>>();
+
   constructor(private readonly hub: StreamHub) {}
+
+  @Stream('own')
+  own(): Observable<unknown> {
+    return new Observable<unknown>((subscriber) => {
+      this.owners.add(subscriber);
+      return () => this.owners.delete(subscriber);
+    });
+  }
 
   @Stream('topic')
   topic(): Observable<unknown> {
@@ -36,6 +51,7 @@ class BenchStreams {
 export class ModuleServer implements BenchServer {
   private app?: INestApplication;
   private hub?: StreamHub;
+  private streams?: BenchStreams;
 
   constructor(private readonly extra: Partial<LonglinkModuleOptions> = {}) {}
 
@@ -52,6 +68,7 @@ export class ModuleServer implements BenchServer {
     await app.listen(0, '127.0.0.1');
     this.app = app;
     this.hub = app.get(StreamHub);
+    this.streams = app.get(BenchStreams);
     return { http: (app.getHttpServer().address() as AddressInfo).port, grpc: app.get(GrpcTransport).port };
   }
 
@@ -59,6 +76,10 @@ export class ModuleServer implements BenchServer {
     this.hub!.publish(BENCH_TOPIC, value).catch((error: unknown) => {
       process.send?.({ type: 'error', message: `publish: ${String(error)}` });
     });
+  }
+
+  emitOwn(make: () => object): void {
+    for (const subscriber of this.streams!.owners) subscriber.next(make());
   }
 
   subscriptions(): number {

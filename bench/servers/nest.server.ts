@@ -103,6 +103,9 @@ export class NestServer implements BenchServer {
     this.source!.subject.next({ value, json, bytes: Buffer.from(json) });
   }
 
+  /** Not served here: the per-subscriber-handler scenario compares the module with raw. */
+  emitOwn(): void {}
+
   subscriptions(): number {
     return this.source!.subject.observers.length;
   }

@@ -53,6 +53,14 @@ export interface HubAdapterEvents {
 export interface HubAdapter {
   /** A position before every record of any topic. */
   readonly origin: string;
+  /**
+   * Every record is one this process's `StreamHub.publish` made (the in-memory adapter): its
+   * JSON came from `JSON.stringify` and its position from the adapter itself. The hub then
+   * neither parses the JSON back (an event's `data` is parsed only when something reads it)
+   * nor checks the position. Otherwise (a shared store, which anything may write to) each
+   * record is parsed and checked on arrival, and a malformed one is dropped.
+   */
+  readonly ownRecords?: boolean;
   /** Starts the adapter (without waiting for the store); `events` receives every publish on subscribed topics. */
   start(events: HubAdapterEvents): Promise<void>;
   /**

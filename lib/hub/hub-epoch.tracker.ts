@@ -49,7 +49,8 @@ export class HubEpochTracker {
   /** A live record from the adapter (any instance's publish). Never throws. */
   onMessage(topic: string, epoch: string, record: HubRecord): void {
     try {
-      if (!this.adapter.isPosition(record.position)) return;
+      // Positions of the adapter's own records need no check; a shared store's may be anything.
+      if (this.adapter.ownRecords !== true && !this.adapter.isPosition(record.position)) return;
       if (epoch !== this.epoch) {
         // Only a command reply confirms an epoch; until then such messages are not delivered.
         void this.confirmEpoch();

@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException, isExpectedError } from '../errors/stream-exception.js';
 import { excerpt } from '../errors/error-bounds.js';
-import { StreamEvent } from '../interfaces/stream-event.interface.js';
+import { StreamEvent, eventFromJson } from '../interfaces/stream-event.interface.js';
 import type { HubRecord } from './hub-adapter.interface.js';
 import { formatHubEventId } from './hub-event-id.js';
 
@@ -26,8 +26,13 @@ export function resetEvent(reason: HubResetReason, id: string | undefined): Stre
   return new StreamEvent({ reason }, id, { kind: 'reset' });
 }
 
-/** The record as an event; `undefined` (logged) when its JSON is malformed. */
-export function toHubEvent(record: HubRecord, epoch: string, logger: Logger): StreamEvent | undefined {
+/**
+ * The record as an event; `undefined` (logged) when its JSON is malformed. With `ownRecords`
+ * (the adapter only holds JSON this process serialised) the JSON is not parsed here: the
+ * event's `data` is parsed when first read.
+ */
+export function toHubEvent(record: HubRecord, epoch: string, logger: Logger, ownRecords = false): StreamEvent | undefined {
+  if (ownRecords) return eventFromJson(record.json, formatHubEventId(epoch, record.position));
   let data: unknown;
   try {
     data = JSON.parse(record.json);

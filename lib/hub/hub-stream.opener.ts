@@ -105,7 +105,7 @@ export class HubStreamOpener {
           // A reset meanwhile (the store lost its data) makes these records stale.
           if (generation === start && !subscriber.closed) {
             for (const record of recent.records) {
-              const event = toHubEvent(record, recent.epoch, this.logger);
+              const event = toHubEvent(record, recent.epoch, this.logger, this.adapter.ownRecords);
               if (event) emit(event, record.position);
             }
           }
@@ -158,7 +158,7 @@ export class HubStreamOpener {
     }
     for (const record of history.records) {
       if (subscriber.closed || !current()) return;
-      const event = toHubEvent(record, history.epoch, this.logger);
+      const event = toHubEvent(record, history.epoch, this.logger, this.adapter.ownRecords);
       if (event) emit(event, record.position);
     }
   }

@@ -102,7 +102,17 @@ export class HubTopicRegistry {
     const event = this.toEvent(record, epoch);
     if (!event) return;
     state.last = record.position;
-    for (const listener of [...state.listeners]) listener.deliver(event, record.position);
+    const { listeners } = state;
+    if (listeners.size === 1) {
+      // One subscriber (the common case): no copy of the set, and only the one there now.
+      for (const listener of listeners) {
+        listener.deliver(event, record.position);
+        break;
+      }
+      return;
+    }
+    // A copy: listeners that join during the delivery wait for the next record.
+    for (const listener of [...listeners]) listener.deliver(event, record.position);
   }
 
   /** Runs a topic's adapter (un)subscriptions one after the other, in call order. */

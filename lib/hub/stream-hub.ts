@@ -8,8 +8,8 @@ import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import { StreamException } from '../errors/stream-exception.js';
 import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
-import type { HubAdapter, HubIdempotency } from './hub-adapter.interface.js';
-import { formatHubEventId } from './hub-event-id.js';
+import type { HubAdapter } from './hub-adapter.interface.js';
+import { HubPublisher } from './hub-publisher.js';
 import { PRESENCE_SUFFIX, checkIdempotencyKey, checkTopic, hubUnavailable, toHubEvent, type HubPublishOptions } from './hub-records.util.js';
 import { DEFAULT_INPUT_DEDUP_WINDOW_MS } from '../longlink.defaults.js';
 import { HubTopicRegistry } from './hub-topic.registry.js';
@@ -52,6 +52,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private readonly opener: HubStreamOpener;
   private readonly presenceAccess: HubPresenceAccess;
   private started: Promise<void> | undefined;
+  private readonly publisher: HubPublisher;
 
   /** Whether live delivery from the store is up (false from a lost connection until it is back). */
   private storeConnected = true;
@@ -66,8 +67,19 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   ) {
     const name = adapter.constructor.name;
     this.adapterName = name === 'RedisHubAdapter' ? 'redis' : name === 'InMemoryHubAdapter' ? 'memory' : name;
-    this.topics = new HubTopicRegistry(adapter, () => this.start(), (record, epoch) => toHubEvent(record, epoch, this.logger));
+    this.topics = new HubTopicRegistry(adapter, () => this.start(), (record, epoch) => toHubEvent(record, epoch, this.logger, adapter.ownRecords));
     this.epochs = new HubEpochTracker(adapter, this.topics, this.logger);
+    this.publisher = new HubPublisher(
+      adapter,
+      this.epochs,
+      () => this.start(),
+      (code) => this.metrics?.hubPublished(this.adapterName, code),
+      (error, what) => {
+        const exception = this.unavailable(error, what);
+        if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'publish');
+        return exception;
+      },
+    );
     this.opener = new HubStreamOpener(adapter, this.topics, this.epochs, this.logger, () =>
       this.metrics?.hubError(this.adapterName, 'subscribe'),
     );
@@ -76,7 +88,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       options?.hub.presence,
       this.logger,
       () => this.start(),
-      (topic, data) => this.append(topic, data),
+      (topic, data) => this.publisher.append(topic, data),
       this.opener,
     );
   }
@@ -140,39 +152,25 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
    * once, in publish order (PROTOCOL.md §6.4). With `idempotencyKey`, a repeated key is
    * stored and delivered once: the repeat resolves with the first publish's event id.
    */
-  async publish<T = unknown>(topic: string, data: T, options?: HubPublishOptions): Promise<string> {
-    checkTopic(topic);
-    if (topic.endsWith(PRESENCE_SUFFIX)) {
-      throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
-    }
+  publish<T = unknown>(topic: string, data: T, options?: HubPublishOptions): Promise<string> {
+    // Not `async`: returning append's promise from an async function would cost two more
+    // promise jobs per publish. A bad topic or key still rejects rather than throws.
     const key = options?.idempotencyKey;
-    if (key === undefined) return this.append(topic, data);
-    checkIdempotencyKey(key);
-    if (!this.adapter.idempotentPublish) {
-      throw new StreamException(StreamErrorCode.BAD_REQUEST, `The hub adapter ${this.adapterName} does not support idempotencyKey`);
-    }
-    return this.append(topic, data, { key, ttlMs: this.options?.input.dedupWindowMs ?? DEFAULT_INPUT_DEDUP_WINDOW_MS });
-  }
-
-  private async append(topic: string, data: unknown, idempotency?: HubIdempotency): Promise<string> {
-    let json: string;
     try {
-      json = JSON.stringify(data) ?? 'null';
-    } catch {
-      throw new StreamException(StreamErrorCode.BAD_REQUEST, 'The published data cannot be serialised as JSON');
-    }
-    await this.start();
-    try {
-      const { epoch, record } = await this.adapter.publish(topic, json, idempotency);
-      this.epochs.observeEpoch(epoch);
-      this.metrics?.hubPublished(this.adapterName);
-      return formatHubEventId(epoch, record.position);
+      checkTopic(topic);
+      if (topic.endsWith(PRESENCE_SUFFIX)) {
+        throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
+      }
+      if (key !== undefined) {
+        checkIdempotencyKey(key);
+        if (!this.adapter.idempotentPublish) {
+          throw new StreamException(StreamErrorCode.BAD_REQUEST, `The hub adapter ${this.adapterName} does not support idempotencyKey`);
+        }
+      }
     } catch (error) {
-      const exception = this.unavailable(error, `publish to "${topic}"`);
-      this.metrics?.hubPublished(this.adapterName, exception.code);
-      if (exception.code === StreamErrorCode.UNAVAILABLE) this.metrics?.hubError(this.adapterName, 'publish');
-      throw exception;
+      return Promise.reject(error);
     }
+    return this.publisher.append(topic, data, key === undefined ? undefined : { key, ttlMs: this.options?.input.dedupWindowMs ?? DEFAULT_INPUT_DEDUP_WINDOW_MS });
   }
 
   /**
@@ -219,7 +217,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       this.epochs.observeEpoch(epoch);
       const events: StreamEvent<T>[] = [];
       for (const record of records) {
-        const event = toHubEvent(record, epoch, this.logger);
+        const event = toHubEvent(record, epoch, this.logger, this.adapter.ownRecords);
         if (event) events.push(event as StreamEvent<T>);
       }
       return events;
@@ -274,7 +272,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   private start(): Promise<void> {
     this.started ??= this.adapter
       .start({
-        message: (topic, epoch, record) => this.epochs.onMessage(topic, epoch, record),
+        message: (topic, epoch, record) => this.publisher.inbox.receive(topic, epoch, record),
         disconnected: () => {
           this.setConnected(false);
           this.epochs.onDisconnected();
@@ -287,6 +285,9 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
       .then(() => this.epochs.confirmEpoch())
       // Entries of an instance that is gone are swept even before this one uses presence.
       .then(() => this.presenceAccess.startSweeping())
+      .then(() => {
+        this.publisher.running = true;
+      })
       .catch((error: unknown) => {
         this.started = undefined; // try again next time
         throw error;

@@ -4,6 +4,9 @@ const FORBIDDEN_ID_CHARS = /[\r\n\0]/;
 /** Longest event id accepted, in UTF-16 code units. */
 export const MAX_EVENT_ID_LENGTH = 1024;
 
+/** Stands for `data` not parsed yet out of the event's JSON (see {@link eventFromJson}). */
+const UNPARSED: unique symbol = Symbol('unparsed');
+
 /**
  * One value as it leaves the core: the data plus an optional event id.
  *
@@ -21,6 +24,8 @@ export class StreamEvent<T = unknown> {
    */
   readonly kind: 'data' | 'reset';
   private encoded: string | undefined;
+  /** The value, or {@link UNPARSED} until `data` is first read on an event made from JSON. */
+  private value: T | typeof UNPARSED;
   /**
    * Encodings transports made of this event, as `[key, frame, key, frame, ...]`: allocated
    * on first use, usually one or two entries (a flat array: cheaper to reach and to collect
@@ -35,10 +40,11 @@ export class StreamEvent<T = unknown> {
    *   serialised again); `kind`: see {@link StreamEvent.kind}.
    */
   constructor(
-    readonly data: T,
+    data: T,
     id?: string | number,
     options?: { json?: string; kind?: 'data' | 'reset' },
   ) {
+    this.value = data;
     this.kind = options?.kind ?? 'data';
     this.encoded = options?.json;
     if (id !== undefined) {
@@ -57,6 +63,24 @@ export class StreamEvent<T = unknown> {
     } else {
       this.id = undefined;
     }
+  }
+
+  /** @internal See {@link eventFromJson}. */
+  static fromOwnJson(json: string, id: string): StreamEvent {
+    const event = new StreamEvent<unknown>(UNPARSED);
+    event.encoded = json;
+    (event as { id: string }).id = id;
+    return event;
+  }
+
+  /**
+   * The value. On an event the hub made from JSON it serialised itself, parsed on first read
+   * (a subscriber that only forwards events never parses them).
+   */
+  get data(): T {
+    const value = this.value;
+    if (value !== UNPARSED) return value;
+    return (this.value = JSON.parse(this.encoded!) as T);
   }
 
   /**
@@ -107,6 +131,15 @@ export class FrameKey<F> {
  */
 export function tracked<T>(id: string | number, data: T): StreamEvent<T> {
   return new StreamEvent(data, id);
+}
+
+/**
+ * @internal An event whose data is `json`, parsed only when `data` is read, with an id that is
+ * not checked. Only for the hub's own records: `json` is what this process's `JSON.stringify`
+ * made (the framings embed it as it is) and `id` is `<epoch>.<position>` of its own making.
+ */
+export function eventFromJson(json: string, id: string): StreamEvent {
+  return StreamEvent.fromOwnJson(json, id);
 }
 
 /** Turns a handler's emitted value into a {@link StreamEvent} (values already wrapped pass through). */

@@ -176,6 +176,44 @@ describe.each(['memory', 'redis', 'cluster'] as const)('StreamHub semantics (%s)
   it('refuses bad topics with BAD_REQUEST', async () => {
     await expect(hub.publish('bad topic!', 1)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
+
+  it('a subscriber that publishes while an event reaches it: every subscriber gets both events, in publish order', async () => {
+    const topic = 'sem:reentrant';
+    const first: StreamEvent[] = [];
+    // `first` publishes while the first event reaches it, before `second` (subscribed after it) has that event.
+    const firstSub = hub.stream(topic).subscribe((e) => {
+      first.push(e);
+      if ((e.data as { n: number }).n === 1) void hub.publish(topic, { n: 2 });
+    });
+    const second = collect(hub, topic);
+    await until(() => hub.activeTopics >= 1, 2000, 'subscribed');
+    await subscribed(redis, topic);
+    const id1 = await hub.publish(topic, { n: 1 });
+    await until(() => first.length === 2 && second.events.length === 2, 2000, 'both events');
+    for (const events of [first, second.events]) {
+      expect(events.map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(events[0]!.id).toBe(id1);
+    }
+    firstSub.unsubscribe();
+    second.subscription.unsubscribe();
+  });
+
+  it('publish() never delivers in its caller\'s stack, and subscribers read the data as it was when published', async () => {
+    const topic = 'sem:snapshot';
+    const live = collect(hub, topic);
+    await until(() => hub.activeTopics >= 1, 2000, 'subscribed');
+    await subscribed(redis, topic);
+    const value = { n: 1, tags: ['a'] };
+    const published = hub.publish(topic, value);
+    expect(live.events).toHaveLength(0);
+    value.n = 2;
+    value.tags.push('b');
+    await published;
+    await until(() => live.events.length === 1, 2000, 'the event');
+    expect(live.events[0]!.data).toEqual({ n: 1, tags: ['a'] });
+    expect(live.events[0]!.json).toBe('{"n":1,"tags":["a"]}');
+    live.subscription.unsubscribe();
+  });
 });
 
 describe('StreamHub on Redis across instances', () => {

@@ -58,6 +58,8 @@ export class InMemoryHubAdapter implements HubAdapter {
   readonly idempotentPublish = true;
   /** Keys of idempotent publishes, at most `DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS` (oldest forgotten first). */
   private readonly idempotency = new IdempotencyKeys(DEFAULT_HUB_MAX_IDEMPOTENCY_KEYS);
+  /** Records hold only what `StreamHub.publish` serialised in this process. */
+  readonly ownRecords = true;
   /** In order of last publish, least recent first. */
   private readonly topics = new Map<string, Topic>();
   private readonly subscribed = new Set<string>();
@@ -65,6 +67,8 @@ export class InMemoryHubAdapter implements HubAdapter {
   private events: HubAdapterEvents | undefined;
   private seq = 0;
   private bytes = 0;
+  /** The topic published to last: already at the end of `topics`' order. */
+  private newest: string | undefined;
 
   /**
    * @param maxTopics Topics kept at most; the least recently published are forgotten (a
@@ -99,17 +103,22 @@ export class InMemoryHubAdapter implements HubAdapter {
       if (position !== undefined) return { epoch: this.currentEpoch, record: { position, json }, duplicate: true };
     }
     let t = this.topics.get(topic);
-    if (t) this.topics.delete(topic); // re-inserted below: Map order is recency of publishing
-    else {
+    if (t === undefined) {
       t = { records: [], trimmed: this.seq, born: this.seq, last: 0, bytes: HUB_TOPIC_OVERHEAD_BYTES + topic.length };
       this.bytes += t.bytes;
+      this.topics.set(topic, t);
+    } else if (topic !== this.newest) {
+      // Moved to the end: Map order is recency of publishing.
+      this.topics.delete(topic);
+      this.topics.set(topic, t);
     }
-    this.topics.set(topic, t);
+    this.newest = topic;
     if (this.topics.size > this.maxTopics) {
       const [oldest, forgotten] = this.topics.entries().next().value as [string, Topic];
       this.forget(oldest, forgotten);
     }
-    const stored: Stored = { seq: ++this.seq, json, at: Date.now(), cost: HUB_RECORD_OVERHEAD_BYTES + stringBytes(json) };
+    // The time only matters with a maximum age (without one, no clock read per publish).
+    const stored: Stored = { seq: ++this.seq, json, at: this.historyMaxAgeMs > 0 ? Date.now() : 0, cost: HUB_RECORD_OVERHEAD_BYTES + stringBytes(json) };
     t.last = stored.seq;
     t.records.push(stored);
     t.bytes += stored.cost;

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { StreamEvent } from '../../interfaces/stream-event.interface.js';
 import { GRPC_FRAME_OVERHEAD_BYTES, cachingSerializer, grpcGenericFrame, grpcTypedFrame, grpcWireMessage } from './grpc.framing.js';
 
@@ -56,5 +56,31 @@ describe('gRPC framing', () => {
     expect(grpcTypedFrame(event)).toBe(frame);
     expect(grpcTypedFrame(new StreamEvent({ reason: 'x' }, '1', { kind: 'reset' })).message).toBeUndefined();
     for (const bad of [1, 'x', null, [1]]) expect(() => grpcTypedFrame(new StreamEvent(bad))).toThrow(TypeError);
+  });
+
+  it('the direct path encodes each frame once without the caching serializer\'s WeakMap (kept for call.write)', () => {
+    let encodes = 0;
+    const serialize = cachingSerializer((message) => {
+      encodes++;
+      return subscribe.responseSerialize(message);
+    });
+    const set = vi.spyOn(WeakMap.prototype, 'set');
+    const frame = grpcGenericFrame(new StreamEvent({ n: 5 }, 5));
+    // Entries keyed by this message (the test runner keeps WeakMaps of its own).
+    const cached = (): number => set.mock.calls.filter(([key]) => key === frame.message).length;
+    try {
+      const wire = grpcWireMessage(frame, serialize);
+      expect(grpcWireMessage(frame, serialize)).toBe(wire);
+      expect(wire.subarray(5)).toEqual(subscribe.responseSerialize(frame.message as object));
+      expect(encodes).toBe(1);
+      expect(cached()).toBe(0);
+      // grpc-js' own write path: one encoding per message object however many calls.
+      serialize(frame.message as object);
+      serialize(frame.message as object);
+      expect(encodes).toBe(2);
+      expect(cached()).toBe(1);
+    } finally {
+      set.mockRestore();
+    }
   });
 });

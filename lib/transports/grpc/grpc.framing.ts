@@ -67,10 +67,19 @@ function buildTyped(event: StreamEvent): GrpcFrame {
   return { message: event.data, size: Buffer.byteLength(event.json) + GRPC_FRAME_OVERHEAD_BYTES };
 }
 
-/** Wraps a method's response serializer so that one message object is encoded once, however many calls send it. */
+/** Where a caching serializer keeps the serializer it wraps. */
+const UNCACHED = Symbol('longlink.grpc.uncached');
+type Serializer = ((message: object) => Buffer) & { [UNCACHED]?: (message: object) => Buffer };
+
+/**
+ * Wraps a method's response serializer so that one message object is encoded once, however
+ * many calls send it through grpc-js' `call.write()`. The direct path does not use the cache
+ * ({@link grpcWireMessage} keeps the bytes on the frame): a per-subscriber stream's messages,
+ * each sent once, would fill the WeakMap for nothing.
+ */
 export function cachingSerializer(serialize: (message: object) => Buffer): (message: object) => Buffer {
   const encoded = new WeakMap<object, Buffer>();
-  return (message) => {
+  const caching: Serializer = (message) => {
     let bytes = encoded.get(message);
     if (!bytes) {
       bytes = serialize(message);
@@ -78,6 +87,8 @@ export function cachingSerializer(serialize: (message: object) => Buffer): (mess
     }
     return bytes;
   };
+  caching[UNCACHED] = serialize;
+  return caching;
 }
 
 /**
@@ -87,7 +98,7 @@ export function cachingSerializer(serialize: (message: object) => Buffer): (mess
 export function grpcWireMessage(frame: GrpcFrame, serialize: (message: object) => Buffer): Buffer {
   let wire = frame.wire;
   if (!wire) {
-    const bytes = serialize(frame.message as object);
+    const bytes = ((serialize as Serializer)[UNCACHED] ?? serialize)(frame.message as object);
     wire = Buffer.allocUnsafe(bytes.length + 5);
     wire[0] = 0;
     wire.writeUInt32BE(bytes.length, 1);

@@ -32,13 +32,8 @@ export function sseChunkedEventFrame(event: StreamEvent): Buffer {
 
 function buildChunk(event: StreamEvent): Buffer {
   const text = eventText(event);
-  const length = Buffer.byteLength(text, 'utf8');
-  const head = `${length.toString(16)}\r\n`;
-  const chunk = Buffer.allocUnsafe(head.length + length + 2);
-  chunk.write(head, 0, 'latin1');
-  chunk.write(text, head.length, 'utf8');
-  chunk.write('\r\n', head.length + length, 'latin1');
-  return chunk;
+  // One string, one conversion (small buffers come from Node's pool).
+  return Buffer.from(`${Buffer.byteLength(text, 'utf8').toString(16)}\r\n${text}\r\n`, 'utf8');
 }
 
 /** The first bytes of every stream: the reconnection delay hint. */

@@ -95,7 +95,7 @@ describe('two-way streams over WebSocket', () => {
       expect(c.messages.find((m) => m.type === 'error')).toMatchObject({ error: { code: 'BAD_REQUEST', details: { id: 'e' } } });
       expect(byId('d')).toEqual({ type: 'input_ack', id: 'e', messageId: 'd' });
       await until(() => c.messages.some((m) => m.type === 'next' && m.id === 'e'), 5000, 'envelope');
-      expect(c.messages.filter((m) => m.type === 'next' && m.id === 'e').map((m) => m.data)).toEqual([{ id: 'd', data: { ok: true } }]);
+      expect(c.messages.filter((m) => m.type === 'next' && m.id === 'e').map((m) => m.data)).toMatchObject([{ id: 'd', data: { ok: true } }]);
     } finally {
       c.ws.close();
     }

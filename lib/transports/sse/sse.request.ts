@@ -59,17 +59,13 @@ export function readSseRequest(req: IncomingMessage, maxDepth = DEFAULT_MAX_PARA
 }
 
 /**
- * The `channel` query value of a two-way stream's subscription (PROTOCOL.md §7.4): required,
- * once, 16 to 128 characters of `A-Z a-z 0-9 _ -`. Throws `BAD_REQUEST` otherwise.
+ * The `channel` query value of a two-way stream's subscription (PROTOCOL.md §7.4): optional
+ * (without it the subscription only reads: no message can address it), once, 16 to 128
+ * characters of `A-Z a-z 0-9 _ -`. Throws `BAD_REQUEST` otherwise.
  */
-function readChannel(query: URLSearchParams): string {
+function readChannel(query: URLSearchParams): string | undefined {
   const given = query.getAll(SSE_CHANNEL_QUERY_KEY);
-  if (given.length === 0) {
-    throw new StreamException(
-      StreamErrorCode.BAD_REQUEST,
-      `This stream takes client messages: over SSE it needs the query value ${SSE_CHANNEL_QUERY_KEY}=<key> (16 to 128 characters of A-Z a-z 0-9 _ -)`,
-    );
-  }
+  if (given.length === 0) return undefined;
   if (given.length > 1) throw new StreamException(StreamErrorCode.BAD_REQUEST, `${SSE_CHANNEL_QUERY_KEY} may be given once`);
   if (!INPUT_CHANNEL.test(given[0]!)) {
     throw new StreamException(StreamErrorCode.BAD_REQUEST, `${SSE_CHANNEL_QUERY_KEY} must be 16 to 128 characters of A-Z a-z 0-9 _ -`);

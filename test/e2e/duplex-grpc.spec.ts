@@ -181,7 +181,7 @@ describe('two-way streams over gRPC', () => {
     expect(acks[4]).toMatchObject({ id: '', errorCode: 'BAD_REQUEST', errorMessage: 'Only input messages may follow the subscribe message' });
     expect(acks[5]).toMatchObject({ id: '', errorCode: 'BAD_REQUEST' });
     expect(acks[6]).toEqual({ id: 'd' });
-    expect(eventsOf(r.responses)).toEqual([{ id: 'd', data: { ok: true } }]);
+    expect(eventsOf(r.responses)).toMatchObject([{ id: 'd', data: { ok: true } }]);
     expect(r.ended()).toBeUndefined();
     expect(oneway.ended()).toBeUndefined();
     oneway.call.cancel();

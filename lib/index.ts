@@ -4,7 +4,7 @@ export { LONGLINK_CONTEXT_TYPE, DEFAULT_MAX_QUEUE_BYTES } from './longlink.const
 export { Stream } from './decorators/stream.decorator.js';
 export type { StreamMetadata, StreamHandlerResult, TypedStreamDecorator } from './decorators/stream.decorator.js';
 export { defineStream } from './contract/stream-contract.js';
-export type { StreamContract, StreamParamsOf, StreamEventOf } from './contract/stream-contract.js';
+export type { StreamContract, StreamParamsOf, StreamEventOf, StreamInputOf } from './contract/stream-contract.js';
 export { StreamParams, LastEventId, StreamContext, StreamInput } from './decorators/stream-params.decorator.js';
 export type { StreamInputParamOptions } from './decorators/stream-params.decorator.js';
 export type { StreamInputMessage } from './core/input/subscription-input.js';

@@ -1,7 +1,8 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, share, type Subscriber } from 'rxjs';
 import type { StreamContract } from '../contract/stream-contract.js';
-import type { LonglinkClient, SubscribeOptions } from './client.api.js';
+import type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions } from './client.api.js';
 import { AutoFallback } from './client.auto-fallback.js';
+import { channelInput, type ChannelInput, type InputLink } from './client.channel.js';
 import { iterate } from './client.iterate.js';
 import { backoff, resolveClientOptions } from './client.options.js';
 import { ReconnectScheduler } from './client.reconnect.js';
@@ -10,10 +11,13 @@ import type { ClientEvent, ClientOptions, ClientState, TransportName, TransportR
 import { StreamError, isTransient, isViolation } from './stream-error.js';
 import type { StreamMap, TypedLonglinkClient } from './typed-client.types.js';
 
-export type { LonglinkClient, SubscribeOptions } from './client.api.js';
+export type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions } from './client.api.js';
 
 /** A stream named by its full name or by its contract. */
-type StreamTarget = string | StreamContract<object, unknown>;
+type StreamTarget = string | StreamContract<object, unknown, unknown>;
+
+/** What a channel's unanswered messages are refused with when it ends without an error of its own. */
+const channelEnded = (message = 'Channel ended') => new StreamError('UNAVAILABLE', message);
 
 /** One consumer subscription. */
 interface Sub {
@@ -30,6 +34,8 @@ interface Sub {
   lastStrikeAt: number;
   /** The consumer's `onOpen`. */
   onOpen: (() => void) | undefined;
+  /** A channel's messages (`client.channel()`). */
+  input: ChannelInput | undefined;
 }
 
 /**
@@ -71,16 +77,20 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     sub.open = false;
     let live = true;
     let held = false; // the server holds this (re)subscription: onOpen called
+    // A channel's messages go (again) once the server holds the subscription (PROTOCOL.md §7.1).
+    const link: InputLink = { send: (id, json) => handle?.send?.(id, json), end: () => handle?.end?.(), serial: transport.name === 'sse' };
     const hold = () => {
-      if (!held && live) (held = true), sub.onOpen?.();
+      if (!held && live) (held = true), sub.input?.attach(link), sub.onOpen?.();
     };
     const ended = () => {
       const was = live;
       live = false;
       sub.cancel = undefined;
+      if (was) sub.input?.detach();
       return was;
     };
-    const cancel = transport.subscribe(sub.request, {
+    let handle: ReturnType<typeof transport.subscribe> | undefined;
+    const cancel = (handle = transport.subscribe(sub.request, {
       open() {
         if (!live) return;
         sub.open = true;
@@ -88,6 +98,9 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         update();
       },
       accepted: hold,
+      answer(id, error) {
+        if (live) sub.input?.answer(link, id, error);
+      },
       next(id, data) {
         if (!live) return;
         hold();
@@ -123,7 +136,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         const hinted = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
         retry(sub, error, hinted ?? retryAfterMs);
       },
-    });
+    }));
     // Events a cancelled transport subscription still delivers are ignored: no duplicate after a switch.
     if (live) sub.cancel = () => ended() && cancel();
     update();
@@ -140,6 +153,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     subs.delete(sub);
     waiting.delete(sub);
     update();
+    sub.input?.fail(error ?? channelEnded());
     if (error) sub.out.error(error);
     else sub.out.complete();
   };
@@ -183,12 +197,12 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     });
   };
 
-  const events = <T>(target: StreamTarget, params: object = {}, sub?: SubscribeOptions) =>
+  const events = <T>(target: StreamTarget, params: object = {}, sub?: SubscribeOptions, input?: ChannelInput) =>
     new Observable<ClientEvent<T>>((out) => {
       const name = typeof target === 'string' ? target : target.name;
       if (closed) return out.error(new StreamError('UNAVAILABLE', 'Client closed'));
       const s: Sub = {
-        request: { stream: name, params: params as Record<string, unknown>, lastEventId: sub?.lastEventId },
+        request: { stream: name, params: params as Record<string, unknown>, lastEventId: sub?.lastEventId, channel: input?.key },
         out: out as Subscriber<ClientEvent<unknown>>,
         cancel: undefined,
         open: false,
@@ -197,6 +211,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         strikes: 0,
         lastStrikeAt: 0,
         onOpen: sub?.onOpen,
+        input,
       };
       subs.add(s);
       start(s);
@@ -204,22 +219,34 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         if (!subs.delete(s)) return;
         waiting.delete(s);
         s.cancel?.();
+        input?.fail(channelEnded());
         update();
       };
     });
 
-  const stream = <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions) =>
+  const stream = <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions, input?: ChannelInput) =>
     new Observable<T>((out) =>
-      events<T>(target, params, sub).subscribe({
+      events<T>(target, params, sub, input).subscribe({
         next: (e) => e.type === 'next' && out.next(e.data),
         error: (e: unknown) => out.error(e),
         complete: () => out.complete(),
       }),
     );
 
+  /** The output, shared by its subscribers, plus the channel's `send` and `complete` (client.api.ts). */
+  const channel = <T, I>(target: StreamTarget, params?: object, opts: ChannelOptions = {}): LonglinkChannel<T, I> => {
+    const input = channelInput(options.retry, opts.maxPending ?? 1000, opts.maxMessageBytes ?? 64_512);
+    return Object.assign(stream<T>(target, params, opts, input).pipe(share()), {
+      key: input.key,
+      send: (data: I) => input.send(data),
+      complete: () => input.complete(),
+    });
+  };
+
   return {
     stream,
     events,
+    channel,
     iterate: <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions) => iterate(stream<T>(target, params, sub)),
     state$: new Observable<ClientState>((out) => {
       const l = (s: ClientState) => out.next(s);
@@ -249,7 +276,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       subs.clear();
       waiting.clear();
       update();
-      for (const s of all) s.out.complete();
+      for (const s of all) s.input?.fail(channelEnded('Client closed')), s.out.complete();
     },
   };
 }

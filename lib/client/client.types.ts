@@ -109,6 +109,8 @@ export interface ClientOptions {
      * `fetch` and `POST`, the params as the JSON body (PROTOCOL.md §3.9). Default none.
      */
     post?: string[];
+    /** Where a channel's messages are POSTed: `url` + this + `/<channel>` (the server's `sse.inputPath`, PROTOCOL.md §7.4). Default `/longlink/input`. */
+    inputPath?: string;
   };
   /** `transport: 'auto'`: how often WebSocket is tried again in the background after a fallback to SSE. Default 30000. */
   autoRetryWsMs?: number;
@@ -125,6 +127,8 @@ export interface TransportRequest {
   stream: string;
   params: Record<string, unknown>;
   lastEventId: string | undefined;
+  /** A channel's key (PROTOCOL.md §7.1): the subscription takes client messages. */
+  channel?: string;
 }
 
 /** How a transport reports one subscription's life to the client. */
@@ -140,13 +144,23 @@ export interface TransportSink {
    * hint (SSE `retry:`, gRPC trailer); `neverOpened` says the connection itself never opened.
    */
   end(error?: import('./stream-error.js').StreamError, retryAfterMs?: number, neverOpened?: boolean): void;
+  /** The answer to client message `id` (`undefined`: to the half-close): an ack, or the refusal. */
+  answer?(id: string | undefined, error?: import('./stream-error.js').StreamError): void;
 }
+
+/** What `subscribe` returns: the cancel function, and for a channel how to send its messages. */
+export type TransportHandle = (() => void) & {
+  /** Sends client message `id`, its data as JSON text. */
+  send?(id: string, json: string): void;
+  /** Sends the half-close. */
+  end?(): void;
+};
 
 /** One client-side transport. */
 export interface ClientTransport {
   readonly name: TransportName;
   /** Starts a subscription; the returned function cancels it (unsubscribe / abort). */
-  subscribe(request: TransportRequest, sink: TransportSink): () => void;
+  subscribe(request: TransportRequest, sink: TransportSink): TransportHandle;
   /** Drops the underlying connections as if the network failed (their subscriptions end with `UNAVAILABLE`). */
   drop(): void;
   /** Closes everything; no sink is called any more. */

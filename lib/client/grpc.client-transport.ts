@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
+import type { ClientTransport, TransportHandle, TransportRequest, TransportSink } from './client.types.js';
 import type { ResolvedClientOptions } from './client.options.js';
-import { StreamError, lost, parseJson } from './stream-error.js';
+import { StreamError, lost, parseJson, violation } from './stream-error.js';
 import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_RETRY_AFTER_TRAILER, codeOfGrpcStatus } from '../protocol/grpc.protocol.js';
 
 type Value =
@@ -47,9 +47,36 @@ interface EventMessage {
   data: Buffer;
   reset: boolean;
 }
+/** `InputAck` of PROTOCOL.md §7.3 (proto-loader: camelCase, defaults filled in). */
+interface InputAck {
+  id: string;
+  duplicate: boolean;
+  errorCode: string;
+  errorMessage: string;
+  errorDetails: Buffer;
+}
+/** `ChannelResponse`: `kind` names the field of the oneof that is set. */
+interface ChannelResponse {
+  kind?: string;
+  event?: EventMessage;
+  ack?: InputAck;
+}
 type StreamsClient = grpc.Client & {
   Subscribe(request: object, metadata: grpc.Metadata): grpc.ClientReadableStream<EventMessage>;
+  Channel(metadata: grpc.Metadata): grpc.ClientDuplexStream<object, ChannelResponse>;
 };
+
+/** An `InputAck` as the answer to its message: none for an ack, the refusal otherwise. */
+export function refusalOf(ack: InputAck): StreamError | undefined {
+  if (!ack.errorCode) return undefined;
+  let details: unknown;
+  try {
+    details = ack.errorDetails?.length ? JSON.parse(Buffer.from(ack.errorDetails).toString('utf8')) : undefined;
+  } catch {
+    // malformed details are left out
+  }
+  return new StreamError(ack.errorCode, ack.errorMessage || 'Message refused', details);
+}
 
 class GrpcClientTransport implements ClientTransport {
   readonly name = 'grpc' as const;
@@ -64,13 +91,17 @@ class GrpcClientTransport implements ClientTransport {
     this.Streams = pkg.longlink.v1.Streams;
   }
 
-  subscribe({ stream, params, lastEventId }: TransportRequest, sink: TransportSink): () => void {
+  subscribe({ stream, params, lastEventId, channel }: TransportRequest, sink: TransportSink): TransportHandle {
     const credentials = (this.options.grpcCredentials as grpc.ChannelCredentials | undefined) ?? grpc.credentials.createInsecure();
     // Larger messages end the call with RESOURCE_EXHAUSTED (retried with backoff) before they are buffered.
     this.client ??= new this.Streams(this.options.grpcUrl!, credentials, { 'grpc.max_receive_message_length': this.options.maxMessageBytes });
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.options.headers ?? {})) metadata.set(k.toLowerCase(), v);
-    const call = this.client.Subscribe({ stream, params: toStruct(params), lastEventId: lastEventId ?? '' }, metadata);
+    const request = { stream, params: toStruct(params), lastEventId: lastEventId ?? '', channel: channel ?? '' };
+    // A channel is the bidi `Channel` method: the first message subscribes, later ones carry client messages (PROTOCOL.md §7.3).
+    const duplex = channel ? this.client.Channel(metadata) : undefined;
+    duplex?.write({ subscribe: request });
+    const call: grpc.ClientReadableStream<unknown> & { cancel(): void } = duplex ?? this.client.Subscribe(request, metadata);
     let done = false;
     let opened = false;
     const open = () => !opened && ((opened = true), sink.open(), sink.accepted());
@@ -86,11 +117,18 @@ class GrpcClientTransport implements ClientTransport {
     };
     this.calls.add(drop);
     call.on('metadata', open);
-    call.on('data', (m: EventMessage) => {
+    call.on('data', (message: EventMessage | ChannelResponse) => {
       if (done) return;
       open();
       let data: { reason?: string } | null;
+      let m = message as EventMessage;
       try {
+        if (duplex) {
+          const { kind, event, ack } = message as ChannelResponse;
+          if (kind === 'ack' && ack) return sink.answer?.(ack.id, refusalOf(ack));
+          if (kind !== 'event' || !event) throw violation('a ChannelResponse with neither event nor ack');
+          m = event;
+        }
         data = parseJson(Buffer.from(m.data).toString('utf8'), 'gRPC event data') as typeof data;
       } catch (error) {
         // A protocol violation: this call is dropped (its late status ignored) and retried with backoff.
@@ -115,11 +153,17 @@ class GrpcClientTransport implements ClientTransport {
       const retryAfter = Number(trailer(GRPC_RETRY_AFTER_TRAILER));
       end(new StreamError(code, status.details, details), Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
     });
-    return () => {
+    const cancel = () => {
       done = true;
       this.calls.delete(drop);
       call.cancel();
     };
+    // Writes after the call ended are dropped (grpc-js would raise write-after-end).
+    const writable = () => !done && duplex!.writable;
+    return Object.assign(cancel, {
+      send: (id: string, json: string) => writable() && duplex!.write({ input: { id, data: Buffer.from(json) } }),
+      end: () => writable() && duplex!.end(),
+    });
   }
 
   drop(): void {

@@ -3,7 +3,7 @@
  * no Node built-ins; rxjs `Observable` is its only import.
  */
 export { createClient } from './client.js';
-export type { LonglinkClient, SubscribeOptions } from './client.api.js';
+export type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions } from './client.api.js';
 export type { StreamEntry, StreamMap, TypedLonglinkClient } from './typed-client.types.js';
 export { StreamError } from './stream-error.js';
 export type {
@@ -17,4 +17,4 @@ export type {
   WebSocketConstructor,
 } from './client.types.js';
 export { defineStream } from '../contract/stream-contract.js';
-export type { StreamContract, StreamParamsOf, StreamEventOf } from '../contract/stream-contract.js';
+export type { StreamContract, StreamParamsOf, StreamEventOf, StreamInputOf } from '../contract/stream-contract.js';

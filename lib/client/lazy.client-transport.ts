@@ -1,5 +1,5 @@
 import type { ResolvedClientOptions } from './client.options.js';
-import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
+import type { ClientTransport, TransportHandle, TransportRequest, TransportSink } from './client.types.js';
 import { StreamError } from './stream-error.js';
 import { StreamErrorCode } from '../protocol/stream-error-code.js';
 import type { TransportName } from '../protocol/transport-name.js';
@@ -23,15 +23,16 @@ export class LazyTransport implements ClientTransport {
     this.loading.catch(() => undefined);
   }
 
-  subscribe(request: TransportRequest, sink: TransportSink): () => void {
-    let cancel: (() => void) | undefined;
+  subscribe(request: TransportRequest, sink: TransportSink): TransportHandle {
+    let inner: TransportHandle | undefined;
     let cancelled = false;
     const unavailable = (error: unknown) => sink.end(new StreamError(StreamErrorCode.BAD_REQUEST, `The ${this.name} transport is unavailable here: ${String(error)}`));
-    this.loading.then((t) => !cancelled && (cancel = t.subscribe(request, sink)), unavailable).catch(unavailable);
-    return () => {
+    this.loading.then((t) => !cancelled && (inner = t.subscribe(request, sink)), unavailable).catch(unavailable);
+    const cancel = () => {
       cancelled = true;
-      cancel?.();
+      inner?.();
     };
+    return Object.assign(cancel, { send: (id: string, json: string) => inner?.send?.(id, json), end: () => inner?.end?.() });
   }
 
   drop(): void {

@@ -1,9 +1,10 @@
-import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
+import type { ClientTransport, TransportHandle, TransportRequest, TransportSink } from './client.types.js';
 import { later, type ResolvedClientOptions } from './client.options.js';
 import { sseParser, type SseMessage } from './sse.parser.js';
 import { StreamError, fromWire, lost, parseJson, violation } from './stream-error.js';
 import { HttpHeader, SseEventName, SseQuery, codeOfHttpStatus } from '../protocol/http.protocol.js';
 import { StreamErrorCode } from '../protocol/stream-error-code.js';
+import { SSE_CHANNEL_QUERY_KEY } from '../protocol/input.protocol.js';
 
 /**
  * The SSE transport of PROTOCOL.md §3: one request per subscription, params as `params=<JSON>`,
@@ -17,7 +18,7 @@ export class SseClientTransport implements ClientTransport {
 
   constructor(private readonly options: ResolvedClientOptions) {}
 
-  subscribe(request: TransportRequest, sink: TransportSink): () => void {
+  subscribe(request: TransportRequest, sink: TransportSink): TransportHandle {
     const controller = new AbortController();
     let done = false;
     let retryHint: number | undefined;
@@ -94,11 +95,26 @@ export class SseClientTransport implements ClientTransport {
     };
     const post = options.sse.post.includes(request.stream);
     void start(!ES || !!options.headers || options.sse.fetch || post).catch((error: unknown) => end(lost(String(error)), true));
-    return cancel;
+    /** A channel's message or half-close: one POST (PROTOCOL.md §7.4), answered through the sink unless the subscription ended. */
+    const send = async (body: string, id?: string) => {
+      let error: StreamError | undefined;
+      try {
+        const init: RequestInit = { method: 'POST', headers: { ...options.headers, 'content-type': 'application/json' }, body, signal: controller.signal };
+        if (options.withCredentials) init.credentials = 'include';
+        const response = await (options.fetch ?? fetch)(`${options.url}${options.sse.inputPath}/${request.channel}`, init);
+        if (!response.ok) error = fromWire(await readAtMost(response, options.maxMessageBytes).then(JSON.parse, () => undefined), codeOfHttpStatus(response.status));
+        else void response.body?.cancel().catch(() => undefined);
+      } catch {
+        error = lost('POST failed');
+      }
+      if (!done) sink.answer?.(id, error);
+    };
+    return Object.assign(cancel, { send: (id: string, json: string) => void send(`{"id":"${id}","data":${json}}`, id), end: () => void send('{"end":true}') });
   }
 
-  private async urlOf({ stream, params, lastEventId }: TransportRequest, withFetch: boolean): Promise<string> {
+  private async urlOf({ stream, params, lastEventId, channel }: TransportRequest, withFetch: boolean): Promise<string> {
     const url = new URL(`${this.options.url}/${stream}`);
+    if (channel) url.searchParams.set(SSE_CHANNEL_QUERY_KEY, channel);
     if (Object.keys(params).length && !this.options.sse.post.includes(stream)) url.searchParams.set(SseQuery.PARAMS, JSON.stringify(params));
     if (lastEventId !== undefined && !withFetch) url.searchParams.set(SseQuery.LAST_EVENT_ID, lastEventId);
     // An empty ticket is none: one provider can serve every stream, answering '' where none is needed.

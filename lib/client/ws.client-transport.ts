@@ -1,4 +1,4 @@
-import type { ClientTransport, TransportRequest, TransportSink } from './client.types.js';
+import type { ClientTransport, TransportHandle, TransportRequest, TransportSink } from './client.types.js';
 import { later, type ResolvedClientOptions } from './client.options.js';
 import { StreamError, fromWire, lost, parseJson, violation } from './stream-error.js';
 import { WS_APPLICATION_CLOSE_CODES_START, WS_SERVER_MESSAGE_TYPES, WsCloseCode, codeOfWsClose } from '../protocol/ws.protocol.js';
@@ -45,17 +45,25 @@ export class WsClientTransport implements ClientTransport {
     private readonly url: string,
   ) {}
 
-  subscribe(request: TransportRequest, sink: TransportSink): () => void {
+  subscribe(request: TransportRequest, sink: TransportSink): TransportHandle {
     const id = (++this.seq).toString(36);
-    this.entries.set(id, { request, sink });
+    const entry = { request, sink };
+    this.entries.set(id, entry);
     clearTimeout(this.idleTimer);
     if (!this.socket) this.connect();
     else if (this.ready) this.sendSubscribe(id, request);
-    return () => {
+    /** Client messages go only on the connection that holds this subscription. */
+    const live = () => this.ready && this.entries.get(id) === entry;
+    const cancel = () => {
       if (!this.entries.delete(id)) return;
       if (this.ready) this.send({ type: 'unsubscribe', id });
       this.idleSoon();
     };
+    return Object.assign(cancel, {
+      // The data is JSON already: framed as is (PROTOCOL.md §7.2).
+      send: (messageId: string, json: string) => live() && this.socket!.send(`{"type":"input","id":"${id}","messageId":"${messageId}","data":${json}}`),
+      end: () => live() && this.send({ type: 'input_end', id }),
+    });
   }
 
   /** Opens the connection now (the `auto` transport's background check); resolves once it is usable. */
@@ -93,9 +101,9 @@ export class WsClientTransport implements ClientTransport {
     this.socket?.send(JSON.stringify(message));
   }
 
-  private sendSubscribe(id: string, { stream, params, lastEventId }: TransportRequest): void {
+  private sendSubscribe(id: string, { stream, params, lastEventId, channel }: TransportRequest): void {
     // `ack`: the server answers `subscribed` once it holds the subscription (PROTOCOL.md §4.2).
-    if (stream) this.send({ type: 'subscribe', id, stream, params, lastEventId, ack: true });
+    if (stream) this.send({ type: 'subscribe', id, stream, params, lastEventId, ack: true, channel });
   }
 
   private connect(): void {
@@ -157,7 +165,7 @@ export class WsClientTransport implements ClientTransport {
   private onMessage(data: unknown, acked: () => void): void {
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
-    let m: { type: string; id?: string; eventId?: string; data?: { reason?: string } | null; error?: unknown };
+    let m: { type: string; id?: string; eventId?: string; messageId?: string; data?: { reason?: string } | null; error?: unknown };
     try {
       m = this.check(data);
     } catch (error) {
@@ -174,6 +182,7 @@ export class WsClientTransport implements ClientTransport {
     if (m.type === 'subscribed') sink.accepted();
     else if (m.type === 'next') sink.next(m.eventId, m.data);
     else if (m.type === 'reset') sink.reset(m.eventId, String(m.data?.reason));
+    else if (m.type === 'input_ack' || m.type === 'input_error') sink.answer?.(m.messageId, m.type === 'input_error' ? fromWire(m.error) : undefined);
     else if (m.type === 'complete' || m.type === 'error') {
       this.entries.delete(m.id!);
       sink.end(m.type === 'error' ? fromWire(m.error) : undefined);
@@ -186,9 +195,10 @@ export class WsClientTransport implements ClientTransport {
     const max = this.options.maxMessageBytes;
     if (typeof data !== 'string') throw violation('a binary WebSocket frame');
     if (data.length > max) throw violation(`a WebSocket message larger than maxMessageBytes (${max})`);
-    const m = parseJson(data, 'a WebSocket message') as { type?: unknown; id?: unknown; eventId?: unknown } | null;
+    const m = parseJson(data, 'a WebSocket message') as { type?: unknown; id?: unknown; eventId?: unknown; messageId?: unknown } | null;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw violation('a WebSocket message that is not a JSON object');
     if (!SERVER_TYPES.includes(m.type as string)) throw violation(`unknown message type ${JSON.stringify(m.type)?.slice(0, 64)}`);
+    if (String(m.type).startsWith('input') && typeof m.messageId !== 'string') throw violation('no messageId');
     for (const key of ['id', 'eventId'] as const) {
       if (m[key] !== undefined && typeof m[key] !== 'string') throw violation(`a WebSocket message whose ${key} is not a string`);
     }

@@ -17,11 +17,11 @@ declare const contractTypes: unique symbol;
  *
  * @publicApi
  */
-export interface StreamContract<Params extends object = Record<string, unknown>, Event = unknown> {
+export interface StreamContract<Params extends object = Record<string, unknown>, Event = unknown, Input = unknown> {
   /** The stream's full name: `<controller path>/<name>`, with `v<version>/` first when versioned. */
   readonly name: string;
-  /** Type-only (never set): carries `Params` and `Event` for the compiler. */
-  readonly [contractTypes]?: { readonly params: Params; readonly event: Event };
+  /** Type-only (never set): carries `Params`, `Event` and `Input` for the compiler. */
+  readonly [contractTypes]?: { readonly params: Params; readonly event: Event; readonly input: Input };
 }
 
 /** The params type of a contract. @publicApi */
@@ -29,6 +29,9 @@ export type StreamParamsOf<C> = C extends StreamContract<infer P, unknown> ? P :
 
 /** The event data type of a contract. @publicApi */
 export type StreamEventOf<C> = C extends StreamContract<object, infer E> ? E : never;
+
+/** The client message type of a two-way stream's contract. @publicApi */
+export type StreamInputOf<C> = C extends StreamContract<object, unknown, infer I> ? I : never;
 
 /**
  * The arguments after the contract in a client call: params are optional when every
@@ -50,6 +53,8 @@ const NAME = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/;
  * export const counter = defineStream<{ count?: number }, { n: number }>('demo/counter');
  * // server:  @Controller('demo') … @Stream(counter) count(@StreamParams() p: { count?: number }) { … }
  * // client:  client.stream(counter, { count: 3 })   // Observable<{ n: number }>
+ * // two-way: defineStream<{ room: string }, ChatLine, { text: string }>('demo/chat'):
+ * //          client.channel(chat, { room }).send({ text })   // the third type is the client's messages
  * ```
  *
  * @param name The stream's full name, as clients use it (`<controller path>/<name>`).
@@ -57,9 +62,9 @@ const NAME = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/;
  *   separated by `/`, at most 512 characters).
  * @publicApi
  */
-export function defineStream<Params extends object = Record<string, never>, Event = unknown>(
+export function defineStream<Params extends object = Record<string, never>, Event = unknown, Input = unknown>(
   name: string,
-): StreamContract<Params, Event> {
+): StreamContract<Params, Event, Input> {
   if (typeof name !== 'string' || name.length > MAX_NAME_LENGTH || !NAME.test(name)) {
     throw new TypeError(
       `defineStream: invalid stream name ${JSON.stringify(name)}: use letters, digits and . _ ~ - separated by /, at most ${MAX_NAME_LENGTH} characters`,

@@ -10,12 +10,13 @@ import {
   type INestApplication,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Observable, of } from 'rxjs';
+import { Observable, map, of } from 'rxjs';
 import {
   GrpcTransport,
   LonglinkModule,
   Stream,
   StreamContext,
+  StreamInput,
   getStreamCall,
   tracked,
   type LonglinkModuleOptions,
@@ -24,6 +25,13 @@ import {
 } from '../../lib/index.js';
 import { DEMO_PROTO } from '../harness/grpc.harness.js';
 import { DemoModule } from '../../sample/demo/demo.module.js';
+import { DuplexModule } from '../fixtures/duplex.js';
+
+/**
+ * What `client/tally` handed to its handler, in order, across server restarts (module state):
+ * the `key` of each client message. Exactly once means each key once, in the order sent.
+ */
+export const tallied: string[] = [];
 
 /** Tickets the SSE guard has seen, in order (`client/ticketed`). */
 export const seenTickets: string[] = [];
@@ -65,6 +73,12 @@ class ClientTestController {
     return of(tracked('1', { ok: true }));
   }
 
+  /** Two-way: records each message's `key` in `tallied`, and echoes it. */
+  @Stream('tally', { input: true })
+  tally(@StreamInput() input$: Observable<{ key: string }>): Observable<{ got: string }> {
+    return input$.pipe(map(({ key }) => (tallied.push(key), { got: key })));
+  }
+
   /** Long-lived: one value per 25 ms, ids count up, resumable. */
   @Stream('ticketed', { transports: ['sse'] })
   @UseGuards(TicketGuard)
@@ -87,7 +101,14 @@ export interface TestServer {
 
 /** The demo streams plus the client test streams, over SSE, WS and gRPC, on 127.0.0.1. */
 export async function startServer(
-  options: { port?: number; grpcPort?: number; ws?: LonglinkModuleOptions['ws']; sse?: LonglinkModuleOptions['sse'] } = {},
+  options: {
+    port?: number;
+    grpcPort?: number;
+    ws?: LonglinkModuleOptions['ws'];
+    sse?: LonglinkModuleOptions['sse'];
+    hub?: LonglinkModuleOptions['hub'];
+    input?: LonglinkModuleOptions['input'];
+  } = {},
 ): Promise<TestServer> {
   @Module({
     imports: [
@@ -96,8 +117,11 @@ export async function startServer(
         ws: options.ws ?? { path: '/ws' },
         sse: options.sse ?? { retryMs: 50 },
         grpc: { url: `127.0.0.1:${options.grpcPort ?? 0}`, protoPath: DEMO_PROTO, package: 'sample.v1' },
+        ...(options.hub && { hub: options.hub }),
+        ...(options.input && { input: options.input }),
       }),
       DemoModule,
+      DuplexModule,
     ],
     controllers: [ClientTestController],
     providers: [TicketGuard, InitTokenGuard],

@@ -101,6 +101,28 @@ describe('two-way streams over WebSocket', () => {
     }
   });
 
+  it('messages that arrive in the same read as the one that filled the queue are held, not refused, and keep their order', async () => {
+    gate.closed = true;
+    const c = await connect(port);
+    try {
+      c.send({ type: 'subscribe', id: 'h', stream: 'duplex/gated', ack: true });
+      await until(() => c.messages.some((m) => m.type === 'subscribed'), 5000, 'subscribed');
+      // Small messages: many per TCP read, far past the queue of 4 (ws parses a whole read at once).
+      const frames = Array.from({ length: 200 }, (_, i) => JSON.stringify({ type: 'input', id: 'h', messageId: `s${i}`, data: i }));
+      frames.push(JSON.stringify({ type: 'input_end', id: 'h' }));
+      for (const frame of frames) c.ws.send(frame);
+      await until(() => gate.seen > 0, 5000, 'first message at the pipe');
+      gate.open();
+      await until(() => c.messages.filter((m) => m.type.startsWith('input_')).length === 200, 10_000, 'every answer');
+      expect(c.messages.filter((m) => m.type === 'input_error')).toEqual([]);
+      expect(c.messages.filter((m) => m.type === 'input_ack').map((m) => m.messageId)).toEqual(frames.slice(0, 200).map((_, i) => `s${i}`));
+      expect(c.messages.filter((m) => m.type === 'next').map((m) => (m.data as { got: number }).got)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    } finally {
+      gate.open();
+      c.ws.close();
+    }
+  });
+
   it('stops reading the socket while the input queue is full and resumes when it drains, losing nothing', async () => {
     gate.closed = true;
     const c = await connect(port);

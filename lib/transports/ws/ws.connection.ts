@@ -166,7 +166,7 @@ export class WsConnection extends WsInitHandshake implements WsSubscriptionHost 
         this.input.offer(this.subscriptions.get(message.id), message.id, message.messageId, message.data, data.length);
         return;
       case 'input_end':
-        this.subscriptions.get(message.id)?.input?.end();
+        this.input.end(this.subscriptions.get(message.id));
         return;
     }
   }

@@ -23,9 +23,14 @@ export interface WsInputTarget {
  * The client messages of one connection (PROTOCOL.md §7.2): offers each to its subscription's
  * input, answers `input_ack`/`input_error`, and stops reading the socket while any of the
  * connection's inputs is full (TCP then pushes back on the client), resuming when all have room.
+ * `ws` still delivers the rest of the chunk it was parsing when reading stops: those messages
+ * (and half-closes) are held, in order, and offered once every input has room again, so no
+ * message is refused for a full queue and none overtakes another. At most one socket read's
+ * worth is held.
  */
 export class WsConnectionInput {
   private readonly full = new Set<SubscriptionInput>();
+  private readonly held: (() => void)[] = [];
 
   constructor(
     private readonly ws: WebSocket,
@@ -33,6 +38,17 @@ export class WsConnectionInput {
   ) {}
 
   offer(target: WsInputTarget | undefined, id: string, messageId: string, data: unknown, bytes: number): void {
+    if (this.full.size || this.held.length) this.held.push(() => this.offerNow(target, id, messageId, data, bytes));
+    else this.offerNow(target, id, messageId, data, bytes);
+  }
+
+  /** The client's half-close of `target`, in order with the messages before it. */
+  end(target: WsInputTarget | undefined): void {
+    if (this.full.size || this.held.length) this.held.push(() => target?.input?.end());
+    else target?.input?.end();
+  }
+
+  private offerNow(target: WsInputTarget | undefined, id: string, messageId: string, data: unknown, bytes: number): void {
     if (!target) {
       const error = new StreamException(StreamErrorCode.NOT_FOUND, `No active subscription ${excerpt(id)}`);
       this.host.emit(wsInputErrorFrame(id, messageId, error));
@@ -58,6 +74,8 @@ export class WsConnectionInput {
     input.onRoom(() => {
       input.onRoom(undefined);
       this.full.delete(input);
+      // Held messages go first; one of them may fill an input again, which pauses anew.
+      while (this.held.length && !this.full.size) this.held.shift()!();
       if (this.full.size === 0 && this.ws.isPaused) {
         this.host.alive();
         this.ws.resume();

@@ -24,7 +24,7 @@ import { shapeError } from './package-version.js';
 /** The `@nestjs/microservices` versions this door was written against. */
 const MICROSERVICES_EXPECTED = '12.x';
 
-/** Serves one call natively (grpc-js' `handleServerStreamingCall` shape). */
+/** Serves one call natively (grpc-js' `handleServerStreamingCall` shape, or a bidi call's `ServerDuplexStream`). */
 export type NativeGrpcHandler = (call: ServerWritableStream<Record<string, unknown>, unknown>) => void;
 
 /** What the module uses of a running Nest gRPC server. */
@@ -64,13 +64,15 @@ export function checkNestGrpcServer(microservices: typeof Microservices): Server
 }
 
 /**
- * The pattern `ServerGrpc` looks a unary-request method's handler up by, computed by Nest's
- * own `createPattern()` (it reads no instance state), so no copy of its format lives here.
+ * The pattern `ServerGrpc` looks a method's handler up by, computed by Nest's own
+ * `createPattern()` (it reads no instance state), so no copy of its format lives here.
+ * `requestStream`: the method takes a stream of requests (bidi); Nest then looks for a
+ * pass-through handler (`GrpcMethodStreamingType.PT_STREAMING`, `'pt_stream'`), else for a
+ * unary-request one (`NO_STREAMING`, `'no_stream'`).
  */
-export function nestGrpcPattern(microservices: typeof Microservices, service: string, rpc: string): string {
+export function nestGrpcPattern(microservices: typeof Microservices, service: string, rpc: string, requestStream = false): string {
   const ServerGrpc = checkNestGrpcServer(microservices);
-  // 'no_stream': the request is not a stream (GrpcMethodStreamingType.NO_STREAMING).
-  return ServerGrpc.prototype.createPattern.call(undefined, service, rpc, 'no_stream');
+  return ServerGrpc.prototype.createPattern.call(undefined, service, rpc, requestStream ? 'pt_stream' : 'no_stream');
 }
 
 /** How to start a Nest gRPC server whose handlers are served natively. */

@@ -28,6 +28,8 @@ export const GRPC_ERROR_CODE_TRAILER = 'longlink-error-code';
 export const GRPC_ERROR_DETAILS_TRAILER = 'longlink-error-details';
 /** Trailer of a shutdown hand-over: how long to wait (ms) before reconnecting. See PROTOCOL.md §2.1. */
 export const GRPC_RETRY_AFTER_TRAILER = 'longlink-retry-after-ms';
+/** Request metadata of a typed bidi binding: the stream's params as a JSON object. See PROTOCOL.md §7.3. */
+export const GRPC_PARAMS_METADATA = 'longlink-params';
 
 /**
  * The gRPC transport's complete table: each error code's gRPC status. See PROTOCOL.md §5.3.

@@ -41,7 +41,7 @@ interface FileDescriptor {
   dependency?: string[];
   messageType?: MessageDescriptor[];
   enumType?: { name: string }[];
-  service?: { name: string; method: { name: string; inputType: string; outputType: string; serverStreaming?: boolean }[] }[];
+  service?: { name: string; method: { name: string; inputType: string; outputType: string; clientStreaming?: boolean; serverStreaming?: boolean }[] }[];
 }
 
 /** The reflection protocol's own proto: compiled into grpcurl, here read from @grpc/reflection's package. */
@@ -283,6 +283,11 @@ describe('gRPC server reflection serves real descriptors (a grpcurl-like client)
         ['stream', 'stream', undefined],
         ['params', 'params', '.google.protobuf.Struct'],
         ['last_event_id', 'lastEventId', undefined],
+        ['channel', 'channel', undefined],
+      ]);
+      expect(own.service![0]!.method.map((m) => [m.name, m.inputType, m.outputType, m.clientStreaming ?? false, m.serverStreaming ?? false])).toEqual([
+        ['Subscribe', '.longlink.v1.SubscribeRequest', '.longlink.v1.Event', false, true],
+        ['Channel', '.longlink.v1.ChannelRequest', '.longlink.v1.ChannelResponse', true, true],
       ]);
       const byName = await reflection.ask({ fileByFilename: 'google/protobuf/struct.proto' });
       const struct = FileDescriptorProto.toObject(FileDescriptorProto.decode(byName.fileDescriptorResponse!.fileDescriptorProto[0]!)) as FileDescriptor;

@@ -7,7 +7,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import type { ResolvedGrpcOptions } from '../../interfaces/longlink-options.interface.js';
 import { cachingSerializer } from './grpc.framing.js';
 import type { GrpcLibraries } from './grpc.loader.js';
-import { decodeSubscribeRequest, nonThrowingDeserializer } from './grpc.request-decoder.js';
+import { decodeChannelRequest, decodeSubscribeRequest, nonThrowingDeserializer } from './grpc.request-decoder.js';
 
 export { LONGLINK_GRPC_PACKAGE, LONGLINK_GRPC_SERVICE } from '../../protocol/grpc.protocol.js';
 
@@ -38,6 +38,10 @@ export function loadGrpcDefinitions(libs: GrpcLibraries, options: ResolvedGrpcOp
   subscribe.responseSerialize = cachingSerializer(subscribe.responseSerialize);
   // Decoded by hand: params' depth checked as read, failures INVALID_ARGUMENT (not INTERNAL).
   subscribe.requestDeserialize = nonThrowingDeserializer((bytes) => decodeSubscribeRequest(bytes, maxParamsDepth));
+  // Channel: the same for its events (wrapped in ChannelResponse) and its requests.
+  const channel = (own[LONGLINK_GRPC_SERVICE] as unknown as Record<string, MethodCodec>).Channel!;
+  channel.responseSerialize = cachingSerializer(channel.responseSerialize);
+  channel.requestDeserialize = nonThrowingDeserializer((bytes) => decodeChannelRequest(bytes, maxParamsDepth));
   if (options.protoPath.length === 0) return own;
   const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
   return { ...own, ...user };
@@ -50,20 +54,43 @@ export function typedServices(definition: PackageDefinition, packages: readonly 
     .map(([name]) => name);
 }
 
-/** Checks a bound method's shape and makes its request deserializer one that never throws. */
-export function checkTypedMethod(definition: PackageDefinition, options: ResolvedGrpcOptions, def: StreamDefinition): void {
+/** The size in bytes each request message of a bound bidi method had on the wire (its input's size limit). */
+const requestSizes = new WeakMap<object, number>();
+
+/** The size a bound bidi method's request message had on the wire, when known. */
+export function requestSize(message: object): number | undefined {
+  return requestSizes.get(message);
+}
+
+/**
+ * Checks a bound method's shape and makes its request deserializer one that never throws.
+ * Server-streaming (`rpc M(Req) returns (stream Reply)`) for every stream; bidi
+ * (`rpc M(stream In) returns (stream Out)`) for a stream that takes input (PROTOCOL.md §7.3).
+ * Returns whether the method is bidi (`undefined`: not in the loaded protos).
+ */
+export function checkTypedMethod(definition: PackageDefinition, options: ResolvedGrpcOptions, def: StreamDefinition): boolean | undefined {
   const { service, method } = def.options.grpc!;
   const full = [service, ...options.package.map((p) => `${p}.${service}`)].find((n) => isServiceDefinition(definition[n]));
   type Rpc = MethodCodec & { requestStream: boolean; responseStream: boolean };
   const rpc = full ? (definition[full] as unknown as Record<string, Rpc>)[method] : undefined;
-  if (rpc && (rpc.requestStream || !rpc.responseStream)) {
-    throw new LonglinkConfigError(
-      `LonglinkModule: gRPC method ${service}/${method} (for @Stream("${def.name}")) must be server-streaming: rpc ${method}(Request) returns (stream Reply)`,
-    );
+  if (!rpc) return undefined;
+  if (!rpc.responseStream || (rpc.requestStream && !def.input)) {
+    const shapes = def.input
+      ? `server-streaming or bidi: rpc ${method}(Request) returns (stream Reply), or rpc ${method}(stream In) returns (stream Out)`
+      : `server-streaming: rpc ${method}(Request) returns (stream Reply)${rpc.requestStream && rpc.responseStream ? ' (a bidi method needs @Stream(..., { input: true }))' : ''}`;
+    throw new LonglinkConfigError(`LonglinkModule: gRPC method ${service}/${method} (for @Stream("${def.name}")) must be ${shapes}`);
   }
   // A bound method's requests: protobuf.js' own decoding (nesting capped at 100 messages),
   // failures INVALID_ARGUMENT. The application's other methods are left as they are.
-  if (rpc) rpc.requestDeserialize = nonThrowingDeserializer(rpc.requestDeserialize);
+  const deserialize = nonThrowingDeserializer(rpc.requestDeserialize);
+  rpc.requestDeserialize = rpc.requestStream
+    ? (bytes) => {
+        const message = deserialize(bytes);
+        requestSizes.set(message, bytes.length);
+        return message;
+      }
+    : deserialize;
+  return rpc.requestStream;
 }
 
 function isServiceDefinition(value: unknown): boolean {

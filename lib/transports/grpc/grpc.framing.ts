@@ -1,4 +1,6 @@
 import { FrameKey, type StreamEvent } from '../../interfaces/stream-event.interface.js';
+import { StreamException } from '../../errors/stream-exception.js';
+import { MAX_ERROR_MESSAGE_BYTES, boundedText } from '../../errors/error-bounds.js';
 
 /** One response message and the bytes it accounts for. */
 export interface GrpcFrame {
@@ -25,6 +27,34 @@ export function grpcGenericFrame(event: StreamEvent): GrpcFrame {
 
 const GRPC_GENERIC = new FrameKey<GrpcFrame>('grpc-generic');
 const GRPC_TYPED = new FrameKey<GrpcFrame>('grpc-typed');
+const GRPC_CHANNEL = new FrameKey<GrpcFrame>('grpc-channel');
+
+/**
+ * `longlink.v1.ChannelResponse` carrying the event (PROTOCOL.md §7.3): the generic `Event`
+ * wrapped. Made once per event, so with {@link cachingSerializer} on `Channel` its bytes are
+ * made once for every `Channel` call sending it.
+ */
+export function grpcChannelFrame(event: StreamEvent): GrpcFrame {
+  return event.cached(GRPC_CHANNEL, buildChannel);
+}
+
+function buildChannel(event: StreamEvent): GrpcFrame {
+  const inner = grpcGenericFrame(event);
+  return { message: { event: inner.message }, size: inner.size };
+}
+
+/** `ChannelResponse.ack` (PROTOCOL.md §7.3): an acceptance, or a refusal's code, message and JSON details. */
+export function grpcAckFrame(id: string, answer: { duplicate: boolean } | StreamException): GrpcFrame {
+  let ack: Record<string, unknown>;
+  if (answer instanceof StreamException) {
+    const { code, message, details } = answer.toJSON();
+    ack = { id, errorCode: code, errorMessage: boundedText(message, MAX_ERROR_MESSAGE_BYTES) };
+    if (details !== undefined) ack['errorDetails'] = Buffer.from(JSON.stringify(details), 'utf8');
+  } else {
+    ack = answer.duplicate ? { id, duplicate: true } : { id };
+  }
+  return { message: { ack }, size: id.length + GRPC_FRAME_OVERHEAD_BYTES };
+}
 
 function buildGeneric(event: StreamEvent): GrpcFrame {
   const data = Buffer.from(event.json, 'utf8');

@@ -41,7 +41,15 @@ export interface DecodedSubscribeRequest {
   stream: string;
   params: Record<string, unknown>;
   lastEventId: string;
+  /** The channel key; empty for none (PROTOCOL.md §7.3). */
+  channel: string;
 }
+
+/** `longlink.v1.ChannelRequest` decoded: which of its kinds is set (the last one on the wire). */
+export type DecodedChannelRequest =
+  | { kind: 'subscribe'; subscribe: DecodedSubscribeRequest }
+  | { kind: 'input'; id: string; data: Buffer }
+  | { kind: 'none' };
 
 /** A cursor over protobuf wire bytes (https://protobuf.dev/programming-guides/encoding/). */
 class WireReader {
@@ -126,17 +134,56 @@ class WireReader {
  * and forbidden keys are refused. Throws `BAD_REQUEST` on malformed or too deep input.
  */
 export function decodeSubscribeRequest(bytes: Buffer, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): DecodedSubscribeRequest {
-  const r = new WireReader(bytes, 0, bytes.length);
-  const request: DecodedSubscribeRequest = { stream: '', params: {}, lastEventId: '' };
+  return readSubscribeRequest(new WireReader(bytes, 0, bytes.length), maxDepth);
+}
+
+function readSubscribeRequest(r: WireReader, maxDepth: number): DecodedSubscribeRequest {
+  const request: DecodedSubscribeRequest = { stream: '', params: {}, lastEventId: '', channel: '' };
   while (!r.done) {
     const [field, wireType] = r.tag();
     if (field === 1 && wireType === 2) request.stream = r.string();
     else if (field === 2 && wireType === 2) request.params = decodeStruct(r.sub(), 1, maxDepth);
     else if (field === 3 && wireType === 2) request.lastEventId = r.string();
+    else if (field === 4 && wireType === 2) request.channel = r.string();
     else r.skip(wireType);
   }
   return request;
 }
+
+/**
+ * Decodes `longlink.v1.ChannelRequest` (PROTOCOL.md §7.3): its `subscribe` as
+ * {@link decodeSubscribeRequest} does (params' depth checked), its `input` as the message id
+ * and the data's bytes (a view into `bytes`, parsed by the caller). Throws `BAD_REQUEST` on
+ * malformed or too deep input.
+ */
+export function decodeChannelRequest(bytes: Buffer, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): DecodedChannelRequest {
+  const r = new WireReader(bytes, 0, bytes.length);
+  let request: DecodedChannelRequest = { kind: 'none' };
+  while (!r.done) {
+    const [field, wireType] = r.tag();
+    if (field === 1 && wireType === 2) request = { kind: 'subscribe', subscribe: readSubscribeRequest(r.sub(), maxDepth) };
+    else if (field === 2 && wireType === 2) request = readInputMessage(r.sub());
+    else r.skip(wireType);
+  }
+  return request;
+}
+
+function readInputMessage(r: WireReader): DecodedChannelRequest {
+  let id = '';
+  let data: Buffer = EMPTY;
+  while (!r.done) {
+    const [field, wireType] = r.tag();
+    if (field === 1 && wireType === 2) id = r.string();
+    else if (field === 2 && wireType === 2) {
+      const end = r.length();
+      data = r.buf.subarray(r.pos, end);
+      r.pos = end;
+    } else r.skip(wireType);
+  }
+  return { kind: 'input', id, data };
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function decodeStruct(r: WireReader, depth: number, maxDepth: number): Record<string, unknown> {
   if (depth > maxDepth) throw tooDeepError('params', maxDepth);

@@ -27,6 +27,8 @@ import { grpcGenericFrame, grpcTypedFrame, type GrpcFrame } from './grpc.framing
 import { loadGrpc, type GrpcLibraries } from './grpc.loader.js';
 import { checkLastEventId, metadataToHeaders } from './grpc.request.js';
 import { undecodableRequest, type DecodedSubscribeRequest } from './grpc.request-decoder.js';
+import { GrpcPeerRates, type GrpcDuplexCall } from './grpc.channel.js';
+import { serveChannel, serveTypedBidi, type GrpcBidiHost, type GrpcRunRequest } from './grpc.bidi.js';
 import { startGrpcServer, stopGrpcServer, type RunningGrpcServer } from './grpc.server.js';
 import { GrpcWriter } from './grpc.writer.js';
 
@@ -35,8 +37,9 @@ export { LONGLINK_GRPC_PACKAGE, LONGLINK_GRPC_SERVICE } from '../../protocol/grp
 type Call = ServerWritableStream<Record<string, unknown>, unknown>;
 
 /**
- * Serves every `@Stream()` over gRPC: as `longlink.v1.Streams/Subscribe` by name, and as
- * methods of the application's own services where a stream has `grpc: { service, method }`.
+ * Serves every `@Stream()` over gRPC: as `longlink.v1.Streams/Subscribe` by name (and
+ * `Channel`, bidi, for streams that take client messages: `grpc.channel.ts`), and as methods of
+ * the application's own services where a stream has `grpc: { service, method }`.
  * The server is a `ServerGrpc` from `@nestjs/microservices` (gRPC transport, `@grpc/grpc-js`,
  * `@grpc/proto-loader`), run beside the HTTP server: a hybrid application. It also serves
  * the standard health service (statuses by `GrpcHealthReporter`) and server reflection.
@@ -50,6 +53,8 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
   private readonly logger = new Logger(LONGLINK_LOGGER_CONTEXT);
   private server: RunningGrpcServer | undefined;
   private stopping = false;
+  /** `input.rateLimit` per gRPC connection. */
+  private readonly rates = new GrpcPeerRates(() => this.runner.inputRateLimiter());
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -74,15 +79,21 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     const libs = loadGrpc();
     const definition = loadGrpcDefinitions(libs, options, this.options.maxParamsDepth);
     const services = [LONGLINK_GRPC_SERVICE, ...typedServices(definition, options.package)];
-    const pattern = (service: string, rpc: string): string => nestGrpcPattern(libs.microservices, service, rpc);
+    const pattern = (service: string, rpc: string, bidi = false): string => nestGrpcPattern(libs.microservices, service, rpc, bidi);
     const generic = pattern('Streams', 'Subscribe');
+    const channel = pattern('Streams', 'Channel', true);
     const handlers = new Map<string, NativeGrpcHandler>();
     handlers.set(generic, (call) => this.serveGeneric(call, libs));
+    const bidi = this.bidiHost(libs);
+    handlers.set(channel, (call) => serveChannel(bidi, call as unknown as GrpcDuplexCall));
     const typed = this.registry.forTransport('grpc').filter((d) => d.options.grpc);
     const boundBy = new Map<string, string>();
+    const keys = new Map<StreamDefinition, string>();
     for (const def of typed) {
       const { service, method } = def.options.grpc!;
-      const key = pattern(service, method);
+      const isBidi = checkTypedMethod(definition, options, def) === true;
+      const key = pattern(service, method, isBidi);
+      keys.set(def, key);
       if (handlers.has(key)) {
         // Also a handler with several versions (one stream name per version) and one binding.
         throw new LonglinkConfigError(
@@ -90,13 +101,12 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
         );
       }
       boundBy.set(key, def.name);
-      checkTypedMethod(definition, options, def);
-      handlers.set(key, (call) => this.serveTyped(def, call, libs));
+      handlers.set(key, isBidi ? (call) => serveTypedBidi(bidi, def, call as unknown as GrpcDuplexCall) : (call) => this.serveTyped(def, call, libs));
     }
-    const server = await startGrpcServer(libs, options, { definition, handlers, required: [generic], services });
+    const server = await startGrpcServer(libs, options, { definition, handlers, required: [generic, channel], services });
     for (const def of typed) {
       const { service, method } = def.options.grpc!;
-      if (!server.attached.has(pattern(service, method))) {
+      if (!server.attached.has(keys.get(def)!)) {
         await server.close();
         throw new LonglinkConfigError(
           `LonglinkModule: @Stream("${def.name}") is bound to gRPC method ${service}/${method}, which is not in grpc.protoPath/grpc.package`,
@@ -125,11 +135,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       const undecodable = undecodableRequest(call.request);
       if (undecodable) throw undecodable;
       const request = call.request as unknown as DecodedSubscribeRequest;
-      const name = checkRequestedStreamName(request.stream);
-      const def = this.registry.find(name, 'grpc');
-      if (!def) {
-        throw new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`);
-      }
+      const def = this.find(request.stream);
       const metadataId = call.metadata.get('last-event-id')[0];
       this.run(def, call, writer, {
         params: request.params,
@@ -158,6 +164,28 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
+  /** What the bidi methods (`grpc.bidi.ts`) use of this transport. */
+  private bidiHost(libs: GrpcLibraries): GrpcBidiHost {
+    return {
+      writer: (call, frame) => this.writer(call as unknown as Call, libs, frame),
+      refuse: (writer, stream, error) => this.refuse(writer, stream, error),
+      find: (requested) => this.find(requested),
+      known: (requested) => this.registry.find(requested, 'grpc')?.name ?? '',
+      closing: () => (this.stopping || this.runner.isShuttingDown ? this.runner.refusal() : undefined),
+      run: (def, call, writer, request) => this.run(def, call as unknown as Call, writer, request),
+      rate: (call) => this.rates.acquire(call),
+      maxParamsDepth: this.options.maxParamsDepth,
+      logger: this.logger,
+    };
+  }
+
+  private find(requested: unknown): StreamDefinition {
+    const name = checkRequestedStreamName(requested);
+    const def = this.registry.find(name, 'grpc');
+    if (!def) throw new StreamException(StreamErrorCode.NOT_FOUND, `Unknown stream ${excerpt(name)}`);
+    return def;
+  }
+
   private writer(call: Call, libs: GrpcLibraries, frame: (event: StreamEvent) => GrpcFrame): GrpcWriter | undefined {
     const writer = new GrpcWriter(call, frame, libs.grpc.Metadata, this.options.grpc!.disconnectGraceMs);
     if (writer.gone) return undefined;
@@ -178,8 +206,8 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     def: StreamDefinition,
     call: Call,
     writer: GrpcWriter,
-    request: { params: Record<string, unknown>; lastEventId: string | undefined },
-  ): void {
+    request: GrpcRunRequest,
+  ): StreamCallImpl {
     const streamCall = new StreamCallImpl({
       stream: def.name,
       transport: 'grpc',
@@ -187,8 +215,11 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
       lastEventId: request.lastEventId,
       headers: () => metadataToHeaders(call.metadata),
       raw: call,
+      channel: request.channel,
+      inputRate: request.inputRate,
     });
     this.runner.run(def, streamCall, writer);
+    return streamCall;
   }
 }
 

@@ -49,6 +49,11 @@ export class GrpcWriter implements StreamWriter<GrpcFrame> {
     return this.call.cancelled || this.call.destroyed;
   }
 
+  /** Whether nothing more can be written: the call was ended by this writer, or is over. */
+  get done(): boolean {
+    return this.ended || this.gone;
+  }
+
   frame(event: StreamEvent): GrpcFrame {
     return this.toFrame(event);
   }

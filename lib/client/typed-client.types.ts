@@ -1,12 +1,13 @@
 import type { Observable } from 'rxjs';
 import type { ContractArgs, StreamContract } from '../contract/stream-contract.js';
-import type { LonglinkClient, SubscribeOptions } from './client.api.js';
+import type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions } from './client.api.js';
 import type { ClientEvent } from './client.types.js';
 
-/** One stream of a {@link StreamMap}: what a client sends and the data of each event. */
+/** One stream of a {@link StreamMap}: what a client sends, the data of each event and, for a two-way stream, its client messages. */
 export interface StreamEntry {
   params: object;
   event: unknown;
+  input?: unknown;
 }
 
 /**
@@ -20,6 +21,9 @@ export type StreamMap<S> = { [Name in keyof S]: StreamEntry };
 /** The arguments after a stream name of a {@link StreamMap}. */
 type NamedArgs<S extends StreamMap<S>, Name extends keyof S> = ContractArgs<S[Name]['params'], [options?: SubscribeOptions]>;
 
+/** The names of a {@link StreamMap}'s two-way streams (entries with `input`). */
+type ChannelNames<S extends StreamMap<S>> = { [Name in keyof S]: S[Name] extends { input: unknown } ? Name : never }[keyof S] & string;
+
 /**
  * What `createClient<Streams>()` returns: the same client, its calls typed by stream name.
  * Only the map's names are accepted (a misspelt name does not compile); contracts made by
@@ -27,7 +31,7 @@ type NamedArgs<S extends StreamMap<S>, Name extends keyof S> = ContractArgs<S[Na
  *
  * @publicApi
  */
-export interface TypedLonglinkClient<S extends StreamMap<S>> extends Omit<LonglinkClient, 'stream' | 'events' | 'iterate'> {
+export interface TypedLonglinkClient<S extends StreamMap<S>> extends Omit<LonglinkClient, 'stream' | 'events' | 'iterate' | 'channel'> {
   /** The values of a stream (data only), typed by the map. */
   stream<Name extends keyof S & string>(name: Name, ...args: NamedArgs<S, Name>): Observable<S[Name]['event']>;
   stream<Params extends object, Event>(
@@ -46,4 +50,13 @@ export interface TypedLonglinkClient<S extends StreamMap<S>> extends Omit<Longli
     contract: StreamContract<Params, Event>,
     ...args: ContractArgs<Params, [options?: SubscribeOptions]>
   ): AsyncIterableIterator<Event>;
+  /** A two-way stream of the map (one with `input`): output and client messages typed by it. */
+  channel<Name extends ChannelNames<S>>(
+    name: Name,
+    ...args: ContractArgs<S[Name]['params'], [options?: ChannelOptions]>
+  ): LonglinkChannel<S[Name]['event'], S[Name] extends { input: infer I } ? I : never>;
+  channel<Params extends object, Event, Input>(
+    contract: StreamContract<Params, Event, Input>,
+    ...args: ContractArgs<Params, [options?: ChannelOptions]>
+  ): LonglinkChannel<Event, Input>;
 }

@@ -45,6 +45,7 @@ describe('GrpcCallInput: answers waiting their turn are bounded', () => {
     let release: (value: unknown) => void = () => undefined;
     const input = new SubscriptionInput({
       scope: '',
+      keyPrefix: '',
       dedup: new InMemoryInputDedup(60_000, 100, 100),
       maxQueue: 4,
       maxMessageBytes: 1000,

@@ -78,7 +78,7 @@ describe('GrpcCallInput: answers waiting their turn are bounded', () => {
   });
 
   it('pauses while the input queue is full and resumes when it has room', async () => {
-    const input = new SubscriptionInput({ scope: '', dedup: new InMemoryInputDedup(60_000, 100, 100), maxQueue: 2, maxMessageBytes: 1000, normalize: toStreamException });
+    const input = new SubscriptionInput({ scope: '', keyPrefix: '', dedup: new InMemoryInputDedup(60_000, 100, 100), maxQueue: 2, maxMessageBytes: 1000, normalize: toStreamException });
     const call = new FakeCall();
     const writer = new FakeWriter();
     const reader = new GrpcCallInput(call as unknown as GrpcDuplexCall, writer as unknown as GrpcWriter, { mode: 'generic', maxDepth: 32, logger: new Logger('test') });

@@ -37,12 +37,18 @@ interface Message {
   done?: boolean;
   error?: StreamError;
   tries: number;
+  /** `NOT_FOUND` answers on the current link. */
+  lost: number;
   ok(): void;
   ko(error: StreamError): void;
 }
 
-/** Refusals that concern the moment, not the message (§7.1): resent after a backoff or the resubscription. */
-const RESEND = ['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'NOT_FOUND'];
+/**
+ * Refusals that concern the moment, not the message (§7.1): resent after a backoff or the
+ * resubscription. `NOT_FOUND` (the subscription is ending, or moving) only 3 times on one link: a
+ * server that keeps saying it while the subscription lives rejects the send.
+ */
+const RESEND = ['UNAVAILABLE', 'RESOURCE_EXHAUSTED'];
 
 /**
  * A channel's messages (PROTOCOL.md §7): ids from a counter, a bounded queue of the messages
@@ -93,7 +99,7 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
     link = undefined;
     inFlight = 0;
     drain = endSent = false;
-    for (const m of queue) m.sent = false;
+    for (const m of queue) (m.sent = false), (m.lost = 0);
   };
   const bytes = new Uint8Array(16);
   return {
@@ -109,11 +115,11 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
         // not JSON: refused below
       }
       if (json === undefined) return refuse('BAD_REQUEST', 'Not JSON');
-      if (new TextEncoder().encode(json).length > maxBytes) return refuse('BAD_REQUEST', 'maxMessageBytes exceeded');
+      if (new Blob([json]).size > maxBytes) return refuse('BAD_REQUEST', 'maxMessageBytes exceeded');
       if (ending) return refuse('BAD_REQUEST', 'Input ended');
       if (queue.length >= maxPending) return refuse('RESOURCE_EXHAUSTED', 'maxPending reached');
       return new Promise((ok, ko) => {
-        queue.push({ id: String(++seq), json: json!, tries: 0, ok, ko });
+        queue.push({ id: String(++seq), json: json!, tries: 0, lost: 0, ok, ko });
         pump();
       });
     },
@@ -129,18 +135,19 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
     detach,
     answer(l, id, error) {
       if (l !== link) return;
-      const resend = error && RESEND.includes(error.code);
+      let resend = !!error && RESEND.includes(error.code);
       if (id === undefined) {
-        if (resend && endSent) (endSent = false), wait(error);
+        if (resend && endSent) (endSent = false), wait(error!);
         return;
       }
       const m = queue.find((q) => q.id === id && q.sent);
       if (!m) return;
+      if (error?.code === 'NOT_FOUND') resend = ++m.lost < 4;
       m.sent = false;
       inFlight--;
       if (resend && ++m.tries < retry.maxAttempts) {
         drain = true;
-        wait(error);
+        wait(error!);
       } else {
         if (!error) attempts = 0;
         m.done = true;

@@ -28,7 +28,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     wsPath: options.wsPath ?? '/ws',
     retry: { initialMs: 250, maxMs: 30_000, factor: 2, jitter: 'full', maxAttempts: Infinity, ...options.retry },
     ws: { idleMs: 1000, pingMs: 15_000, pongTimeoutMs: 5000, connectTimeoutMs: 5000, ...options.ws },
-    sse: { heartbeatMs: 15_000, fetch: false, post: [], inputPath: '/longlink/input', ...options.sse },
+    sse: { heartbeatMs: 15_000, fetch: false, post: [], inputPath: 'longlink/input', ...options.sse },
     autoRetryWsMs: options.autoRetryWsMs ?? 30_000,
     maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
     connectionParams: async () => (typeof params === 'function' ? await (params as () => unknown)() : params),

@@ -109,7 +109,7 @@ export interface ClientOptions {
      * `fetch` and `POST`, the params as the JSON body (PROTOCOL.md §3.9). Default none.
      */
     post?: string[];
-    /** Where a channel's messages are POSTed: `url` + this + `/<channel>` (the server's `sse.inputPath`, PROTOCOL.md §7.4). Default `/longlink/input`. */
+    /** Where a channel's messages are POSTed: `url/<inputPath>/<channel>` (the server's `sse.inputPath`, PROTOCOL.md §7.4). Default `'longlink/input'`. */
     inputPath?: string;
   };
   /** `transport: 'auto'`: how often WebSocket is tried again in the background after a fallback to SSE. Default 30000. */

@@ -101,7 +101,7 @@ export class SseClientTransport implements ClientTransport {
       try {
         const init: RequestInit = { method: 'POST', headers: { ...options.headers, 'content-type': 'application/json' }, body, signal: controller.signal };
         if (options.withCredentials) init.credentials = 'include';
-        const response = await (options.fetch ?? fetch)(`${options.url}${options.sse.inputPath}/${request.channel}`, init);
+        const response = await (options.fetch ?? fetch)(`${options.url}/${options.sse.inputPath.replace(/^\/+/, '')}/${request.channel}`, init);
         if (!response.ok) error = fromWire(await readAtMost(response, options.maxMessageBytes).then(JSON.parse, () => undefined), codeOfHttpStatus(response.status));
         else void response.body?.cancel().catch(() => undefined);
       } catch {

@@ -160,15 +160,14 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
         "void client.channel('duplex/room').send({ text: 'hi', typing: true });",
         "client.channel('duplex/room').subscribe(({ text }) => text.trim());",
         "void client.channel('duplex/room').send({ typing: true });", // error 3: text is required
-        "client.channel('fixture/search', { query: 'x' });", // error 4: not a two-way stream
         "void client.channel(duplexCount).send({ add: 1 });",
-        "void client.channel(duplexCount).send({ add: 'one' });", // error 5: add is a number
+        "void client.channel(duplexCount).send({ add: 'one' });", // error 4: add is a number
       ].join('\n');
       writeFileSync(join(dir, 'use.ts'), `${use}\n`);
       const config = ts.parseJsonConfigFileContent(ts.readConfigFile(root('tsconfig.json'), ts.sys.readFile).config, ts.sys, root(''));
       const program = ts.createProgram([join(dir, 'use.ts')], { ...config.options, noEmit: true, rootDir: undefined });
       const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName.endsWith('use.ts') ? 'use' : d.file?.fileName}:${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : 0}`);
-      expect(errors).toEqual(['use:7', 'use:8', 'use:11', 'use:12', 'use:14']);
+      expect(errors).toEqual(['use:7', 'use:8', 'use:11', 'use:13']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -102,20 +102,25 @@ describe('SSE: a channel POSTs each message to <url><sse.inputPath>/<channel> (P
     sub.unsubscribe();
   });
 
-  it("a POST answered 404 (no holder yet) is resent after the stream reconnects; a proxy's non-JSON 503 is retried", async () => {
+  it("a POST answered 404 (the subscription is gone) is resent after the stream reconnects; a proxy's non-JSON 503 is retried", async () => {
     let gets = 0;
     let proxied = false;
+    let stream: import('node:http').ServerResponse | undefined;
     const bodies: string[] = [];
     const url = await fakeServer(async (req, res) => {
       if (req.method === 'GET') {
         gets++;
+        stream = res;
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(':\n\n');
-        if (gets === 1) setTimeout(() => res.destroy(), 50); // the stream drops: the client resubscribes
         return;
       }
       bodies.push(await body(req));
-      if (gets === 1) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"No subscription holds that channel"}');
+      if (gets === 1) {
+        // The subscription is gone here (its stream drops too): the client resends on its next one.
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"No subscription holds that channel"}');
+        return stream?.destroy();
+      }
       if (!proxied) return (proxied = true), res.writeHead(503).end('<html>no upstream</html>');
       res.writeHead(202).end('{"id":"1"}');
     });
@@ -126,6 +131,30 @@ describe('SSE: a channel POSTs each message to <url><sse.inputPath>/<channel> (P
     expect(gets).toBeGreaterThanOrEqual(2);
     expect(proxied).toBe(true);
     expect(new Set(bodies)).toEqual(new Set(['{"id":"1","data":"x"}']));
+    sub.unsubscribe();
+  });
+});
+
+describe('SSE: a server that keeps answering 404 while the stream lives', () => {
+  it('rejects the send with NOT_FOUND after 3 resends, and sends the next message', async () => {
+    const server: Server = createServer(async (req, res) => {
+      if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).write(':\n\n');
+      const m = JSON.parse(await body(req)) as { id: string; data: string };
+      if (m.data === 'lost') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"No subscription holds this channel"}');
+      res.writeHead(202).end(JSON.stringify({ id: m.id }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    });
+    let posts = 0;
+    server.on('request', (req) => req.method === 'POST' && posts++);
+    const c = client({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, transport: 'sse' });
+    const chat = c.channel('x');
+    const sub = chat.subscribe();
+    expect(await within(Promise.all([outcome(chat.send('lost')), outcome(chat.send('next'))]), 10_000, 'answers')).toEqual(['NOT_FOUND', 'ok']);
+    expect(posts).toBe(4 + 1);
     sub.unsubscribe();
   });
 });

@@ -73,7 +73,7 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('client.channel() ov
     expect(await output).toEqual([...range(30).map((i) => ({ echo: i, n: i + 1 })), { ended: 30 }]);
   });
 
-  it('a refused message rejects its send only; a stream without input refuses each message', async () => {
+  it('a refused message rejects its send only', async () => {
     const c = client(options());
     const chat = c.channel<{ text: string }, { text: string }>('duplex/validated');
     const out: unknown[] = [];
@@ -82,6 +82,10 @@ describe.each(Object.keys(KINDS) as (keyof typeof KINDS)[])('client.channel() ov
     expect(results).toEqual(['ok', 'BAD_REQUEST', 'ok']);
     await until(() => out.length === 2, 5000, 'echoes');
     sub.unsubscribe();
+  });
+
+  it('a stream without input refuses each message with BAD_REQUEST (PROTOCOL.md §7)', async () => {
+    const c = client(options());
     const oneway = c.channel('duplex/oneway');
     const sub2 = oneway.subscribe();
     expect(await outcome(oneway.send('x'))).toBe('BAD_REQUEST');

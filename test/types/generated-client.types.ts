@@ -32,14 +32,12 @@ client.stream('demo/clock', { anything: true });
 // @ts-expect-error the data is not what the server emits
 expectType<Observable<{ n: string }>>(client.stream('demo/counter'));
 
-// --- two-way streams: channel() by name takes the map's `input` ---
+// --- the sample's two-way streams: channel() by name takes the generated map's `input` ---
 expectType<LonglinkChannel<ChatEntry, ChatInput>>(client.channel('demo/chat', { room: 'lobby', name: 'ann' }));
 expectType<Observable<ClientEvent<ChatEntry>>>(client.channel('demo/chat', { room: 'lobby' }).events);
 void client.channel('demo/chat', { room: 'lobby' }).send({ text: 'hi', typing: false });
 void client.channel('demo/echo').send({ text: 'hi' });
 expectType<LonglinkChannel<ChatEntry, ChatInput>>(createClient().channel(demoChat, { room: 'lobby' }));
-// @ts-expect-error a one-way stream has no channel
-client.channel('demo/counter');
 // @ts-expect-error the message is checked against the server's input type
 void client.channel('demo/chat', { room: 'lobby' }).send({ text: 1 });
 // @ts-expect-error demo/echo's text is required
@@ -55,3 +53,18 @@ createClient().stream(demoCounter, { count: 'three' });
 const untyped = createClient();
 expectType<Observable<unknown>>(untyped.stream('demo/countr', { anything: true }));
 expectType<Observable<{ n: number }>>(untyped.stream<{ n: number }>('demo/counter'));
+
+// --- two-way streams: channel() typed by a map entry's `input`, or by a contract's third type ---
+interface ChatStreams {
+  'x/chat': { params: { room: string }; event: { text: string; from: string }; input: { text: string } };
+  'x/feed': { params: Record<string, never>; event: number };
+}
+const duplex = createClient<ChatStreams>({ url: 'http://127.0.0.1:3000' });
+const chat = duplex.channel('x/chat', { room: 'a' }, { maxPending: 10 });
+chat.subscribe((line) => expectType<string>(line.from));
+expectType<Promise<void>>(chat.send({ text: 'hi' }));
+// @ts-expect-error the map's input type is { text: string }
+void chat.send({ txt: 'hi' });
+// @ts-expect-error required params missing
+duplex.channel('x/chat');
+expectType<Promise<void>>(duplex.channel('x/feed').send('anything'));

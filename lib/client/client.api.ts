@@ -39,6 +39,11 @@ export interface LonglinkChannel<Event, Input> extends Observable<Event> {
   /** The channel key (128 random bits): a secret of this subscriber. */
   readonly key: string;
   /**
+   * The same output as events, as `client.events()` gives them: values with their ids, and
+   * reset notices. It shares the one server subscription with the channel's own subscribers.
+   */
+  readonly events: Observable<ClientEvent<Event>>;
+  /**
    * Sends one message. Resolves once the server acked it (a duplicate's ack too); rejects with
    * a `StreamError` when the server refused it (`BAD_REQUEST`: validation; only this message),
    * when it cannot be sent (`maxPending`, `maxMessageBytes`, not JSON, after `complete()`), or when

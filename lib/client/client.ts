@@ -227,22 +227,27 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       };
     });
 
-  const stream = <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions, input?: ChannelInput) =>
+  /** The data of an events view: values only, its end and errors as they come. */
+  const data = <T>(source: Observable<ClientEvent<T>>) =>
     new Observable<T>((out) =>
-      events<T>(target, params, sub, input).subscribe({
+      source.subscribe({
         next: (e) => e.type === 'next' && out.next(e.data),
         error: (e: unknown) => out.error(e),
         complete: () => out.complete(),
       }),
     );
 
-  /** The output, shared by its subscribers, plus the channel's `send` and `complete` (client.api.ts). */
+  const stream = <T>(target: StreamTarget, params?: object, sub?: SubscribeOptions) => data(events<T>(target, params, sub));
+
+  /** The output, shared by its subscribers (data, and `events` with ids), plus the channel's `send` and `complete` (client.api.ts). */
   const channel = <T, I>(target: StreamTarget, params?: object, opts: ChannelOptions = {}): LonglinkChannel<T, I> => {
     const input = channelInput(options.retry, opts.maxPending ?? 1000, opts.maxMessageBytes ?? 64_512);
-    return Object.assign(stream<T>(target, params, opts, input).pipe(share()), {
+    const shared = events<T>(target, params, opts, input).pipe(share());
+    return Object.assign(data(shared), {
       key: input.key,
-      send: (data: I) => input.send(data),
-      complete: () => input.complete(),
+      events: shared,
+      send: input.send,
+      complete: input.complete,
     });
   };
 

@@ -25,8 +25,9 @@ function transportsOf(stream: StreamModel): ('sse' | 'ws' | 'grpc')[] {
 /**
  * An AsyncAPI 3.0 document of the application's streams, seen from the server: one channel per
  * stream name whose address is the name (the WebSocket/gRPC `stream`, and the SSE route under
- * the controller's path), a `receive` operation for the subscription and its params and a `send`
- * operation for its events. Channel bindings: `ws`; operation bindings: `http` (the SSE method,
+ * the controller's path), a `receive` operation for the subscription and its params, a `send`
+ * operation for its events and, on a two-way stream, a `receive` operation for the client's
+ * messages (`x-longlink.input`: where each transport takes them). Channel bindings: `ws`; operation bindings: `http` (the SSE method,
  * and for GET the params as the query); `x-longlink` carries what AsyncAPI has no binding for
  * (the gRPC generic and typed methods, the transports). A stream with `@UseGuards()` requires
  * the security scheme of each guard; the document cannot tell which credential a guard checks,
@@ -69,6 +70,14 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
         contentType: 'application/json',
         payload: jsonSchema(stream.event, SCHEMAS),
       };
+      if (stream.input) {
+        messages[`${id}Input`] = {
+          name: `${id}Input`,
+          title: `Client message of ${name}`,
+          contentType: 'application/json',
+          payload: jsonSchema(stream.input, SCHEMAS),
+        };
+      }
       channels[key] = {
         address: name,
         title: name,
@@ -81,6 +90,7 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
         messages: {
           params: { $ref: `#/components/messages/${id}Params` },
           event: { $ref: `#/components/messages/${id}Event` },
+          ...(stream.input ? { input: { $ref: `#/components/messages/${id}Input` } } : {}),
         },
         ...(served.includes('ws') ? { bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } } } : {}),
         'x-longlink': {
@@ -92,6 +102,15 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
                 grpc: {
                   generic: { method: 'longlink.v1.Streams/Subscribe', stream: name },
                   ...(stream.grpc ? { typed: { service: stream.grpc.service, method: stream.grpc.method } } : {}),
+                },
+              }
+            : {}),
+          ...(stream.input
+            ? {
+                input: {
+                  ...(served.includes('sse') ? { sse: { method: 'POST', route: '/longlink/input/{channel}', body: '{"id","data"}' } } : {}),
+                  ...(served.includes('ws') ? { ws: { type: 'input' } } : {}),
+                  ...(served.includes('grpc') ? { grpc: { method: 'longlink.v1.Streams/Channel' } } : {}),
                 },
               }
             : {}),
@@ -117,6 +136,15 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
         messages: [{ $ref: `#/channels/${key}/messages/event` }],
         ...(security.length ? { security } : {}),
       };
+      if (stream.input) {
+        operations[`receive${id}Input`] = {
+          action: 'receive',
+          channel: { $ref: `#/channels/${key}` },
+          summary: `A client sends messages on its subscription to ${name} (a two-way stream, PROTOCOL.md §7); each is acked or refused.`,
+          messages: [{ $ref: `#/channels/${key}/messages/input` }],
+          ...(security.length ? { security } : {}),
+        };
+      }
     }
   }
   return {

@@ -11,7 +11,7 @@ import * as ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, LonglinkModule } from '../index.js';
 import { StreamRegistry } from '../core/stream-registry.js';
-import { FixtureController, InheritingController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
+import { DuplexController, FixtureController, InheritingController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
 import { runCommand } from './codegen.command.js';
 import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, readApp, writeFiles, type GenerateOptions } from './generate.js';
 import { writeProto } from './proto.writer.js';
@@ -38,7 +38,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
   }, 120_000);
 
   it('finds every stream under the full names the server registers (paths, versions, contracts)', async () => {
-    @Module({ imports: [LonglinkModule.forRoot({})], controllers: [FixtureController, InheritingController, VersionedController] })
+    @Module({ imports: [LonglinkModule.forRoot({})], controllers: [FixtureController, InheritingController, VersionedController, DuplexController] })
     class FixtureModule {}
     const app = await NestFactory.create(FixtureModule, { logger: false });
     app.enableVersioning({ type: VersioningType.URI });
@@ -48,6 +48,11 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
       expect(model.streams.flatMap((s) => s.names).sort()).toEqual(registered);
       expect(registered).toEqual(
         [
+          'duplex/count',
+          'duplex/echo',
+          'duplex/loose',
+          'duplex/nothing',
+          'duplex/room',
           'fixture/hits',
           'fixture/later',
           'fixture/letters',
@@ -112,25 +117,57 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     expect(stream('inherits/overridden').event).toEqual({ kind: 'string' });
   });
 
+  it('reads a two-way stream\'s client message: @StreamInput()\'s type (Observable and StreamInputMessage unwrapped), its { type } class, the contract', () => {
+    expect(stream('duplex/room').input).toEqual({ kind: 'ref', name: 'RoomInput' });
+    expect(model.definitions.get('RoomInput')!.properties).toEqual([
+      { name: 'text', optional: false, type: { kind: 'string', constraints: { minLength: 1, maxLength: 200 } } },
+      { name: 'typing', optional: true, type: { kind: 'boolean' } },
+    ]);
+    expect(stream('duplex/echo').input).toEqual({ kind: 'string' });
+    expect(stream('duplex/loose').input).toEqual({ kind: 'ref', name: 'RoomInput' });
+    expect(stream('duplex/count').input).toEqual({ kind: 'ref', name: 'DuplexCountInput' });
+    expect(model.definitions.get('DuplexCountInput')!.properties).toEqual([{ name: 'add', optional: false, type: { kind: 'number' } }]);
+    expect(stream('duplex/nothing').input).toEqual({ kind: 'unknown' });
+    expect(stream('fixture/search').input).toBeUndefined();
+    const client = files.get(CLIENT_FILE)!;
+    expect(client).toContain('export const duplexRoom = defineStream<DuplexRoomParams, DuplexRoomEvent, RoomInput>("duplex/room");');
+    expect(client).toContain('"duplex/echo": { params: DuplexEchoParams; event: string; input: string };');
+    expect(client).toContain('"fixture/letters": { params: FixtureLettersParams; event: string };');
+    const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<string, Record<string, Record<string, unknown>>>;
+    expect(doc.components.messages!.DuplexRoomInput).toMatchObject({ payload: { $ref: '#/components/schemas/RoomInput' } });
+    expect(doc.channels.duplexRoom!.messages).toMatchObject({ input: { $ref: '#/components/messages/DuplexRoomInput' } });
+    expect(doc.channels.duplexRoom!['x-longlink']).toMatchObject({
+      input: { sse: { method: 'POST', route: '/longlink/input/{channel}' }, ws: { type: 'input' }, grpc: { method: 'longlink.v1.Streams/Channel' } },
+    });
+    expect(doc.operations.receiveDuplexRoomInput).toMatchObject({ action: 'receive', messages: [{ $ref: '#/channels/duplexRoom/messages/input' }] });
+    expect(doc.operations.receiveFixtureSearchInput).toBeUndefined();
+    expect(doc.channels.fixtureSearch!.messages).not.toHaveProperty('input');
+  });
+
   it('writes a client file that compiles and types calls by name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'longlink-codegen-'));
     try {
       writeFileSync(join(dir, CLIENT_FILE), files.get(CLIENT_FILE)!);
       const use = [
         `import { createClient } from ${JSON.stringify(root('lib/client/index.js'))};`,
-        "import { fixturePing, type Streams } from './streams.client.js';",
+        "import { duplexCount, fixturePing, type Streams } from './streams.client.js';",
         'const client = createClient<Streams>();',
         "client.stream('fixture/search', { query: 'x', order: 'asc', filters: [{ tag: 't' }] }).subscribe((hit) => hit.points[0]?.x.toFixed());",
         "client.stream('v2/versioned/items').subscribe(({ id }) => id.toFixed());",
         'client.stream(fixturePing, { times: 2 }).subscribe(({ pong }) => pong.toFixed());',
         "client.stream('fixture/search', { query: 'x', order: 'up' });", // error 1: not in the enum
         "client.stream('fixture/nope');", // error 2: unknown name
+        "void client.channel('duplex/room').send({ text: 'hi', typing: true });",
+        "client.channel('duplex/room').subscribe(({ text }) => text.trim());",
+        "void client.channel('duplex/room').send({ typing: true });", // error 3: text is required
+        "void client.channel(duplexCount).send({ add: 1 });",
+        "void client.channel(duplexCount).send({ add: 'one' });", // error 4: add is a number
       ].join('\n');
       writeFileSync(join(dir, 'use.ts'), `${use}\n`);
       const config = ts.parseJsonConfigFileContent(ts.readConfigFile(root('tsconfig.json'), ts.sys.readFile).config, ts.sys, root(''));
       const program = ts.createProgram([join(dir, 'use.ts')], { ...config.options, noEmit: true, rootDir: undefined });
       const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName.endsWith('use.ts') ? 'use' : d.file?.fileName}:${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : 0}`);
-      expect(errors).toEqual(['use:7', 'use:8']);
+      expect(errors).toEqual(['use:7', 'use:8', 'use:11', 'use:13']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

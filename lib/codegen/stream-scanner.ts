@@ -116,7 +116,12 @@ export class StreamScanner {
     if (options === UNKNOWN_VALUE || typeof options !== 'object' || options === null) {
       throw new CodegenError(`${at.location}: the @Stream() options must be an object literal of constants`);
     }
-    const { transports, sse, grpc } = options as { transports?: unknown; sse?: { method?: unknown }; grpc?: { service?: unknown; method?: unknown } };
+    const { transports, sse, grpc, input } = options as {
+      transports?: unknown;
+      sse?: { method?: unknown };
+      grpc?: { service?: unknown; method?: unknown };
+      input?: unknown;
+    };
     const versionDecorator = this.decorators.find(method, 'Version');
     const versions = versionDecorator ? this.versions(versionDecorator.args[0], at.location) : at.classVersions;
     const names = at.paths.flatMap((path) => versionPrefixes(versions).map((v) => joinName(v ?? '', path, local)));
@@ -124,7 +129,7 @@ export class StreamScanner {
       throw new CodegenError(`${at.location} is bound to the contract "${contract.name}" but its full name is ${names.join(' / ')}`);
     }
     const base = pascalName(names[0]!);
-    const [contractParams, contractEvent] = contract ? this.contractTypes(contract.type) : [];
+    const [contractParams, contractEvent, contractInput] = contract ? this.contractTypes(contract.type) : [];
     const paramsDecl = method.parameters.find((p) => this.decorators.find(p, 'StreamParams'));
     const paramsType = contractParams ?? (paramsDecl ? checker.getTypeAtLocation(paramsDecl) : undefined);
     const params = paramsType
@@ -142,6 +147,7 @@ export class StreamScanner {
       guards: [...new Set([...at.classGuards, ...this.guards(method)])],
     };
     if (doc) model.description = doc;
+    if (input !== undefined && input !== false) model.input = this.inputNode(method, contractInput, `${base}Input`);
     if (Array.isArray(transports) && transports.every((t) => (TRANSPORTS as readonly unknown[]).includes(t))) {
       model.transports = transports as StreamModel['transports'];
     } else if (transports !== undefined) {
@@ -187,6 +193,36 @@ export class StreamScanner {
     return only.kind === 'object' ? { kind: 'ref', name: this.types.define(name, undefined, only) } : only;
   }
 
+  /**
+   * A two-way stream's client message: the contract's third type; else the `@StreamInput()`
+   * parameter's type with `Observable<T>` and `StreamInputMessage<T>` unwrapped; else the class
+   * of its `{ type }` option; else `unknown`.
+   */
+  private inputNode(method: TS.MethodDeclaration, contractInput: TS.Type | undefined, name: string): TypeNode {
+    const { ts, checker } = this;
+    const decl = method.parameters.find((p) => this.decorators.find(p, 'StreamInput'));
+    let type = contractInput && !(contractInput.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) ? contractInput : undefined;
+    if (!type && decl) {
+      const [element] = this.emitted(checker.getTypeAtLocation(decl));
+      const data = element?.getSymbol()?.name === 'StreamInputMessage' ? element.getProperty('data') : undefined;
+      type = data ? checker.getTypeOfSymbolAtLocation(data, decl) : element;
+      if (!type || type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) type = this.inputClass(decl) ?? type;
+    }
+    return type ? this.types.read(type, decl ?? method, name) : { kind: 'unknown' };
+  }
+
+  /** The class named by `@StreamInput({ type: X })`, as an instance type. */
+  private inputClass(param: TS.ParameterDeclaration): TS.Type | undefined {
+    const { ts } = this;
+    const options = this.decorators.find(param, 'StreamInput')?.args[0];
+    if (!options || !ts.isObjectLiteralExpression(options)) return undefined;
+    const prop = options.properties.find((p) => p.name && ts.isIdentifier(p.name) && p.name.text === 'type');
+    const value = prop && ts.isPropertyAssignment(prop) ? prop.initializer : undefined;
+    const symbol = value ? this.checker.getSymbolAtLocation(value) : undefined;
+    const target = symbol && symbol.flags & ts.SymbolFlags.Alias ? this.checker.getAliasedSymbol(symbol) : symbol;
+    return target && target.flags & ts.SymbolFlags.Class ? this.checker.getDeclaredTypeOfSymbol(target) : undefined;
+  }
+
   /** `@Stream(contract)`: the contract's name (from its `defineStream('…')` call) and type. */
   private contract(expr: TS.Expression, location: string): { name: string; type: TS.Type } {
     const { ts } = this;
@@ -200,10 +236,10 @@ export class StreamScanner {
     throw new CodegenError(`${location}: @Stream() takes a constant name or a contract made by defineStream('<name>')`);
   }
 
-  /** `StreamContract<Params, Event>` → [Params, Event]. */
-  private contractTypes(type: TS.Type): [TS.Type | undefined, TS.Type | undefined] {
+  /** `StreamContract<Params, Event, Input>` → [Params, Event, Input]. */
+  private contractTypes(type: TS.Type): [TS.Type | undefined, TS.Type | undefined, TS.Type | undefined] {
     const args = type.aliasTypeArguments ?? this.checker.getTypeArguments(type as TS.TypeReference);
-    return [args[0], args[1]];
+    return [args[0], args[1], args[2]];
   }
 
   private controllerOptions(arg: TS.Expression | undefined, location: string): { paths: string[]; versions: (string | typeof NEUTRAL_VERSION)[] } {

@@ -51,6 +51,8 @@ export interface StreamModel {
   params: TypeNode & { kind: 'ref' };
   /** The event data: usually a `ref`; `unknown` when the handler's type says nothing. */
   event: TypeNode;
+  /** A two-way stream's client message (`@Stream(name, { input: true })`); absent on one-way streams. */
+  input?: TypeNode;
   /** Transports that serve the stream; `undefined` means every enabled one. */
   transports?: ('sse' | 'ws' | 'grpc')[];
   /** SSE method of the stream's route. */

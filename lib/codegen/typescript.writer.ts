@@ -64,8 +64,8 @@ function doc(description: string | undefined, constraints: Constraints | undefin
 }
 
 /**
- * The client file: the params and event types, one `defineStream<Params, Event>(name)`
- * contract per stream name, and the `Streams` map that `createClient<Streams>()` takes. It
+ * The client file: the params, event and input types, one `defineStream<Params, Event>(name)`
+ * contract per stream name (`<Params, Event, Input>` for a two-way stream), and the `Streams` map that `createClient<Streams>()` takes. It
  * imports only `defineStream` from the client package (`clientImport`), so a separate
  * repository needs nothing but `nestjs-longlink/client`.
  */
@@ -91,11 +91,12 @@ export function writeClientFile(model: AppModel, clientImport: string): string {
   for (const stream of model.streams) {
     const params = typeSource(stream.params);
     const event = typeSource(stream.event);
+    const input = stream.input && typeSource(stream.input);
     for (const name of stream.names) {
       out.push(
-        `${doc(stream.description ?? `The stream \`${name}\`.`, undefined, '')}export const ${constantOf(name)} = defineStream<${params}, ${event}>(${JSON.stringify(name)});`,
+        `${doc(stream.description ?? `The stream \`${name}\`.`, undefined, '')}export const ${constantOf(name)} = defineStream<${params}, ${event}${input ? `, ${input}` : ''}>(${JSON.stringify(name)});`,
       );
-      entries.push(`  ${JSON.stringify(name)}: { params: ${params}; event: ${event} };`);
+      entries.push(`  ${JSON.stringify(name)}: { params: ${params}; event: ${event}${input ? `; input: ${input}` : ''} };`);
     }
   }
   out.push(

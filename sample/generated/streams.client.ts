@@ -9,6 +9,19 @@ export interface ChatEntry {
   at: string;
 }
 
+/**
+ * A client message of `demo/chat` (two-way): a chat line (`text`), or the sender's typing state
+ * (`typing`), or both.
+ */
+export interface ChatInput {
+  /**
+   * @minLength 1
+   * @maxLength 1000
+   */
+  text?: string;
+  typing?: boolean;
+}
+
 /** Params of `demo/chat`. */
 export interface ChatParams {
   /** @pattern ^[a-z0-9-]{1,64}$ */
@@ -95,6 +108,15 @@ export interface DemoTickerEvent {
 
 export type DemoTickerParams = Record<string, never>;
 
+/** A client message of `demo/echo`. */
+export interface EchoInput {
+  /**
+   * @minLength 1
+   * @maxLength 1000
+   */
+  text: string;
+}
+
 /** Params of `demo/fail`. */
 export interface FailParams {
   /**
@@ -130,7 +152,7 @@ export interface PresenceParams {
  * the room as from `name` (once per message id, across retries and instances), `{ typing }`
  * updates the subscription's presence. With REDIS_URL, rooms are shared by every instance.
  */
-export const demoChat = defineStream<ChatParams, ChatEntry>("demo/chat");
+export const demoChat = defineStream<ChatParams, ChatEntry, ChatInput>("demo/chat");
 /** `{ now }` every second; one shared upstream. */
 export const demoClock = defineStream<DemoClockParams, DemoClockEvent>("demo/clock");
 /**
@@ -153,7 +175,7 @@ export const demoEcho = defineStream<DemoEchoParams, {
   text: string;
 } | {
   done: number;
-}>("demo/echo");
+}, EchoInput>("demo/echo");
 /** `{ n }` for n < after, then a plain Error: clients get INTERNAL with a generic message. */
 export const demoFail = defineStream<FailParams, DemoFailEvent>("demo/fail");
 /** Who is in a chat room: a `state` event, then join/leave diffs (PROTOCOL.md §6.5); resumable. */
@@ -175,7 +197,7 @@ export const demoTicker = defineStream<DemoTickerParams, DemoTickerEvent>("demo/
 
 /** Every stream of the server by full name, with its params and event data: `createClient<Streams>()` types calls by name. */
 export interface Streams {
-  "demo/chat": { params: ChatParams; event: ChatEntry };
+  "demo/chat": { params: ChatParams; event: ChatEntry; input: ChatInput };
   "demo/clock": { params: DemoClockParams; event: DemoClockEvent };
   "demo/complete": { params: CompleteParams; event: DemoCompleteEvent };
   "demo/counter": { params: CounterParams; event: DemoCounterEvent };
@@ -184,7 +206,7 @@ export interface Streams {
   text: string;
 } | {
   done: number;
-} };
+}; input: EchoInput };
   "demo/fail": { params: FailParams; event: DemoFailEvent };
   "demo/presence": { params: PresenceParams; event: {
   type: "state";

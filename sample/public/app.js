@@ -66,7 +66,9 @@ client.stream('demo/counter', { count: 10_000, intervalMs: 100 }).subscribe(({ n
   $('counter-check').textContent = `received ${demo.counter.length} · gaps ${gaps} · duplicates ${duplicates}`;
 });
 
-// demo/chat: the room's last 20 messages, then live ones
+// demo/chat, a two-way stream: out, the room's last 20 messages, then live ones; in, this
+// page's lines and typing state, sent over the same subscription (acked once each, resent
+// after drops, restarts and transport switches until acked).
 $('room-name').textContent = room;
 const line = (text, notice) => {
   const li = document.createElement('li');
@@ -75,10 +77,12 @@ const line = (text, notice) => {
   $('chat-log').append(li);
   $('chat-log').scrollTop = $('chat-log').scrollHeight;
 };
-// This page's name in the room's presence (?name=, or a random guest name).
+// This page's name in the room (?name=, or a random guest name): its lines are posted as from it.
 const me = query.get('name') || `guest-${Math.random().toString(36).slice(2, 6)}`;
-if (query.get('name')) $('chat-from').value = me;
-client.events('demo/chat', { room, history: 20, name: me }).subscribe((e) => {
+$('chat-from').value = me;
+const chat = client.channel('demo/chat', { room, history: 20, name: me });
+// `events`: the channel's output with event ids (kept in demo.chat) and reset notices.
+chat.events.subscribe((e) => {
   if (e.type === 'reset') {
     demo.resets.push(e.reason);
     return line(`— some messages could not be recovered (${e.reason}) —`, true);
@@ -112,7 +116,7 @@ client.events('demo/presence', { room }).subscribe((e) => {
   renderOnline();
 });
 
-// Typing: on while keys are pressed, off 2 s after the last one (or when the message is sent).
+// Typing: on while keys are pressed, off 2 s after the last one (or with the line sent).
 let typing = false;
 let typingTimer;
 const setTyping = (on) => {
@@ -120,24 +124,26 @@ const setTyping = (on) => {
   if (on) typingTimer = setTimeout(() => setTyping(false), 2000);
   if (on === typing) return;
   typing = on;
-  void fetch(`/demo/chat/${encodeURIComponent(room)}/typing`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ from: me, typing: on }),
-  }).catch(() => undefined);
+  chat.send({ typing: on }).catch(() => undefined); // presence only: a refusal is not worth showing
 };
 $('chat-text').addEventListener('input', () => setTyping(true));
 
-$('chat-form').addEventListener('submit', async (event) => {
+// A line: sent at once (the field cleared); a refusal (e.g. validation) shows in the status, the text back in the field.
+const chatHint = $('chat-status').textContent;
+$('chat-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  setTyping(false);
-  const response = await fetch(`/demo/chat/${encodeURIComponent(room)}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ from: $('chat-from').value, text: $('chat-text').value }),
-  });
-  if (response.ok) $('chat-text').value = '';
-  else $('chat-status').textContent = `send failed: ${(await response.json()).message}`;
+  clearTimeout(typingTimer);
+  const text = $('chat-text').value;
+  const message = typing ? { text, typing: false } : { text };
+  typing = false;
+  $('chat-text').value = '';
+  chat.send(message).then(
+    () => ($('chat-status').textContent = chatHint),
+    (e) => {
+      $('chat-status').textContent = `send failed: ${e.code}: ${e.message}`;
+      if (!$('chat-text').value) $('chat-text').value = text;
+    },
+  );
 });
 
 // demo/ticker: a live chart, as wide as its panel

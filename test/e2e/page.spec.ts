@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -53,10 +54,16 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
   let app: INestApplication;
   let baseUrl: string;
   let browser: Browser;
+  /** The server's open TCP connections (HTTP, SSE, upgraded WebSockets): destroyed to cut every client off. */
+  const sockets = new Set<Socket>();
 
   beforeAll(async () => {
     process.env.GRPC_PORT = '0';
     ({ app, baseUrl } = await createHttpApp('express', AppModule));
+    app.getHttpServer().on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     browser = await launch();
   }, 60_000);
 
@@ -86,18 +93,18 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     const room = `room-${Date.now()}`;
     const a = await browser.newPage();
     const b = await browser.newPage();
-    await a.goto(`${baseUrl}/?room=${room}`);
-    await b.goto(`${baseUrl}/?room=${room}&transport=sse`);
+    await a.goto(`${baseUrl}/?room=${room}&name=a`);
+    await b.goto(`${baseUrl}/?room=${room}&name=b&transport=sse`);
     await a.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open');
     await b.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open');
     await post(a, 'hello from a');
-    await b.waitForFunction(() => document.getElementById('chat-log')?.textContent?.includes('guest: hello from a'), undefined, { timeout: 5000 });
+    await b.waitForFunction(() => document.getElementById('chat-log')?.textContent?.includes('a: hello from a'), undefined, { timeout: 5000 });
     await post(b, 'hello from b');
-    await a.waitForFunction(() => document.getElementById('chat-log')?.textContent?.includes('guest: hello from b'), undefined, { timeout: 5000 });
+    await a.waitForFunction(() => document.getElementById('chat-log')?.textContent?.includes('b: hello from b'), undefined, { timeout: 5000 });
     const c = await browser.newPage();
     await c.goto(`${baseUrl}/?room=${room}`);
     await c.waitForFunction(() => (window as unknown as { demo: Demo }).demo.chat.length === 2, undefined, { timeout: 5000 });
-    expect(await c.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent))).toEqual(['guest: hello from a', 'guest: hello from b']);
+    expect(await c.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent))).toEqual(['a: hello from a', 'b: hello from b']);
     for (const p of [a, b, c]) await p.close();
   });
 
@@ -126,6 +133,65 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     await bob.waitForFunction(() => document.getElementById('chat-log')?.textContent === 'bob: hi', undefined, { timeout: 5000 });
     for (const p of [alice, bob]) await p.close();
   });
+
+  for (const transport of ['ws', 'sse'] as const) {
+    it(`two-way chat over ${transport}: two pages send over the channel, the server cuts every connection mid-conversation, nothing is lost or duplicated; a refusal shows in the status`, async () => {
+      const room = `duplex-${transport}-${Date.now()}`;
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      const posts: string[] = [];
+      for (const p of [alice, bob]) p.on('request', (r) => r.method() === 'POST' && posts.push(new URL(r.url()).pathname));
+      await alice.goto(`${baseUrl}/?room=${room}&name=alice&transport=${transport}`);
+      await bob.goto(`${baseUrl}/?room=${room}&name=bob&transport=${transport}`);
+      for (const p of [alice, bob]) await p.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open', undefined, { timeout: 10_000 });
+      const log = (p: Page) => p.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent ?? ''));
+      const expected: string[] = [];
+      const say = async (who: 'alice' | 'bob', text: string) => {
+        await post(who === 'alice' ? alice : bob, text);
+        expected.push(`${who}: ${text}`);
+      };
+      await say('alice', 'hi bob');
+      await say('bob', 'hi alice');
+      await expect.poll(() => log(alice), { timeout: 10_000 }).toHaveLength(2);
+      const reconnects = Number(await alice.textContent('#conn-reconnects'));
+
+      // The server cuts every connection; lines typed meanwhile wait, then go (again) once resubscribed.
+      for (const socket of sockets) socket.destroy();
+      await say('alice', 'are you there?');
+      await say('bob', 'still here');
+      await say('alice', 'good');
+      for (const p of [alice, bob]) {
+        await p.waitForFunction((n) => Number(document.getElementById('conn-reconnects')?.textContent) > n, reconnects, { timeout: 15_000 });
+      }
+      await say('bob', 'bye');
+      for (const p of [alice, bob]) await expect.poll(() => log(p), { timeout: 15_000 }).toHaveLength(expected.length);
+      await expect.poll(() => log(alice), { timeout: 2000 }).toEqual(await log(bob)); // one room order, seen by both
+      expect([...(await log(alice))].sort()).toEqual([...expected].sort()); // each line once
+      for (const who of ['alice', 'bob']) {
+        expect((await log(alice)).filter((l) => l.startsWith(`${who}:`))).toEqual(expected.filter((l) => l.startsWith(`${who}:`))); // each sender's order
+      }
+      for (const p of [alice, bob]) {
+        const { chat, resets } = await demo(p);
+        expect(chat).toHaveLength(expected.length);
+        expect(new Set(chat).size).toBe(chat.length); // event ids, from channel.events
+        expect(resets).toEqual([]);
+      }
+      // Over the channel, not the chat's HTTP routes: SSE POSTs only to the input endpoint.
+      expect(posts.filter((path) => path.startsWith('/demo/chat'))).toEqual([]);
+      if (transport === 'sse') expect(posts.filter((path) => path.startsWith('/longlink/input/')).length).toBeGreaterThanOrEqual(expected.length);
+      else expect(posts).toEqual([]);
+
+      // A line the server's validation refuses: the status says so, the channel goes on.
+      await post(alice, '');
+      await alice.waitForFunction(() => document.getElementById('chat-status')?.textContent?.startsWith('send failed:'), undefined, { timeout: 5000 });
+      expect(await alice.textContent('#chat-status')).toBe('send failed: BAD_REQUEST: text must be longer than or equal to 1 characters');
+      await say('alice', 'after the refusal');
+      await expect.poll(() => log(bob), { timeout: 5000 }).toEqual(await log(alice));
+      expect((await log(bob)).at(-1)).toBe('alice: after the refusal');
+      await expect.poll(() => alice.textContent('#chat-status'), { timeout: 5000 }).not.toMatch(/send failed/);
+      for (const p of [alice, bob]) await p.close();
+    });
+  }
 
   it('POST stream (demo/complete) and authentication (demo/secure) panels work over WebSocket and SSE; no sideways scrolling on a phone', async () => {
     const expected = fakeReply('how do streams resume').join('');
@@ -178,7 +244,7 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     const page = await browser.newPage();
     const other = await browser.newPage();
     await page.goto(`${baseUrl}/?room=${room}`);
-    await other.goto(`${baseUrl}/?room=${room}`);
+    await other.goto(`${baseUrl}/?room=${room}&name=other`);
     await counterAdvances(page, 3);
     let sent = 0;
     for (const action of ['#switch', '#switch', '#drop', '#switch']) {
@@ -192,7 +258,7 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
     const { chat } = await demo(page);
     expect(new Set(chat).size).toBe(chat.length);
     expect(await page.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent))).toEqual(
-      Array.from({ length: sent }, (_, i) => `guest: m${i}`),
+      Array.from({ length: sent }, (_, i) => `other: m${i}`),
     );
     expect(Number(await page.textContent('#conn-reconnects'))).toBeGreaterThanOrEqual(1);
     await page.close();
@@ -260,7 +326,7 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
     const page = await browser.newPage();
     const other = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/?room=${room}`);
-    await other.goto(`http://127.0.0.1:${port}/?room=${room}&transport=sse`);
+    await other.goto(`http://127.0.0.1:${port}/?room=${room}&name=other&transport=sse`);
     await counterAdvances(page, 5);
     await post(other, 'before');
     await page.waitForFunction(() => (window as unknown as { demo: Demo }).demo.chat.length === 1, undefined, { timeout: 5000 });
@@ -275,7 +341,7 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
     const state = await demo(page);
     expectContiguous(state.counter);
     expect(state.resets).toEqual([]);
-    expect(await page.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent))).toEqual(['guest: before', 'guest: after']);
+    expect(await page.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent))).toEqual(['other: before', 'other: after']);
     expect(Number(await page.textContent('#conn-reconnects'))).toBeGreaterThanOrEqual(1);
     await page.close();
     await other.close();

@@ -1,11 +1,16 @@
 // The README's usage example, as written there (imports from the source instead of the package).
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { Controller, Injectable, Module, UseGuards, ValidationPipe, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsInt, IsString, Min } from 'class-validator';
 import { interval, map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { LastEventId, LonglinkModule, Stream, StreamParams, tracked } from '../../lib/index.js';
+import { AppModule as SampleModule } from '../../sample/app.module.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
+import { until } from '../harness/util.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 import { openWs } from '../harness/ws.harness.js';
 
@@ -68,4 +73,47 @@ describe('README usage example', () => {
       await app.close();
     }
   });
+});
+
+/** The README's curl lines for the sample's two-way chat (the block that subscribes `name=curl`), one command each. */
+function chatCurlCommands(): string[] {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('/demo/chat?room=lobby&name=curl'));
+  if (!block) throw new Error('README: the sample chat curl block is missing');
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter(Boolean);
+}
+
+describe("README: the sample's chat with curl (SSE and the input endpoint)", () => {
+  it('runs as written: a line sent on the subscription, a refusal, a line from another service, both lines on the stream', async () => {
+    process.env.GRPC_PORT = '0';
+    const { app, baseUrl } = await createHttpApp('express', SampleModule);
+    const run = promisify(execFile);
+    const [setChannel, subscribe, ...posts] = chatCurlCommands().map((c) => c.replaceAll('http://127.0.0.1:3000', baseUrl));
+    expect(setChannel).toMatch(/^CH=/);
+    expect(subscribe).toMatch(/ &$/);
+    expect(posts).toHaveLength(3);
+    const CH = (await run('bash', ['-c', `${setChannel}; printf %s "$CH"`])).stdout;
+    expect(CH).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const env = { ...process.env, CH };
+    const sse = spawn('bash', ['-c', `exec ${subscribe!.slice(0, -1)} -s`], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    sse.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    try {
+      await until(() => text.includes('retry:'), 10_000, 'the subscription head');
+      const out = (cmd: string) => run('bash', ['-c', `${cmd} -s -w ' %{http_code}'`], { env }).then((r) => r.stdout);
+      expect(await out(posts[0]!)).toBe('{"id":"1"} 202');
+      expect(await out(posts[1]!)).toBe('{"code":"BAD_REQUEST","message":"text must be longer than or equal to 1 characters"} 400');
+      expect(await out(posts[2]!)).toMatch(/^\{"id":"[^"]+"\} 201$/);
+      await until(() => text.includes('deploy at five'), 5000, 'both lines on the stream');
+      const lines = parseSse(text).filter((e) => e.data).map((e) => JSON.parse(e.data!) as { from: string; text: string });
+      expect(lines.map((l) => `${l.from}: ${l.text}`)).toEqual(['curl: hi from curl', 'ops: deploy at five']);
+    } finally {
+      sse.kill();
+      await app.close();
+    }
+  }, 30_000);
 });

@@ -5,8 +5,8 @@
  * stops rejecting it; the other lines must compile. Nothing here runs.
  */
 import type { Observable } from 'rxjs';
-import { createClient, type ClientEvent } from '../../lib/client/index.js';
-import { demoCounter, type ChatEntry, type DemoCounterEvent, type Streams } from '../../sample/generated/streams.client.js';
+import { createClient, type ClientEvent, type LonglinkChannel } from '../../lib/client/index.js';
+import { demoChat, demoCounter, type ChatEntry, type ChatInput, type DemoCounterEvent, type Streams } from '../../sample/generated/streams.client.js';
 
 declare const expectType: <T>(value: T) => void;
 
@@ -31,6 +31,17 @@ client.stream('demo/chat');
 client.stream('demo/clock', { anything: true });
 // @ts-expect-error the data is not what the server emits
 expectType<Observable<{ n: string }>>(client.stream('demo/counter'));
+
+// --- the sample's two-way streams: channel() by name takes the generated map's `input` ---
+expectType<LonglinkChannel<ChatEntry, ChatInput>>(client.channel('demo/chat', { room: 'lobby', name: 'ann' }));
+expectType<Observable<ClientEvent<ChatEntry>>>(client.channel('demo/chat', { room: 'lobby' }).events);
+void client.channel('demo/chat', { room: 'lobby' }).send({ text: 'hi', typing: false });
+void client.channel('demo/echo').send({ text: 'hi' });
+expectType<LonglinkChannel<ChatEntry, ChatInput>>(createClient().channel(demoChat, { room: 'lobby' }));
+// @ts-expect-error the message is checked against the server's input type
+void client.channel('demo/chat', { room: 'lobby' }).send({ text: 1 });
+// @ts-expect-error demo/echo's text is required
+void client.channel('demo/echo').send({});
 
 // --- the generated contracts work on the same client and on an untyped one ---
 expectType<Observable<DemoCounterEvent>>(client.stream(demoCounter, { count: 3 }));

@@ -137,7 +137,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
   }, 120_000);
 
   it('writes an AsyncAPI 3.0 document that @asyncapi/parser accepts, with a channel per stream and its bindings', async () => {
-    const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<string, Record<string, Record<string, unknown>>>;
+    const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<'channels' | 'operations' | 'components', Record<string, Record<string, unknown>>>;
     const { document, diagnostics } = await new Parser().parse(files.get(ASYNCAPI_FILE)!);
     expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
     expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(model.streams.flatMap((s) => s.names).sort());

@@ -73,7 +73,7 @@ export class SseClientTransport implements ClientTransport {
         es.onmessage = (e) => deliver({ event: 'message', data: String(e.data), id: e.lastEventId });
         for (const event of Object.values(SseEventName)) {
           es.addEventListener(event, (e) => {
-            const { data, lastEventId } = e as MessageEvent;
+            const { data, lastEventId } = e;
             if (typeof data === 'string') return deliver({ event, data, id: lastEventId });
             if (event !== SseEventName.ERROR || done) return;
             es.close();

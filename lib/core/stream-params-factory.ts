@@ -66,7 +66,7 @@ export class StreamParamsFactory {
           const host = this.container.getModules().get(def.moduleKey);
           if (!host) throw new TypeError(`${def.location}: its module is unknown to Nest; cannot resolve pipe ${pipe.name}`);
           const known = host.injectables.get(pipe)?.instance as PipeTransform | undefined;
-          const instance = known ?? (await (host.getProviderByKey(ModuleRef).instance as ModuleRef).create(pipe));
+          const instance = known ?? (await (host.getProviderByKey(ModuleRef).instance).create(pipe));
           if (typeof instance?.transform !== 'function') {
             throw new TypeError(`${def.location}: ${pipe.name} given to a parameter decorator is not a pipe (no transform method)`);
           }
@@ -79,7 +79,7 @@ export class StreamParamsFactory {
   /** Builds a handler's parameters; throws for HTTP parameter decorators, which do not apply. */
   create(def: StreamDefinition): PreparedParams {
     const { instance, callback, moduleKey, methodName } = def;
-    const shared = this.pipesContextCreator.create(instance as never, callback, moduleKey);
+    const shared = this.pipesContextCreator.create(instance, callback, moduleKey);
     const paramtypes: unknown[] = Reflect.getMetadata('design:paramtypes', instance, methodName) ?? [];
     const own: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, methodName) ?? [];
     const args: PreparedArg[] = own.map((a) => {

@@ -145,7 +145,7 @@ function link(files: Map<string, FileDescriptor>): FileDescriptor[] {
       }
       check(file, full, m.nestedType);
     }
-    for (const s of (file as FileDescriptor).service ?? []) {
+    for (const s of (file).service ?? []) {
       for (const method of s.method) {
         expect(visible(file, method.inputType), `${file.name}: ${s.name}.${method.name} cannot resolve ${method.inputType}`).toBe(true);
         expect(visible(file, method.outputType), `${file.name}: ${s.name}.${method.name} cannot resolve ${method.outputType}`).toBe(true);
@@ -222,7 +222,7 @@ function grpcurlCommands(markdown: string): { data?: Record<string, unknown>; ta
 function clientPackage(files: FileDescriptor[]): Record<string, unknown> {
   const set = FileDescriptorSet.encode(FileDescriptorSet.fromObject({ file: files })).finish();
   const definition = protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(set), { longs: String, enums: String, defaults: false, oneofs: true });
-  return grpc.loadPackageDefinition(definition) as Record<string, unknown>;
+  return grpc.loadPackageDefinition(definition);
 }
 
 function serviceClient(pkg: Record<string, unknown>, path: string, port: number): grpc.Client & Record<string, Function> {

@@ -137,7 +137,7 @@ describe('gRPC transport', () => {
     await until(() => ctx.tracker.size === 3, 2000, 'subscribed');
     let serialisations = 0;
     const value = { toJSON: () => (serialisations++, { price: 7 }) };
-    ctx.probe.broadcast$.next(tracked('b1', value) as never);
+    ctx.probe.broadcast$.next(tracked('b1', value));
     await until(() => calls.every((c) => c.events.length === 1), 2000, 'delivered');
     expect(serialisations).toBe(1);
     expect(calls.map((c) => c.events[0])).toEqual(calls.map(() => ({ id: 'b1', data: { price: 7 } })));
@@ -203,9 +203,9 @@ describe('gRPC write paths', () => {
     try {
       const small = run(ctx.client, 'probe/broadcast');
       await until(() => ctx.tracker.size === 1, 2000, 'subscribed');
-      ctx.probe.broadcast$.next(tracked('s1', { pad: 'x'.repeat(10) }) as never);
+      ctx.probe.broadcast$.next(tracked('s1', { pad: 'x'.repeat(10) }));
       await until(() => small.events.length === 1, 2000, 'small value delivered');
-      ctx.probe.broadcast$.next(tracked('s2', { pad: 'x'.repeat(1000) }) as never);
+      ctx.probe.broadcast$.next(tracked('s2', { pad: 'x'.repeat(1000) }));
       const s = await within(small.status, 2000, 'status');
       expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       expect(small.events.map((e) => e.id)).toEqual(['s1']);

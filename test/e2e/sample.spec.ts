@@ -29,8 +29,8 @@ async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; gr
     const grpc = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
     if (http && grpc) listening.resolve({ baseUrl: http[1]!, grpcPort: Number(grpc[1]) });
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   void exited.then((code) => listening.reject(new Error(`sample exited (${code}): ${output}`)));
   const { baseUrl, grpcPort } = await within(listening.promise, 15_000, 'sample app listening');
   return { child, baseUrl, grpcPort, exited };

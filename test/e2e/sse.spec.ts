@@ -57,7 +57,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE wire format (%s)', (pla
     ['/probe/pipeline?params=%7B%22a%22%3A%7B%22__proto__%22%3A%7B%7D%7D%7D', {}, 400, 'BAD_REQUEST'],
     ['/probe/pipeline?__proto__=1', {}, 400, 'BAD_REQUEST'],
   ])('refuses %s with the real status and a JSON body', async (path, headers, status, code) => {
-    const res = await rawGet(`${ctx.baseUrl}${path}`, headers as Record<string, string>);
+    const res = await rawGet(`${ctx.baseUrl}${path}`, headers);
     expect(res.status).toBe(status);
     expect(res.res.headers['content-type']).toContain('application/json');
     const body = JSON.parse(await res.body()) as { code: string; message: string };

@@ -484,14 +484,14 @@ describe('encode once', () => {
       await until(() => ctx.probe.broadcast$.observed && ctx.tracker.size === 7, 2000, 'all subscribed');
       let serialisations = 0;
       const value = { toJSON: () => (serialisations++, { price: 42 }) };
-      ctx.probe.broadcast$.next(tracked('p1', value) as StreamEvent);
+      ctx.probe.broadcast$.next(tracked('p1', value));
       await Promise.all(clients.map((c) => c.waitFor((ms) => ms.some((m) => m.type === 'next'))));
       await Promise.all(sse.map((r) => r.waitFor((t) => t.includes('data: {"price":42}'))));
       expect(serialisations).toBe(1);
       expect(clients.map((c) => c.messages[0])).toEqual(
         clients.map((_, i) => ({ type: 'next', id: `b${i}`, eventId: 'p1', data: { price: 42 } })),
       );
-      expect(parseSse(sse[0]!.text)[1]).toEqual({ id: 'p1', data: '{"price":42}' });
+      expect(parseSse(sse[0].text)[1]).toEqual({ id: 'p1', data: '{"price":42}' });
       for (const c of clients) c.ws.close();
       for (const r of sse) r.destroy();
     } finally {

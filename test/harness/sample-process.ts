@@ -48,8 +48,8 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
       listening.resolve({ child, baseUrl: http[1]!, grpcPort: Number(grpc[1]), exited, output: () => output });
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   void exited.then((code) => listening.settled || listening.reject(new Error(`sample exited (${code}): ${output}`)));
   return {
     child,

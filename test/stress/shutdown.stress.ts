@@ -31,8 +31,8 @@ async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; gr
     const grpcPort = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
     if (httpUrl && grpcPort) listening.resolve({ baseUrl: httpUrl[1]!, grpcPort: Number(grpcPort[1]) });
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   void exited.then((how) => listening.reject(new Error(`sample exited (${how}): ${output}`)));
   const { baseUrl, grpcPort } = await within(listening.promise, 20_000, 'sample listening');
   return { child, baseUrl, grpcPort, exited };

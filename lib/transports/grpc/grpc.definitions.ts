@@ -39,7 +39,7 @@ export function loadGrpcDefinitions(libs: GrpcLibraries, options: ResolvedGrpcOp
   // Decoded by hand: params' depth checked as read, failures INVALID_ARGUMENT (not INTERNAL).
   subscribe.requestDeserialize = nonThrowingDeserializer((bytes) => decodeSubscribeRequest(bytes, maxParamsDepth));
   if (options.protoPath.length === 0) return own;
-  const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
+  const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) });
   return { ...own, ...user };
 }
 

@@ -23,7 +23,7 @@ function create(): BenchServer {
   if (impl === 'module-nometrics') return new ModuleServer({ metrics: { enabled: false } });
   if (impl === 'module-metrics') return new ModuleMetricsServer();
   if (impl === 'express') return new ExpressServer();
-  throw new Error(`unknown implementation ${impl}`);
+  throw new Error(`unknown implementation ${String(impl)}`);
 }
 
 const server = create();

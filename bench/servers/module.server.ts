@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -46,7 +47,7 @@ export class ModuleServer implements BenchServer {
     await app.listen(0, '127.0.0.1');
     this.app = app;
     this.hub = app.get(StreamHub);
-    return { http: (app.getHttpServer().address() as AddressInfo).port, grpc: app.get(GrpcTransport).port };
+    return { http: ((app.getHttpServer() as HttpServer).address() as AddressInfo).port, grpc: app.get(GrpcTransport).port };
   }
 
   publish(value: object): void {

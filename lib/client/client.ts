@@ -72,7 +72,10 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     let live = true;
     let held = false; // the server holds this (re)subscription: onOpen called
     const hold = () => {
-      if (!held && live) (held = true), sub.onOpen?.();
+      if (!held && live) {
+        held = true;
+        sub.onOpen?.();
+      }
     };
     const ended = () => {
       const was = live;
@@ -131,7 +134,11 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
 
   /** An event arrived: a new id (or any event of a stream without ids) resets the attempt count. */
   const progress = (sub: Sub, id: string | undefined) => {
-    if (!sub.open) (sub.open = true), update(); // data proves it (e.g. a server that does not answer init)
+    // data proves it (e.g. a server that does not answer init)
+    if (!sub.open) {
+      sub.open = true;
+      update();
+    }
     if (id === undefined || id !== sub.request.lastEventId) sub.attempts = 0;
     if (id !== undefined) sub.request.lastEventId = id;
   };

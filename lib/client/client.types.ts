@@ -31,7 +31,7 @@ export interface RetryOptions {
 /** Minimal shapes of the runtime's constructors (browsers' natives, or `ws` / `eventsource` in Node). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `ws` and `eventsource` classes differ from the DOM types in details
 export type WebSocketConstructor = new (url: string, ...rest: any[]) => any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above: `eventsource`'s class is not the DOM's
 export type EventSourceConstructor = new (url: string, ...rest: any[]) => any;
 
 /**

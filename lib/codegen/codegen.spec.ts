@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Parser } from '@asyncapi/parser';
+import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { Module, VersioningType } from '@nestjs/common';
@@ -127,7 +127,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
         "client.stream('fixture/nope');", // error 2: unknown name
       ].join('\n');
       writeFileSync(join(dir, 'use.ts'), `${use}\n`);
-      const config = ts.parseJsonConfigFileContent(ts.readConfigFile(root('tsconfig.json'), ts.sys.readFile).config, ts.sys, root(''));
+      const config = ts.parseJsonConfigFileContent(ts.readConfigFile(root('tsconfig.json'), (path) => ts.sys.readFile(path)).config, ts.sys, root(''));
       const program = ts.createProgram([join(dir, 'use.ts')], { ...config.options, noEmit: true, rootDir: undefined });
       const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName.endsWith('use.ts') ? 'use' : d.file?.fileName}:${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : 0}`);
       expect(errors).toEqual(['use:7', 'use:8']);
@@ -139,7 +139,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
   it('writes an AsyncAPI 3.0 document that @asyncapi/parser accepts, with a channel per stream and its bindings', async () => {
     const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<'channels' | 'operations' | 'components', Record<string, Record<string, unknown>>>;
     const { document, diagnostics } = await new Parser().parse(files.get(ASYNCAPI_FILE)!);
-    expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
+    expect(diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error)).toEqual([]);
     expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(model.streams.flatMap((s) => s.names).sort());
     expect(doc.channels.fixtureSearch).toMatchObject({
       address: 'fixture/search',

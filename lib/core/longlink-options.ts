@@ -54,10 +54,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   }
   const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
   const metrics = checkObject('metrics', root.metrics, ['enabled', 'meterProvider']);
-  if (
-    metrics.meterProvider !== undefined &&
-    typeof (metrics.meterProvider)?.getMeter !== 'function'
-  ) {
+  const meterProvider = metrics.meterProvider as { getMeter?: unknown } | null | undefined;
+  if (meterProvider !== undefined && typeof meterProvider?.getMeter !== 'function') {
     fail('metrics.meterProvider', 'an OpenTelemetry MeterProvider', metrics.meterProvider);
   }
   const sse = checkObject('sse', root.sse, [

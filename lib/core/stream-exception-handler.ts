@@ -24,10 +24,10 @@ class StreamExceptionFiltersContext extends BaseExceptionFilterContext {
     super(container);
   }
 
-  create(instance: object, callback: Function, moduleKey: string): ExceptionFilterMetadata[] {
+  create(instance: object, callback: StreamDefinition['callback'], moduleKey: string): ExceptionFilterMetadata[] {
     this.moduleContext = moduleKey;
     // Most specific first: method, then class, then global filters.
-    return this.createContext(instance, callback as never, EXCEPTION_FILTERS_METADATA).reverse();
+    return (this.createContext(instance, callback as never, EXCEPTION_FILTERS_METADATA) as ExceptionFilterMetadata[]).reverse();
   }
 
   override getGlobalMetadata<T extends unknown[]>(): T {

@@ -16,7 +16,7 @@ export interface StreamArgMetadata {
 function argDecorator(kind: StreamArgKind, data?: string, pipes: (Type<PipeTransform> | PipeTransform)[] = []) {
   return (target: object, key: string | symbol | undefined, index: number): void => {
     if (key === undefined) throw new TypeError('longlink parameter decorators apply to method parameters only');
-    const existing: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, target.constructor, key) ?? [];
+    const existing = (Reflect.getMetadata(STREAM_ARGS_METADATA, target.constructor, key) as StreamArgMetadata[] | undefined) ?? [];
     Reflect.defineMetadata(
       STREAM_ARGS_METADATA,
       [...existing, { index, kind, data, pipes }],

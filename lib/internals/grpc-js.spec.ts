@@ -31,7 +31,7 @@ function hide(call: Call, member: string): void {
     get(target, key) {
       if (key === member) return undefined;
       const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? (value).bind(target) : value;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }

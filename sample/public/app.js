@@ -6,8 +6,10 @@
 import { createClient } from '/client.js';
 import uPlot from '/vendor/uplot.js';
 
-/** @type {(id: string) => any} */
-const $ = (id) => document.getElementById(id);
+/** @type {(id: string) => HTMLElement} */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** @type {(id: string) => HTMLInputElement} */
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
 const query = new URLSearchParams(location.search);
 const room = query.get('room') || 'lobby';
 const choice = /** @type {import('/client.js').TransportChoice} */ (query.get('transport') || 'auto');
@@ -27,10 +29,15 @@ const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ 
 async function fetchTicket() {
   // Your app would authenticate this request by its session cookie; the demo route takes the bearer token.
   const response = await fetch('/demo/ticket', { method: 'POST', headers: { authorization: 'Bearer demo-token' } });
-  return (await response.json()).ticket;
+  return /** @type {{ ticket: string }} */ (await response.json()).ticket;
 }
 // For the curious (and the page's tests): everything each panel received.
-const demo = (/** @type {any} */ (window).demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [], online: [], typing: [] });
+/**
+ * @type {{ client: typeof client, counter: number[], chat: (string | undefined)[], ticker: number, resets: string[], reply: number[],
+ *   secure: boolean[], online: string[], typing: string[] }}
+ */
+const demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [], online: [], typing: [] };
+/** @type {any} */ (window).demo = demo;
 
 // Connection panel
 $('conn-choice').textContent = choice;
@@ -51,7 +58,7 @@ $('drop').onclick = () => client.drop();
 // demo/clock
 client.stream('demo/clock').subscribe(({ now }) => {
   $('clock').textContent = new Date(now).toLocaleTimeString();
-  $('clock').dataset.now = now;
+  $('clock').dataset.now = String(now);
 });
 
 // demo/counter: checks itself for gaps and duplicates
@@ -68,6 +75,7 @@ client.stream('demo/counter', { count: 10_000, intervalMs: 100 }).subscribe(({ n
 
 // demo/chat: the room's last 20 messages, then live ones
 $('room-name').textContent = room;
+/** @type {(text: string, notice?: boolean) => void} */
 const line = (text, notice) => {
   const li = document.createElement('li');
   li.textContent = text;
@@ -77,7 +85,7 @@ const line = (text, notice) => {
 };
 // This page's name in the room's presence (?name=, or a random guest name).
 const me = query.get('name') || `guest-${Math.random().toString(36).slice(2, 6)}`;
-if (query.get('name')) $('chat-from').value = me;
+if (query.get('name')) $input('chat-from').value = me;
 client.events('demo/chat', { room, history: 20, name: me }).subscribe((e) => {
   if (e.type === 'reset') {
     demo.resets.push(e.reason);
@@ -89,13 +97,16 @@ client.events('demo/chat', { room, history: 20, name: me }).subscribe((e) => {
 
 // demo/presence: who is online and who is typing. A `state` replaces the list; a diff removes
 // its leaves' refs, then adds its joins' refs (an update is both, with the same ref).
+/** @type {Map<string, { key: string, meta: unknown }>} */
 const metas = new Map(); // ref → { key, meta }
 const renderOnline = () => {
+  /** @type {Set<string>} */
   const online = new Set();
+  /** @type {Set<string>} */
   const typing = new Set();
   for (const { key, meta } of metas.values()) {
     online.add(key);
-    if (meta && meta.typing) typing.add(key);
+    if (/** @type {{ typing?: boolean } | null | undefined} */ (meta)?.typing) typing.add(key);
   }
   demo.online = [...online].sort();
   demo.typing = [...typing].sort();
@@ -114,7 +125,9 @@ client.events('demo/presence', { room }).subscribe((e) => {
 
 // Typing: on while keys are pressed, off 2 s after the last one (or when the message is sent).
 let typing = false;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
 let typingTimer;
+/** @type {(on: boolean) => void} */
 const setTyping = (on) => {
   clearTimeout(typingTimer);
   if (on) typingTimer = setTimeout(() => setTyping(false), 2000);
@@ -134,10 +147,10 @@ $('chat-form').addEventListener('submit', async (event) => {
   const response = await fetch(`/demo/chat/${encodeURIComponent(room)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ from: $('chat-from').value, text: $('chat-text').value }),
+    body: JSON.stringify({ from: $input('chat-from').value, text: $input('chat-text').value }),
   });
-  if (response.ok) $('chat-text').value = '';
-  else $('chat-status').textContent = `send failed: ${(await response.json()).message}`;
+  if (response.ok) $input('chat-text').value = '';
+  else $('chat-status').textContent = `send failed: ${/** @type {{ message: string }} */ (await response.json()).message}`;
 });
 
 // demo/ticker: a live chart, as wide as its panel
@@ -152,7 +165,10 @@ let frame = 0;
 client.stream('demo/ticker').subscribe(({ t, v }) => {
   points[0].push(t / 1000);
   points[1].push(v);
-  if (points[0].length > 200) (points[0].shift(), points[1].shift());
+  if (points[0].length > 200) {
+    points[0].shift();
+    points[1].shift();
+  }
   demo.ticker++;
   $('ticker-value').textContent = v.toFixed(2);
   frame ||= requestAnimationFrame(() => ((frame = 0), chart.setData(points)));
@@ -160,13 +176,14 @@ client.stream('demo/ticker').subscribe(({ t, v }) => {
 new ResizeObserver(() => chart.setSize({ width: chartWidth(), height: 160 })).observe($('ticker-chart'));
 
 // demo/complete: a POST stream, one subscription per question
+/** @type {{ unsubscribe(): void } | undefined} */
 let asking;
 $('ask-form').addEventListener('submit', (event) => {
   event.preventDefault();
   asking?.unsubscribe();
   $('ask-reply').textContent = '';
   demo.reply = [];
-  asking = client.stream('demo/complete', { prompt: $('ask-prompt').value }).subscribe({
+  asking = client.stream('demo/complete', { prompt: $input('ask-prompt').value }).subscribe({
     next: ({ token, index }) => (demo.reply.push(index), ($('ask-reply').textContent += token)),
     error: (e) => ($('ask-reply').textContent += ` [${e.code}: ${e.message}]`),
   });

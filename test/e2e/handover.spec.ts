@@ -6,7 +6,7 @@ import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedis, freePort } from '../harness/redis-server.js';
 import { launchSample, startSample, type LaunchedSample, type SampleProcess } from '../harness/sample-process.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 
 /**
  * Deploy hand-over (PROTOCOL.md §2.1), end to end: many subscriptions on the three transports
@@ -152,7 +152,7 @@ class WsClient extends Client {
       ws.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM }, lastEventId: this.lastId })),
     );
     ws.on('message', (raw) => {
-      const m = JSON.parse(String(raw)) as { type: string; eventId?: string; error?: { code: string; details?: { retryAfterMs?: number } } };
+      const m = JSON.parse(wsText(raw)) as { type: string; eventId?: string; error?: { code: string; details?: { retryAfterMs?: number } } };
       if (m.type === 'next' && m.eventId !== undefined) this.event(attempt, m.eventId);
       else if (m.type === 'error') {
         const retry = m.error?.details?.retryAfterMs;

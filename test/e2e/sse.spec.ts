@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import http from 'node:http';
 import compression from 'compression';
 import type { INestApplication } from '@nestjs/common';
@@ -300,7 +301,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes next to the appl
           ? await NestFactory.create(ItemsModule, new FastifyAdapter(), options)
           : await NestFactory.create(ItemsModule, options);
       await app.listen(0, '127.0.0.1');
-      const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+      const baseUrl = `http://127.0.0.1:${((app.getHttpServer() as HttpServer).address() as { port: number }).port}`;
       try {
         const stream = await rawGet(`${baseUrl}/items/live`);
         const plain = await rawGet(`${baseUrl}/items/plain`);

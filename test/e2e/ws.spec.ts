@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   Controller,
@@ -25,7 +26,7 @@ import { FLOOD_QUEUE_BYTES, Probe, conformanceModule } from '../fixtures/probe.j
 import { clientTextFrame, rawWsConnect } from '../harness/raw-ws.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { rawGet, parseSse } from '../harness/raw-http.js';
-import { deferred, until, within } from '../harness/util.js';
+import { deferred, until, within, wsText } from '../harness/util.js';
 import { openWs, type WsServerMessage } from '../harness/ws.harness.js';
 
 /** A `ws` client that records every server message. */
@@ -36,8 +37,13 @@ class Client {
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      this.messages.push(JSON.parse(String(raw)) as WsServerMessage);
-      for (const w of [...this.waiters]) if (w.check()) (this.waiters.splice(this.waiters.indexOf(w), 1), w.resolve());
+      this.messages.push(JSON.parse(wsText(raw)) as WsServerMessage);
+      for (const w of [...this.waiters]) {
+        if (w.check()) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
     });
     ws.on('close', (code, reason) => this.closed.resolve({ code, reason: String(reason) }));
     ws.on('error', () => undefined);
@@ -78,7 +84,7 @@ async function start(options: LonglinkModuleOptions['ws'] = {}, platform: HttpPl
     app,
     url: `${baseUrl.replace('http', 'ws')}/ws`,
     baseUrl,
-    port: (app.getHttpServer().address() as AddressInfo).port,
+    port: ((app.getHttpServer() as HttpServer).address() as AddressInfo).port,
     probe: app.get(Probe),
     tracker: app.get(StreamTracker),
     transport: app.get(WsTransport),
@@ -460,7 +466,7 @@ describe('WebSocket next to the application own gateways', () => {
     try {
       const wsBase = baseUrl.replace('http', 'ws');
       const own = await openWs(`${wsBase}/app-ws`);
-      const echoed = new Promise<string>((resolve) => own.once('message', (m) => resolve(String(m))));
+      const echoed = new Promise<string>((resolve) => own.once('message', (m) => resolve(wsText(m))));
       own.send(JSON.stringify({ event: 'echo', data: 'hi' }));
       expect(JSON.parse(await within(echoed, 2000, 'echo'))).toEqual({ event: 'echo', data: 'hi' });
       const ours = await Client.open(`${wsBase}/ws`);

@@ -41,7 +41,12 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
   let output = '';
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
-    for (const w of [...waiters]) if (w.pattern.test(output)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (w.pattern.test(output)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
     const http = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
     const grpc = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
     if (http && grpc && !listening.settled) {

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, within, wsText } from '../harness/util.js';
 import { ROOT } from './stress.fixture.js';
 import { byMode, percentile, record } from './stress.util.js';
 
@@ -96,7 +96,7 @@ describe(`SIGTERM with ${PER_TRANSPORT} open streams per transport`, () => {
       const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
       ws.on('error', () => undefined);
       ws.on('message', (raw) => {
-        const message = JSON.parse(String(raw)) as { type: string; id: string; error?: { code: string } };
+        const message = JSON.parse(wsText(raw)) as { type: string; id: string; error?: { code: string } };
         if (message.type === 'next') started.get(message.id)?.();
         if (message.type === 'error') errors.set(message.id, message.error!.code);
       });

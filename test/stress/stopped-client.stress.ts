@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, StreamTracker } from '../../lib/index.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, within, wsText } from '../harness/util.js';
 import { CLIENT_SCRIPT, LONGLINK_PROTO, ROOT, STRESS_LIVENESS, startStressApp } from './stress.fixture.js';
 import { MiB, byMode, heapAfterGc, mib, percentile, record, settle } from './stress.util.js';
 
@@ -24,7 +24,7 @@ async function healthyClients(baseUrl: string) {
       ws.once('error', reject);
     });
     ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; data?: { at: number } };
+      const message = JSON.parse(wsText(raw)) as { type: string; data?: { at: number } };
       if (message.type === 'next') latencies.push(performance.timeOrigin + performance.now() - message.data!.at);
     });
     ws.send(JSON.stringify({ type: 'subscribe', id: 't', stream: 'stress/timed', params: { ms: 5 } }));

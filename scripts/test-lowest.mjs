@@ -15,8 +15,15 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+/**
+ * JSON text as a value of a type to be stated by the caller.
+ * @param {string} text
+ * @returns {unknown}
+ */
+const parseJson = (text) => JSON.parse(text);
+
 const pkg = /** @type {{ peerDependencies: Record<string, string>, devDependencies: Record<string, string>, overrides?: object }} */ (
-  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  parseJson(readFileSync(join(root, 'package.json'), 'utf8'))
 );
 
 /**
@@ -45,7 +52,7 @@ for (const [range, low] of [['^12.0.1', '12.0.1'], ['>=0.2.0', '0.2.0'], ['^5.0.
 const lowest = Object.fromEntries(Object.entries(pkg.peerDependencies).map(([name, range]) => [name, lowEnd(name, range)]));
 // The ws copy the module uses is the one @nestjs/platform-ws ships; the tests' ws client matches it.
 const platformWs = /** @type {{ ws: string }} */ (
-  JSON.parse(execFileSync('npm', ['view', `@nestjs/platform-ws@${lowest['@nestjs/platform-ws']}`, 'dependencies', '--json'], { encoding: 'utf8' }))
+  parseJson(execFileSync('npm', ['view', `@nestjs/platform-ws@${lowest['@nestjs/platform-ws']}`, 'dependencies', '--json'], { encoding: 'utf8' }))
 );
 lowest.ws = platformWs.ws;
 
@@ -63,7 +70,7 @@ try {
   const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: work, encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`test:lowest: npm install failed:\n${install.stdout}${install.stderr}`);
   for (const name of Object.keys(lowest)) {
-    const installed = /** @type {{ version: string }} */ (JSON.parse(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8'))).version;
+    const installed = /** @type {{ version: string }} */ (parseJson(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8'))).version;
     if (installed !== lowest[name]) throw new Error(`test:lowest: ${name} installed as ${installed}, expected ${lowest[name]}`);
   }
   // Conformance (Nest, platforms, ws, grpc-js), hub (ioredis), gRPC (proto-loader, reflection,

@@ -34,6 +34,7 @@ export type StreamEventOf<C> = C extends StreamContract<object, infer E> ? E : n
  * The arguments after the contract in a client call: params are optional when every
  * property of `Params` is (a stream without params takes none).
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{} extends Params`: true exactly when every property of Params is optional
 export type ContractArgs<Params, Rest extends unknown[]> = {} extends Params
   ? [params?: Params, ...rest: Rest]
   : [params: Params, ...rest: Rest];

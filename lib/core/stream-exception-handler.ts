@@ -27,7 +27,7 @@ class StreamExceptionFiltersContext extends BaseExceptionFilterContext {
   create(instance: object, callback: StreamDefinition['callback'], moduleKey: string): ExceptionFilterMetadata[] {
     this.moduleContext = moduleKey;
     // Most specific first: method, then class, then global filters.
-    return (this.createContext(instance, callback as never, EXCEPTION_FILTERS_METADATA) as ExceptionFilterMetadata[]).reverse();
+    return this.createContext<unknown[], ExceptionFilterMetadata[]>(instance, callback as never, EXCEPTION_FILTERS_METADATA).reverse();
   }
 
   override getGlobalMetadata<T extends unknown[]>(): T {

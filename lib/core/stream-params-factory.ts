@@ -85,7 +85,7 @@ export class StreamParamsFactory {
     const args: PreparedArg[] = own.map((a) => {
       const metatype = paramtypes[a.index] as ArgumentMetadata['metatype'];
       const given = a.pipes.map((pipe) => (typeof pipe === 'function' ? this.classPipe(def, pipe) : pipe));
-      const pipes = [...shared, ...(this.pipesContextCreator.createConcreteContext(given as never) as PipeTransform[])];
+      const pipes = [...shared, ...this.pipesContextCreator.createConcreteContext<never, PipeTransform[]>(given as never)];
       switch (a.kind) {
         case 'params':
           return {
@@ -121,7 +121,7 @@ export class StreamParamsFactory {
         index: meta.index,
         resolve: (_call, context) => factory(meta.data, context),
         metadata: { type: 'custom', metatype: paramtypes[meta.index] as never, data: meta.data as never },
-        pipes: [...shared, ...(this.pipesContextCreator.createConcreteContext((meta.pipes ?? []) as never) as PipeTransform[])],
+        pipes: [...shared, ...this.pipesContextCreator.createConcreteContext<never, PipeTransform[]>((meta.pipes ?? []) as never)],
       });
     }
     return {

@@ -39,7 +39,7 @@ type AnyFunction = (...args: never[]) => unknown;
 
 /** The members of `ServerGrpc` this door relies on (protected ones included). */
 interface ServerGrpcShape {
-  listen(callback: (error?: unknown) => void): Promise<void>;
+  listen(callback: (error?: Error | null) => void): Promise<void>;
   close(): Promise<void>;
   addHandler(pattern: string, callback: AnyFunction): void;
   createServiceMethod(handler: AnyFunction, native: unknown, streamType: unknown): AnyFunction;
@@ -73,8 +73,7 @@ export function checkNestGrpcServer(microservices: typeof Microservices): Server
 export function nestGrpcPattern(microservices: typeof Microservices, service: string, rpc: string): string {
   const ServerGrpc = checkNestGrpcServer(microservices);
   // 'no_stream': the request is not a stream (GrpcMethodStreamingType.NO_STREAMING).
-  const { createPattern } = ServerGrpc.prototype as ServerGrpcShape;
-  return createPattern.call(undefined, service, rpc, 'no_stream');
+  return (ServerGrpc.prototype as ServerGrpcShape).createPattern.call(undefined, service, rpc, 'no_stream');
 }
 
 /** How to start a Nest gRPC server whose handlers are served natively. */

@@ -26,10 +26,12 @@ const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ 
   ticket: async (stream) => (stream === 'demo/secure' ? fetchTicket() : ''), // SSE: a fresh ticket per (re)connect
   sse: { post: ['demo/complete'] }, // POST streams are requested with POST and a JSON body over SSE
 }));
+/** @type {(response: Response) => Promise<unknown>} */
+const json = (response) => response.json();
 async function fetchTicket() {
   // Your app would authenticate this request by its session cookie; the demo route takes the bearer token.
   const response = await fetch('/demo/ticket', { method: 'POST', headers: { authorization: 'Bearer demo-token' } });
-  return /** @type {{ ticket: string }} */ (await response.json()).ticket;
+  return /** @type {{ ticket: string }} */ (await json(response)).ticket;
 }
 // For the curious (and the page's tests): everything each panel received.
 /**
@@ -141,8 +143,11 @@ const setTyping = (on) => {
 };
 $('chat-text').addEventListener('input', () => setTyping(true));
 
-$('chat-form').addEventListener('submit', async (event) => {
+$('chat-form').addEventListener('submit', (event) => {
   event.preventDefault();
+  void send();
+});
+async function send() {
   setTyping(false);
   const response = await fetch(`/demo/chat/${encodeURIComponent(room)}`, {
     method: 'POST',
@@ -150,8 +155,8 @@ $('chat-form').addEventListener('submit', async (event) => {
     body: JSON.stringify({ from: $input('chat-from').value, text: $input('chat-text').value }),
   });
   if (response.ok) $input('chat-text').value = '';
-  else $('chat-status').textContent = `send failed: ${/** @type {{ message: string }} */ (await response.json()).message}`;
-});
+  else $('chat-status').textContent = `send failed: ${/** @type {{ message: string }} */ (await json(response)).message}`;
+}
 
 // demo/ticker: a live chart, as wide as its panel
 const points = /** @type {[number[], number[]]} */ ([[], []]);
@@ -185,12 +190,12 @@ $('ask-form').addEventListener('submit', (event) => {
   demo.reply = [];
   asking = client.stream('demo/complete', { prompt: $input('ask-prompt').value }).subscribe({
     next: ({ token, index }) => (demo.reply.push(index), ($('ask-reply').textContent += token)),
-    error: (e) => ($('ask-reply').textContent += ` [${e.code}: ${e.message}]`),
+    error: (/** @type {{ code: string, message: string }} */ e) => ($('ask-reply').textContent += ` [${e.code}: ${e.message}]`),
   });
 });
 
 // demo/secure: { ok: true } once the guard accepted the credential
 client.stream('demo/secure').subscribe({
   next: ({ ok }) => (demo.secure.push(ok), ($('secure').textContent = ok ? `accepted via ${client.transport}` : 'refused')),
-  error: (e) => ($('secure').textContent = `${e.code}: ${e.message}`),
+  error: (/** @type {{ code: string, message: string }} */ e) => ($('secure').textContent = `${e.code}: ${e.message}`),
 });

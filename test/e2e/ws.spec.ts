@@ -14,7 +14,6 @@ import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websock
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
-  StreamEvent,
   StreamTracker,
   getStreamCall,
   tracked,

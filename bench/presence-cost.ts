@@ -42,7 +42,10 @@ async function redisStats(): Promise<{ calls: number; usec: number }> {
   let usec = 0;
   for (const line of (await admin.info('commandstats')).split('\n')) {
     const m = /^cmdstat_(\w+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m && m[1] !== 'info') (calls += Number(m[2])), (usec += Number(m[3]));
+    if (m && m[1] !== 'info') {
+      calls += Number(m[2]);
+      usec += Number(m[3]);
+    }
   }
   return { calls, usec };
 }

@@ -79,7 +79,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
       useFactory: ({ hub }: ResolvedLonglinkOptions): HubAdapter =>
         hub.redis === undefined
           ? new InMemoryHubAdapter(hub.historySize, hub.historyMaxAgeMs, hub.maxTopics, hub.maxHistoryBytes)
-          : new RedisHubAdapter({ redis: hub.redis as never, ...hub }),
+          : new RedisHubAdapter({ redis: hub.redis, ...hub }),
       inject: [LONGLINK_RESOLVED_OPTIONS],
     },
     {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  const address = app.getHttpServer().address() as AddressInfo;
+  const address = (app.getHttpServer() as HttpServer).address() as AddressInfo;
   logger.log(`nestjs-longlink sample listening on http://${host}:${address.port}/`);
   logger.log(`WebSocket at ws://${host}:${address.port}/ws, gRPC at ${host}:${app.get(GrpcTransport).port}`);
 }

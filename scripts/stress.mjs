@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 const args = process.argv.slice(2);
 const mode = args.includes('--full') ? 'full' : 'short';
 const rest = args.filter((a) => a !== '--full' && a !== '--short');
+/** @type {(command: string, commandArgs: string[], env?: Record<string, string>) => number} */
 const run = (command, commandArgs, env = {}) =>
   spawnSync(command, commandArgs, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
 

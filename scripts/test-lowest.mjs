@@ -15,12 +15,24 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+/**
+ * JSON text as a value of a type to be stated by the caller.
+ * @param {string} text
+ * @returns {unknown}
+ */
+const parseJson = (text) => JSON.parse(text);
+
+const pkg = /** @type {{ peerDependencies: Record<string, string>, devDependencies: Record<string, string>, overrides?: object }} */ (
+  parseJson(readFileSync(join(root, 'package.json'), 'utf8'))
+);
 
 /**
  * `^12.0.1` → `12.0.1`: the lowest version a caret/tilde/>= range admits. For a union
  * (`^5.0.0 || ^6.0.0`), the low end of its lowest alternative; the newer majors run in
  * `npm test` on the lock's versions.
+ * @param {string} name
+ * @param {string} range
+ * @returns {string}
  */
 function lowEnd(name, range) {
   const ends = range.split('||').map((alternative) => {
@@ -39,7 +51,9 @@ for (const [range, low] of [['^12.0.1', '12.0.1'], ['>=0.2.0', '0.2.0'], ['^5.0.
 
 const lowest = Object.fromEntries(Object.entries(pkg.peerDependencies).map(([name, range]) => [name, lowEnd(name, range)]));
 // The ws copy the module uses is the one @nestjs/platform-ws ships; the tests' ws client matches it.
-const platformWs = JSON.parse(execFileSync('npm', ['view', `@nestjs/platform-ws@${lowest['@nestjs/platform-ws']}`, 'dependencies', '--json'], { encoding: 'utf8' }));
+const platformWs = /** @type {{ ws: string }} */ (
+  parseJson(execFileSync('npm', ['view', `@nestjs/platform-ws@${lowest['@nestjs/platform-ws']}`, 'dependencies', '--json'], { encoding: 'utf8' }))
+);
 lowest.ws = platformWs.ws;
 
 const work = mkdtempSync(join(tmpdir(), 'longlink-lowest-'));
@@ -56,7 +70,7 @@ try {
   const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: work, encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`test:lowest: npm install failed:\n${install.stdout}${install.stderr}`);
   for (const name of Object.keys(lowest)) {
-    const installed = JSON.parse(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8')).version;
+    const installed = /** @type {{ version: string }} */ (parseJson(readFileSync(join(work, 'node_modules', name, 'package.json'), 'utf8'))).version;
     if (installed !== lowest[name]) throw new Error(`test:lowest: ${name} installed as ${installed}, expected ${lowest[name]}`);
   }
   // Conformance (Nest, platforms, ws, grpc-js), hub (ioredis), gRPC (proto-loader, reflection,

@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Controller, Injectable, Module, Sse, type INestApplication, type MessageEvent } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -95,7 +96,7 @@ export class NestServer implements BenchServer {
     await app.listen(0, '127.0.0.1');
     this.app = app;
     this.source = app.get(Source);
-    return { http: (app.getHttpServer().address() as AddressInfo).port, grpc: grpcPort };
+    return { http: ((app.getHttpServer() as HttpServer).address() as AddressInfo).port, grpc: grpcPort };
   }
 
   publish(value: object): void {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Parser } from '@asyncapi/parser';
+import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import { Module } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { createHttpApp, type HttpPlatform } from '../../test/harness/sse.harness.js';
@@ -18,7 +18,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('LonglinkAsyncApiModule (%s)
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
       const { document, diagnostics } = await new Parser().parse(await response.text());
-      expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
+      expect(diagnostics.filter((d) => Number(d.severity) === Number(DiagnosticSeverity.Error))).toEqual([]);
       expect(document!.channels().all().map((c) => c.address())).toContain('demo/counter');
       expect((await fetch(`${baseUrl}/docs/asyncapi.json`)).status).toBe(404);
     } finally {

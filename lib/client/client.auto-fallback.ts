@@ -43,7 +43,10 @@ export class AutoFallback {
     if (!neverOpened || !this.enabled || transport !== 'ws') return false;
     // WebSocket never worked here (refused, blocked): SSE now. Once it has worked, a socket
     // that does not open is more likely a server restarting: retry it, fall back after 3 in a row.
-    if (this.failureRound !== round) (this.failureRound = round), this.wsFailures++;
+    if (this.failureRound !== round) {
+      this.failureRound = round;
+      this.wsFailures++;
+    }
     return !this.wsWorked || this.wsFailures >= 3;
   }
 

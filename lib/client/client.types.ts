@@ -31,7 +31,7 @@ export interface RetryOptions {
 /** Minimal shapes of the runtime's constructors (browsers' natives, or `ws` / `eventsource` in Node). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `ws` and `eventsource` classes differ from the DOM types in details
 export type WebSocketConstructor = new (url: string, ...rest: any[]) => any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above: `eventsource`'s class is not the DOM's
 export type EventSourceConstructor = new (url: string, ...rest: any[]) => any;
 
 /**
@@ -64,8 +64,11 @@ export interface ClientOptions {
    * origin. Default `false` (cookies go to the page's own origin only). WebSocket upgrades always carry cookies.
    */
   withCredentials?: boolean;
-  /** Sent in the WebSocket init message on every (re)connect: a value, or a (async) function called each time. */
-  connectionParams?: unknown | (() => unknown);
+  /**
+   * Sent in the WebSocket init message on every (re)connect: a value, or a function (sync or
+   * async) called each time (the type is `unknown` because it takes either).
+   */
+  connectionParams?: unknown;
   /** SSE: called on every (re)connect of a subscription; its result is sent as `ticket=` (an empty string: no ticket). */
   ticket?: (stream: string, params: Record<string, unknown>) => string | Promise<string>;
   /** Reconnect backoff. */

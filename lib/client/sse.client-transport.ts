@@ -68,13 +68,13 @@ export class SseClientTransport implements ClientTransport {
       if (!withFetch) {
         // EventSource: reconnects are ours (it is closed on any error), so resume ids are exact.
         let opened = false;
-        const es: EventSource = new ES!(url, { withCredentials: !!options.withCredentials });
+        const es = new ES!(url, { withCredentials: !!options.withCredentials }) as EventSource;
         source = es;
         es.onopen = () => ((opened = true), sink.open(), sink.accepted());
         es.onmessage = (e) => deliver({ event: 'message', data: String(e.data), id: e.lastEventId });
         for (const event of Object.values(SseEventName)) {
           es.addEventListener(event, (e) => {
-            const { data, lastEventId } = e as MessageEvent;
+            const { data, lastEventId } = e as MessageEvent<unknown>;
             if (typeof data === 'string') return deliver({ event, data, id: lastEventId });
             if (event !== SseEventName.ERROR || done) return;
             es.close();

@@ -25,7 +25,10 @@ export function sseParser(max: number, onEvent: (m: SseMessage) => void, onRetry
     if (text === '') {
       const done = message;
       message = { event: 'message', data: '', id: undefined };
-      if (hasData) (hasData = false), onEvent(done);
+      if (hasData) {
+        hasData = false;
+        onEvent(done);
+      }
       return;
     }
     const colon = text.indexOf(':');

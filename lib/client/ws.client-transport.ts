@@ -117,7 +117,7 @@ export class WsClientTransport implements ClientTransport {
       if (!current()) return;
       // The third argument is `ws`'s (Node): upgrade headers, and the frame cap (browsers ignore it).
       const extra = { maxPayload: options.maxMessageBytes, ...(options.headers && { headers: options.headers }) };
-      const socket: WebSocket = new Ctor(this.url, undefined, extra);
+      const socket = new Ctor(this.url, undefined, extra) as WebSocket;
       this.socket = socket;
       let sentInit = false;
       /** A frame `ws` refused (over maxPayload, invalid UTF-8, ...): the close that follows is a violation. */

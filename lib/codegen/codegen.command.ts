@@ -62,7 +62,7 @@ export function runCommand(argv: string[], io: CommandIo): number {
   }
   try {
     const files = generate({
-      project: values.project!,
+      project: values.project,
       ...(values.include ? { include: values.include } : {}),
       ...(values['client-import'] ? { clientImport: values['client-import'] } : {}),
       ...(values['proto-package'] ? { protoPackage: values['proto-package'] } : {}),

@@ -34,7 +34,7 @@ export const PROTO_FILE = 'streams.proto';
 export function readApp(options: GenerateOptions): AppModel {
   const project = resolve(options.project);
   const ts = loadTypeScript(dirname(project));
-  const config = ts.readConfigFile(project, ts.sys.readFile);
+  const config = ts.readConfigFile(project, (path) => ts.sys.readFile(path));
   if (config.error) throw new CodegenError(`cannot read ${options.project}: ${ts.flattenDiagnosticMessageText(config.error.messageText, '\n')}`);
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, dirname(project));
   const include = (options.include ?? []).map((p) => resolve(p));

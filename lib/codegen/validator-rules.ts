@@ -81,7 +81,7 @@ export function readRules(decorators: RuleInput[]): PropertyRules {
         break;
       case 'IsIn':
         if (Array.isArray(args[0]) && args[0].every((v) => typeof v === 'string' || num(v))) {
-          const values = args[0] as (string | number)[];
+          const values = args[0];
           refine = (node) => ({ kind: 'enum', values, ...(node.description ? { description: node.description } : {}) });
         }
         break;

@@ -37,6 +37,7 @@ export type StreamInputOf<C> = C extends StreamContract<object, unknown, infer I
  * The arguments after the contract in a client call: params are optional when every
  * property of `Params` is (a stream without params takes none).
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{} extends Params`: true exactly when every property of Params is optional
 export type ContractArgs<Params, Rest extends unknown[]> = {} extends Params
   ? [params?: Params, ...rest: Rest]
   : [params: Params, ...rest: Rest];

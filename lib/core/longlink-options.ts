@@ -40,7 +40,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (tickets.secret !== undefined && !(Buffer.isBuffer(tickets.secret) || typeof tickets.secret === 'string')) {
     fail('tickets.secret', 'a string or a Buffer', '(not shown)');
   }
-  if (tickets.secret !== undefined && Buffer.byteLength(tickets.secret as string) < 32) {
+  if (tickets.secret !== undefined && Buffer.byteLength(tickets.secret) < 32) {
     fail('tickets.secret', 'at least 32 bytes', '(a shorter secret, not shown)');
   }
   if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
@@ -58,10 +58,8 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   }
   const shutdown = checkObject('shutdown', root.shutdown, ['spreadMs', 'drainMs']);
   const metrics = checkObject('metrics', root.metrics, ['enabled', 'meterProvider']);
-  if (
-    metrics.meterProvider !== undefined &&
-    typeof (metrics.meterProvider as { getMeter?: unknown } | null)?.getMeter !== 'function'
-  ) {
+  const meterProvider = metrics.meterProvider as { getMeter?: unknown } | null | undefined;
+  if (meterProvider !== undefined && typeof meterProvider?.getMeter !== 'function') {
     fail('metrics.meterProvider', 'an OpenTelemetry MeterProvider', metrics.meterProvider);
   }
   const sse = checkObject('sse', root.sse, [
@@ -95,7 +93,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
     },
     tickets: {
       ttlMs: int('tickets.ttlMs', tickets.ttlMs, D.DEFAULT_TICKET_TTL_MS, 1),
-      secret: tickets.secret as string | Buffer | undefined,
+      secret: tickets.secret,
       store: tickets.store as ResolvedLonglinkOptions['tickets']['store'],
     },
     ws: resolveWsOptions(root.ws),
@@ -104,7 +102,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       redis: hub.redis as string | Record<string, unknown> | undefined,
       historySize: int('hub.historySize', hub.historySize, D.DEFAULT_HUB_HISTORY_SIZE, 1),
       historyMaxAgeMs: int('hub.historyMaxAgeMs', hub.historyMaxAgeMs, D.DEFAULT_HUB_HISTORY_MAX_AGE_MS, 0),
-      keyPrefix: (hub.keyPrefix as string | undefined) ?? D.DEFAULT_HUB_KEY_PREFIX,
+      keyPrefix: (hub.keyPrefix) ?? D.DEFAULT_HUB_KEY_PREFIX,
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, D.DEFAULT_HUB_TOPIC_TTL_MS, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, D.DEFAULT_HUB_MAX_TOPICS, 1),
       redisWaitReplicas: int('hub.redisWaitReplicas', hub.redisWaitReplicas, D.DEFAULT_HUB_REDIS_WAIT_REPLICAS, 0),
@@ -255,7 +253,7 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
     maxBufferedBytes: int('ws.maxBufferedBytes', ws.maxBufferedBytes, D.DEFAULT_MAX_QUEUE_BYTES, 1),
     heartbeatMs: int('ws.heartbeatMs', ws.heartbeatMs, D.DEFAULT_WS_HEARTBEAT_MS, 0),
     heartbeatTimeoutMs: int('ws.heartbeatTimeoutMs', ws.heartbeatTimeoutMs, D.DEFAULT_WS_HEARTBEAT_TIMEOUT_MS, 1),
-    allowedOrigins: origins as string[] | '*',
+    allowedOrigins: origins,
     connectionGuard: guard as ResolvedWsOptions['connectionGuard'],
     connectionGuardAt: guardAt,
     requireInit: bool('ws.requireInit', ws.requireInit, D.DEFAULT_WS_REQUIRE_INIT) || guardAt === 'init',

@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import type { FlowControlOptions, StreamOptions } from '../interfaces/longlink-options.interface.js';
 
 /**
@@ -20,7 +21,7 @@ export interface StreamDefinition {
   /** The controller instance. */
   readonly instance: object;
   /** The controller class. */
-  readonly controller: Function;
+  readonly controller: Type;
   /** The handler method. */
   readonly callback: (...args: unknown[]) => unknown;
   readonly methodName: string;

@@ -24,10 +24,10 @@ class StreamExceptionFiltersContext extends BaseExceptionFilterContext {
     super(container);
   }
 
-  create(instance: object, callback: Function, moduleKey: string): ExceptionFilterMetadata[] {
+  create(instance: object, callback: StreamDefinition['callback'], moduleKey: string): ExceptionFilterMetadata[] {
     this.moduleContext = moduleKey;
     // Most specific first: method, then class, then global filters.
-    return this.createContext(instance as never, callback as never, EXCEPTION_FILTERS_METADATA).reverse();
+    return this.createContext<unknown[], ExceptionFilterMetadata[]>(instance, callback as never, EXCEPTION_FILTERS_METADATA).reverse();
   }
 
   override getGlobalMetadata<T extends unknown[]>(): T {
@@ -57,7 +57,7 @@ export class StreamExceptionHandler {
 
   /** The filters of a stream, most specific first. */
   create(def: StreamDefinition): ExceptionFilterMetadata[] {
-    return this.filtersContext.create(def.instance as object, def.callback, def.moduleKey);
+    return this.filtersContext.create(def.instance, def.callback, def.moduleKey);
   }
 
   /**

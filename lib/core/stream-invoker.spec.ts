@@ -41,7 +41,7 @@ class HeaderGuard implements CanActivate {
 @Injectable()
 class DoubleInterceptor implements NestInterceptor {
   intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return next.handle().pipe(map((v) => (typeof v === 'number' ? v * 2 : v)));
+    return next.handle().pipe(map((v: unknown) => (typeof v === 'number' ? v * 2 : v)));
   }
 }
 

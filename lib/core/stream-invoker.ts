@@ -169,7 +169,7 @@ export class StreamInvoker {
     const allowed = await this.guardsConsumer.tryActivate(
       p.guards,
       args,
-      def.instance as never,
+      def.instance,
       def.callback,
       LONGLINK_CONTEXT_TYPE,
     );
@@ -185,7 +185,7 @@ export class StreamInvoker {
     const result = await this.interceptorsConsumer.intercept(
       p.interceptors,
       args,
-      def.instance as never,
+      def.instance,
       def.callback,
       handler,
       LONGLINK_CONTEXT_TYPE,
@@ -208,8 +208,8 @@ export class StreamInvoker {
     if (cached) return cached;
     const { instance, callback, moduleKey } = def;
     const params = this.params.create(def);
-    const guards = this.guardsContextCreator.create(instance as never, callback, moduleKey);
-    const interceptors = this.interceptorsContextCreator.create(instance as never, callback, moduleKey);
+    const guards = this.guardsContextCreator.create(instance, callback, moduleKey);
+    const interceptors = this.interceptorsContextCreator.create(instance, callback, moduleKey);
     const filters = this.exceptions.create(def);
     const prepared: PreparedStream = {
       guards,

@@ -1,4 +1,4 @@
-import type { ArgumentMetadata, PipeTransform } from '@nestjs/common';
+import type { ArgumentMetadata, PipeTransform, Type } from '@nestjs/common';
 import { ModuleRef, type ApplicationConfig } from '@nestjs/core';
 import type { StreamArgMetadata } from '../decorators/stream-params.decorator.js';
 import { LONGLINK_CONTEXT_TYPE, STREAM_ARGS_METADATA } from '../longlink.constants.js';
@@ -38,7 +38,7 @@ export class StreamParamsFactory {
   private readonly pipesContextCreator: PipesContextCreator;
   private readonly pipesConsumer = new PipesConsumer();
   /** Class pipes of `@StreamParams(SomePipe)` / `@LastEventId(SomePipe)`, per host module. */
-  private readonly classPipes = new Map<string, Map<Function, PipeTransform>>();
+  private readonly classPipes = new Map<string, Map<Type<PipeTransform>, PipeTransform>>();
 
   constructor(
     private readonly container: NestContainer,
@@ -56,17 +56,17 @@ export class StreamParamsFactory {
    */
   async resolveClassPipes(defs: StreamDefinition[]): Promise<void> {
     for (const def of defs) {
-      const own: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, def.methodName) ?? [];
+      const own = (Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, def.methodName) as StreamArgMetadata[] | undefined) ?? [];
       for (const arg of own) {
         for (const pipe of arg.pipes) {
           if (typeof pipe !== 'function') continue;
           let byClass = this.classPipes.get(def.moduleKey);
-          if (!byClass) this.classPipes.set(def.moduleKey, (byClass = new Map()));
+          if (!byClass) this.classPipes.set(def.moduleKey, (byClass = new Map<Type<PipeTransform>, PipeTransform>()));
           if (byClass.has(pipe)) continue;
           const host = this.container.getModules().get(def.moduleKey);
           if (!host) throw new TypeError(`${def.location}: its module is unknown to Nest; cannot resolve pipe ${pipe.name}`);
           const known = host.injectables.get(pipe)?.instance as PipeTransform | undefined;
-          const instance = known ?? (await (host.getProviderByKey(ModuleRef).instance as ModuleRef).create(pipe));
+          const instance = known ?? (await (host.getProviderByKey(ModuleRef).instance).create(pipe));
           if (typeof instance?.transform !== 'function') {
             throw new TypeError(`${def.location}: ${pipe.name} given to a parameter decorator is not a pipe (no transform method)`);
           }
@@ -79,13 +79,13 @@ export class StreamParamsFactory {
   /** Builds a handler's parameters; throws for HTTP parameter decorators, which do not apply. */
   create(def: StreamDefinition): PreparedParams {
     const { instance, callback, moduleKey, methodName } = def;
-    const shared = this.pipesContextCreator.create(instance as never, callback, moduleKey);
-    const paramtypes: unknown[] = Reflect.getMetadata('design:paramtypes', instance, methodName) ?? [];
-    const own: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, methodName) ?? [];
+    const shared = this.pipesContextCreator.create(instance, callback, moduleKey);
+    const paramtypes = (Reflect.getMetadata('design:paramtypes', instance, methodName) as unknown[] | undefined) ?? [];
+    const own = (Reflect.getMetadata(STREAM_ARGS_METADATA, def.controller, methodName) as StreamArgMetadata[] | undefined) ?? [];
     const args: PreparedArg[] = own.map((a) => {
       const metatype = paramtypes[a.index] as ArgumentMetadata['metatype'];
       const given = a.pipes.map((pipe) => (typeof pipe === 'function' ? this.classPipe(def, pipe) : pipe));
-      const pipes = [...shared, ...this.pipesContextCreator.createConcreteContext(given as never)] as PipeTransform[];
+      const pipes = [...shared, ...this.pipesContextCreator.createConcreteContext<never, PipeTransform[]>(given as never)];
       switch (a.kind) {
         case 'params':
           return {
@@ -121,8 +121,10 @@ export class StreamParamsFactory {
       }
     });
     // Param decorators made with Nest's createParamDecorator() work too.
-    const routeArgs: Record<string, { index: number; factory?: Function; data?: unknown; pipes?: unknown[] }> =
-      Reflect.getMetadata(ROUTE_ARGS_METADATA, def.controller, methodName) ?? {};
+    const routeArgs =
+      (Reflect.getMetadata(ROUTE_ARGS_METADATA, def.controller, methodName) as
+        | Record<string, { index: number; factory?: (data: unknown, context: unknown) => unknown; data?: unknown; pipes?: unknown[] }>
+        | undefined) ?? {};
     for (const [key, meta] of Object.entries(routeArgs)) {
       if (!key.includes(CUSTOM_ROUTE_ARGS_METADATA) || typeof meta.factory !== 'function') {
         throw new TypeError(
@@ -134,7 +136,7 @@ export class StreamParamsFactory {
         index: meta.index,
         resolve: (_call, context) => factory(meta.data, context),
         metadata: { type: 'custom', metatype: paramtypes[meta.index] as never, data: meta.data as never },
-        pipes: [...shared, ...this.pipesContextCreator.createConcreteContext((meta.pipes ?? []) as never)] as PipeTransform[],
+        pipes: [...shared, ...this.pipesContextCreator.createConcreteContext<never, PipeTransform[]>((meta.pipes ?? []) as never)],
       });
     }
     return {
@@ -166,7 +168,7 @@ export class StreamParamsFactory {
     return values;
   }
 
-  private classPipe(def: StreamDefinition, pipe: Function): PipeTransform {
+  private classPipe(def: StreamDefinition, pipe: Type<PipeTransform>): PipeTransform {
     const instance = this.classPipes.get(def.moduleKey)?.get(pipe);
     if (!instance) throw new TypeError(`${def.location}: pipe ${pipe.name} was not resolved at bootstrap`);
     return instance;

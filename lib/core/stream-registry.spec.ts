@@ -11,11 +11,11 @@ import { StreamRegistry, joinStreamName } from './stream-registry.js';
 const OPTIONS = { flowControl: { maxQueueBytes: 1000, policy: 'disconnect' } } as unknown as ResolvedLonglinkOptions;
 
 /** A registry over these controllers, as Nest's discovery service would list them. */
-function registry(controllers: Function[], { scoped = false } = {}): StreamRegistry {
+function registry(controllers: (new () => object)[], { scoped = false } = {}): StreamRegistry {
   const discovery = {
     getControllers: () =>
       controllers.map((metatype) => ({
-        instance: new (metatype as new () => object)(),
+        instance: new metatype(),
         metatype,
         host: { token: 'TestModule' },
         isDependencyTreeStatic: () => !scoped,
@@ -70,6 +70,7 @@ describe('StreamRegistry', () => {
     expect(r.all().map((d) => d.name).sort()).toEqual(['a/x', 'b/x', 'demo/clock', 'demo/counter', 'demo/ws-only', 'top']);
     const counter = r.get('demo/counter')!;
     expect(counter).toMatchObject({ methodName: 'counter', location: 'Demo.counter', controller: Demo, moduleKey: 'TestModule' });
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- compares the method's identity, never calls it
     expect(counter.callback).toBe(Demo.prototype.counter);
     expect(r.get('demo/notAStream')).toBeUndefined();
   });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { VERSION_NEUTRAL } from '@nestjs/common';
 import { PATH_METADATA, VERSION_METADATA } from '../internals/nest.js';
@@ -32,7 +32,7 @@ export function joinStreamName(...parts: string[]): string {
  * `version`), as name prefixes: `[undefined]` when none (or `VERSION_NEUTRAL`) is declared.
  * The app's `defaultVersion` is not part of names: it changes routes, not names.
  */
-function streamVersions(controller: Function, callback: Function): (string | undefined)[] {
+function streamVersions(controller: object, callback: object): (string | undefined)[] {
   const declared = (Reflect.getMetadata(VERSION_METADATA, callback) ?? Reflect.getMetadata(VERSION_METADATA, controller)) as
     | string
     | symbol
@@ -85,7 +85,9 @@ export class StreamRegistry {
     if (this.streams) return this.streams;
     const streams = new Map<string, StreamDefinition>();
     for (const wrapper of this.discovery.getControllers()) {
-      const { instance, metatype } = wrapper;
+      // Nest types a controller's instance `any` and its class `Function`.
+      const instance = wrapper.instance as object | undefined;
+      const metatype = wrapper.metatype as Type | null;
       if (!instance || !metatype) continue;
       const prototype = Object.getPrototypeOf(instance) as object;
       for (const methodName of this.scanner.getAllMethodNames(prototype)) {
@@ -165,7 +167,7 @@ export class StreamRegistry {
     return streams;
   }
 
-  private controllerPaths(metatype: Function): string[] {
+  private controllerPaths(metatype: object): string[] {
     const path = Reflect.getMetadata(PATH_METADATA, metatype) as string | string[] | undefined;
     if (Array.isArray(path)) return path.length ? path : [''];
     return [path ?? ''];

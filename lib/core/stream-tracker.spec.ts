@@ -57,7 +57,7 @@ describe('StreamTracker: the shutdown hand-over and introspection', () => {
     expect(Math.min(...delays)).toBeLessThan(2500);
     expect(Math.max(...delays)).toBeGreaterThan(7500);
     const refusal = tracker.refusal().toJSON();
-    expect(refusal).toMatchObject({ code: 'UNAVAILABLE', details: { retryAfterMs: expect.any(Number) } });
+    expect(refusal).toMatchObject({ code: 'UNAVAILABLE', details: { retryAfterMs: expect.any(Number) as unknown } });
     expect(tracker.drainRemainingMs()).toBeLessThanOrEqual(3000);
   });
 

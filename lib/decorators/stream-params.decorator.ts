@@ -35,7 +35,7 @@ function argDecorator(
 ) {
   return (target: object, key: string | symbol | undefined, index: number): void => {
     if (key === undefined) throw new TypeError('longlink parameter decorators apply to method parameters only');
-    const existing: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, target.constructor, key) ?? [];
+    const existing = (Reflect.getMetadata(STREAM_ARGS_METADATA, target.constructor, key) as StreamArgMetadata[] | undefined) ?? [];
     Reflect.defineMetadata(
       STREAM_ARGS_METADATA,
       [...existing, input ? { index, kind, data, pipes, input } : { index, kind, data, pipes }],

@@ -77,7 +77,7 @@ function httpExceptionMessage(error: HttpException): string {
   const response = error.getResponse();
   if (typeof response === 'string') return response;
   if (response && typeof response === 'object' && 'message' in response) {
-    const { message } = response as { message: unknown };
+    const { message } = response;
     if (Array.isArray(message)) return message.map(String).join('; ');
     if (typeof message === 'string') return message;
   }

@@ -31,7 +31,7 @@ function hide(call: Call, member: string): void {
     get(target, key) {
       if (key === member) return undefined;
       const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? (value as Function).bind(target) : value;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }
@@ -39,7 +39,7 @@ function hide(call: Call, member: string): void {
 async function serve(prepare: (call: Call) => void): Promise<{ messages: unknown[]; moved: { direct: number; fallback: number }; sawCore: boolean }> {
   let sawCore = false;
   const server = new grpc.Server();
-  server.addService({ Count: METHOD } as never, {
+  server.addService({ Count: METHOD }, {
     Count: (call: Call) => {
       prepare(call);
       sawCore = grpcCallCore(call) !== undefined;
@@ -51,7 +51,7 @@ async function serve(prepare: (call: Call) => void): Promise<{ messages: unknown
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
-  const Client = grpc.makeGenericClientConstructor({ Count: METHOD } as never, 'Door');
+  const Client = grpc.makeGenericClientConstructor({ Count: METHOD }, 'Door');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Count(req: object): grpc.ClientReadableStream<unknown> };
   const before = { direct: writePaths.grpcDirect, fallback: writePaths.grpcFallback };
   try {

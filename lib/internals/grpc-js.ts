@@ -29,7 +29,7 @@ export interface GrpcCallCore {
     close(code: number): void;
     destroyed: boolean;
   };
-  handler: { serialize(message: object): Buffer };
+  handler: { serialize: (message: object) => Buffer };
   /** -1: no limit. */
   maxSendMessageSize: number;
   maybeSendMetadata(): void;

@@ -84,7 +84,7 @@ export function missingNestInternal(): string | undefined {
   for (const [name, value] of Object.entries(classes)) if (typeof value !== 'function') return name;
   const keys = { CUSTOM_ROUTE_ARGS_METADATA, EXCEPTION_FILTERS_METADATA, HOST_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA, VERSION_METADATA, FORBIDDEN_MESSAGE };
   for (const [name, value] of Object.entries(keys)) if (typeof value !== 'string') return name;
-  const consumers: [string, Function, string][] = [
+  const consumers: [string, { prototype: unknown }, string][] = [
     ['GuardsConsumer', GuardsConsumer, 'tryActivate'],
     ['GuardsContextCreator', GuardsContextCreator, 'create'],
     ['InterceptorsConsumer', InterceptorsConsumer, 'intercept'],

@@ -37,7 +37,10 @@ export function loadProtobuf(): ProtobufLibraries {
   let libs: ProtobufLibraries | undefined;
   let missing: string | undefined;
   try {
-    libs = { protobuf: fromLoader('protobufjs'), descriptor: fromLoader('protobufjs/ext/descriptor') };
+    libs = {
+      protobuf: fromLoader('protobufjs') as ProtobufLibraries['protobuf'],
+      descriptor: fromLoader('protobufjs/ext/descriptor') as ProtobufLibraries['descriptor'],
+    };
     missing = missingProtobufShape(libs);
   } catch (error) {
     missing = `a loadable protobufjs/ext/descriptor (${error instanceof Error ? error.message : String(error)})`;

@@ -4,7 +4,7 @@ import { writePaths } from '../core/write-paths.js';
 import { loadWs } from '../transports/ws/ws.loader.js';
 import { conformanceModule } from '../../test/fixtures/probe.js';
 import { createHttpApp } from '../../test/harness/sse.harness.js';
-import { deferred, within } from '../../test/harness/util.js';
+import { deferred, within, wsText } from '../../test/harness/util.js';
 import { openWs, type WsServerMessage } from '../../test/harness/ws.harness.js';
 
 /**
@@ -49,7 +49,7 @@ async function count(): Promise<{ data: unknown[]; frame: number; fallback: numb
     const done = deferred();
     ws.on('message', (raw, isBinary) => {
       expect(isBinary).toBe(false);
-      const message = JSON.parse(String(raw)) as WsServerMessage;
+      const message = JSON.parse(wsText(raw)) as WsServerMessage;
       if (message.type === 'next') data.push((message as { data?: unknown }).data);
       if (message.type === 'complete' || message.type === 'error') done.resolve();
     });

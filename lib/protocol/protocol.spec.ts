@@ -49,7 +49,7 @@ describe('lib/protocol: the wire contract', () => {
   });
 
   it('gRPC statuses without the code trailer: foreign ones are terminal, dropped calls UNAVAILABLE', () => {
-    const got = Object.fromEntries(Array.from({ length: 17 }, (_, s) => [s, codeOfGrpcStatus(s)]).slice(1));
+    const got = Object.fromEntries(Array.from({ length: 17 }, (_, s): [number, string] => [s, codeOfGrpcStatus(s)]).slice(1));
     expect(got).toEqual({
       1: 'UNAVAILABLE', // CANCELLED
       2: 'INTERNAL', // UNKNOWN

@@ -72,7 +72,7 @@ export function subscribeOverClient(
   const client = createClient(clientOptions);
   client.events(name, params, { lastEventId: options.lastEventId, onOpen: opened }).subscribe({
     next: (e) => recorder.push(e.type === 'next' ? { type: 'next', id: e.id, data: e.data } : { type: 'reset', id: e.id, reason: e.reason }),
-    error: (e: { code?: string; message?: string; details?: unknown }) => {
+    error: (e: Error & { code?: string; details?: unknown }) => {
       recorder.end({ code: e.code ?? 'INTERNAL', message: e.message ?? String(e), ...(e.details !== undefined ? { details: e.details } : {}) });
       opened();
     },

@@ -30,7 +30,7 @@ export class InProcessWriter implements StreamWriter<StreamEvent> {
   write(event: StreamEvent): boolean {
     const data = JSON.parse(event.json) as unknown;
     if (event.kind === 'reset') {
-      this.recorder.push({ type: 'reset', id: event.id, reason: String((data as { reason?: unknown } | null)?.reason ?? '') });
+      this.recorder.push({ type: 'reset', id: event.id, reason: String((data as { reason?: string } | null)?.reason ?? '') });
     } else {
       this.recorder.push({ type: 'next', id: event.id, data });
     }

@@ -6,7 +6,7 @@ import { IsBoolean, IsInt, IsOptional, IsString, Length, Matches, Max, Min, Vali
  * "" and booleans stay as they are and then fail `@IsInt()`.
  */
 function IntParam(): PropertyDecorator {
-  return Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));
+  return Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : value));
 }
 
 /** Params of `demo/counter`. */

@@ -32,7 +32,14 @@ export class Ticker {
   stream(lastEventId: string | undefined): Observable<Tick> {
     return new Observable<Tick>((subscriber) => {
       let last = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : -1;
-      if (last >= 0) for (const tick of this.recent) if (Number(tick.id) > last) (subscriber.next(tick), (last = Number(tick.id)));
+      if (last >= 0) {
+        for (const tick of this.recent) {
+          if (Number(tick.id) > last) {
+            subscriber.next(tick);
+            last = Number(tick.id);
+          }
+        }
+      }
       return this.live$.subscribe((tick) => {
         if (Number(tick.id) > last) subscriber.next(tick);
       });

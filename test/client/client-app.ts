@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   Controller,
@@ -129,7 +130,7 @@ export async function startServer(
   class ClientTestModule {}
   const app = await NestFactory.create(ClientTestModule, { logger: false, forceCloseConnections: true });
   await app.listen(options.port ?? 0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const { port } = (app.getHttpServer() as HttpServer).address() as AddressInfo;
   return {
     app,
     port,

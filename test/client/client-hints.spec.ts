@@ -11,8 +11,8 @@ import { createClient, type ClientOptions, type LonglinkClient } from '../../lib
 import { until } from '../harness/util.js';
 import { grpc, grpcFail, hostileGrpc, hostileHttp, hostileWs, type Hostile } from './hostile-servers.js';
 
-let servers: Hostile[] = [];
-let clients: LonglinkClient[] = [];
+const servers: Hostile[] = [];
+const clients: LonglinkClient[] = [];
 let warnings: Error[] = [];
 const onWarning = (w: Error) => warnings.push(w);
 beforeEach(() => {

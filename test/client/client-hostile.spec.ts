@@ -12,8 +12,8 @@ import { until, within } from '../harness/util.js';
 import { grpc, grpcFail, hostileGrpc, hostileHttp, hostileWs, type Hostile } from './hostile-servers.js';
 
 const RETRY = { initialMs: 20, maxMs: 100 };
-let servers: Hostile[] = [];
-let clients: LonglinkClient[] = [];
+const servers: Hostile[] = [];
+const clients: LonglinkClient[] = [];
 /** Every StreamError a client reconnected after. */
 let retried: StreamError[] = [];
 /** Exceptions nobody caught, while a test runs (vitest would report them too, after the fact). */

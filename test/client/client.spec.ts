@@ -8,7 +8,7 @@ import { createClient, StreamError, type ClientOptions, type ClientState, type L
 import type { ExecutionContext } from '@nestjs/common';
 import { WsTransport, getStreamCall } from '../../lib/index.js';
 import { DemoController, fakeReply } from '../../sample/demo/demo.controller.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 import { seenTickets, startServer, type TestServer } from './client-app.js';
 
 /** Each transport choice, as a user would configure it in Node. */
@@ -488,7 +488,10 @@ describe('client: POST streams over SSE (sse.post)', { timeout: 40_000 }, () => 
         );
         const sub = c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }).subscribe((t) => {
           tokens.push(t);
-          if (tokens.length === 3 && !dropped) ((dropped = true), c.drop());
+          if (tokens.length === 3 && !dropped) {
+            dropped = true;
+            c.drop();
+          }
         });
         const values = await all;
         await until(() => tokens.length >= expected.length, 10_000, 'every token across the drop');
@@ -568,7 +571,7 @@ describe('client: deploy hand-over delay (details.retryAfterMs / gRPC trailer) o
     const resumedFrom: unknown[] = [];
     wss.on('connection', (socket) => {
       socket.on('message', (raw) => {
-        const m = JSON.parse(String(raw)) as { type: string; id: string; lastEventId?: string };
+        const m = JSON.parse(wsText(raw)) as { type: string; id: string; lastEventId?: string };
         if (m.type !== 'subscribe') return;
         times.push(Date.now());
         if (times.length === 1) {

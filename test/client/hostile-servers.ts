@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { wsText } from '../harness/util.js';
 
 export interface Hostile {
   /** `http://127.0.0.1:<port>` (SSE, WebSocket) or `127.0.0.1:<port>` (gRPC). */
@@ -47,7 +48,7 @@ export async function hostileWs(onSubscribe: (socket: WebSocket, m: Subscribe, c
     socket.on('message', (raw) => {
       let m: { type?: string } & Subscribe;
       try {
-        m = JSON.parse(String(raw)) as typeof m;
+        m = JSON.parse(wsText(raw)) as typeof m;
       } catch {
         return;
       }

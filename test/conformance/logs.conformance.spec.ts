@@ -4,7 +4,7 @@ import { collect } from '../harness/harness.js';
 import { GrpcHarness } from '../harness/grpc.harness.js';
 import { SseHarness, setTestLogger } from '../harness/sse.harness.js';
 import { WsHarness, openWs } from '../harness/ws.harness.js';
-import { until } from '../harness/util.js';
+import { until, wsText } from '../harness/util.js';
 import { conformanceModule } from '../fixtures/probe.js';
 import { runStreamConformance } from './streams.cases.js';
 
@@ -71,7 +71,7 @@ runStreamConformance(() => new GrpcHarness('express'));
 async function initPayloadExchange(url: string): Promise<void> {
   const ws = await openWs(url);
   const received: { type: string; id?: string }[] = [];
-  ws.on('message', (raw) => received.push(JSON.parse(String(raw)) as { type: string; id?: string }));
+  ws.on('message', (raw) => received.push(JSON.parse(wsText(raw)) as { type: string; id?: string }));
   ws.send(JSON.stringify({ type: 'init', payload: { token: 's3cr3t-init' } }));
   ws.send(JSON.stringify({ type: 'subscribe', id: 'secure', stream: 'demo/secure' }));
   ws.send(JSON.stringify({ type: 'init', payload: { token: 's3cr3t-init' } }));

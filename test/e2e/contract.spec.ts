@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -51,7 +52,7 @@ async function start(controllers: Type[]): Promise<{ app: INestApplication; url:
     await app.close();
     throw error;
   }
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const { port } = (app.getHttpServer() as HttpServer).address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}`, grpcPort: app.get(GrpcTransport).port };
 }
 

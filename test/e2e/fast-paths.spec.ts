@@ -9,7 +9,7 @@ import { Probe, conformanceModule } from '../fixtures/probe.js';
 import { DEMO_PROTO, streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
-import { deferred, until, within } from '../harness/util.js';
+import { deferred, until, within, wsText } from '../harness/util.js';
 import { openWs, type WsServerMessage } from '../harness/ws.harness.js';
 
 /**
@@ -71,7 +71,7 @@ describe('WebSocket frame path', () => {
       const done = deferred();
       ws.on('message', (raw, isBinary) => {
         expect(isBinary).toBe(false);
-        const message = JSON.parse(String(raw)) as WsServerMessage;
+        const message = JSON.parse(wsText(raw)) as WsServerMessage;
         messages.push(message);
         if (message.type === 'complete' || message.type === 'error') done.resolve();
       });
@@ -129,7 +129,7 @@ describe('gRPC direct write', () => {
       const typed = await counted(async () => {
         const replies: { n: number }[] = [];
         const call = demo.Counter({ count: 5, intervalMs: 0 });
-        call.on('data', (r) => replies.push(r));
+        call.on('data', (r: { n: number }) => replies.push(r));
         await within(new Promise((resolve) => call.on('status', resolve)), 5000, 'typed status');
         expect(replies).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
       });

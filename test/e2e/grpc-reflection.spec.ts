@@ -67,7 +67,7 @@ class ReflectionClient {
     };
     this.client = new pkg.grpc.reflection[version]!.ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     this.call = (this.client as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, ReflectionReply> }).ServerReflectionInfo();
-    this.call.on('data', (reply) => this.waiting.shift()?.(reply));
+    this.call.on('data', (reply: ReflectionReply) => this.waiting.shift()?.(reply));
     this.call.on('error', () => undefined);
   }
 
@@ -145,7 +145,7 @@ function link(files: Map<string, FileDescriptor>): FileDescriptor[] {
       }
       check(file, full, m.nestedType);
     }
-    for (const s of (file as FileDescriptor).service ?? []) {
+    for (const s of (file).service ?? []) {
       for (const method of s.method) {
         expect(visible(file, method.inputType), `${file.name}: ${s.name}.${method.name} cannot resolve ${method.inputType}`).toBe(true);
         expect(visible(file, method.outputType), `${file.name}: ${s.name}.${method.name} cannot resolve ${method.outputType}`).toBe(true);
@@ -222,14 +222,14 @@ function grpcurlCommands(markdown: string): { data?: Record<string, unknown>; ta
 function clientPackage(files: FileDescriptor[]): Record<string, unknown> {
   const set = FileDescriptorSet.encode(FileDescriptorSet.fromObject({ file: files })).finish();
   const definition = protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(set), { longs: String, enums: String, defaults: false, oneofs: true });
-  return grpc.loadPackageDefinition(definition) as Record<string, unknown>;
+  return grpc.loadPackageDefinition(definition);
 }
 
-function serviceClient(pkg: Record<string, unknown>, path: string, port: number): grpc.Client & Record<string, Function> {
+function serviceClient(pkg: Record<string, unknown>, path: string, port: number): grpc.Client & Record<string, (...args: unknown[]) => unknown> {
   const Ctor = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], pkg) as new (
     a: string,
     c: grpc.ChannelCredentials,
-  ) => grpc.Client & Record<string, Function>;
+  ) => grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   return new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }
 
@@ -323,7 +323,7 @@ describe('gRPC server reflection serves real descriptors (a grpcurl-like client)
         }) as grpc.ClientReadableStream<{ id: string; data: Buffer; reset?: boolean }>;
         const { replies, status } = await collect(call);
         expect(status.code).toBe(grpc.status.OK);
-        expect(replies.map((r) => ({ id: r.id, data: JSON.parse(r.data.toString('utf8')) }))).toEqual([
+        expect(replies.map((r) => ({ id: r.id, data: JSON.parse(r.data.toString('utf8')) as unknown }))).toEqual([
           { id: '2', data: { n: 2 } },
           { id: '3', data: { n: 3 } },
         ]);

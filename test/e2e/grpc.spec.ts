@@ -6,6 +6,7 @@ import {
   GRPC_STATUS_BY_CODE,
   GrpcTransport,
   STREAM_ERROR_CODES,
+  StreamErrorCode,
   StreamTracker,
   type LonglinkModuleOptions,
   type StreamHandle,
@@ -61,7 +62,7 @@ describe('gRPC transport', () => {
     expect(s.code).toBe(GRPC_STATUS_BY_CODE[code]);
     expect(s.details).toBe(`probe error ${code}`);
     expect(s.metadata.get('longlink-error-code')).toEqual([code]);
-    if (code === 'BAD_REQUEST') expect(s.metadata.get('longlink-error-details')).toEqual(['{"field":"x"}']);
+    if (code === StreamErrorCode.BAD_REQUEST) expect(s.metadata.get('longlink-error-details')).toEqual(['{"field":"x"}']);
   });
 
   it('the table is the one the issue asks for', () => {
@@ -137,7 +138,7 @@ describe('gRPC transport', () => {
     await until(() => ctx.tracker.size === 3, 2000, 'subscribed');
     let serialisations = 0;
     const value = { toJSON: () => (serialisations++, { price: 7 }) };
-    ctx.probe.broadcast$.next(tracked('b1', value) as never);
+    ctx.probe.broadcast$.next(tracked('b1', value));
     await until(() => calls.every((c) => c.events.length === 1), 2000, 'delivered');
     expect(serialisations).toBe(1);
     expect(calls.map((c) => c.events[0])).toEqual(calls.map(() => ({ id: 'b1', data: { price: 7 } })));
@@ -148,7 +149,7 @@ describe('gRPC transport', () => {
   it('serves the standard health service', async () => {
     const def = protoLoader.loadSync(root('node_modules/grpc-health-check/proto/health/v1/health.proto'), LOADER);
     const pkg = grpc.loadPackageDefinition(def) as never as {
-      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check: Function } } } };
+      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check: (request: object, callback: (error: Error | null, reply: { status: string }) => void) => void } } } };
     };
     const health = new pkg.grpc.health.v1.Health(`127.0.0.1:${ctx.port}`, grpc.credentials.createInsecure());
     const check = (service: string) =>
@@ -167,7 +168,7 @@ describe('gRPC transport', () => {
     };
     const client = new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${ctx.port}`, grpc.credentials.createInsecure());
     const call = client.ServerReflectionInfo();
-    const reply = new Promise<{ name: string }[]>((resolve) => call.on('data', (r) => resolve(r.listServicesResponse?.service ?? [])));
+    const reply = new Promise<{ name: string }[]>((resolve) => call.on('data', (r: { listServicesResponse?: { service: { name: string }[] } }) => resolve(r.listServicesResponse?.service ?? [])));
     call.write({ listServices: '' });
     const services = (await within(reply, 2000, 'reflection reply')).map((s) => s.name);
     call.end();
@@ -203,9 +204,9 @@ describe('gRPC write paths', () => {
     try {
       const small = run(ctx.client, 'probe/broadcast');
       await until(() => ctx.tracker.size === 1, 2000, 'subscribed');
-      ctx.probe.broadcast$.next(tracked('s1', { pad: 'x'.repeat(10) }) as never);
+      ctx.probe.broadcast$.next(tracked('s1', { pad: 'x'.repeat(10) }));
       await until(() => small.events.length === 1, 2000, 'small value delivered');
-      ctx.probe.broadcast$.next(tracked('s2', { pad: 'x'.repeat(1000) }) as never);
+      ctx.probe.broadcast$.next(tracked('s2', { pad: 'x'.repeat(1000) }));
       const s = await within(small.status, 2000, 'status');
       expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       expect(small.events.map((e) => e.id)).toEqual(['s1']);
@@ -230,7 +231,7 @@ describe('gRPC typed bindings (the sample)', () => {
     const call = (request: object, metadata = new grpc.Metadata()) => {
       const replies: { n: number }[] = [];
       const c = demo.Counter(request, metadata);
-      c.on('data', (r) => replies.push(r));
+      c.on('data', (r: { n: number }) => replies.push(r));
       c.on('error', () => undefined);
       return { replies, status: new Promise<grpc.StatusObject>((resolve) => c.on('status', resolve)) };
     };

@@ -73,7 +73,7 @@ describe('health: LonglinkHealthIndicator with @nestjs/terminus, and grpc.health
     await redis?.stop();
   });
 
-  async function health(): Promise<{ status: number; body: { status: string; details: { longlink: Record<string, any> } } }> {
+  async function health(): Promise<{ status: number; body: { status: string; details: { longlink: Record<string, unknown> & { hub: { latencyMs?: number; error?: unknown } } } } }> {
     const response = await fetch(`${baseUrl}/health`);
     return { status: response.status, body: (await response.json()) as never };
   }

@@ -8,9 +8,8 @@ import { MAX_WS_CLOSE_REASON_BYTES, wsCloseReason } from '../../lib/errors/error
 import { DEFAULT_MAX_PARAMS_DEPTH } from '../../lib/longlink.defaults.js';
 import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
 import { EchoUserGuard, HOSTILE_PROTO, HOSTILE_USERS, hostileModule, nested, nestedJson, refusalMessage } from '../fixtures/hostile.js';
-import { streamsClient } from '../harness/grpc.harness.js';
 import { createHttpApp, setTestLogger, type HttpPlatform } from '../harness/sse.harness.js';
-import { deferred, until, within } from '../harness/util.js';
+import { deferred, until, within, wsText } from '../harness/util.js';
 
 /** Error-level log lines (a refusal of client input must log none: no stack flood). */
 const errors: string[] = [];
@@ -97,7 +96,7 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
     const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
     const closed = deferred<{ code: number; reason: string }>();
     const messages: { type: string; error?: { code: string; message: string } }[] = [];
-    ws.on('message', (raw) => messages.push(JSON.parse(String(raw))));
+    ws.on('message', (raw) => messages.push(JSON.parse(wsText(raw)) as (typeof messages)[number]));
     ws.on('close', (code, reason) => closed.resolve({ code, reason: reason.toString('utf8') }));
     ws.on('error', () => undefined);
     await new Promise((resolve) => ws.once('open', resolve));
@@ -125,7 +124,7 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
     expect(lone.messages[0]?.error?.message).toBe(refusalMessage('x\uFFFD'.repeat(100)));
     const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
     const replies: { type: string; error?: { code: string; message: string } }[] = [];
-    ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
+    ws.on('message', (raw) => replies.push(JSON.parse(wsText(raw)) as (typeof replies)[number]));
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(`{"type":"init","payload":{"user":${nestedJson(2_000)}}}`);
     await until(
@@ -133,14 +132,14 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
       3000,
       'the refusal of a deep init payload',
     );
-    expect(replies[0]).toMatchObject({ type: 'error', error: { code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') } });
+    expect(replies[0]).toMatchObject({ type: 'error', error: { code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') as unknown } });
     ws.close();
   });
 
   it.each(HOSTILE_USERS)('typed gRPC method refused by a guard echoing %s: UNAUTHENTICATED, bounded message', async (_, user) => {
     const definition = protoLoader.loadSync(HOSTILE_PROTO, { keepCase: false, defaults: false, oneofs: true });
     const Hostile = (grpc.loadPackageDefinition(definition) as unknown as {
-      hostile: { v1: { Hostile: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & Record<string, Function> } };
+      hostile: { v1: { Hostile: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & Record<string, (...args: unknown[]) => unknown> } };
     }).hostile.v1.Hostile;
     const client = new Hostile(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const status = await within(
@@ -206,7 +205,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('hostile input: POST bodies 
       const body = (await refused.json()) as { code?: string; message: string };
       if (!(platform === 'express' && type === 'application/json')) {
         // Express's own json() refuses deep JSON before the stream (its own 400 body).
-        expect(body).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') });
+        expect(body).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') as unknown });
       }
     }
     expect(errors.length).toBe(before);
@@ -236,7 +235,7 @@ describe('maxParamsDepth option', () => {
       expect([await grpcCall(4), await grpcCall(5)]).toEqual([grpc.status.OK, grpc.status.INVALID_ARGUMENT]);
       const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
       const replies: { type: string; id?: string; error?: { code: string; message: string } }[] = [];
-      ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
+      ws.on('message', (raw) => replies.push(JSON.parse(wsText(raw)) as (typeof replies)[number]));
       await new Promise((resolve) => ws.once('open', resolve));
       ws.send(JSON.stringify({ type: 'subscribe', id: 'ok', stream: 'hostile/depth', params: nested(4) }));
       ws.send(JSON.stringify({ type: 'subscribe', id: 'deep', stream: 'hostile/depth', params: nested(5) }));

@@ -16,7 +16,7 @@ import { jsonDepthExceeds } from '../../lib/core/params.js';
 import { AppModule } from '../../sample/app.module.js';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { createHttpApp } from '../harness/sse.harness.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
 import { rawWsConnect } from '../harness/raw-ws.js';
 
@@ -113,7 +113,7 @@ describe('input bounds on every transport (sample app)', () => {
   it('WebSocket: the same stream-name cap, bounded messages for huge keys', async () => {
     const ws = await openWs(`${baseUrl.replace('http', 'ws')}/ws`);
     const replies: { type: string; id?: string; error?: { code: string; message: string } }[] = [];
-    ws.on('message', (raw) => replies.push(JSON.parse(String(raw))));
+    ws.on('message', (raw) => replies.push(JSON.parse(wsText(raw)) as (typeof replies)[number]));
     const reply = async (id: string) => {
       await until(() => replies.some((r) => r.id === id), 3000, `a reply for ${id}`);
       return replies.find((r) => r.id === id)!;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { startSample, type SampleProcess } from '../harness/sample-process.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
 
 /** One sample of a Prometheus text exposition: `name{labels} value`. */
@@ -64,12 +64,12 @@ describe('metrics: the sample with the OpenTelemetry SDK, scraped at /metrics', 
       }
     }
     // SSE refusal: secure stream without a token → UNAUTHENTICATED.
-    expect((await (await rawGet(`${sample.baseUrl}/demo/secure`)).status)).toBe(401);
+    expect((await rawGet(`${sample.baseUrl}/demo/secure`)).status).toBe(401);
 
     // WebSocket: 4 counter events, an unknown stream (refused NOT_FOUND), a clock left open.
     const ws = await openWs(`${sample.baseUrl.replace('http', 'ws')}/ws`);
     const messages: { type: string; id?: string; error?: { code: string } }[] = [];
-    ws.on('message', (m) => messages.push(JSON.parse(String(m))));
+    ws.on('message', (m) => messages.push(JSON.parse(wsText(m)) as (typeof messages)[number]));
     ws.send(JSON.stringify({ type: 'subscribe', id: 'c', stream: 'demo/counter', params: { count: 4, intervalMs: 0 } }));
     ws.send(JSON.stringify({ type: 'subscribe', id: 'x', stream: 'no/such-stream' }));
     ws.send(JSON.stringify({ type: 'subscribe', id: 'k', stream: 'demo/clock' }));

@@ -1,4 +1,4 @@
-import { Controller, Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { Controller, Injectable, Module, type DynamicModule, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import type { ResolvedLonglinkOptions } from '../../lib/interfaces/longlink-opti
 import { StreamRegistry } from '../../lib/core/stream-registry.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp } from '../harness/sse.harness.js';
-import { until } from '../harness/util.js';
+import { until, wsText } from '../harness/util.js';
 
 @Controller('prices')
 class PricesController {
@@ -32,7 +32,7 @@ class OtherPricesController {
   }
 }
 
-async function bootFails(module: DynamicModule | Function): Promise<string> {
+async function bootFails(module: DynamicModule | Type): Promise<string> {
   try {
     const app = await NestFactory.create(module as never, { logger: false, abortOnError: false });
     await app.init();
@@ -43,7 +43,7 @@ async function bootFails(module: DynamicModule | Function): Promise<string> {
   throw new Error('bootstrap did not fail');
 }
 
-function appWith(imports: unknown[], controllers: Function[] = [PricesController]): DynamicModule {
+function appWith(imports: unknown[], controllers: Type[] = [PricesController]): DynamicModule {
   @Module({})
   class TestModule {}
   return { module: TestModule, imports: imports as never, controllers: controllers as never };
@@ -187,7 +187,7 @@ describe('LonglinkModule', () => {
       const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
       const messages: { id?: string; type: string; error?: { code: string } }[] = [];
       await new Promise((resolve) => ws.once('open', resolve));
-      ws.on('message', (m) => messages.push(JSON.parse(String(m))));
+      ws.on('message', (m) => messages.push(JSON.parse(wsText(m)) as (typeof messages)[number]));
       ws.send(JSON.stringify({ type: 'subscribe', id: 'a', stream: 'only/ws' }));
       ws.send(JSON.stringify({ type: 'subscribe', id: 'b', stream: 'only/sse' }));
       await until(() => messages.filter((m) => m.type !== 'next').length === 2, 2000, 'both answered');
@@ -247,7 +247,7 @@ describe('global enhancers registered on the app', () => {
         intercept: (_ctx, next) => next.handle().pipe(map((e) => tracked('g', { wrapped: (e as { data: unknown }).data }))),
       });
       a.useGlobalPipes({
-        transform: (value) => {
+        transform: (value: unknown) => {
           seen.push('pipe');
           return value;
         },

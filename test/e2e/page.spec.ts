@@ -287,8 +287,8 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
       output += chunk.toString();
       if (output.includes('sample listening')) ready.resolve();
     };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
     proc.once('exit', (code) => ready.settled || ready.reject(new Error(`sample exited (${code}): ${output}`)));
     await within(ready.promise, 30_000, 'sample listening');
   }

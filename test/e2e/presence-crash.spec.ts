@@ -7,7 +7,7 @@ import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedis } from '../harness/redis-server.js';
 import { launchSample, type SampleProcess } from '../harness/sample-process.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 
 /**
  * Presence survives a crash (PROTOCOL.md §6.5): two sample processes on one Redis, MEMBERS chat
@@ -63,7 +63,7 @@ function ws(base: string, stream: string, params: object, on?: (id: string | und
   socket.on('error', () => undefined);
   socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', id: 's', stream, params })));
   socket.on('message', (raw) => {
-    const m = JSON.parse(String(raw)) as { type: string; eventId?: string; data?: unknown };
+    const m = JSON.parse(wsText(raw)) as { type: string; eventId?: string; data?: unknown };
     if (m.type === 'next') on?.(m.eventId, m.data);
   });
   return socket;
@@ -71,7 +71,7 @@ function ws(base: string, stream: string, params: object, on?: (id: string | und
 
 function grpcCall(client: ReturnType<typeof streamsClient>, stream: string, params: Record<string, unknown>, on?: (id: string | undefined, data: unknown) => void) {
   const call = client.Subscribe({ stream, params: toStruct(params) }) as grpc.ClientReadableStream<{ id: string; data: Buffer; reset: boolean }>;
-  call.on('data', (e) => !e.reset && on?.(e.id || undefined, JSON.parse(Buffer.from(e.data).toString('utf8'))));
+  call.on('data', (e: { id: string; data: Buffer; reset: boolean }) => !e.reset && on?.(e.id || undefined, JSON.parse(Buffer.from(e.data).toString('utf8')) as unknown));
   call.on('error', () => undefined);
   return call;
 }

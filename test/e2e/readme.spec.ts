@@ -13,6 +13,7 @@ import { parseSse, rawGet } from '../harness/raw-http.js';
 import { until } from '../harness/util.js';
 import { createHttpApp } from '../harness/sse.harness.js';
 import { openWs } from '../harness/ws.harness.js';
+import { wsText } from '../harness/util.js';
 
 class TickerQuery {
   @IsString() symbol!: string;
@@ -23,7 +24,7 @@ class TickerQuery {
 class AuthGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     // The same guard works for HTTP routes and for streams on every transport.
-    return context.switchToHttp().getRequest().headers.authorization === 'Bearer secret';
+    return context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers.authorization === 'Bearer secret';
   }
 }
 
@@ -65,7 +66,7 @@ describe('README usage example', () => {
       ]);
       sse.destroy();
       const ws = await openWs(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { authorization: 'Bearer secret' } });
-      const first = new Promise<string>((resolve) => ws.once('message', (m) => resolve(String(m))));
+      const first = new Promise<string>((resolve) => ws.once('message', (m) => resolve(wsText(m))));
       ws.send(JSON.stringify({ type: 'subscribe', id: 't', stream: 'prices/ticker', params: { symbol: 'XYZ', everyMs: 10 } }));
       expect(JSON.parse(await first)).toEqual({ type: 'next', id: 't', eventId: '0', data: { symbol: 'XYZ', seq: 0 } });
       ws.close();

@@ -66,12 +66,12 @@ describe('sample demo/chat on Redis, two instances', () => {
     await post(a!.baseUrl, 'shared', { from: 'bob', text: 'two' });
     await stream.waitFor((t) => t.includes('"text":"two"'), 3000);
     const events = parseSse(stream.text).filter((e) => e.data);
-    expect(events.map((e) => JSON.parse(e.data!).text)).toEqual(['one', 'two']);
+    expect(events.map((e) => (JSON.parse(e.data!) as { text: string }).text)).toEqual(['one', 'two']);
     expect(events[0]!.id).toBe(first.json.id);
     stream.destroy();
     const resumed = await rawGet(`${b!.baseUrl}/demo/chat?room=shared&channel=sample-chat-shared-2`, { 'last-event-id': String(first.json.id) });
     await resumed.waitFor((t) => t.includes('"text":"two"'), 3000);
-    expect(parseSse(resumed.text).filter((e) => e.data).map((e) => JSON.parse(e.data!).text)).toEqual(['two']);
+    expect(parseSse(resumed.text).filter((e) => e.data).map((e) => (JSON.parse(e.data!) as { text: string }).text)).toEqual(['two']);
     resumed.destroy();
   });
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
-import { deferred, until, within } from '../harness/util.js';
+import { deferred, until, within, wsText } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,8 +29,8 @@ async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; gr
     const grpc = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
     if (http && grpc) listening.resolve({ baseUrl: http[1]!, grpcPort: Number(grpc[1]) });
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   void exited.then((code) => listening.reject(new Error(`sample exited (${code}): ${output}`)));
   const { baseUrl, grpcPort } = await within(listening.promise, 15_000, 'sample app listening');
   return { child, baseUrl, grpcPort, exited };
@@ -77,7 +77,7 @@ describe('sample app (npm start)', () => {
     const ws = await openWs(`${sample.baseUrl.replace('http', 'ws')}/ws`);
     const wsMessages: string[] = [];
     const wsClosed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-    ws.on('message', (m) => wsMessages.push(String(m)));
+    ws.on('message', (m) => wsMessages.push(wsText(m)));
     ws.send(JSON.stringify({ type: 'subscribe', id: 'k', stream: 'demo/clock' }));
     const client = streamsClient(sample.grpcPort);
     const grpcCall = client.Subscribe({ stream: 'demo/clock', params: toStruct({}) });
@@ -92,14 +92,14 @@ describe('sample app (npm start)', () => {
     // Deploy hand-over (PROTOCOL.md §2.1): a spread-out retry delay and the resume point.
     const events = parseSse(await clock.body(1000));
     const lastSseId = events.filter((e) => e.id).at(-1)!.id;
-    const sseError = JSON.parse(events.at(-1)!.data!);
+    const sseError = JSON.parse(events.at(-1)!.data!) as { details: { retryAfterMs?: number } };
     expect(events.at(-1)!.event).toBe('error');
     expect(sseError).toMatchObject({ code: 'UNAVAILABLE', message: 'Server is shutting down', details: { lastEventId: lastSseId } });
     expect(sseError.details.retryAfterMs).toBe(0);
     expect(events.at(-2)).toEqual({ retry: '0' });
     expect(await within(wsClosed, 1000, 'ws closed')).toBe(1001);
-    const wsError = JSON.parse(wsMessages.at(-1)!);
-    const lastWsId = JSON.parse(wsMessages.at(-2)!).eventId;
+    const wsError = JSON.parse(wsMessages.at(-1)!) as { error: { details: { retryAfterMs?: number } } };
+    const lastWsId = (JSON.parse(wsMessages.at(-2)!) as { eventId: string }).eventId;
     expect(wsError).toMatchObject({ type: 'error', id: 'k', error: { code: 'UNAVAILABLE', details: { lastEventId: lastWsId } } });
     expect(wsError.error.details.retryAfterMs).toBe(0);
     const status = await within(grpcStatus, 1000, 'grpc status');

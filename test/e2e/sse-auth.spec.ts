@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import { Controller, Injectable, Module, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -19,7 +20,7 @@ import {
 import { DemoModule } from '../../sample/demo/demo.module.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 
 /** Reads the session cookie, as an app's cookie-session guard would. */
 @Injectable()
@@ -85,7 +86,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     const options = { logger: logs, forceCloseConnections: true };
     app = platform === 'fastify' ? await NestFactory.create(AuthModule, new FastifyAdapter(), options) : await NestFactory.create(AuthModule, options);
     await app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+    baseUrl = `http://127.0.0.1:${((app.getHttpServer() as HttpServer).address() as { port: number }).port}`;
     tickets = app.get(StreamTicketService);
   });
   afterAll(() => app.close());
@@ -122,7 +123,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
 
   it('tickets: wrong stream, tampering, expiry, other params → 401; subject → call.user; not a param', async () => {
     const wrong = await status(`/tk/b?ticket=${tickets.issue('tk/a')}`);
-    expect([wrong.status, JSON.parse(wrong.body).message]).toEqual([401, 'Stream ticket is for another stream']);
+    expect([wrong.status, (JSON.parse(wrong.body) as { message: string }).message]).toEqual([401, 'Stream ticket is for another stream']);
 
     const good = tickets.issue('tk/a', { subject: 'u1' });
     const [body, sig] = good.split('.') as [string, string];
@@ -131,7 +132,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     for (const bad of [`${forged}.${sig}`, `${body}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`, 'garbage', `${body}.`, 'x'.repeat(5000)]) {
       const res = await status(`/tk/a?ticket=${bad}`);
       expect(res.status, bad.slice(0, 20)).toBe(401);
-      expect(JSON.parse(res.body).code).toBe('UNAUTHENTICATED');
+      expect((JSON.parse(res.body) as { code: string }).code).toBe('UNAUTHENTICATED');
     }
     // The untampered ticket was not used up by those attempts.
     const ok = await status(`/tk/a?ticket=${good}&x=1`);
@@ -141,10 +142,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     const issuedAt = Date.now();
     const short = tickets.issue('tk/a', { ttlMs: 1 });
     await until(() => Date.now() > issuedAt + 5, 1000, 'ticket expiry');
-    expect(JSON.parse((await status(`/tk/a?ticket=${short}`)).body).message).toBe('Stream ticket expired');
+    expect((JSON.parse((await status(`/tk/a?ticket=${short}`)).body) as { message: string }).message).toBe('Stream ticket expired');
 
     const bound = tickets.issue('tk/a', { params: { room: 'a' } });
-    expect(JSON.parse((await status(`/tk/a?ticket=${bound}&room=b`)).body).message).toBe('Stream ticket is for other params');
+    expect((JSON.parse((await status(`/tk/a?ticket=${bound}&room=b`)).body) as { message: string }).message).toBe('Stream ticket is for other params');
     expect((await status(`/tk/a?ticket=${tickets.issue('tk/a', { params: { room: 'a' } })}&room=a`)).status).toBe(200);
     expect((await status(`/tk/a?ticket=a&ticket=b`)).status).toBe(400);
   });
@@ -212,7 +213,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
       const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { cookie } });
       const first = new Promise<Record<string, unknown>>((resolve, reject) => {
         ws.on('error', reject);
-        ws.on('message', (m) => resolve(JSON.parse(String(m)) as Record<string, unknown>));
+        ws.on('message', (m) => resolve(JSON.parse(wsText(m)) as Record<string, unknown>));
       });
       await new Promise((r) => ws.once('open', r));
       ws.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'tk/cookie' }));
@@ -248,6 +249,6 @@ describe('InMemoryTicketStore at capacity (SSE)', () => {
     expect(full.res.headers['retry-after']).toMatch(/^(?:[1-9]|[12]\d|30)$/); // within the 30 s TTL
     expect(JSON.parse(await full.body())).toMatchObject({ code: 'UNAVAILABLE', message: 'Too many stream tickets in use; try again later' });
     const again = await rawGet(`${ctx.baseUrl}/tk/a?ticket=${first}`);
-    expect([again.status, JSON.parse(await again.body()).message]).toEqual([401, 'Stream ticket already used']);
+    expect([again.status, (JSON.parse(await again.body()) as { message: string }).message]).toEqual([401, 'Stream ticket already used']);
   });
 });

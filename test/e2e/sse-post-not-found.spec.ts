@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Controller, Module, VersioningType, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -46,7 +47,7 @@ describe.each(['express', 'fastify'] as const)('GET on a POST stream (%s)', (pla
     if (prefix) app.setGlobalPrefix(prefix);
     if (versioning) app.enableVersioning({ type: VersioningType.URI });
     await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
+    const { port } = (app.getHttpServer() as HttpServer).address() as AddressInfo;
     const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { accept: 'text/event-stream' } });
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({

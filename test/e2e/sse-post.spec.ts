@@ -73,7 +73,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('POST streams (%s)', (platfo
             resolve();
           }
         },
-        onerror: (e) => {
+        onerror: (e: unknown) => {
           reject(e);
           throw e;
         },
@@ -95,7 +95,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('POST streams (%s)', (platfo
             else if (m.data) rest.push(m);
           },
           onclose: () => resolve(),
-          onerror: (e) => {
+          onerror: (e: unknown) => {
             reject(e);
             throw e;
           },

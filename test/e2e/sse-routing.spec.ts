@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import {
   Controller,
   Get,
@@ -19,7 +20,7 @@ import { LonglinkModule, Stream, tracked } from '../../lib/index.js';
 import { StreamRegistry } from '../../lib/core/stream-registry.js';
 import { parseSse, rawGet } from '../harness/raw-http.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
-import { within } from '../harness/util.js';
+import { within, wsText } from '../harness/util.js';
 
 /** Paths the middleware saw, by binding. */
 const seen: string[] = [];
@@ -160,7 +161,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes are Nest routes 
       const done = new Promise<void>((resolve, reject) => {
         ws.on('error', reject);
         ws.on('message', (m) => {
-          const msg = JSON.parse(String(m)) as { type: string; id: string; data?: unknown };
+          const msg = JSON.parse(wsText(m)) as { type: string; id: string; data?: unknown };
           if (msg.type === 'next') got.push([msg.id, msg.data]);
           if (got.length === 2) resolve();
         });
@@ -217,7 +218,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('apps made with @nestjs/test
     app.enableVersioning({ type: VersioningType.URI });
     await app.listen(0, '127.0.0.1');
     try {
-      const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+      const baseUrl = `http://127.0.0.1:${((app.getHttpServer() as HttpServer).address() as { port: number }).port}`;
       expect(parseSse((await events(`${baseUrl}/api/admin/feed/ticks`)).body)[1]?.data).toBe('{"tag":"feed"}');
       expect(parseSse((await events(`${baseUrl}/api/v2/two/ticks`)).body)[1]?.data).toBe('{"tag":"two"}');
     } finally {

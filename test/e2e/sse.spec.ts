@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import http from 'node:http';
 import compression from 'compression';
 import type { INestApplication } from '@nestjs/common';
@@ -57,7 +58,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE wire format (%s)', (pla
     ['/probe/pipeline?params=%7B%22a%22%3A%7B%22__proto__%22%3A%7B%7D%7D%7D', {}, 400, 'BAD_REQUEST'],
     ['/probe/pipeline?__proto__=1', {}, 400, 'BAD_REQUEST'],
   ])('refuses %s with the real status and a JSON body', async (path, headers, status, code) => {
-    const res = await rawGet(`${ctx.baseUrl}${path}`, headers as Record<string, string>);
+    const res = await rawGet(`${ctx.baseUrl}${path}`, headers);
     expect(res.status).toBe(status);
     expect(res.res.headers['content-type']).toContain('application/json');
     const body = JSON.parse(await res.body()) as { code: string; message: string };
@@ -300,7 +301,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes next to the appl
           ? await NestFactory.create(ItemsModule, new FastifyAdapter(), options)
           : await NestFactory.create(ItemsModule, options);
       await app.listen(0, '127.0.0.1');
-      const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+      const baseUrl = `http://127.0.0.1:${((app.getHttpServer() as HttpServer).address() as { port: number }).port}`;
       try {
         const stream = await rawGet(`${baseUrl}/items/live`);
         const plain = await rawGet(`${baseUrl}/items/plain`);

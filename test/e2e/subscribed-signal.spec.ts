@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -6,7 +7,7 @@ import WebSocket from 'ws';
 import { GrpcTransport, LonglinkModule, StreamHub } from '../../lib/index.js';
 import { DemoModule } from '../../sample/demo/demo.module.js';
 import { DEMO_PROTO, streamsClient, toStruct } from '../harness/grpc.harness.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, within, wsText } from '../harness/util.js';
 
 /**
  * The "server holds the subscription" signal on the wire, with raw clients (PROTOCOL.md §4.2
@@ -27,7 +28,7 @@ describe('the server-holds-the-subscription signal, raw clients', () => {
     class SignalModule {}
     app = await NestFactory.create(SignalModule, { logger: false, forceCloseConnections: true });
     await app.listen(0, '127.0.0.1');
-    port = (app.getHttpServer().address() as AddressInfo).port;
+    port = ((app.getHttpServer() as HttpServer).address() as AddressInfo).port;
     grpcPort = app.get(GrpcTransport).port;
   });
   afterAll(async () => {
@@ -39,7 +40,7 @@ describe('the server-holds-the-subscription signal, raw clients', () => {
     const messages: { type: string; id?: string; data?: unknown }[] = [];
     const waiters: (() => void)[] = [];
     ws.on('message', (m) => {
-      messages.push(JSON.parse(String(m)));
+      messages.push(JSON.parse(wsText(m)) as (typeof messages)[number]);
       for (const w of waiters.splice(0)) w();
     });
     const waitFor = async (pred: () => boolean, what: string) => {

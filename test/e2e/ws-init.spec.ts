@@ -24,7 +24,7 @@ import {
 } from '../../lib/index.js';
 import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, within, wsText } from '../harness/util.js';
 import { openWs } from '../harness/ws.harness.js';
 
 /** Connection guard that reads the init payload: `{ token: 'good' }` passes, `'bad'` is 403, none 401. Takes 100 ms. */
@@ -78,7 +78,7 @@ class Client {
   private waiters: (() => void)[] = [];
   constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      this.messages.push(JSON.parse(String(raw)) as Message);
+      this.messages.push(JSON.parse(wsText(raw)) as Message);
       for (const w of [...this.waiters]) w();
     });
     ws.on('close', (code, reason) => this.closed.resolve({ code, reason: String(reason) }));

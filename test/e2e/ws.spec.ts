@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   Controller,
@@ -13,7 +14,6 @@ import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websock
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
-  StreamEvent,
   StreamTracker,
   getStreamCall,
   tracked,
@@ -25,7 +25,7 @@ import { FLOOD_QUEUE_BYTES, Probe, conformanceModule } from '../fixtures/probe.j
 import { clientTextFrame, rawWsConnect } from '../harness/raw-ws.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { rawGet, parseSse } from '../harness/raw-http.js';
-import { deferred, until, within } from '../harness/util.js';
+import { deferred, until, within, wsText } from '../harness/util.js';
 import { openWs, type WsServerMessage } from '../harness/ws.harness.js';
 
 /** A `ws` client that records every server message. */
@@ -36,8 +36,13 @@ class Client {
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      this.messages.push(JSON.parse(String(raw)) as WsServerMessage);
-      for (const w of [...this.waiters]) if (w.check()) (this.waiters.splice(this.waiters.indexOf(w), 1), w.resolve());
+      this.messages.push(JSON.parse(wsText(raw)) as WsServerMessage);
+      for (const w of [...this.waiters]) {
+        if (w.check()) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
     });
     ws.on('close', (code, reason) => this.closed.resolve({ code, reason: String(reason) }));
     ws.on('error', () => undefined);
@@ -78,7 +83,7 @@ async function start(options: LonglinkModuleOptions['ws'] = {}, platform: HttpPl
     app,
     url: `${baseUrl.replace('http', 'ws')}/ws`,
     baseUrl,
-    port: (app.getHttpServer().address() as AddressInfo).port,
+    port: ((app.getHttpServer() as HttpServer).address() as AddressInfo).port,
     probe: app.get(Probe),
     tracker: app.get(StreamTracker),
     transport: app.get(WsTransport),
@@ -460,7 +465,7 @@ describe('WebSocket next to the application own gateways', () => {
     try {
       const wsBase = baseUrl.replace('http', 'ws');
       const own = await openWs(`${wsBase}/app-ws`);
-      const echoed = new Promise<string>((resolve) => own.once('message', (m) => resolve(String(m))));
+      const echoed = new Promise<string>((resolve) => own.once('message', (m) => resolve(wsText(m))));
       own.send(JSON.stringify({ event: 'echo', data: 'hi' }));
       expect(JSON.parse(await within(echoed, 2000, 'echo'))).toEqual({ event: 'echo', data: 'hi' });
       const ours = await Client.open(`${wsBase}/ws`);
@@ -484,14 +489,14 @@ describe('encode once', () => {
       await until(() => ctx.probe.broadcast$.observed && ctx.tracker.size === 7, 2000, 'all subscribed');
       let serialisations = 0;
       const value = { toJSON: () => (serialisations++, { price: 42 }) };
-      ctx.probe.broadcast$.next(tracked('p1', value) as StreamEvent);
+      ctx.probe.broadcast$.next(tracked('p1', value));
       await Promise.all(clients.map((c) => c.waitFor((ms) => ms.some((m) => m.type === 'next'))));
       await Promise.all(sse.map((r) => r.waitFor((t) => t.includes('data: {"price":42}'))));
       expect(serialisations).toBe(1);
       expect(clients.map((c) => c.messages[0])).toEqual(
         clients.map((_, i) => ({ type: 'next', id: `b${i}`, eventId: 'p1', data: { price: 42 } })),
       );
-      expect(parseSse(sse[0]!.text)[1]).toEqual({ id: 'p1', data: '{"price":42}' });
+      expect(parseSse(sse[0].text)[1]).toEqual({ id: 'p1', data: '{"price":42}' });
       for (const c of clients) c.ws.close();
       for (const r of sse) r.destroy();
     } finally {

@@ -42,7 +42,7 @@ export class TestRedis {
     this.child = child;
     const ready = deferred<void>();
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) ready.resolve();
     });

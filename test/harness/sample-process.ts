@@ -41,15 +41,20 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
   let output = '';
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
-    for (const w of [...waiters]) if (w.pattern.test(output)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (w.pattern.test(output)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
     const http = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
     const grpc = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
     if (http && grpc && !listening.settled) {
       listening.resolve({ child, baseUrl: http[1]!, grpcPort: Number(grpc[1]), exited, output: () => output });
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   void exited.then((code) => listening.settled || listening.reject(new Error(`sample exited (${code}): ${output}`)));
   // A caller that fails before awaiting `listening` and kills the process (cleanup) gets no
   // second, unhandled "sample exited" error on top of its own; awaiting callers still see it.

@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DynamicModule, INestApplication, LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -27,7 +28,7 @@ export async function createHttpApp(
       : await NestFactory.create(module, options);
   configure?.(app);
   await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const { port } = (app.getHttpServer() as HttpServer).address() as AddressInfo;
   return { app, baseUrl: `http://127.0.0.1:${port}` };
 }
 
@@ -86,13 +87,13 @@ export class SseHarness implements TransportHarness {
       this.open.delete(es);
       recorder.finish(end);
     };
-    es.onmessage = (e) => recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data) });
+    es.onmessage = (e) => recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data as string) as unknown });
     es.addEventListener('reset', (e) =>
-      recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data), reset: true }),
+      recorder.event({ id: e.lastEventId === '' ? undefined : e.lastEventId, data: JSON.parse(e.data as string) as unknown, reset: true }),
     );
     es.addEventListener('complete', () => finish({ kind: 'complete' }));
     es.addEventListener('error', (e) => {
-      const data = (e as MessageEvent).data;
+      const data = (e as MessageEvent<unknown>).data;
       if (typeof data === 'string') {
         const body = JSON.parse(data) as { code: string; message: string; details?: unknown };
         return finish({ kind: 'error', ...body });

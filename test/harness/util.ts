@@ -1,8 +1,10 @@
+import type { RawData } from 'ws';
+
 /** A promise with its resolve/reject exposed. */
 export interface Deferred<T = void> {
   promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
   settled: boolean;
 }
 
@@ -76,4 +78,9 @@ export async function eventually<T>(attempt: () => T | Promise<T>, ms: number, w
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+/** A `ws` message as text (`ws` hands a text frame over as a Buffer, or as chunks or an ArrayBuffer when so configured). */
+export function wsText(raw: RawData): string {
+  return (Array.isArray(raw) ? Buffer.concat(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw)).toString('utf8');
 }

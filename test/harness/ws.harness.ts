@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import type { LonglinkModuleOptions } from '../../lib/index.js';
 import { SubscriptionRecorder, type ClientSubscription, type SubscribeOptions, type TransportHarness } from './harness.js';
 import { createHttpApp, type HttpPlatform } from './sse.harness.js';
-import { deferred } from './util.js';
+import { deferred, wsText } from './util.js';
 
 /** A server message as PROTOCOL.md §4 defines it. */
 export interface WsServerMessage {
@@ -32,7 +32,7 @@ class WsClient {
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as WsServerMessage;
+      const message = JSON.parse(wsText(raw)) as WsServerMessage;
       const handler = message.id === undefined ? undefined : this.handlers.get(message.id);
       if (handler) handler(message);
       else this.unmatched.push(message);

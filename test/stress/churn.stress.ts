@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, StreamTracker } from '../../lib/index.js';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
-import { within } from '../harness/util.js';
+import { within, wsText } from '../harness/util.js';
 import { startStressApp } from './stress.fixture.js';
 import { MiB, byMode, fdCount, heapAfterGc, mib, pool, record, settle } from './stress.util.js';
 
@@ -47,7 +47,7 @@ describe(`churn: ${CYCLES} connect/subscribe/disconnect cycles per transport`, (
       const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
       socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', id: 'a', stream: 'stress/tick' })));
       socket.on('message', (raw) => {
-        if (String(raw).includes('"next"')) {
+        if (wsText(raw).includes('"next"')) {
           // Half leave cleanly, half vanish without a close frame.
           if (i % 2) socket.close();
           else socket.terminate();

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HTTP_STATUS_BY_CODE, STREAM_ERROR_CODES, StreamTracker } from '../../lib/index.js';
 import { MAX_ERROR_MESSAGE_BYTES } from '../../lib/errors/error-bounds.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, within, wsText } from '../harness/util.js';
 import { startStressApp } from './stress.fixture.js';
 import { byMode, record, settle } from './stress.util.js';
 
@@ -76,7 +76,7 @@ describe('fuzz', () => {
       closed = ended;
       ws.on('message', (raw) => {
         if (ws !== socket) return; // an earlier connection's last words
-        const message = JSON.parse(String(raw)) as Record<string, unknown>;
+        const message = JSON.parse(wsText(raw)) as Record<string, unknown>;
         if (message.type === 'pong') pong.resolve();
         else inbox.push(message);
       });

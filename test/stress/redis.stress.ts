@@ -7,7 +7,7 @@ import { GrpcTransport, StreamHub, StreamTracker, parseHubEventId } from '../../
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { parseSse } from '../harness/raw-http.js';
 import { TestRedis } from '../harness/redis-server.js';
-import { until } from '../harness/util.js';
+import { until, wsText } from '../harness/util.js';
 import { startStressApp, stressOptions } from './stress.fixture.js';
 import { byMode, record } from './stress.util.js';
 
@@ -51,7 +51,7 @@ function wsSub(baseUrl: string, label: string): Sub {
   const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
   ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: 'r', stream: 'stress/topic', params: { room: ROOM } })));
   ws.on('message', (raw) => {
-    const m = JSON.parse(String(raw)) as { type: string; data?: { seq?: number; reason?: string }; error?: unknown };
+    const m = JSON.parse(wsText(raw)) as { type: string; data?: { seq?: number; reason?: string }; error?: unknown };
     if (m.type === 'next') seen.push({ seq: m.data!.seq! });
     if (m.type === 'reset') seen.push({ reset: m.data!.reason! });
     if (m.type === 'error') seen.push({ reset: `error ${JSON.stringify(m.error)}` });

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { streamsClient, toStruct } from '../harness/grpc.harness.js';
-import { deferred, within } from '../harness/util.js';
+import { deferred, within, wsText } from '../harness/util.js';
 import { ROOT } from './stress.fixture.js';
 import { byMode, percentile, record } from './stress.util.js';
 
@@ -31,8 +31,8 @@ async function startSample(): Promise<{ child: ChildProcess; baseUrl: string; gr
     const grpcPort = /gRPC at 127\.0\.0\.1:(\d+)/.exec(output);
     if (httpUrl && grpcPort) listening.resolve({ baseUrl: httpUrl[1]!, grpcPort: Number(grpcPort[1]) });
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   void exited.then((how) => listening.reject(new Error(`sample exited (${how}): ${output}`)));
   const { baseUrl, grpcPort } = await within(listening.promise, 20_000, 'sample listening');
   return { child, baseUrl, grpcPort, exited };
@@ -96,7 +96,7 @@ describe(`SIGTERM with ${PER_TRANSPORT} open streams per transport`, () => {
       const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
       ws.on('error', () => undefined);
       ws.on('message', (raw) => {
-        const message = JSON.parse(String(raw)) as { type: string; id: string; error?: { code: string } };
+        const message = JSON.parse(wsText(raw)) as { type: string; id: string; error?: { code: string } };
         if (message.type === 'next') started.get(message.id)?.();
         if (message.type === 'error') errors.set(message.id, message.error!.code);
       });

@@ -87,7 +87,7 @@ interface AppUser {
 declare const context: ExecutionContext;
 const maybe = getStreamCall<AppUser>(context);
 // @ts-expect-error without isStreamContext the call may be undefined
-maybe.user;
+void maybe.user;
 if (isStreamContext(context)) {
   const call: StreamCall<AppUser> = getStreamCall<AppUser>(context);
   expectType<AppUser | undefined>(call.user);

@@ -34,7 +34,7 @@ export const HUB_RECORD_OVERHEAD_BYTES = 128;
 export const HUB_TOPIC_OVERHEAD_BYTES = 384;
 
 /** A character that makes V8 store a string with 2 bytes per character. */
-const WIDE = /[^\u0000-\u00ff]/;
+const WIDE = /[\u0100-\uffff]/;
 
 /** Bytes a JSON string takes on the heap (its characters; the header is in the overhead). */
 function stringBytes(s: string): number {

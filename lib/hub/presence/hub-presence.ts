@@ -5,8 +5,8 @@ import { StreamException } from '../../errors/stream-exception.js';
 import type { PresenceEvent, PresenceHandle, PresenceMember, PresenceOptions } from './presence.interface.js';
 import type { PresenceEntry, PresenceStore } from './presence-store.interface.js';
 
-/** A key: 1 to 256 characters, no control character (it is stored before a newline). */
-const KEY = /^[^\u0000-\u001f\u007f]{1,256}$/;
+/** A key: 1 to 256 characters, no control character (U+0000 to U+001F, U+007F: it is stored before a newline). */
+const KEY = /^[\u0020-\u007e\u0080-\uffff]{1,256}$/;
 /** Expired entries removed per sweep command. */
 const SWEEP_BATCH = 500;
 
@@ -186,7 +186,10 @@ export class HubPresence {
       if (this.leaving.get(byKey) === entry) this.leaving.delete(byKey);
       this.local.delete(id);
       this.remove(entry).catch((error: unknown) => this.warn('leave', error));
-      if (this.local.size === 0) clearInterval(this.refreshTimer), (this.refreshTimer = undefined);
+      if (this.local.size === 0) {
+        clearInterval(this.refreshTimer);
+        this.refreshTimer = undefined;
+      }
     };
     if (this.options.graceMs === 0) return go();
     entry.leaving = setTimeout(go, this.options.graceMs);

@@ -7,7 +7,7 @@ export class InMemoryPresenceStore implements PresenceStore {
 
   async join(entry: PresenceEntry, maxMembers: number): Promise<boolean> {
     let entries = this.topics.get(entry.topic);
-    if (!entries) this.topics.set(entry.topic, (entries = new Map()));
+    if (!entries) this.topics.set(entry.topic, (entries = new Map<string, PresenceEntry>()));
     if (!entries.has(entry.ref) && entries.size >= maxMembers) return false;
     entries.set(entry.ref, { ...entry });
     return true;

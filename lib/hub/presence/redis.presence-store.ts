@@ -42,7 +42,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private run(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.client().eval(script, keys.length, ...keys, ...args) as Promise<unknown>;
+    return this.client().eval(script, keys.length, ...keys, ...args);
   }
 
   async join(e: PresenceEntry, maxMembers: number): Promise<boolean> {

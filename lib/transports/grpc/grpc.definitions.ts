@@ -43,7 +43,7 @@ export function loadGrpcDefinitions(libs: GrpcLibraries, options: ResolvedGrpcOp
   channel.responseSerialize = cachingSerializer(channel.responseSerialize);
   channel.requestDeserialize = nonThrowingDeserializer((bytes) => decodeChannelRequest(bytes, maxParamsDepth));
   if (options.protoPath.length === 0) return own;
-  const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) } as never);
+  const user = libs.protoLoader.loadSync(options.protoPath, { ...DEFAULT_LOADER, ...(options.loader ?? {}) });
   return { ...own, ...user };
 }
 

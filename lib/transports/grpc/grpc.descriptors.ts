@@ -97,7 +97,7 @@ export function describeFiles(protobuf: typeof Protobuf, set: ProtoFiles): Descr
     for (const object of ns.nestedArray) {
       const isNamespace = object instanceof protobuf.Namespace;
       if (isNamespace && !(object instanceof protobuf.Type) && !(object instanceof protobuf.Service)) {
-        visit(object as Protobuf.Namespace);
+        visit(object);
         continue;
       }
       const file = fileOf(object);

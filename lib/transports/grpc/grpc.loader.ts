@@ -13,9 +13,9 @@ function load<T>(name: string, install: string): T {
     if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND' && (error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') {
       throw error;
     }
-    throw new Error(
-      `LonglinkModule: the gRPC transport (option "grpc") needs ${name}. Install it with: npm install ${install}`,
-    );
+    throw new Error(`LonglinkModule: the gRPC transport (option "grpc") needs ${name}. Install it with: npm install ${install}`, {
+      cause: error,
+    });
   }
 }
 

@@ -10,7 +10,7 @@ import type { StreamDefinition } from '../../core/stream-definition.js';
 import { StreamRegistry, joinStreamName } from '../../core/stream-registry.js';
 import { StreamRunner } from '../../core/stream-runner.js';
 import { StreamErrorCode } from '../../protocol/stream-error-code.js';
-import { StreamException, toStreamException, shuttingDownError } from '../../errors/stream-exception.js';
+import { StreamException, toStreamException } from '../../errors/stream-exception.js';
 import type { ResolvedLonglinkOptions } from '../../interfaces/longlink-options.interface.js';
 import { LONGLINK_RESOLVED_OPTIONS } from '../../longlink.tokens.js';
 import { STREAM_METADATA } from '../../longlink.constants.js';

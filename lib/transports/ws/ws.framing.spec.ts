@@ -58,7 +58,7 @@ describe('WebSocket framing', () => {
     const event = new StreamEvent({ pad: 'x'.repeat(70_000) }, 1);
     const tail = wsNextTail(event);
     const [message] = decode(wsNextPrefix(wsNextHead('big'), tail.length), tail);
-    expect(JSON.parse(message!.text).data.pad).toHaveLength(70_000);
+    expect((JSON.parse(message!.text) as { data: { pad: string } }).data.pad).toHaveLength(70_000);
   });
 
   it('reset, complete, error and pong messages', () => {

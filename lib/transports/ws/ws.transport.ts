@@ -200,6 +200,8 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       connectionParams,
     });
     try {
+      // The handler guards see (getHandler(), for reflection): a reference, never called from there.
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- see above
       const context = new ExecutionContextHost([call], WsTransport, this.upgrade);
       context.setType(LONGLINK_CONTEXT_TYPE);
       let result: unknown = await this.guard!.canActivate(context);

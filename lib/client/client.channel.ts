@@ -119,7 +119,7 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       if (ending) return refuse('BAD_REQUEST', 'Input ended');
       if (queue.length >= maxPending) return refuse('RESOURCE_EXHAUSTED', 'maxPending reached');
       return new Promise((ok, ko) => {
-        queue.push({ id: String(++seq), json: json!, tries: 0, lost: 0, ok, ko });
+        queue.push({ id: String(++seq), json: json, tries: 0, lost: 0, ok, ko });
         pump();
       });
     },

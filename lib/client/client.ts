@@ -206,7 +206,7 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       if (closed) return out.error(new StreamError('UNAVAILABLE', 'Client closed'));
       const s: Sub = {
         request: { stream: name, params: params as Record<string, unknown>, lastEventId: sub?.lastEventId, channel: input?.key },
-        out: out as Subscriber<ClientEvent<unknown>>,
+        out: out,
         cancel: undefined,
         open: false,
         authRetried: false,

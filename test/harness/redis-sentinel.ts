@@ -38,7 +38,7 @@ class RedisNode {
     const node = new RedisNode(port, child);
     const started = deferred<void>();
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (ready.test(output)) started.resolve();
     });

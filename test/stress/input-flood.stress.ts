@@ -30,12 +30,12 @@ async function flooders(baseUrl: string) {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const next = () => within(new Promise<string>((resolve) => lines.once('line', resolve)), 10_000, 'flooder output');
   expect(await next()).toBe('ready');
   return {
     async stats(): Promise<{ sent: number; acks: number; refusals: number; unsent: number }> {
-      child.stdin!.write('stats\n');
+      child.stdin.write('stats\n');
       return JSON.parse(await next()) as { sent: number; acks: number; refusals: number; unsent: number };
     },
     pause: () => child.kill('SIGSTOP'),

@@ -37,11 +37,11 @@ describe('a stopped client under a fast stream', () => {
     children.add(child);
     const first = deferred<void>();
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('first')) first.resolve();
     });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => first.settled || first.reject(new Error(`client exited (${code}): ${output}`)));
     await within(first.promise, 10_000, 'first event at the stopped client');
     return child;

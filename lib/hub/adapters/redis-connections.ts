@@ -78,7 +78,7 @@ export function openRedis(options: RedisHubAdapterOptions, events: RedisSubscrib
   }
   let serverCanShard = true;
   const checkServer = async () => {
-    const info = (await command.info('server')) as string;
+    const info = (await command.info('server'));
     const major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 7);
     if (major < 7 && serverCanShard) {
       logger.warn(`Redis Cluster: Redis ${major} has no sharded Pub/Sub (Redis >= 7): classic Pub/Sub is used, which sends every publish to every node`);

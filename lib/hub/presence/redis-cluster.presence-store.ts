@@ -41,7 +41,7 @@ export class RedisClusterPresenceStore implements PresenceStore {
   }
 
   private run(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.client().eval(script, keys.length, ...keys, ...args) as Promise<unknown>;
+    return this.client().eval(script, keys.length, ...keys, ...args);
   }
 
   /** A topic's hash and its diff topic's stream and watermark (one slot). */

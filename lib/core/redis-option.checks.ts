@@ -14,7 +14,8 @@ export function checkRedisOption(value: unknown): void {
   const o = value as Record<string, unknown>;
   if (o.cluster !== undefined) {
     const cluster = o.cluster;
-    if (typeof cluster !== 'object' || cluster === null || !Array.isArray(cluster.nodes) || cluster.nodes.length === 0) {
+    const nodes = typeof cluster === 'object' && cluster !== null ? (cluster as { nodes?: unknown }).nodes : undefined;
+    if (!Array.isArray(nodes) || nodes.length === 0) {
       fail('hub.redis.cluster', '{ nodes: [...at least one "host:port" or { host, port }], options? }', cluster);
     }
     return;

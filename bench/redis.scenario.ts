@@ -129,7 +129,7 @@ class ProbeSocket {
   private readonly waiters = new Map<string, { type: string; resolve: (eventId?: string) => void; reject: (error: Error) => void }>();
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (raw) => {
-      const m = JSON.parse(String(raw)) as { type: string; id?: string; eventId?: string; error?: { code: string } };
+      const m = JSON.parse((raw as Buffer).toString('utf8')) as { type: string; id?: string; eventId?: string; error?: { code: string } };
       const waiter = m.id === undefined ? undefined : this.waiters.get(m.id);
       if (!waiter || (m.type !== waiter.type && m.type !== 'error')) return;
       this.waiters.delete(m.id!);

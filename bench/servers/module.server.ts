@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -69,7 +70,7 @@ export class ModuleServer implements BenchServer {
     this.app = app;
     this.hub = app.get(StreamHub);
     this.streams = app.get(BenchStreams);
-    return { http: (app.getHttpServer().address() as AddressInfo).port, grpc: app.get(GrpcTransport).port };
+    return { http: ((app.getHttpServer() as HttpServer).address() as AddressInfo).port, grpc: app.get(GrpcTransport).port };
   }
 
   publish(value: object): void {

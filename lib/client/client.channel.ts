@@ -93,13 +93,19 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       l.send(m.id, m.json);
       if (link !== l) return;
     }
-    if (ending && !endSent && !queue.length) (endSent = true), l.end();
+    if (ending && !endSent && !queue.length) {
+      endSent = true;
+      l.end();
+    }
   };
   const detach = () => {
     link = undefined;
     inFlight = 0;
     drain = endSent = false;
-    for (const m of queue) (m.sent = false), (m.lost = 0);
+    for (const m of queue) {
+      m.sent = false;
+      m.lost = 0;
+    }
   };
   const bytes = new Uint8Array(16);
   return {
@@ -137,7 +143,10 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       if (l !== link) return;
       let resend = !!error && RESEND.includes(error.code);
       if (id === undefined) {
-        if (resend && endSent) (endSent = false), wait(error!);
+        if (resend && endSent) {
+          endSent = false;
+          wait(error!);
+        }
         return;
       }
       const m = queue.find((q) => q.id === id && q.sent);
@@ -161,7 +170,11 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       clearTimeout(timer);
       timer = undefined;
       ending = false;
-      for (const m of queue) if (!m.done) (m.done = true), (m.error = error);
+      for (const m of queue) {
+        if (m.done) continue;
+        m.done = true;
+        m.error = error;
+      }
       settle();
     },
   };

@@ -80,7 +80,11 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     // A channel's messages go (again) once the server holds the subscription (PROTOCOL.md §7.1).
     const link: InputLink = { send: (id, json) => handle?.send?.(id, json), end: () => handle?.end?.(), serial: transport.name === 'sse' };
     const hold = () => {
-      if (!held && live) (held = true), sub.input?.attach(link), sub.onOpen?.();
+      if (!held && live) {
+        held = true;
+        sub.input?.attach(link);
+        sub.onOpen?.();
+      }
     };
     const ended = () => {
       const was = live;
@@ -147,7 +151,10 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
 
   /** An event arrived: a new id (or any event of a stream without ids) resets the attempt count. */
   const progress = (sub: Sub, id: string | undefined) => {
-    if (!sub.open) (sub.open = true), update(); // data proves it (e.g. a server that does not answer init)
+    if (!sub.open) {
+      sub.open = true; // data proves it (e.g. a server that does not answer init)
+      update();
+    }
     if (id === undefined || id !== sub.request.lastEventId) sub.attempts = 0;
     if (id !== undefined) sub.request.lastEventId = id;
   };
@@ -246,8 +253,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     return Object.assign(data(shared), {
       key: input.key,
       events: shared,
-      send: input.send,
-      complete: input.complete,
+      send: (data: unknown) => input.send(data),
+      complete: () => input.complete(),
     });
   };
 
@@ -284,7 +291,10 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
       subs.clear();
       waiting.clear();
       update();
-      for (const s of all) s.input?.fail(channelEnded('Client closed')), s.out.complete();
+      for (const s of all) {
+        s.input?.fail(channelEnded('Client closed'));
+        s.out.complete();
+      }
     },
   };
 }

@@ -34,12 +34,15 @@ export interface NestGrpcServer {
   grpcServer(): GrpcServer | undefined;
 }
 
+/** A handler or service method as `ServerGrpc` passes them (Nest types them `Function`). */
+type AnyFunction = (...args: never[]) => unknown;
+
 /** The members of `ServerGrpc` this door relies on (protected ones included). */
 interface ServerGrpcShape {
-  listen(callback: (error?: unknown) => void): Promise<void>;
+  listen(callback: (error?: Error | null) => void): Promise<void>;
   close(): Promise<void>;
-  addHandler(pattern: string, callback: Function): void;
-  createServiceMethod(handler: Function, native: unknown, streamType: unknown): Function;
+  addHandler(pattern: string, callback: AnyFunction): void;
+  createServiceMethod(handler: AnyFunction, native: unknown, streamType: unknown): AnyFunction;
   createPattern(service: string, rpc: string, streaming: string): string;
   getKeepaliveOptions(): Record<string, unknown>;
   createClient(): Promise<GrpcServer>;
@@ -72,7 +75,7 @@ export function checkNestGrpcServer(microservices: typeof Microservices): Server
  */
 export function nestGrpcPattern(microservices: typeof Microservices, service: string, rpc: string, requestStream = false): string {
   const ServerGrpc = checkNestGrpcServer(microservices);
-  return ServerGrpc.prototype.createPattern.call(undefined, service, rpc, requestStream ? 'pt_stream' : 'no_stream');
+  return (ServerGrpc.prototype as ServerGrpcShape).createPattern.call(undefined, service, rpc, requestStream ? 'pt_stream' : 'no_stream');
 }
 
 /** How to start a Nest gRPC server whose handlers are served natively. */
@@ -100,7 +103,7 @@ export async function startNestGrpcServer(
   const attached = new Set<string>();
   /** Nest's gRPC server, with our handlers served natively and the grpc-js server built by us. */
   class LonglinkGrpcServer extends ServerGrpc {
-    override createServiceMethod(handler: Function, native: unknown, streamType: unknown): Function {
+    override createServiceMethod(handler: AnyFunction, native: unknown, streamType: unknown): AnyFunction {
       const ours = (handler as { [NATIVE]?: { key: string; serve: NativeGrpcHandler } })[NATIVE];
       if (!ours) return super.createServiceMethod(handler, native, streamType);
       attached.add(ours.key);

@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Param, Post, ValidationPipe } from '@nestjs/common';
-import { EMPTY, Observable, concatMap, finalize, ignoreElements, merge, tap } from 'rxjs';
+import { Observable, finalize, ignoreElements, merge, tap } from 'rxjs';
 import { LastEventId, Stream, StreamHub, StreamInput, StreamParams } from '../../lib/index.js';
 import type { PresenceEvent, PresenceHandle, StreamEvent, StreamInputMessage } from '../../lib/index.js';
 import type { ChatEntry } from './demo.events.js';

@@ -1,4 +1,4 @@
-import { Body, Controller, Post, UseGuards, ValidationPipe } from '@nestjs/common';
+import { Controller, Post, UseGuards, ValidationPipe } from '@nestjs/common';
 import {
   EMPTY,
   Observable,

@@ -11,11 +11,11 @@ import { STREAM_ARGS_METADATA } from '../../longlink.constants.js';
 export function resolveStreamInput(
   location: string,
   given: boolean | StreamInputOptions | undefined,
-  controller: Function,
+  controller: object,
   methodName: string,
   module: ResolvedInputOptions,
 ): { maxQueue: number; maxMessageBytes: number } | undefined {
-  const args: StreamArgMetadata[] = Reflect.getMetadata(STREAM_ARGS_METADATA, controller, methodName) ?? [];
+  const args = (Reflect.getMetadata(STREAM_ARGS_METADATA, controller, methodName) as StreamArgMetadata[] | undefined) ?? [];
   const inputs = args.filter((a) => a.kind === 'input').length;
   const on = given !== undefined && given !== false;
   if (!on) {

@@ -6,13 +6,16 @@
 import { createClient } from '/client.js';
 import uPlot from '/vendor/uplot.js';
 
-/** @type {(id: string) => any} */
-const $ = (id) => document.getElementById(id);
+/** @type {(id: string) => HTMLElement} */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** @type {(id: string) => HTMLInputElement} */
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
 const query = new URLSearchParams(location.search);
 const room = query.get('room') || 'lobby';
 const choice = /** @type {import('/client.js').TransportChoice} */ (query.get('transport') || 'auto');
 
 /** @typedef {import('../generated/streams.client.js').Streams} Streams */
+/** @typedef {import('/client.js').StreamError} StreamError */
 const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ (createClient({
   transport: choice,
   wsPath: query.get('wsPath') || '/ws',
@@ -24,13 +27,21 @@ const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ 
   ticket: async (stream) => (stream === 'demo/secure' ? fetchTicket() : ''), // SSE: a fresh ticket per (re)connect
   sse: { post: ['demo/complete'] }, // POST streams are requested with POST and a JSON body over SSE
 }));
+/** @type {(response: Response) => Promise<unknown>} */
+const json = (response) => response.json();
+/** @returns {Promise<string>} */
 async function fetchTicket() {
   // Your app would authenticate this request by its session cookie; the demo route takes the bearer token.
   const response = await fetch('/demo/ticket', { method: 'POST', headers: { authorization: 'Bearer demo-token' } });
-  return (await response.json()).ticket;
+  return /** @type {{ ticket: string }} */ (await json(response)).ticket;
 }
 // For the curious (and the page's tests): everything each panel received.
-const demo = (/** @type {any} */ (window).demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [], online: [], typing: [] });
+/**
+ * @type {{ client: typeof client, counter: number[], chat: (string | undefined)[], ticker: number, resets: string[], reply: number[],
+ *   secure: boolean[], online: string[], typing: string[] }}
+ */
+const demo = { client, counter: [], chat: [], ticker: 0, resets: [], reply: [], secure: [], online: [], typing: [] };
+/** @type {Window & { demo?: typeof demo }} */ (window).demo = demo;
 
 // Connection panel
 $('conn-choice').textContent = choice;
@@ -51,7 +62,7 @@ $('drop').onclick = () => client.drop();
 // demo/clock
 client.stream('demo/clock').subscribe(({ now }) => {
   $('clock').textContent = new Date(now).toLocaleTimeString();
-  $('clock').dataset.now = now;
+  $('clock').dataset.now = String(now);
 });
 
 // demo/counter: checks itself for gaps and duplicates
@@ -70,6 +81,7 @@ client.stream('demo/counter', { count: 10_000, intervalMs: 100 }).subscribe(({ n
 // page's lines and typing state, sent over the same subscription (acked once each, resent
 // after drops, restarts and transport switches until acked).
 $('room-name').textContent = room;
+/** @type {(text: string, notice?: boolean) => void} */
 const line = (text, notice) => {
   const li = document.createElement('li');
   li.textContent = text;
@@ -79,7 +91,7 @@ const line = (text, notice) => {
 };
 // This page's name in the room (?name=, or a random guest name): its lines are posted as from it.
 const me = query.get('name') || `guest-${Math.random().toString(36).slice(2, 6)}`;
-$('chat-from').value = me;
+$input('chat-from').value = me;
 const chat = client.channel('demo/chat', { room, history: 20, name: me });
 // `events`: the channel's output with event ids (kept in demo.chat) and reset notices.
 chat.events.subscribe((e) => {
@@ -93,13 +105,16 @@ chat.events.subscribe((e) => {
 
 // demo/presence: who is online and who is typing. A `state` replaces the list; a diff removes
 // its leaves' refs, then adds its joins' refs (an update is both, with the same ref).
+/** @type {Map<string, { key: string, meta: unknown }>} */
 const metas = new Map(); // ref → { key, meta }
 const renderOnline = () => {
+  /** @type {Set<string>} */
   const online = new Set();
+  /** @type {Set<string>} */
   const typing = new Set();
   for (const { key, meta } of metas.values()) {
     online.add(key);
-    if (meta && meta.typing) typing.add(key);
+    if (meta && /** @type {{ typing?: unknown }} */ (meta).typing) typing.add(key);
   }
   demo.online = [...online].sort();
   demo.typing = [...typing].sort();
@@ -118,7 +133,9 @@ client.events('demo/presence', { room }).subscribe((e) => {
 
 // Typing: on while keys are pressed, off 2 s after the last one (or with the line sent).
 let typing = false;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
 let typingTimer;
+/** @type {(on: boolean) => void} */
 const setTyping = (on) => {
   clearTimeout(typingTimer);
   if (on) typingTimer = setTimeout(() => setTyping(false), 2000);
@@ -133,15 +150,15 @@ const chatHint = $('chat-status').textContent;
 $('chat-form').addEventListener('submit', (event) => {
   event.preventDefault();
   clearTimeout(typingTimer);
-  const text = $('chat-text').value;
+  const text = $input('chat-text').value;
   const message = typing ? { text, typing: false } : { text };
   typing = false;
-  $('chat-text').value = '';
+  $input('chat-text').value = '';
   chat.send(message).then(
     () => ($('chat-status').textContent = chatHint),
-    (e) => {
+    (/** @type {StreamError} */ e) => {
       $('chat-status').textContent = `send failed: ${e.code}: ${e.message}`;
-      if (!$('chat-text').value) $('chat-text').value = text;
+      if (!$input('chat-text').value) $input('chat-text').value = text;
     },
   );
 });
@@ -158,7 +175,10 @@ let frame = 0;
 client.stream('demo/ticker').subscribe(({ t, v }) => {
   points[0].push(t / 1000);
   points[1].push(v);
-  if (points[0].length > 200) (points[0].shift(), points[1].shift());
+  if (points[0].length > 200) {
+    points[0].shift();
+    points[1].shift();
+  }
   demo.ticker++;
   $('ticker-value').textContent = v.toFixed(2);
   frame ||= requestAnimationFrame(() => ((frame = 0), chart.setData(points)));
@@ -166,20 +186,21 @@ client.stream('demo/ticker').subscribe(({ t, v }) => {
 new ResizeObserver(() => chart.setSize({ width: chartWidth(), height: 160 })).observe($('ticker-chart'));
 
 // demo/complete: a POST stream, one subscription per question
+/** @type {{ unsubscribe(): void } | undefined} */
 let asking;
 $('ask-form').addEventListener('submit', (event) => {
   event.preventDefault();
   asking?.unsubscribe();
   $('ask-reply').textContent = '';
   demo.reply = [];
-  asking = client.stream('demo/complete', { prompt: $('ask-prompt').value }).subscribe({
+  asking = client.stream('demo/complete', { prompt: $input('ask-prompt').value }).subscribe({
     next: ({ token, index }) => (demo.reply.push(index), ($('ask-reply').textContent += token)),
-    error: (e) => ($('ask-reply').textContent += ` [${e.code}: ${e.message}]`),
+    error: (/** @type {StreamError} */ e) => ($('ask-reply').textContent += ` [${e.code}: ${e.message}]`),
   });
 });
 
 // demo/secure: { ok: true } once the guard accepted the credential
 client.stream('demo/secure').subscribe({
   next: ({ ok }) => (demo.secure.push(ok), ($('secure').textContent = ok ? `accepted via ${client.transport}` : 'refused')),
-  error: (e) => ($('secure').textContent = `${e.code}: ${e.message}`),
+  error: (/** @type {StreamError} */ e) => ($('secure').textContent = `${e.code}: ${e.message}`),
 });

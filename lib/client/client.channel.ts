@@ -16,9 +16,9 @@ export interface InputLink {
 export interface ChannelInput {
   /** The channel key sent at subscribe (PROTOCOL.md §7.1): 128 random bits, base64url. */
   readonly key: string;
-  send(data: unknown): Promise<void>;
+  send: (data: unknown) => Promise<void>;
   /** Half-close: sent once every message before it is answered. */
-  complete(): void;
+  complete: () => void;
   /** The server holds a (re)subscription: what has no answer goes again, in order. */
   attach(link: InputLink): void;
   /** The subscription is gone (until the next one): answers to what was sent will not come. */
@@ -120,7 +120,7 @@ export function channelInput(retry: Required<RetryOptions>, maxPending: number, 
       } catch {
         // not JSON: refused below
       }
-      if (json === undefined) return refuse('BAD_REQUEST', 'Not JSON');
+      if (json === undefined) return refuse('BAD_REQUEST', 'not JSON');
       if (new Blob([json]).size > maxBytes) return refuse('BAD_REQUEST', 'maxMessageBytes exceeded');
       if (ending) return refuse('BAD_REQUEST', 'Input ended');
       if (queue.length >= maxPending) return refuse('RESOURCE_EXHAUSTED', 'maxPending reached');

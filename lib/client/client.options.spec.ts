@@ -38,24 +38,24 @@ describe('backoff with a hand-over delay (details.retryAfterMs)', () => {
   const retry = resolveClientOptions({ url: 'http://x', retry: { initialMs: 100, maxMs: 1000, jitter: 'none' } }).retry;
   it('waits the hint plus at most a tenth, capped at maxMs, never below the backoff', () => {
     for (const hint of [150, 400, 900]) {
-      const d = backoff(retry, 0, hint, 'delay');
+      const d = backoff(retry, 0, hint, true);
       expect(d).toBeGreaterThanOrEqual(hint);
       expect(d).toBeLessThanOrEqual(Math.min(1000, hint * 1.1));
     }
-    expect([0, -1, 50, NaN, 99_999_999_999, 1e300, Infinity].map((h) => backoff(retry, 0, h, 'delay'))).toEqual([100, 100, 100, 100, 1000, 1000, 1000]);
-    expect(backoff(retry, 3, 300, 'delay')).toBe(800); // the backoff's own delay wins
+    expect([0, -1, 50, NaN, 99_999_999_999, 1e300, Infinity].map((h) => backoff(retry, 0, h, true))).toEqual([100, 100, 100, 100, 1000, 1000, 1000]);
+    expect(backoff(retry, 3, 300, true)).toBe(800); // the backoff's own delay wins
   });
   it("the server's spread survives: hints uniform over [0, 5000) give delays about uniform over it, not bunched near 0", () => {
     const full = resolveClientOptions({ url: 'http://x', retry: { initialMs: 100, maxMs: 30_000 } }).retry;
     const n = 4000;
     const hints = Array.from({ length: n }, (_, i) => (i / n) * 5000);
-    const delays = hints.map((h) => backoff(full, 0, h, 'delay'));
+    const delays = hints.map((h) => backoff(full, 0, h, true));
     // A hint's delay: in [hint, 1.1 × hint] (or the backoff's draw below 100 ms for hints under it).
     expect(delays.every((d, i) => d >= hints[i]! && d <= Math.max(100, hints[i]! * 1.1))).toBe(true);
     // Under 500 ms: the tenth of the spread the server put there (a full jitter below each hint
     // put a third there: P(U1·U2 < 0.1) = 0.1 × (1 + ln 10) ≈ 0.33).
     expect(delays.filter((d) => d < 500).length / n).toBeLessThan(0.11);
-    const ceilings = hints.map((h) => backoff(full, 0, h, 'ceiling'));
+    const ceilings = hints.map((h) => backoff(full, 0, h, false));
     expect(ceilings.filter((d) => d < 500).length / n).toBeGreaterThan(0.25);
   });
 });

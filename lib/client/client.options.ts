@@ -37,33 +37,32 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
 }
 
 /**
- * Where a server's reconnect hint came from, which decides how it is used (README "Client"):
- * - `'ceiling'`: a reconnection time the server gives every client alike (SSE `retry:`, the gRPC
+ * Where a server's reconnect hint came from decides how it is used (README "Client"):
+ * - a ceiling: a reconnection time the server gives every client alike (SSE `retry:`, the gRPC
  *   trailer on its own). Clamped into `[initialMs, maxMs]`, it may raise the backoff's ceiling,
  *   never lower it, and full jitter draws below it, so clients told one value do not come back
  *   at one instant.
- * - `'delay'`: `details.retryAfterMs` of an error, which a server already draws per client over its
+ * - a delay: `details.retryAfterMs` of an error, which a server already draws per client over its
  *   spread (deploy hand-over, PROTOCOL.md §2.1). The client waits that delay (at most `maxMs`)
  *   plus up to a tenth more, so a full jitter below it would bunch the spread's clients towards 0.
  * Either way the delay is never below the backoff's own draw: no hint makes a client reconnect
  * faster than its backoff, none holds it past `maxMs`.
  */
-export type HintKind = 'ceiling' | 'delay';
-
-/** The extra jitter above a `'delay'` hint, as a fraction of it. */
+/** The extra jitter above a delay hint, as a fraction of it. */
 export const DELAY_HINT_JITTER = 0.1;
 
 /**
  * The delay before reconnect attempt `attempt` (0-based): full jitter below
  * `min(maxMs, initialMs * factor^attempt)` (`jitter: 'none'`: that ceiling), then the server's
- * hint applied as its {@link HintKind} says. Anything but a number is no hint.
+ * hint applied as a delay (`delay`: `details.retryAfterMs`) or as a ceiling (else). Anything
+ * but a number is no hint.
  */
-export function backoff({ initialMs, maxMs, factor, jitter }: Required<RetryOptions>, attempt: number, hintMs?: unknown, kind: HintKind = 'ceiling'): number {
+export function backoff({ initialMs, maxMs, factor, jitter }: Required<RetryOptions>, attempt: number, hintMs?: unknown, delay = false): number {
   let ceiling = Math.min(maxMs, initialMs * factor ** attempt);
   const hinted = typeof hintMs === 'number' && hintMs > 0;
-  if (hinted && kind === 'ceiling' && hintMs > ceiling) ceiling = Math.min(maxMs, hintMs);
+  if (hinted && !delay && hintMs > ceiling) ceiling = Math.min(maxMs, hintMs);
   const draw = jitter === 'full' ? Math.random() * ceiling : ceiling;
-  if (!hinted || kind === 'ceiling') return draw;
+  if (!hinted || !delay) return draw;
   const wait = Math.min(maxMs, hintMs * (1 + Math.random() * DELAY_HINT_JITTER));
   return Math.max(draw, wait);
 }

@@ -4,7 +4,7 @@ import type { ChannelOptions, LonglinkChannel, LonglinkClient, SubscribeOptions 
 import { AutoFallback } from './client.auto-fallback.js';
 import { channelInput, type ChannelInput, type InputLink } from './client.channel.js';
 import { iterate } from './client.iterate.js';
-import { backoff, resolveClientOptions, type HintKind } from './client.options.js';
+import { backoff, resolveClientOptions } from './client.options.js';
 import { ReconnectScheduler } from './client.reconnect.js';
 import { ClientTransports } from './client.transports.js';
 import type { ClientEvent, ClientOptions, ClientState, TransportName, TransportRequest } from './client.types.js';
@@ -140,8 +140,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
         // A per-client delay in the error's details (hand-over) is waited; a transport's own
         // hint (SSE `retry:`, the gRPC trailer) only raises the backoff's ceiling.
         const hinted = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-        if (typeof hinted === 'number') retry(sub, error, hinted, 'delay');
-        else retry(sub, error, retryAfterMs, 'ceiling');
+        if (typeof hinted === 'number') retry(sub, error, hinted, true);
+        else retry(sub, error, retryAfterMs, false);
       },
     }));
     // Events a cancelled transport subscription still delivers are ignored: no duplicate after a switch.
@@ -171,12 +171,12 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
   /**
    * Queues `sub` for the next reconnect round, which runs after the backoff of the first
    * subscription to fail: its attempt count (or its protocol violations in a row, if more) and
-   * the server's hint of that `kind` (client.options.ts `backoff`).
+   * the server's hint, as a delay or as a ceiling (client.options.ts `backoff`).
    */
-  const retry = (sub: Sub, error: StreamError, hintMs: unknown, kind: HintKind) => {
+  const retry = (sub: Sub, error: StreamError, hintMs: unknown, isDelay: boolean) => {
     waiting.add(sub);
     update();
-    const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs, kind);
+    const delay = backoff(options.retry, Math.max(sub.attempts, sub.strikes - 1), hintMs, isDelay);
     sub.attempts++;
     options.onRetry?.(error, sub.request.stream, delay);
     reconnect.arm(delay);
@@ -253,8 +253,8 @@ export function createClient(clientOptions: ClientOptions = {}): LonglinkClient 
     return Object.assign(data(shared), {
       key: input.key,
       events: shared,
-      send: (data: unknown) => input.send(data),
-      complete: () => input.complete(),
+      send: input.send,
+      complete: input.complete,
     });
   };
 

@@ -193,14 +193,14 @@ export class WsClientTransport implements ClientTransport {
   /** A server message, checked: a text frame within maxMessageBytes, a JSON object of a known type, string ids. */
   private check(data: unknown): { type: string; id?: string; eventId?: string } {
     const max = this.options.maxMessageBytes;
-    if (typeof data !== 'string') throw violation('a binary WebSocket frame');
+    if (typeof data !== 'string') throw violation('a binary frame');
     if (data.length > max) throw violation(`a WebSocket message larger than maxMessageBytes (${max})`);
     const m = parseJson(data, 'a WebSocket message') as { type?: unknown; id?: unknown; eventId?: unknown; messageId?: unknown } | null;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw violation('a WebSocket message that is not a JSON object');
-    if (!SERVER_TYPES.includes(m.type as string)) throw violation(`unknown message type ${JSON.stringify(m.type)?.slice(0, 64)}`);
+    if (!SERVER_TYPES.includes(m.type as string)) throw violation(`unknown type ${JSON.stringify(m.type)?.slice(0, 64)}`);
     if (String(m.type).startsWith('input') && typeof m.messageId !== 'string') throw violation('no messageId');
     for (const key of ['id', 'eventId'] as const) {
-      if (m[key] !== undefined && typeof m[key] !== 'string') throw violation(`a WebSocket message whose ${key} is not a string`);
+      if (m[key] !== undefined && typeof m[key] !== 'string') throw violation(`${key} is not a string`);
     }
     return m as { type: string };
   }
@@ -257,7 +257,7 @@ async function loadWs(): Promise<typeof WebSocket> {
     mod = (await importOpaque('ws')) as typeof mod;
   } catch (error) {
     // Not transient: retrying cannot install a package (`auto` still falls back to SSE).
-    throw new StreamError(StreamErrorCode.BAD_REQUEST, `No WebSocket here: install ws (npm install ws) or pass the WebSocket option (${String(error)})`);
+    throw new StreamError(StreamErrorCode.BAD_REQUEST, `No WebSocket: install ws or pass the WebSocket option (${String(error)})`);
   }
   return mod.WebSocket ?? mod.default;
 }

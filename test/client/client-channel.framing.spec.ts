@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createClient, StreamError, type ClientOptions, type LonglinkClient } from '../../lib/client/index.js';
 import { INPUT_CHANNEL } from '../../lib/protocol/input.protocol.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 
 /**
  * `client.channel()` framing against raw servers written here from PROTOCOL.md §7: SSE POST
@@ -37,8 +37,9 @@ async function body(req: IncomingMessage): Promise<string> {
 }
 
 describe('SSE: a channel POSTs each message to <url><sse.inputPath>/<channel> (PROTOCOL.md §7.4)', () => {
-  async function fakeServer(handler: Parameters<typeof createServer>[1]): Promise<string> {
-    const server: Server = createServer(handler);
+  /** An HTTP server answering with `handler`; a handler that rejects is an unhandled rejection (fails the test). */
+  async function fakeServer(handler: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>): Promise<string> {
+    const server: Server = createServer((req, res) => void handler(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     closers.push(() => {
       server.closeAllConnections();
@@ -137,12 +138,13 @@ describe('SSE: a channel POSTs each message to <url><sse.inputPath>/<channel> (P
 
 describe('SSE: a server that keeps answering 404 while the stream lives', () => {
   it('rejects the send with NOT_FOUND after 3 resends, and sends the next message', async () => {
-    const server: Server = createServer(async (req, res) => {
+    const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).write(':\n\n');
       const m = JSON.parse(await body(req)) as { id: string; data: string };
       if (m.data === 'lost') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"No subscription holds this channel"}');
       res.writeHead(202).end(JSON.stringify({ id: m.id }));
-    });
+    };
+    const server: Server = createServer((req, res) => void answer(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     closers.push(() => {
       server.closeAllConnections();
@@ -168,7 +170,7 @@ describe('WebSocket: a hostile server cannot throw into the client through acks'
     wss.on('connection', (socket) => {
       const n = ++connections;
       socket.on('message', (raw) => {
-        const m = JSON.parse(String(raw)) as { type: string; id: string; messageId?: string };
+        const m = JSON.parse(wsText(raw)) as { type: string; id: string; messageId?: string };
         if (m.type === 'subscribe') return socket.send(JSON.stringify({ type: 'subscribed', id: m.id }));
         if (m.type !== 'input') return;
         if (n === 1) {

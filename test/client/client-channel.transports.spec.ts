@@ -190,10 +190,8 @@ describe('client.channel(): auto fallback with the SSE POST path live', { timeou
 });
 
 describe('gRPC: a channel is the bidi Channel method of longlink.v1.Streams (PROTOCOL.md §7.3)', () => {
-  type ChannelCall = grpc.ServerDuplexStream<
-    { kind: string; subscribe?: { stream: string; channel: string; lastEventId: string }; input?: { id: string; data: Buffer } },
-    object
-  >;
+  type ChannelRequest = { kind: string; subscribe?: { stream: string; channel: string; lastEventId: string }; input?: { id: string; data: Buffer } };
+  type ChannelCall = grpc.ServerDuplexStream<ChannelRequest, object>;
 
   async function fakeGrpc(channelImpl: (call: ChannelCall) => void): Promise<number> {
     const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url)), {
@@ -217,7 +215,7 @@ describe('gRPC: a channel is the bidi Channel method of longlink.v1.Streams (PRO
     let ended = false;
     let unavailableOnce = false;
     const port = await fakeGrpc((call) => {
-      call.on('data', (m) => {
+      call.on('data', (m: ChannelRequest) => {
         if (m.kind === 'subscribe') {
           subscribe = m.subscribe;
           call.sendMetadata(new grpc.Metadata()); // the server holds the subscription
@@ -235,7 +233,7 @@ describe('gRPC: a channel is the bidi Channel method of longlink.v1.Streams (PRO
         }
         call.write({ ack: { id: '999' } }); // an ack for an id never sent: ignored
         call.write({ ack: { id, duplicate: text === '"dup"' } });
-        call.write({ event: { id: `e${id}`, data: Buffer.from(JSON.stringify({ echo: JSON.parse(text) })) } });
+        call.write({ event: { id: `e${id}`, data: Buffer.from(JSON.stringify({ echo: JSON.parse(text) as unknown })) } });
       });
       call.on('end', () => {
         ended = true;
@@ -267,7 +265,7 @@ describe('gRPC: a channel is the bidi Channel method of longlink.v1.Streams (PRO
       const mine: string[] = [];
       calls.push(mine);
       const first = calls.length === 1;
-      call.on('data', (m) => {
+      call.on('data', (m: ChannelRequest) => {
         if (m.kind === 'subscribe') return void call.sendMetadata(new grpc.Metadata());
         mine.push(m.input!.id);
         // The first call takes the messages without answering, then fails: the client resends them.

@@ -90,7 +90,7 @@ describe('two-way streams: exactly once across kill -9, restart and a transport 
       // Every client was on WebSocket, then on SSE.
       for (const seen of transports) expect([...seen].sort()).toEqual(['sse', 'ws']);
     } finally {
-      for (const client of clients) client.close();
+      for (const client of clients) void client.close();
     }
   }, 240_000);
 });

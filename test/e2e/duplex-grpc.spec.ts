@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { Controller, Module, ValidationPipe, type INestApplication } from '@nestjs/common';
+import { Controller, Module, ValidationPipe, type INestApplication, type Type as NestType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { IsNotEmpty, IsString } from 'class-validator';
 import type { Type } from 'protobufjs';
@@ -72,7 +72,7 @@ const json = (data: unknown) => Buffer.from(JSON.stringify(data), 'utf8');
 const acksOf = (responses: Response[]) => responses.filter((r) => r.ack).map((r) => r.ack!);
 const eventsOf = (responses: Response[]) => responses.filter((r) => r.event).map((r) => JSON.parse(r.event!.data.toString('utf8')) as unknown);
 
-async function startApp(options: LonglinkModuleOptions, ...modules: Function[]): Promise<INestApplication> {
+async function startApp(options: LonglinkModuleOptions, ...modules: NestType[]): Promise<INestApplication> {
   @Module({ imports: [LonglinkModule.forRoot(options), DuplexModule, ...modules] as never[] })
   class AppModule {}
   const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
@@ -321,7 +321,7 @@ describe('two-way streams over gRPC', () => {
     const port = app.get(GrpcTransport).port;
     const healthDef = protoLoader.loadSync(root('node_modules/grpc-health-check/proto/health/v1/health.proto'), LOADER);
     const healthPkg = grpc.loadPackageDefinition(healthDef) as never as {
-      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check: Function } } } };
+      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check(request: { service: string }, callback: (error: Error | null, reply: { status: string }) => void): void } } } };
     };
     const health = new healthPkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const check = (service: string) =>
@@ -422,7 +422,7 @@ describe('input.rateLimit over gRPC', () => {
       const [b1, b2] = acksOf(b.responses);
       expect(b1).toEqual({ id: 'b1' });
       expect(b2).toMatchObject({ id: 'b2', errorCode: 'RESOURCE_EXHAUSTED', errorMessage: 'Too many messages' });
-      expect(JSON.parse(b2!.errorDetails!.toString('utf8')).retryAfterMs).toBeGreaterThan(0);
+      expect((JSON.parse(b2!.errorDetails!.toString('utf8')) as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
       a.call.cancel();
       b.call.cancel();
     } finally {

@@ -239,7 +239,7 @@ describe('two-way streams over SSE: input.rateLimit', () => {
       expect((await postInput(url(one), { id: '1', data: 1 })).status).toBe(202);
       expect((await postInput(url(one), { id: '2', data: 2 })).status).toBe(202);
       const limited = await postInput(url(one), { id: '3', data: 3 });
-      expect(limited).toMatchObject({ status: 429, body: { code: 'RESOURCE_EXHAUSTED', details: { retryAfterMs: expect.any(Number) } } });
+      expect(limited).toMatchObject({ status: 429, body: { code: 'RESOURCE_EXHAUSTED', details: { retryAfterMs: expect.any(Number) as unknown } } });
       expect(limited.headers.get('retry-after')).toBe('1');
       expect((await postInput(url(two), { id: '1', data: 1 })).status).toBe(202);
     } finally {

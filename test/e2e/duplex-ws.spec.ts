@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -5,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LonglinkModule } from '../../lib/index.js';
 import { DuplexModule, gate } from '../fixtures/duplex.js';
-import { until } from '../harness/util.js';
+import { until, wsText } from '../harness/util.js';
 
 type Message = { type: string; id?: string; messageId?: string; data?: unknown; duplicate?: boolean; error?: { code: string; message: string } };
 
@@ -13,7 +14,7 @@ type Message = { type: string; id?: string; messageId?: string; data?: unknown; 
 async function connect(port: number): Promise<{ ws: WebSocket; messages: Message[]; send(m: object): void }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
   const messages: Message[] = [];
-  ws.on('message', (m) => messages.push(JSON.parse(String(m)) as Message));
+  ws.on('message', (m) => messages.push(JSON.parse(wsText(m)) as Message));
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -30,7 +31,7 @@ describe('two-way streams over WebSocket', () => {
     class AppModule {}
     app = await NestFactory.create(AppModule, { logger: false, forceCloseConnections: true });
     await app.listen(0, '127.0.0.1');
-    port = (app.getHttpServer().address() as AddressInfo).port;
+    port = ((app.getHttpServer() as HttpServer).address() as AddressInfo).port;
   });
   afterAll(async () => {
     await app?.close();
@@ -170,7 +171,7 @@ describe('two-way streams over WebSocket: the per-connection rate limit', () => 
     class RateModule {}
     app = await NestFactory.create(RateModule, { logger: false, forceCloseConnections: true });
     await app.listen(0, '127.0.0.1');
-    port = (app.getHttpServer().address() as AddressInfo).port;
+    port = ((app.getHttpServer() as HttpServer).address() as AddressInfo).port;
   });
   afterAll(async () => {
     await app?.close();

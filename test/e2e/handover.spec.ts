@@ -6,7 +6,7 @@ import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedis, freePort } from '../harness/redis-server.js';
 import { SAMPLE_BOOT_MS, launchSample, startSample, type LaunchedSample, type SampleProcess } from '../harness/sample-process.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 
 /**
  * Deploy hand-over (PROTOCOL.md §2.1), end to end: many subscriptions on the three transports
@@ -58,7 +58,10 @@ abstract class Client {
   protected abstract close(): void;
 
   start(): void {
-    if (this.handedOverAt !== undefined && this.backAt === undefined) (this.reopenedAt = Date.now()), (this.acceptedAt = undefined);
+    if (this.handedOverAt !== undefined && this.backAt === undefined) {
+      this.reopenedAt = Date.now();
+      this.acceptedAt = undefined;
+    }
     this.open(++this.attempt);
   }
 
@@ -164,7 +167,7 @@ class WsClient extends Client {
       ws.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM }, lastEventId: this.lastId }));
     });
     ws.on('message', (raw) => {
-      const m = JSON.parse(String(raw)) as { type: string; eventId?: string; error?: { code: string; details?: { retryAfterMs?: number } } };
+      const m = JSON.parse(wsText(raw)) as { type: string; eventId?: string; error?: { code: string; details?: { retryAfterMs?: number } } };
       if (m.type === 'next' && m.eventId !== undefined) this.event(attempt, m.eventId);
       else if (m.type === 'error') {
         const retry = m.error?.details?.retryAfterMs;
@@ -235,7 +238,10 @@ function probeHttp(baseUrl: string, everyMs: number): { stop(): number[] } {
     stop() {
       clearInterval(timer);
       const now = Date.now();
-      for (const [req, started] of pending) (times.push(now - started), req.destroy());
+      for (const [req, started] of pending) {
+        times.push(now - started);
+        req.destroy();
+      }
       return times.sort((a, b) => a - b);
     },
   };

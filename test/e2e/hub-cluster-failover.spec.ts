@@ -6,7 +6,7 @@ import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { onSseEvents } from '../harness/raw-http.js';
 import { TestRedisCluster } from '../harness/redis-cluster.js';
 import { launchSample, type SampleProcess } from '../harness/sample-process.js';
-import { until, within } from '../harness/util.js';
+import { until, within, wsText } from '../harness/util.js';
 
 /**
  * Failover of a Redis Cluster master under load (issue: "past one Redis"): two sample
@@ -52,18 +52,21 @@ function wsSubscriber(base: string, label: string): Subscriber {
   socket.on('error', () => undefined);
   socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM } })));
   socket.on('message', (raw) => {
-    const m = JSON.parse(String(raw)) as { type: string; eventId?: string; data?: { text?: string } };
+    const m = JSON.parse(wsText(raw)) as { type: string; eventId?: string; data?: { text?: string } };
     if (m.type === 'next') received.push({ id: m.eventId!, text: m.data!.text });
     if (m.type === 'reset') received.push({ id: m.eventId!, reset: true });
   });
   return { label, received, close: () => socket.terminate() };
 }
 
+/** A `longlink.v1.Streams/Subscribe` response, as the proto loader decodes it. */
+type SubscribeEvent = { id: string; data: Buffer; reset: boolean };
+
 function grpcSubscriber(port: number, label: string): Subscriber {
   const received: Received[] = [];
   const client = streamsClient(port);
-  const call = client.Subscribe({ stream: 'demo/chat', params: toStruct({ room: ROOM }) }) as grpc.ClientReadableStream<{ id: string; data: Buffer; reset: boolean }>;
-  call.on('data', (e) => {
+  const call = client.Subscribe({ stream: 'demo/chat', params: toStruct({ room: ROOM }) }) as grpc.ClientReadableStream<SubscribeEvent>;
+  call.on('data', (e: SubscribeEvent) => {
     if (e.reset) received.push({ id: e.id, reset: true });
     else received.push({ id: e.id, text: (JSON.parse(Buffer.from(e.data).toString('utf8')) as { text: string }).text });
   });
@@ -132,7 +135,7 @@ describe('Redis Cluster failover: kill -9 of the master owning a live topic (two
     const ackedAt: number[] = [];
     const health: number[] = [];
     let n = 0;
-    let killedAt = 0;
+    let killedAt: number;
     let stop = false;
     const publishing = (async () => {
       while (!stop) {

@@ -163,7 +163,7 @@ describe('StreamHub on a Redis Cluster', () => {
   });
 
   it('an ioredis without sharded Pub/Sub falls back to classic Pub/Sub on the cluster, with a warning', async () => {
-    const ioredis = createRequire(import.meta.url)('ioredis') as { Command: { checkFlag(flag: string, name: string): boolean } };
+    const ioredis = createRequire(import.meta.url)('ioredis') as { Command: { checkFlag: (this: unknown, flag: string, name: string) => boolean } };
     const checkFlag = ioredis.Command.checkFlag;
     const warnings: string[] = [];
     const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));

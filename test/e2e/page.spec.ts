@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
@@ -60,7 +61,7 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
   beforeAll(async () => {
     process.env.GRPC_PORT = '0';
     ({ app, baseUrl } = await createHttpApp('express', AppModule));
-    app.getHttpServer().on('connection', (socket: Socket) => {
+    (app.getHttpServer() as HttpServer).on('connection', (socket: Socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });

@@ -6,7 +6,7 @@ import { streamsClient, toStruct } from '../harness/grpc.harness.js';
 import { onSseEvents } from '../harness/raw-http.js';
 import { SENTINEL_MASTER_NAME, TestSentinelSet } from '../harness/redis-sentinel.js';
 import { launchSample, type SampleProcess } from '../harness/sample-process.js';
-import { eventually, until, within } from '../harness/util.js';
+import { eventually, until, within, wsText } from '../harness/util.js';
 
 /**
  * A Sentinel failover under load (PROTOCOL.md §6.4): two sample processes on a master + replica
@@ -67,20 +67,19 @@ function wsSub(sub: Sub, base: string): () => void {
   socket.on('error', () => undefined);
   socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', id: 's', stream: 'demo/chat', params: { room: ROOM } })));
   socket.on('message', (raw) => {
-    const m = JSON.parse(String(raw)) as { type: string; eventId?: string; data?: { text?: string; reason?: string } };
+    const m = JSON.parse(wsText(raw)) as { type: string; eventId?: string; data?: { text?: string; reason?: string } };
     if (m.type === 'next') sub.event(m.eventId, m.data ?? {});
     else if (m.type === 'reset') sub.reset(m.data?.reason ?? '');
   });
   return () => socket.terminate();
 }
 
+/** A `longlink.v1.Streams/Subscribe` response, as the proto loader decodes it. */
+type SubscribeEvent = { id: string; data: Buffer; reset: boolean };
+
 function grpcSub(sub: Sub, client: ReturnType<typeof streamsClient>): () => void {
-  const call = client.Subscribe({ stream: 'demo/chat', params: toStruct({ room: ROOM }) }) as grpc.ClientReadableStream<{
-    id: string;
-    data: Buffer;
-    reset: boolean;
-  }>;
-  call.on('data', (e) => {
+  const call = client.Subscribe({ stream: 'demo/chat', params: toStruct({ room: ROOM }) }) as grpc.ClientReadableStream<SubscribeEvent>;
+  call.on('data', (e: SubscribeEvent) => {
     const data = JSON.parse(Buffer.from(e.data).toString('utf8')) as { text?: string; reason?: string };
     if (e.reset) sub.reset(data.reason ?? '');
     else sub.event(e.id || undefined, data);

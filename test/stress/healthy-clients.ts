@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { wsText } from '../harness/util.js';
 import { percentile } from './stress.util.js';
 
 /** Healthy subscribers a scenario measures beside its misbehaving clients. */
@@ -18,7 +19,7 @@ export async function healthyClients(baseUrl: string) {
       ws.once('error', reject);
     });
     ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as { type: string; data?: { at: number } };
+      const message = JSON.parse(wsText(raw)) as { type: string; data?: { at: number } };
       if (message.type === 'next') latencies.push(performance.timeOrigin + performance.now() - message.data!.at);
     });
     ws.send(JSON.stringify({ type: 'subscribe', id: 't', stream: 'stress/timed', params: { ms: 5 } }));

@@ -119,9 +119,16 @@ export function latencySpread(results: ComparedResults, scenario = 'latency'): s
     for (const params of paramSets(results, scenario)) {
       const runs = Object.fromEntries(impls.map((i) => [i, runsOf(results, scenario, transport, i, params)])) as Record<BenchImpl, RunRecord[]>;
       if (!runs.module?.length && !runs.raw?.length) continue;
-      const cells = impls.map((i) => valueCell(runs[i].map((r) => metricOf(r, 'p99Us')), 1000));
+      const cells = impls.map((i) =>
+        valueCell(
+          runs[i].map((r) => metricOf(r, 'p99Us')),
+          1000,
+        ),
+      );
       const vsBase = results.baseline ? ` | ${ratioCell(pairedRatios(runs.module, runs.baseline, 'p99Us'))}` : '';
-      lines.push(`| ${TRANSPORT_NAMES[transport]} | ${params.subscribers} × ${params.rate} | ${cells.join(' | ')} | ${ratioCell(pairedRatios(runs.module, runs.raw, 'p99Us'))}${vsBase} |`);
+      lines.push(
+        `| ${TRANSPORT_NAMES[transport]} | ${params.subscribers} × ${params.rate} | ${cells.join(' | ')} | ${ratioCell(pairedRatios(runs.module, runs.raw, 'p99Us'))}${vsBase} |`,
+      );
     }
   }
   return lines.length > 2 ? `${lines.join('\n')}\n` : '(no latency runs)\n';
@@ -202,7 +209,9 @@ export function baselineSection(results: ComparedResults): string | undefined {
         const mod = runsOf(results, scenario, transport, 'module', params);
         const base = runsOf(results, scenario, transport, 'baseline', params);
         if (mod.length === 0 || base.length === 0 || !mod.some((r) => r.metrics[metric] !== undefined)) continue;
-        const p = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ');
+        const p = Object.entries(params)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
         lines.push(
           `| ${scenario} | ${TRANSPORT_NAMES[transport]} | ${p} | ${label} | ${valueCell(mod.map((r) => metricOf(r, metric)))} | ${valueCell(base.map((r) => metricOf(r, metric)))} | ${ratioCell(pairedRatios(mod, base, metric))} |`,
         );

@@ -2,8 +2,7 @@
  * The bench's command line: which scenarios, transports and implementations run, how long and
  * how often. Read once by `run.ts`.
  */
-const arg = (name: string): string | undefined =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const list = (name: string): string[] | undefined => arg(name)?.split(',');
 
 export const quick = process.argv.includes('--quick');

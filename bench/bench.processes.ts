@@ -1,15 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type {
-  BenchImpl,
-  ClientCommand,
-  ClientReply,
-  ClientSpec,
-  ServerCommand,
-  ServerPorts,
-  ServerReply,
-} from './bench.protocol.js';
+import type { BenchImpl, ClientCommand, ClientReply, ClientSpec, ServerCommand, ServerPorts, ServerReply } from './bench.protocol.js';
 
 const SERVER_MAIN = fileURLToPath(new URL('./server.main.js', import.meta.url));
 const CLIENT_MAIN = fileURLToPath(new URL('./client.main.js', import.meta.url));
@@ -116,7 +108,10 @@ export class ServerProcess extends Child<ServerCommand, ServerReply> {
    * build's server, which then serves its `module`.
    */
   static async start(impl: BenchImpl, serverMain?: string): Promise<ServerProcess> {
-    const child = fork(serverMain ?? SERVER_MAIN, [serverMain ? 'module' : impl], { execArgv: ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(serverMain ?? SERVER_MAIN, [serverMain ? 'module' : impl], {
+      execArgv: ['--expose-gc', ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const server = new ServerProcess(`server ${impl}`, child);
     const listening = await withTimeout(
       new Promise<ServerReply>((resolve, reject) => {
@@ -149,7 +144,10 @@ export class ServerProcess extends Child<ServerCommand, ServerReply> {
 /** A load-client process. */
 export class ClientProcess extends Child<ClientCommand, ClientReply> {
   static start(spec: ClientSpec): ClientProcess {
-    const child = fork(CLIENT_MAIN, [JSON.stringify(spec)], { execArgv: process.env.BENCH_CLIENT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(CLIENT_MAIN, [JSON.stringify(spec)], {
+      execArgv: process.env.BENCH_CLIENT_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     return new ClientProcess(`client ${spec.impl}/${spec.transport}/${spec.mode}`, child);
   }
 

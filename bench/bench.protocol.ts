@@ -23,16 +23,7 @@ export type BenchTransport = 'sse' | 'ws' | 'grpc';
  * processes of each on one Redis.
  */
 export type BenchImpl =
-  | 'raw'
-  | 'nest'
-  | 'module'
-  | 'express'
-  | 'module-nometrics'
-  | 'module-metrics'
-  | 'baseline'
-  | 'raw-limit'
-  | 'raw-redis'
-  | 'module-redis';
+  'raw' | 'nest' | 'module' | 'express' | 'module-nometrics' | 'module-metrics' | 'baseline' | 'raw-limit' | 'raw-redis' | 'module-redis';
 
 export const TRANSPORTS: readonly BenchTransport[] = ['sse', 'ws', 'grpc'];
 export const IMPLS: readonly BenchImpl[] = ['raw', 'module', 'nest'];

@@ -45,11 +45,7 @@ function stat(
   metric: string,
 ): Summary | undefined {
   const runs = results.records.filter(
-    (r) =>
-      r.scenario === scenario &&
-      r.transport === transport &&
-      r.impl === impl &&
-      Object.entries(params).every(([k, v]) => r.params[k] === v),
+    (r) => r.scenario === scenario && r.transport === transport && r.impl === impl && Object.entries(params).every(([k, v]) => r.params[k] === v),
   );
   return summarize(runs.map((r) => r.metrics[metric]).filter((v): v is number => v !== undefined));
 }
@@ -99,7 +95,12 @@ export function metricsSection(results: BenchResults): string | undefined {
   if (!results.records.some((r) => r.scenario === 'metrics' || r.scenario === 'metrics-latency')) return undefined;
   const fanout = [...new Set(results.records.filter((r) => r.scenario === 'metrics').map((r) => r.params.subscribers!))].sort((a, b) => a - b);
   const rows: Array<[string, string, Record<string, number>, string]> = [
-    ...fanout.map((n): [string, string, Record<string, number>, string] => ['metrics', 'serverUsPerDelivery', { subscribers: n }, `server CPU µs per delivery, N=${n}`]),
+    ...fanout.map((n): [string, string, Record<string, number>, string] => [
+      'metrics',
+      'serverUsPerDelivery',
+      { subscribers: n },
+      `server CPU µs per delivery, N=${n}`,
+    ]),
     ...fanout.map((n): [string, string, Record<string, number>, string] => ['metrics', 'deliveredPerSec', { subscribers: n }, `delivered/s, N=${n}`]),
     ['metrics-latency', 'p99Us', { rate: 100 }, 'p99 µs, 100 × 100/s'],
     ['metrics-latency', 'p99Us', { rate: 1000 }, 'p99 µs, 100 × 1,000/s'],
@@ -119,7 +120,9 @@ export function metricsSection(results: BenchResults): string | undefined {
       const off = stat(results, scenario, transport, 'module-nometrics', params, metric);
       const on = stat(results, scenario, transport, 'module-metrics', params, metric);
       if (!base && !off && !on) continue;
-      lines.push(`| ${TRANSPORT_NAMES[transport]} | ${label} | ${cell(base)} | ${cell(off)} | ${cell(on)} | ${fmtRatio(ratio(off, base))} | ${fmtRatio(ratio(on, base))} |`);
+      lines.push(
+        `| ${TRANSPORT_NAMES[transport]} | ${label} | ${cell(base)} | ${cell(off)} | ${cell(on)} | ${fmtRatio(ratio(off, base))} | ${fmtRatio(ratio(on, base))} |`,
+      );
     }
   }
   lines.push('', '(median of the runs, (min–max) when there are several.)', '');
@@ -133,16 +136,15 @@ function expressTable(results: BenchResults, idleSubscribers: number): string {
     ['idle', 'heapPerSubBytes', { subscribers: idleSubscribers }, 'idle V8 heap per subscription (KiB)', 1024],
     ['subscribe', 'serverUsPerSubscribe', {}, 'server CPU per connect+subscribe+first event (µs)', 1],
   ];
-  const lines = [
-    '| SSE | raw `node:http` | raw Express | nestjs-longlink | Express/raw | module/Express |',
-    '|---|---:|---:|---:|---:|---:|',
-  ];
+  const lines = ['| SSE | raw `node:http` | raw Express | nestjs-longlink | Express/raw | module/Express |', '|---|---:|---:|---:|---:|---:|'];
   for (const [scenario, metric, params, label, scale] of rows) {
     const raw = stat(results, scenario, 'sse', 'raw', params, metric);
     const exp = stat(results, scenario, 'sse', 'express', params, metric);
     const mod = stat(results, scenario, 'sse', 'module', params, metric);
     if (!exp) continue;
-    lines.push(`| ${label} | ${cell(raw, scale)} | ${cell(exp, scale)} | ${cell(mod, scale)} | ${fmtRatio(ratio(exp, raw))} | ${fmtRatio(ratio(mod, exp))} |`);
+    lines.push(
+      `| ${label} | ${cell(raw, scale)} | ${cell(exp, scale)} | ${cell(mod, scale)} | ${fmtRatio(ratio(exp, raw))} | ${fmtRatio(ratio(mod, exp))} |`,
+    );
   }
   return lines.length > 2 ? `${lines.join('\n')}\n` : '(no raw Express runs)\n';
 }
@@ -195,7 +197,7 @@ function checks(results: BenchResults): Check[] {
   const wsRaw = ratio(cpu('ws', 'module'), cpu('ws', 'raw'));
   const wsNest = ratio(cpu('ws', 'module'), cpu('ws', 'nest'));
   out.push({
-    target: 'WS broadcast N=100, 20 values per turn: server CPU per delivery ≤ 1/3 of the plain raw loop and of Nest\'s gateway',
+    target: "WS broadcast N=100, 20 values per turn: server CPU per delivery ≤ 1/3 of the plain raw loop and of Nest's gateway",
     measured: `${fmtRatio(wsRaw)} of raw, ${fmtRatio(wsNest)} of Nest`,
     met: verdict(Math.max(wsRaw, wsNest), 1 / 3, true),
   });
@@ -288,7 +290,9 @@ export function renderReport(results: BenchResults): string {
     '',
     '### Server CPU per delivered message (primary)',
     '',
-    table(results, 'broadcast', 'serverUsPerDelivery', 'µs of server CPU per delivered message; lower is better', fanout, (p) => (p.subscribers ? `N=${p.subscribers}` : '')),
+    table(results, 'broadcast', 'serverUsPerDelivery', 'µs of server CPU per delivered message; lower is better', fanout, (p) =>
+      p.subscribers ? `N=${p.subscribers}` : '',
+    ),
     '### Distance to the limit',
     '',
     'The limit: the raw servers written the fastest way (`servers/raw-limit.server.ts`: each value framed once into the bytes every socket gets, sockets corked from their first write in a turn to the next tick, gRPC messages pre-encoded). Ratios are per repetition, median [95% bootstrap interval].',
@@ -300,7 +304,14 @@ export function renderReport(results: BenchResults): string {
     '### Server and client CPU',
     '',
     table(results, 'broadcast', 'serverCpuPct', 'server process CPU, % of one core', fanout, (p) => (p.subscribers ? `N=${p.subscribers}` : '')),
-    table(results, 'broadcast', 'clientCpuPct', 'load client process CPU, % of one core: near 100 means the client, not the server, set the pace', fanout, (p) => (p.subscribers ? `N=${p.subscribers}` : '')),
+    table(
+      results,
+      'broadcast',
+      'clientCpuPct',
+      'load client process CPU, % of one core: near 100 means the client, not the server, set the pace',
+      fanout,
+      (p) => (p.subscribers ? `N=${p.subscribers}` : ''),
+    ),
     '### One value per event-loop turn (WebSocket, N=100)',
     '',
     table(results, 'broadcast-turn', 'deliveredPerSec', 'messages/s', [{ subscribers: 100 }], () => 'N=100'),
@@ -308,7 +319,7 @@ export function renderReport(results: BenchResults): string {
     table(results, 'broadcast-turn', 'clientCpuPct', 'load client CPU, % of one core', [{ subscribers: 100 }], () => 'N=100'),
     '## Latency',
     '',
-    '100 subscribers, values published on a clock; publish → receipt on the machine\'s monotonic clock.',
+    "100 subscribers, values published on a clock; publish → receipt on the machine's monotonic clock.",
     '',
     ...(['p50Us', 'p99Us', 'p999Us'] as const).flatMap((metric) => [
       `### ${metric.replace('Us', '').replace('p999', 'p99.9')}`,
@@ -317,15 +328,22 @@ export function renderReport(results: BenchResults): string {
     ]),
     '### p99 spread',
     '',
-    'Each implementation\'s p99 over the repetitions: median [95% bootstrap interval] (n = repetitions); the module\'s ratio per repetition (its run and raw\'s ran one after the other), median [95% bootstrap interval]. A ratio whose interval holds 1.2× does not settle the ≤ 1.2× target either way.',
+    "Each implementation's p99 over the repetitions: median [95% bootstrap interval] (n = repetitions); the module's ratio per repetition (its run and raw's ran one after the other), median [95% bootstrap interval]. A ratio whose interval holds 1.2× does not settle the ≤ 1.2× target either way.",
     '',
     latencySpread(results),
     '### Delivered messages per second (expected: 100 × rate)',
     '',
-    table(results, 'latency', 'deliveredPerSec', 'messages/s; below 100 × rate means the server could not keep up', [{ rate: 100 }, { rate: 1000 }], (p) => (p.rate ? `${p.rate}/s` : '')),
+    table(
+      results,
+      'latency',
+      'deliveredPerSec',
+      'messages/s; below 100 × rate means the server could not keep up',
+      [{ rate: 100 }, { rate: 1000 }],
+      (p) => (p.rate ? `${p.rate}/s` : ''),
+    ),
     '## Per-subscriber handlers (no hub)',
     '',
-    'Each subscription gets its own Observable and its own value objects (as LLM token streams and per-user feeds do): the module\'s `bench/own` handler against a raw loop writing each subscriber its own `JSON.stringify`. Many subscribers at a steady rate (p99 and CPU per delivery), and one subscriber as fast as it goes (20 values per turn while it keeps up).',
+    "Each subscription gets its own Observable and its own value objects (as LLM token streams and per-user feeds do): the module's `bench/own` handler against a raw loop writing each subscriber its own `JSON.stringify`. Many subscribers at a steady rate (p99 and CPU per delivery), and one subscriber as fast as it goes (20 values per turn while it keeps up).",
     '',
     handlerTable(results),
     '## Idle memory',
@@ -343,7 +361,7 @@ export function renderReport(results: BenchResults): string {
     table(results, 'subscribe', 'clientCpuPct', 'load client CPU, % of one core', [{}], () => ''),
     '## SSE: what Express itself costs',
     '',
-    'The raw SSE loop again, as an Express route (`servers/express.server.ts`), beside the raw `node:http` one and the module (which serves SSE through Nest\'s Express adapter): the same idle and subscribe runs.',
+    "The raw SSE loop again, as an Express route (`servers/express.server.ts`), beside the raw `node:http` one and the module (which serves SSE through Nest's Express adapter): the same idle and subscribe runs.",
     '',
     expressTable(results, c.idleSubscribers),
     '## Slow consumer',
@@ -394,9 +412,7 @@ export function renderChart(results: BenchResults): string {
     baseline: '#ff7f0e',
     'raw-limit': '#000000',
   };
-  const grids = TRANSPORTS.flatMap((_, col) =>
-    [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })),
-  );
+  const grids = TRANSPORTS.flatMap((_, col) => [0, 1].map((row) => ({ left: 70 + col * 300, top: 90 + row * 235, width: 230, height: 160 })));
   const panel = (col: number, row: number): number => col * 2 + row;
   chart.setOption({
     animation: false,

@@ -144,9 +144,7 @@ export async function latency(
   },
 ): Promise<RunRecord> {
   const own = o.own ?? false;
-  const client = ClientProcess.start(
-    spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false, own }),
-  );
+  const client = ClientProcess.start(spec(server, transport, impl, { mode: 'latency', subscribers: o.subscribers, slow: o.slow ?? false, own }));
   try {
     await connect(server, client, o.subscribers, own);
     await server.request({ cmd: 'rate', rate: o.rate, padBytes: o.padBytes, own });
@@ -176,7 +174,12 @@ export async function latency(
       scenario: o.scenario,
       transport,
       impl,
-      params: { subscribers: o.subscribers, rate: o.rate, ...(o.padBytes ? { padBytes: o.padBytes } : {}), ...(o.slow !== undefined ? { slow: o.slow ? 1 : 0 } : {}) },
+      params: {
+        subscribers: o.subscribers,
+        rate: o.rate,
+        ...(o.padBytes ? { padBytes: o.padBytes } : {}),
+        ...(o.slow !== undefined ? { slow: o.slow ? 1 : 0 } : {}),
+      },
       rep: o.rep,
       metrics: {
         p50Us: stats.p50,
@@ -214,9 +217,7 @@ export async function idleMemory(
   o: { subscribers: number; rep: number; scenario: string },
 ): Promise<RunRecord> {
   const before = await server.memory(true);
-  const client = ClientProcess.start(
-    spec(server, transport, impl, { mode: 'idle', subscribers: o.subscribers, streamsPerChannel: 100 }),
-  );
+  const client = ClientProcess.start(spec(server, transport, impl, { mode: 'idle', subscribers: o.subscribers, streamsPerChannel: 100 }));
   try {
     await connect(server, client, o.subscribers);
     const after = await server.memory(true);

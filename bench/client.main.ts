@@ -9,7 +9,16 @@ import http from 'node:http';
 import net from 'node:net';
 import type * as Grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { checkBenchValue, isModuleImpl, isRawImpl, nowUs, type ClientCommand, type ClientReply, type ClientSpec, type LatencyStats } from './bench.protocol.js';
+import {
+  checkBenchValue,
+  isModuleImpl,
+  isRawImpl,
+  nowUs,
+  type ClientCommand,
+  type ClientReply,
+  type ClientSpec,
+  type LatencyStats,
+} from './bench.protocol.js';
 
 const spec = JSON.parse(process.argv[2]!) as ClientSpec;
 /** grpc-js is loaded only by gRPC runs: a shorter start for the others. */

@@ -36,13 +36,15 @@ function ratio(a: Summary | undefined, b: Summary | undefined): string {
 
 /** The runs of one configuration. */
 function runs(results: BenchResults, scenario: string, impl: string, params: Record<string, number>): RunRecord[] {
-  return results.records.filter(
-    (r) => r.scenario === scenario && r.impl === impl && Object.entries(params).every(([k, v]) => r.params[k] === v),
-  );
+  return results.records.filter((r) => r.scenario === scenario && r.impl === impl && Object.entries(params).every(([k, v]) => r.params[k] === v));
 }
 
 function stat(results: BenchResults, scenario: string, impl: string, params: Record<string, number>, metric: string): Summary | undefined {
-  return summarize(runs(results, scenario, impl, params).map((r) => r.metrics[metric]!).filter((v) => v !== undefined));
+  return summarize(
+    runs(results, scenario, impl, params)
+      .map((r) => r.metrics[metric]!)
+      .filter((v) => v !== undefined),
+  );
 }
 
 /** `cmd.xadd` → `xadd ×1`: a breakdown of one record's per-unit metrics with `prefix`. */
@@ -62,11 +64,15 @@ export function redisSection(results: BenchResults): string | undefined {
   const lines = [
     '## Redis: the hub against a raw ioredis Pub/Sub fan-out',
     '',
-    'Two server processes of each on one `redis-server` of the run\'s own (WebSocket subscribers split between them; the first process publishes ~100-byte values). **raw**: `ioredis` `PUBLISH` on one channel, each process\'s subscriber connection writes every message to its sockets. **module**: `hub.publish()` (one script: history stream, epoch, topic index, `PUBLISH`) and `hub.stream()` per subscriber. Latency is publish → receipt, across processes. Commands are `INFO commandstats` over the whole run (those inside scripts included) divided by the publishes: the machine-independent cost. Medians, (min–max) over repetitions. This machine is shared and busy: read latency and throughput ratios as indications, and the command counts as exact.',
+    "Two server processes of each on one `redis-server` of the run's own (WebSocket subscribers split between them; the first process publishes ~100-byte values). **raw**: `ioredis` `PUBLISH` on one channel, each process's subscriber connection writes every message to its sockets. **module**: `hub.publish()` (one script: history stream, epoch, topic index, `PUBLISH`) and `hub.stream()` per subscriber. Latency is publish → receipt, across processes. Commands are `INFO commandstats` over the whole run (those inside scripts included) divided by the publishes: the machine-independent cost. Medians, (min–max) over repetitions. This machine is shared and busy: read latency and throughput ratios as indications, and the command counts as exact.",
     '',
   ];
   for (const s of shards) {
-    const grid = [...new Map(latency.filter((r) => r.params.shards === s).map((r) => [`${r.params.instances}/${r.params.subscribers}/${r.params.rate}`, r.params])).values()];
+    const grid = [
+      ...new Map(
+        latency.filter((r) => r.params.shards === s).map((r) => [`${r.params.instances}/${r.params.subscribers}/${r.params.rate}`, r.params]),
+      ).values(),
+    ];
     lines.push(
       ...(shards.length > 1 ? [`### ${s === 1 ? 'Single Redis' : `${s} shards`}`, ''] : []),
       '| instances × subscribers @ values/s | p50 µs raw / module | p99 µs raw / module | p99 module/raw | delivered/s raw / module (expected) | commands per publish raw / module (script calls) |',

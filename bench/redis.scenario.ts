@@ -221,7 +221,7 @@ async function costProbes(target: RedisTarget, server: ServerProcess, probes: nu
  * on every publish also trims, so each run measures the steady state, whatever ran before.
  */
 async function fillHistory(server: ServerProcess, historySize = 1000): Promise<void> {
-  for (let published = 0; published < historySize; ) {
+  for (let published = 0; published < historySize;) {
     await server.request({ cmd: 'rate', rate: 5000 });
     await sleep(300);
     const stopped = await server.request({ cmd: 'stop' });

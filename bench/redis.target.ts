@@ -49,7 +49,9 @@ export async function startSingleRedis(): Promise<RedisTarget> {
   let url = external;
   if (!url) {
     const port = await freePort();
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise<void>((resolve, reject) => {
       let output = '';
       child!.stdout!.on('data', (chunk: Buffer) => {

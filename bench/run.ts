@@ -49,7 +49,9 @@ function log(record: RunRecord): void {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const warn = record.warnings.length ? `  !! ${record.warnings.join('; ')}` : '';
-  console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${record.scenario} ${record.transport} ${record.impl} ${params} #${record.rep}: ${figures}${warn}`);
+  console.log(
+    `[${((Date.now() - started) / 1000).toFixed(0)}s] ${record.scenario} ${record.transport} ${record.impl} ${params} #${record.rep}: ${figures}${warn}`,
+  );
 }
 
 /** `--baseline`: the other commit's build, whose server runs as implementation `baseline`. */
@@ -118,17 +120,31 @@ async function main(): Promise<void> {
       if (wanted('broadcast')) {
         for (const subscribers of config.fanout) {
           for (const impl of broadcastOrder(rep)) {
-            await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
-              scenario: 'broadcast', subscribers, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.broadcastMs[subscribers]!, rep,
-            }));
+            await attempt(`broadcast ${transport} ${impl}`, impl, () =>
+              broadcast(server(impl), transport, impl, {
+                scenario: 'broadcast',
+                subscribers,
+                perTurn: 20,
+                warmupMs: config.warmupMs,
+                windowMs: config.broadcastMs[subscribers]!,
+                rep,
+              }),
+            );
           }
         }
       }
       if (wanted('broadcast-turn') && transport === 'ws') {
         for (const impl of broadcastOrder(rep)) {
-          await attempt(`broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
-            scenario: 'broadcast-turn', subscribers: 100, perTurn: 1, warmupMs: config.warmupMs, windowMs: config.broadcastMs[100]!, rep,
-          }));
+          await attempt(`broadcast ${transport} ${impl}`, impl, () =>
+            broadcast(server(impl), transport, impl, {
+              scenario: 'broadcast-turn',
+              subscribers: 100,
+              perTurn: 1,
+              warmupMs: config.warmupMs,
+              windowMs: config.broadcastMs[100]!,
+              rep,
+            }),
+          );
         }
       }
       // What the module's OpenTelemetry metrics cost on the hot path: the module with the API
@@ -137,25 +153,46 @@ async function main(): Promise<void> {
       if (wanted('metrics')) {
         for (const subscribers of config.metricsFanout) {
           for (const impl of metricsOrder(rep)) {
-            await attempt(`metrics broadcast ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
-              scenario: 'metrics', subscribers, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.broadcastMs[subscribers]!, rep,
-            }));
+            await attempt(`metrics broadcast ${transport} ${impl}`, impl, () =>
+              broadcast(server(impl), transport, impl, {
+                scenario: 'metrics',
+                subscribers,
+                perTurn: 20,
+                warmupMs: config.warmupMs,
+                windowMs: config.broadcastMs[subscribers]!,
+                rep,
+              }),
+            );
           }
         }
         for (const rate of [100, 1000]) {
           for (const impl of metricsOrder(rep)) {
-            await attempt(`metrics latency ${transport} ${impl}`, impl, () => latency(server(impl), transport, impl, {
-              scenario: 'metrics-latency', subscribers: 100, rate, warmupMs: config.warmupMs, windowMs: config.latencyMs, rep,
-            }));
+            await attempt(`metrics latency ${transport} ${impl}`, impl, () =>
+              latency(server(impl), transport, impl, {
+                scenario: 'metrics-latency',
+                subscribers: 100,
+                rate,
+                warmupMs: config.warmupMs,
+                windowMs: config.latencyMs,
+                rep,
+              }),
+            );
           }
         }
       }
       if (wanted('latency')) {
         for (const rate of [100, 1000]) {
           for (const impl of order(rep)) {
-            await attempt(`latency ${transport} ${impl}`, impl, () => latency(server(impl), transport, impl, {
-              scenario: 'latency', subscribers: 100, rate, warmupMs: config.warmupMs, windowMs: config.latencyMs, rep,
-            }));
+            await attempt(`latency ${transport} ${impl}`, impl, () =>
+              latency(server(impl), transport, impl, {
+                scenario: 'latency',
+                subscribers: 100,
+                rate,
+                warmupMs: config.warmupMs,
+                windowMs: config.latencyMs,
+                rep,
+              }),
+            );
           }
         }
       }
@@ -163,23 +200,45 @@ async function main(): Promise<void> {
       // many subscribers at a steady rate (CPU per delivery, p99), and one as fast as it goes.
       if (wanted('handler')) {
         for (const impl of handlerOrder(rep)) {
-          await attempt(`handler ${transport} ${impl}`, impl, () => latency(server(impl), transport, impl, {
-            scenario: 'handler', subscribers: config.handlerSubscribers, rate: config.handlerRate, warmupMs: config.warmupMs, windowMs: config.handlerMs, rep, own: true,
-          }));
+          await attempt(`handler ${transport} ${impl}`, impl, () =>
+            latency(server(impl), transport, impl, {
+              scenario: 'handler',
+              subscribers: config.handlerSubscribers,
+              rate: config.handlerRate,
+              warmupMs: config.warmupMs,
+              windowMs: config.handlerMs,
+              rep,
+              own: true,
+            }),
+          );
         }
       }
       if (wanted('handler-flood')) {
         for (const impl of handlerOrder(rep)) {
-          await attempt(`handler-flood ${transport} ${impl}`, impl, () => broadcast(server(impl), transport, impl, {
-            scenario: 'handler-flood', subscribers: 1, perTurn: 20, warmupMs: config.warmupMs, windowMs: config.handlerMs, rep, own: true,
-          }));
+          await attempt(`handler-flood ${transport} ${impl}`, impl, () =>
+            broadcast(server(impl), transport, impl, {
+              scenario: 'handler-flood',
+              subscribers: 1,
+              perTurn: 20,
+              warmupMs: config.warmupMs,
+              windowMs: config.handlerMs,
+              rep,
+              own: true,
+            }),
+          );
         }
       }
       if (wanted('subscribe')) {
         for (const impl of perSubscription(rep, transport)) {
-          await attempt(`subscribeRate ${transport} ${impl}`, impl, () => subscribeRate(server(impl), transport, impl, {
-            scenario: 'subscribe', concurrency: 100, warmupMs: config.warmupMs, windowMs: config.subscribeMs, rep,
-          }));
+          await attempt(`subscribeRate ${transport} ${impl}`, impl, () =>
+            subscribeRate(server(impl), transport, impl, {
+              scenario: 'subscribe',
+              concurrency: 100,
+              warmupMs: config.warmupMs,
+              windowMs: config.subscribeMs,
+              rep,
+            }),
+          );
         }
       }
       if (wanted('idle')) {
@@ -187,7 +246,9 @@ async function main(): Promise<void> {
           // A fresh server: memory figures from a process that ran floods earlier would be noise.
           const fresh = await startServer(impl);
           try {
-            await attempt(`idleMemory ${transport} ${impl}`, impl, () => idleMemory(fresh, transport, impl, { scenario: 'idle', subscribers: config.idleSubscribers, rep }));
+            await attempt(`idleMemory ${transport} ${impl}`, impl, () =>
+              idleMemory(fresh, transport, impl, { scenario: 'idle', subscribers: config.idleSubscribers, rep }),
+            );
           } finally {
             await fresh.stop();
           }
@@ -207,10 +268,18 @@ async function main(): Promise<void> {
   if (wanted('slow')) {
     for (const transport of TRANSPORTS.filter(wantedTransport)) {
       for (const slow of [false, true]) {
-        await attempt(`latency ${transport} ${'module'}`, 'module', () => latency(server('module'), transport, 'module', {
-          scenario: 'slow', subscribers: 100, rate: 200, padBytes: 2000, warmupMs: config.warmupMs,
-          windowMs: slow ? config.slowMs : config.slowControlMs, rep: 0, slow,
-        }));
+        await attempt(`latency ${transport} ${'module'}`, 'module', () =>
+          latency(server('module'), transport, 'module', {
+            scenario: 'slow',
+            subscribers: 100,
+            rate: 200,
+            padBytes: 2000,
+            warmupMs: config.warmupMs,
+            windowMs: slow ? config.slowMs : config.slowControlMs,
+            rep: 0,
+            slow,
+          }),
+        );
       }
     }
   }

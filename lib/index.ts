@@ -29,12 +29,7 @@ export type {
 } from './interfaces/longlink-options.interface.js';
 export { StreamErrorCode, STREAM_ERROR_CODES, isStreamErrorCode } from './protocol/stream-error-code.js';
 export { HTTP_STATUS_BY_CODE } from './protocol/http.protocol.js';
-export {
-  GRPC_STATUS_BY_CODE,
-  GRPC_ERROR_CODE_TRAILER,
-  GRPC_ERROR_DETAILS_TRAILER,
-  GRPC_RETRY_AFTER_TRAILER,
-} from './protocol/grpc.protocol.js';
+export { GRPC_STATUS_BY_CODE, GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_RETRY_AFTER_TRAILER } from './protocol/grpc.protocol.js';
 export { WsCloseCode } from './protocol/ws.protocol.js';
 export { StreamException, type StreamErrorBody, type ShutdownDetails } from './errors/stream-exception.js';
 export { StreamExceptionFilter } from './errors/stream-exception.filter.js';
@@ -44,18 +39,9 @@ export { StreamTracker, type LiveSubscription } from './core/stream-tracker.js';
 export { StreamTicketService } from './core/stream-ticket.service.js';
 export { StreamTicketGuard } from './core/stream-ticket.guard.js';
 export { InMemoryTicketStore } from './core/in-memory-ticket-store.js';
-export type {
-  StreamTicketOptions,
-  StreamTicketStore,
-  IssueStreamTicketOptions,
-  StreamTicketClaims,
-} from './interfaces/stream-ticket.interface.js';
+export type { StreamTicketOptions, StreamTicketStore, IssueStreamTicketOptions, StreamTicketClaims } from './interfaces/stream-ticket.interface.js';
 export { LonglinkMetrics, LONGLINK_METER_NAME } from './metrics/longlink-metrics.js';
-export {
-  LonglinkHealthIndicator,
-  type LonglinkHealthDetails,
-  type TransportHealth,
-} from './health/longlink-health.indicator.js';
+export { LonglinkHealthIndicator, type LonglinkHealthDetails, type TransportHealth } from './health/longlink-health.indicator.js';
 export type { StreamHandle } from './core/pipe-to-writer.js';
 export { WsTransport } from './transports/ws/ws.transport.js';
 export type { WsUpgradeRequest } from './transports/ws/ws.upgrade-request.js';
@@ -66,11 +52,5 @@ export { InMemoryHubAdapter } from './hub/adapters/in-memory.hub-adapter.js';
 export { RedisHubAdapter, type RedisHubAdapterOptions } from './hub/adapters/redis.hub-adapter.js';
 export { formatHubEventId, parseHubEventId } from './hub/hub-event-id.js';
 export { LonglinkAsyncApiModule, type AsyncApiServeOptions } from './asyncapi/asyncapi.module.js';
-export type {
-  PresenceEvent,
-  PresenceHandle,
-  PresenceMember,
-  PresenceMeta,
-  PresenceOptions,
-} from './hub/presence/presence.interface.js';
+export type { PresenceEvent, PresenceHandle, PresenceMember, PresenceMeta, PresenceOptions } from './hub/presence/presence.interface.js';
 export type { PresenceEntry, PresenceStore } from './hub/presence/presence-store.interface.js';

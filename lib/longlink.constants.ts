@@ -17,4 +17,3 @@ export const MAX_PARAMS_DEPTH_OPTION = 512;
 export const MAX_LAST_EVENT_ID_LENGTH = 1024;
 /** Longest WebSocket subscription id. */
 export const MAX_WS_SUBSCRIPTION_ID_LENGTH = 128;
-

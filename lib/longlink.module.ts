@@ -85,8 +85,7 @@ export type LonglinkForRootAsyncOptions = typeof builder.ASYNC_OPTIONS_TYPE;
     {
       provide: INPUT_DEDUP_STORE,
       useFactory: ({ input }: ResolvedLonglinkOptions, adapter: HubAdapter): InputDedupStore =>
-        adapter.inputDedup?.(input.dedupWindowMs) ??
-        new InMemoryInputDedup(input.dedupWindowMs, input.dedupMaxIds, input.dedupMaxTotalIds),
+        adapter.inputDedup?.(input.dedupWindowMs) ?? new InMemoryInputDedup(input.dedupWindowMs, input.dedupMaxIds, input.dedupMaxTotalIds),
       inject: [LONGLINK_RESOLVED_OPTIONS, HUB_ADAPTER],
     },
     InputChannelRegistry,

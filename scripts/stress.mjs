@@ -10,8 +10,7 @@ const args = process.argv.slice(2);
 const mode = args.includes('--full') ? 'full' : 'short';
 const rest = args.filter((a) => a !== '--full' && a !== '--short');
 /** @type {(command: string, commandArgs: string[], env?: Record<string, string>) => number} */
-const run = (command, commandArgs, env = {}) =>
-  spawnSync(command, commandArgs, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
+const run = (command, commandArgs, env = {}) => spawnSync(command, commandArgs, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
 
 let status = run('npm', ['run', '--silent', 'build']);
 if (status !== 0) process.exit(status);

@@ -45,7 +45,12 @@ function lowEnd(name, range) {
 }
 
 // lowEnd's own check, before anything is installed.
-for (const [range, low] of [['^12.0.1', '12.0.1'], ['>=0.2.0', '0.2.0'], ['^5.0.0 || ^6.0.0', '5.0.0'], ['^6.1.0 || ~5.10.2', '5.10.2']]) {
+for (const [range, low] of [
+  ['^12.0.1', '12.0.1'],
+  ['>=0.2.0', '0.2.0'],
+  ['^5.0.0 || ^6.0.0', '5.0.0'],
+  ['^6.1.0 || ~5.10.2', '5.10.2'],
+]) {
   if (lowEnd('check', range) !== low) throw new Error(`test:lowest: lowEnd(${range}) is ${lowEnd('check', range)}, expected ${low}`);
 }
 
@@ -59,7 +64,8 @@ lowest.ws = platformWs.ws;
 const work = mkdtempSync(join(tmpdir(), 'longlink-lowest-'));
 let status = 1;
 try {
-  for (const path of ['lib', 'test', 'sample', 'proto', 'tsconfig.json', 'vitest.config.ts', 'README.md', 'PROTOCOL.md']) cpSync(join(root, path), join(work, path), { recursive: true });
+  for (const path of ['lib', 'test', 'sample', 'proto', 'tsconfig.json', 'vitest.config.ts', 'README.md', 'PROTOCOL.md'])
+    cpSync(join(root, path), join(work, path), { recursive: true });
   const devDependencies = { ...pkg.devDependencies, ...lowest };
   writeFileSync(
     join(work, 'package.json'),
@@ -81,14 +87,27 @@ try {
   // peer's types (npm run test:package checks that with skipLibCheck: false). Older peers'
   // own typings differ in details (ioredis 5.0.0 has no named `Redis` type) without changing
   // what runs, which the suites below test.
-  writeFileSync(join(work, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['lib', 'sample'], exclude: ['**/*.spec.ts'] }));
+  writeFileSync(
+    join(work, 'tsconfig.build.json'),
+    JSON.stringify({ extends: './tsconfig.json', include: ['lib', 'sample'], exclude: ['**/*.spec.ts'] }),
+  );
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck'], { cwd: work, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`test:lowest: tsc failed on the lowest versions:\n${build.stdout}${build.stderr}`);
-  const suites = ['test/conformance', 'lib/hub/adapters/hub-adapters.spec.ts', 'test/e2e/hub.spec.ts', 'test/e2e/grpc.spec.ts', 'test/e2e/grpc-reflection.spec.ts', 'test/e2e/metrics.spec.ts', 'test/client/client.spec.ts'];
+  const suites = [
+    'test/conformance',
+    'lib/hub/adapters/hub-adapters.spec.ts',
+    'test/e2e/hub.spec.ts',
+    'test/e2e/grpc.spec.ts',
+    'test/e2e/grpc-reflection.spec.ts',
+    'test/e2e/metrics.spec.ts',
+    'test/client/client.spec.ts',
+  ];
   console.log(`test:lowest: vitest run ${suites.join(' ')}`);
   const tests = spawnSync('npx', ['vitest', 'run', ...suites], { cwd: work, stdio: 'inherit', env: { ...process.env, CI: '' } });
   status = tests.status ?? 1;
-  console.log(status === 0 ? 'test:lowest: passed on the lowest supported versions' : 'test:lowest: FAILED on the lowest supported versions (see above)');
+  console.log(
+    status === 0 ? 'test:lowest: passed on the lowest supported versions' : 'test:lowest: FAILED on the lowest supported versions (see above)',
+  );
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
 } finally {

@@ -41,9 +41,17 @@ function log(message) {
 }
 function run(step, command, args, cwd) {
   try {
-    return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+    return execFileSync(command, args, {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
   } catch (error) {
-    const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.split('\n').filter((l) => !/EBADENGINE|^npm warn/.test(l)).join('\n');
+    const output = `${error.stdout ?? ''}${error.stderr ?? ''}`
+      .split('\n')
+      .filter((l) => !/EBADENGINE|^npm warn/.test(l))
+      .join('\n');
     fail(step, `\`${command} ${args.join(' ')}\` failed in ${cwd}:\n${output.slice(-4000)}`);
   }
 }
@@ -62,13 +70,27 @@ function pack() {
   const out = run('pack', 'npm', ['pack', '--json', '--pack-destination', work], root);
   const info = JSON.parse(out.slice(out.indexOf('[')))[0];
   const files = info.files.map((f) => f.path);
-  const required = ['package.json', 'README.md', 'PROTOCOL.md', 'LICENSE', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'proto/longlink/v1/longlink.proto'];
+  const required = [
+    'package.json',
+    'README.md',
+    'PROTOCOL.md',
+    'LICENSE',
+    'CHANGELOG.md',
+    'dist/lib/index.js',
+    'dist/lib/index.d.ts',
+    'proto/longlink/v1/longlink.proto',
+  ];
   if (existsSync(join(root, 'lib/client/index.ts'))) required.push('dist/lib/client/index.js', 'dist/lib/client/index.d.ts');
   if (existsSync(join(root, 'lib/testing/index.ts'))) required.push('dist/lib/testing/index.js', 'dist/lib/testing/index.d.ts');
   const missing = required.filter((f) => !files.includes(f));
   if (missing.length) fail('pack', `the tarball lacks ${missing.join(', ')}`);
   const forbidden = files.filter(
-    (f) => /\.map$/.test(f) || /\.spec\./.test(f) || /^(test|bench|sample|scripts|lib)\//.test(f) || (f.startsWith('proto/') && !f.startsWith('proto/longlink/')) || /^dist\/(?!lib\/)/.test(f),
+    (f) =>
+      /\.map$/.test(f) ||
+      /\.spec\./.test(f) ||
+      /^(test|bench|sample|scripts|lib)\//.test(f) ||
+      (f.startsWith('proto/') && !f.startsWith('proto/longlink/')) ||
+      /^dist\/(?!lib\/)/.test(f),
   );
   if (forbidden.length) fail('pack', `the tarball ships files users do not need: ${forbidden.slice(0, 10).join(', ')}`);
   for (const f of files.filter((f) => f.endsWith('.js'))) {
@@ -106,7 +128,8 @@ function filesUnder(dir, suffix) {
 /** Each declaration of lib/ whose TSDoc says `@internal`: its file (relative to lib/) and name. */
 function internalDeclarations() {
   const lib = join(root, 'lib');
-  const tagged = /\/\*\*(?:(?!\*\/)[\s\S])*@internal(?:(?!\*\/)[\s\S])*\*\/\s*(?:(?:export|declare|abstract|readonly|private|protected|public|static|async|get|set|class|function|const|let|interface|type|enum)\s+)*([A-Za-z_$][\w$]*)/g;
+  const tagged =
+    /\/\*\*(?:(?!\*\/)[\s\S])*@internal(?:(?!\*\/)[\s\S])*\*\/\s*(?:(?:export|declare|abstract|readonly|private|protected|public|static|async|get|set|class|function|const|let|interface|type|enum)\s+)*([A-Za-z_$][\w$]*)/g;
   return filesUnder(lib, '.ts')
     .filter((f) => !/\.(spec|d)\.ts$/.test(f))
     .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(tagged)].map((m) => ({ file: relative(lib, f), name: m[1] })));
@@ -121,15 +144,20 @@ function checkDeclarations(step, libDir) {
   const declarations = filesUnder(libDir, '.d.ts');
   if (!declarations.length) fail(step, `no .d.ts files under ${libDir}`);
   for (const file of declarations) {
-    if (readFileSync(file, 'utf8').includes('@internal')) fail(step, `${relative(libDir, file)} still contains an @internal declaration: is stripInternal on in tsconfig.lib.json?`);
+    if (readFileSync(file, 'utf8').includes('@internal'))
+      fail(step, `${relative(libDir, file)} still contains an @internal declaration: is stripInternal on in tsconfig.lib.json?`);
   }
   const internal = internalDeclarations();
   if (!internal.length) fail(step, 'found no @internal declaration in lib/: the search is broken');
   for (const { file, name } of internal) {
     const published = join(libDir, file.replace(/\.ts$/, '.d.ts'));
     if (!existsSync(published)) continue;
-    const declared = new RegExp(`^\\s*(?:(?:export|declare|abstract|readonly|private|protected|public|static|get|set|class|function|const|let|interface|type|enum)\\s+)*${name.replace(/\$/g, '\\$')}\\b\\??\\s*[<(:;=]`, 'm');
-    if (declared.test(readFileSync(published, 'utf8'))) fail(step, `${relative(libDir, published)} declares ${name}, which is @internal in lib/${file}`);
+    const declared = new RegExp(
+      `^\\s*(?:(?:export|declare|abstract|readonly|private|protected|public|static|get|set|class|function|const|let|interface|type|enum)\\s+)*${name.replace(/\$/g, '\\$')}\\b\\??\\s*[<(:;=]`,
+      'm',
+    );
+    if (declared.test(readFileSync(published, 'utf8')))
+      fail(step, `${relative(libDir, published)} declares ${name}, which is @internal in lib/${file}`);
   }
   const ts = createRequire(join(root, 'package.json'))('typescript');
   const entries = ENTRY_POINTS.map((e) => join(libDir, e)).filter((e) => existsSync(e));
@@ -257,8 +285,10 @@ function typesApp(tarball) {
   npmInstall('types: install', dir, [tarball, ...pinned([...REQUIRED_PEERS, 'typescript', '@types/node'])]);
   checkDeclarations('declarations', join(dir, 'node_modules/nestjs-longlink/dist/lib'));
   const imports = ["import * as longlink from 'nestjs-longlink';", 'export const api: object = longlink;'];
-  if (existsSync(join(root, 'lib/client/index.ts'))) imports.push("import * as client from 'nestjs-longlink/client';", 'export const clientApi: object = client;');
-  if (existsSync(join(root, 'lib/testing/index.ts'))) imports.push("import * as testing from 'nestjs-longlink/testing';", 'export const testingApi: object = testing;');
+  if (existsSync(join(root, 'lib/client/index.ts')))
+    imports.push("import * as client from 'nestjs-longlink/client';", 'export const clientApi: object = client;');
+  if (existsSync(join(root, 'lib/testing/index.ts')))
+    imports.push("import * as testing from 'nestjs-longlink/testing';", 'export const testingApi: object = testing;');
   writeFileSync(join(dir, 'src/check.ts'), `${imports.join('\n')}\n`);
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...TSCONFIG.esm, skipLibCheck: false, noEmit: true } }, null, 2));
   run('types: tsc with skipLibCheck false and no optional peer installed', join(dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], dir);
@@ -283,9 +313,15 @@ async function app(kind, tarball, usage) {
   writeFileSync(join(dir, 'src/readme.ts'), usage);
   writeFileSync(join(dir, 'src/main.ts'), MAIN(esm));
   // The client's types resolve from this app's module settings too (typesVersions for node10).
-  writeFileSync(join(dir, 'src/client-check.ts'), "import { createClient, StreamError } from 'nestjs-longlink/client';\nexport const check: [typeof createClient, typeof StreamError] = [createClient, StreamError];\n");
+  writeFileSync(
+    join(dir, 'src/client-check.ts'),
+    "import { createClient, StreamError } from 'nestjs-longlink/client';\nexport const check: [typeof createClient, typeof StreamError] = [createClient, StreamError];\n",
+  );
   const tsc = join(dir, 'node_modules/.bin/tsc');
-  writeFileSync(join(dir, 'tsconfig.strict-libs.json'), JSON.stringify({ extends: './tsconfig.json', compilerOptions: { skipLibCheck: false, noEmit: true } }, null, 2));
+  writeFileSync(
+    join(dir, 'tsconfig.strict-libs.json'),
+    JSON.stringify({ extends: './tsconfig.json', compilerOptions: { skipLibCheck: false, noEmit: true } }, null, 2),
+  );
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: TSCONFIG[kind], include: ['src'] }, null, 2));
   run(`${kind}: tsc`, tsc, ['-p', 'tsconfig.json'], dir);
   run(`${kind}: tsc with skipLibCheck false`, tsc, ['-p', 'tsconfig.strict-libs.json'], dir);
@@ -341,7 +377,10 @@ function start(kind, dir) {
 const AUTH = 'Bearer secret';
 function within(step, ms, promise) {
   let timer;
-  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new PackageTestError(`[${step}] no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new PackageTestError(`[${step}] no answer within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 function expectTicks(step, values) {
   const seqs = values.map((v) => v.seq);
@@ -452,7 +491,11 @@ async function withClient(kind, appRequire, port, grpcPort) {
     const step = `${kind}: nestjs-longlink/client over ${transport}`;
     const client = createClient({ url: `http://127.0.0.1:${port}`, transport, grpcUrl: `127.0.0.1:${grpcPort}`, headers: { authorization: AUTH } });
     try {
-      const values = await within(step, 10_000, firstValueFrom(client.stream('prices/ticker', { symbol: 'ACME', everyMs: 20 }).pipe(take(2), toArray())));
+      const values = await within(
+        step,
+        10_000,
+        firstValueFrom(client.stream('prices/ticker', { symbol: 'ACME', everyMs: 20 }).pipe(take(2), toArray())),
+      );
       expectTicks(step, values);
     } catch (error) {
       fail(step, error instanceof Error ? error.message : String(error));
@@ -479,7 +522,7 @@ try {
   else await main();
 } catch (error) {
   status = 1;
-  console.error(`\ntest:package FAILED ${error instanceof PackageTestError ? error.message : error?.stack ?? error}`);
+  console.error(`\ntest:package FAILED ${error instanceof PackageTestError ? error.message : (error?.stack ?? error)}`);
 } finally {
   for (const child of children) child.kill('SIGKILL');
   if (!work) {

@@ -3,7 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { Controller, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { concat, NEVER, Observable, of, type Subscriber } from 'rxjs';
-import { GrpcTransport, LastEventId, LonglinkMetrics, LonglinkModule, Stream, StreamHub, StreamTracker, type LonglinkModuleOptions } from '../../lib/index.js';
+import {
+  GrpcTransport,
+  LastEventId,
+  LonglinkMetrics,
+  LonglinkModule,
+  Stream,
+  StreamHub,
+  StreamTracker,
+  type LonglinkModuleOptions,
+} from '../../lib/index.js';
 import { BENCH_TOPIC, benchValue } from '../bench.protocol.js';
 import type { BenchServer } from './bench-server.interface.js';
 
@@ -58,9 +67,7 @@ export class ModuleServer implements BenchServer {
 
   async start(): Promise<{ http: number; grpc: number }> {
     @Module({
-      imports: [
-        LonglinkModule.forRoot({ sse: { heartbeatMs: 0 }, ws: true, grpc: { url: '127.0.0.1:0' }, ...this.extra }),
-      ],
+      imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 0 }, ws: true, grpc: { url: '127.0.0.1:0' }, ...this.extra })],
       controllers: [BenchStreams],
     })
     class ModuleBenchApp {}

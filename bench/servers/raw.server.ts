@@ -88,9 +88,7 @@ export class RawServer implements BenchServer {
       },
     });
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      this.grpcServer!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
-        error ? reject(error) : resolve(port),
-      ),
+      this.grpcServer!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
     );
     return { http: (server.address() as AddressInfo).port, grpc: grpcPort };
   }

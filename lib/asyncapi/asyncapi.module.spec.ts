@@ -19,7 +19,12 @@ describe.each<HttpPlatform>(['express', 'fastify'])('LonglinkAsyncApiModule (%s)
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
       const { document, diagnostics } = await new Parser().parse(await response.text());
       expect(diagnostics.filter((d) => Number(d.severity) === Number(DiagnosticSeverity.Error))).toEqual([]);
-      expect(document!.channels().all().map((c) => c.address())).toContain('demo/counter');
+      expect(
+        document!
+          .channels()
+          .all()
+          .map((c) => c.address()),
+      ).toContain('demo/counter');
       expect((await fetch(`${baseUrl}/docs/asyncapi.json`)).status).toBe(404);
     } finally {
       await app.close();

@@ -55,10 +55,13 @@ export class AutoFallback {
     clearTimeout(this.probeTimer);
     const probe = () => {
       if (host.closed || host.transport !== 'sse') return;
-      host.probeWs().then((ok) => {
-        if (ok && !host.closed && host.transport === 'sse') host.move('ws');
-        else if (!ok && !host.closed) this.probeTimer = later(probe, this.retryWsMs);
-      }, () => undefined);
+      host.probeWs().then(
+        (ok) => {
+          if (ok && !host.closed && host.transport === 'sse') host.move('ws');
+          else if (!ok && !host.closed) this.probeTimer = later(probe, this.retryWsMs);
+        },
+        () => undefined,
+      );
     };
     this.probeTimer = later(probe, this.retryWsMs);
   }

@@ -24,7 +24,9 @@ describe('client options', () => {
 describe('backoff with a ceiling hint (SSE retry:, the gRPC trailer)', () => {
   const retry = resolveClientOptions({ url: 'http://x', retry: { initialMs: 100, maxMs: 1000, jitter: 'none' } }).retry;
   it('a hint only raises the ceiling, clamped to maxMs; anything not a number is ignored', () => {
-    expect([0, -1, 50, 150, 400, 99_999_999_999, 1e300, Infinity, NaN, '500', null].map((h) => backoff(retry, 0, h))).toEqual([100, 100, 100, 150, 400, 1000, 1000, 1000, 100, 100, 100]);
+    expect([0, -1, 50, 150, 400, 99_999_999_999, 1e300, Infinity, NaN, '500', null].map((h) => backoff(retry, 0, h))).toEqual([
+      100, 100, 100, 150, 400, 1000, 1000, 1000, 100, 100, 100,
+    ]);
     expect(backoff(retry, 3, 300)).toBe(800);
   });
   it('full jitter below the raised ceiling', () => {

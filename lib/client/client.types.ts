@@ -10,9 +10,7 @@ export type { TransportName };
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** What `client.events()` emits. */
-export type ClientEvent<T> =
-  | { type: 'next'; id?: string; data: T }
-  | { type: 'reset'; id?: string; reason: string };
+export type ClientEvent<T> = { type: 'next'; id?: string; data: T } | { type: 'reset'; id?: string; reason: string };
 
 /** Backoff between reconnect attempts: `min(maxMs, initialMs * factor^attempt)`, with full jitter. */
 export interface RetryOptions {

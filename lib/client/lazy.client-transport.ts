@@ -26,7 +26,8 @@ export class LazyTransport implements ClientTransport {
   subscribe(request: TransportRequest, sink: TransportSink): TransportHandle {
     let inner: TransportHandle | undefined;
     let cancelled = false;
-    const unavailable = (error: unknown) => sink.end(new StreamError(StreamErrorCode.BAD_REQUEST, `${this.name} transport unavailable: ${String(error)}`));
+    const unavailable = (error: unknown) =>
+      sink.end(new StreamError(StreamErrorCode.BAD_REQUEST, `${this.name} transport unavailable: ${String(error)}`));
     this.loading.then((t) => !cancelled && (inner = t.subscribe(request, sink)), unavailable).catch(unavailable);
     const cancel = () => {
       cancelled = true;

@@ -41,14 +41,16 @@ export class SseClientTransport implements ClientTransport {
     /** One SSE event, from either path; data that is not JSON throws a protocol violation. Other event names are ignored, as `EventSource` does. */
     const dispatch = ({ event, data, id }: SseMessage) => {
       if (event === 'message') return sink.next(id || undefined, parseJson(data, 'SSE data'));
-      if (event === SseEventName.RESET) return sink.reset(id || undefined, String((parseJson(data, 'SSE data') as { reason?: string } | null)?.reason));
+      if (event === SseEventName.RESET)
+        return sink.reset(id || undefined, String((parseJson(data, 'SSE data') as { reason?: string } | null)?.reason));
       if (event === SseEventName.COMPLETE) return end();
       if (event === SseEventName.ERROR) return end(fromWire(parseJson(data, 'SSE data')));
     };
     /** The EventSource path: a violation drops the connection instead of throwing out of a listener. */
     const deliver = (m: SseMessage) => {
       try {
-        if (m.data.length > this.options.maxMessageBytes) throw violation(`an SSE event larger than maxMessageBytes (${this.options.maxMessageBytes})`);
+        if (m.data.length > this.options.maxMessageBytes)
+          throw violation(`an SSE event larger than maxMessageBytes (${this.options.maxMessageBytes})`);
         dispatch(m);
       } catch (error) {
         end(error instanceof StreamError ? error : violation(String(error)));
@@ -99,17 +101,26 @@ export class SseClientTransport implements ClientTransport {
     const send = async (body: string, id?: string) => {
       let error: StreamError | undefined;
       try {
-        const init: RequestInit = { method: 'POST', headers: { ...options.headers, 'content-type': 'application/json' }, body, signal: controller.signal };
+        const init: RequestInit = {
+          method: 'POST',
+          headers: { ...options.headers, 'content-type': 'application/json' },
+          body,
+          signal: controller.signal,
+        };
         if (options.withCredentials) init.credentials = 'include';
         const response = await (options.fetch ?? fetch)(`${options.url}/${options.sse.inputPath.replace(/^\/+/, '')}/${request.channel}`, init);
-        if (!response.ok) error = fromWire(await readAtMost(response, options.maxMessageBytes).then(JSON.parse, () => undefined), codeOfHttpStatus(response.status));
+        if (!response.ok)
+          error = fromWire(await readAtMost(response, options.maxMessageBytes).then(JSON.parse, () => undefined), codeOfHttpStatus(response.status));
         else void response.body?.cancel().catch(() => undefined);
       } catch {
         error = lost('POST failed');
       }
       if (!done) sink.answer?.(id, error);
     };
-    return Object.assign(cancel, { send: (id: string, json: string) => void send(`{"id":"${id}","data":${json}}`, id), end: () => void send('{"end":true}') });
+    return Object.assign(cancel, {
+      send: (id: string, json: string) => void send(`{"id":"${id}","data":${json}}`, id),
+      end: () => void send('{"end":true}'),
+    });
   }
 
   private async urlOf({ stream, params, lastEventId, channel }: TransportRequest, withFetch: boolean): Promise<string> {

@@ -4,7 +4,11 @@ import { sseParser, type SseMessage } from './sse.parser.js';
 function parse(chunks: string[], max = 1000): { events: SseMessage[]; retries: number[] } {
   const events: SseMessage[] = [];
   const retries: number[] = [];
-  const push = sseParser(max, (m) => events.push(m), (ms) => retries.push(ms));
+  const push = sseParser(
+    max,
+    (m) => events.push(m),
+    (ms) => retries.push(ms),
+  );
   for (const c of chunks) push(c);
   return { events, retries };
 }
@@ -28,7 +32,11 @@ describe('sseParser', () => {
   });
 
   it('an endless line costs linear time: 64 MiB in 16 KiB chunks well under a second per 16 MiB', () => {
-    const push = sseParser(128 * 1024 * 1024, () => undefined, () => undefined);
+    const push = sseParser(
+      128 * 1024 * 1024,
+      () => undefined,
+      () => undefined,
+    );
     const chunk = 'x'.repeat(16 * 1024);
     const started = performance.now();
     push('data: ');

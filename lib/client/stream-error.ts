@@ -26,11 +26,7 @@ export const isTransient = (error: StreamError): boolean => isTransientCode(erro
 /** A `{code, message, details?}` object from the wire as a {@link StreamError}. */
 export function fromWire(value: unknown, fallbackCode: string = StreamErrorCode.INTERNAL): StreamError {
   const e = (value ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
-  return new StreamError(
-    typeof e.code === 'string' ? e.code : fallbackCode,
-    typeof e.message === 'string' ? e.message : 'Stream failed',
-    e.details,
-  );
+  return new StreamError(typeof e.code === 'string' ? e.code : fallbackCode, typeof e.message === 'string' ? e.message : 'Stream failed', e.details);
 }
 
 /** A failure the client detected itself: worth a reconnect. */

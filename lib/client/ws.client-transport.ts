@@ -61,7 +61,8 @@ export class WsClientTransport implements ClientTransport {
     };
     return Object.assign(cancel, {
       // The data is JSON already: framed as is (PROTOCOL.md §7.2).
-      send: (messageId: string, json: string) => live() && this.socket!.send(`{"type":"input","id":"${id}","messageId":"${messageId}","data":${json}}`),
+      send: (messageId: string, json: string) =>
+        live() && this.socket!.send(`{"type":"input","id":"${id}","messageId":"${messageId}","data":${json}}`),
       end: () => live() && this.send({ type: 'input_end', id }),
     });
   }
@@ -124,7 +125,8 @@ export class WsClientTransport implements ClientTransport {
       let refused: StreamError | undefined;
       // A 4xxx close (init refused 4401/4403, init timeout 4408, ...) comes from a server that
       // speaks the protocol: WebSocket works here, so `auto` must not fall back to SSE for it.
-      socket.onclose = (e) => current() && this.fail(refused ?? closeError(e.code, e.reason, sentInit), !opened && e.code < WS_APPLICATION_CLOSE_CODES_START);
+      socket.onclose = (e) =>
+        current() && this.fail(refused ?? closeError(e.code, e.reason, sentInit), !opened && e.code < WS_APPLICATION_CLOSE_CODES_START);
       socket.onerror = (e: Event) => {
         // A close event follows; `ws` says why here (its error codes are WS_ERR_*).
         const error = (e as { error?: { code?: unknown; message?: unknown } }).error;
@@ -157,7 +159,11 @@ export class WsClientTransport implements ClientTransport {
       };
     })().catch((error: unknown) => {
       clearTimeout(timer);
-      if (current()) this.fail(error instanceof StreamError ? error : new StreamError(StreamErrorCode.UNAVAILABLE, `WebSocket unavailable: ${String(error)}`), true);
+      if (current())
+        this.fail(
+          error instanceof StreamError ? error : new StreamError(StreamErrorCode.UNAVAILABLE, `WebSocket unavailable: ${String(error)}`),
+          true,
+        );
     });
   }
 
@@ -207,11 +213,14 @@ export class WsClientTransport implements ClientTransport {
   private startPing(): void {
     const { pingMs, pongTimeoutMs } = this.options.ws;
     if (!(pingMs > 0)) return;
-    this.pingTimer = setInterval(() => {
-      if (this.pongTimer) return;
-      this.send({ type: 'ping' });
-      this.pongTimer = later(() => this.fail(lost('WebSocket ping not answered'), false), pongTimeoutMs);
-    }, Math.min(pingMs, 2 ** 31 - 1));
+    this.pingTimer = setInterval(
+      () => {
+        if (this.pongTimer) return;
+        this.send({ type: 'ping' });
+        this.pongTimer = later(() => this.fail(lost('WebSocket ping not answered'), false), pongTimeoutMs);
+      },
+      Math.min(pingMs, 2 ** 31 - 1),
+    );
   }
 
   /** Closes the connection `idleMs` after its last subscription ended. */

@@ -95,7 +95,9 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
         ...(served.includes('ws') ? { bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } } } : {}),
         'x-longlink': {
           transports: served,
-          ...(served.includes('sse') ? { sse: { method: stream.sseMethod, route: `/${name}`, params: stream.sseMethod === 'GET' ? 'query' : 'body' } } : {}),
+          ...(served.includes('sse')
+            ? { sse: { method: stream.sseMethod, route: `/${name}`, params: stream.sseMethod === 'GET' ? 'query' : 'body' } }
+            : {}),
           ...(served.includes('ws') ? { ws: { stream: name } } : {}),
           ...(served.includes('grpc')
             ? {
@@ -119,7 +121,15 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
       };
       const security = stream.guards.map((g) => ({ $ref: `#/components/securitySchemes/${g}` }));
       const http = served.includes('sse')
-        ? { bindings: { http: { method: stream.sseMethod, ...(stream.sseMethod === 'GET' ? { query: { $ref: `${SCHEMAS}${stream.params.name}` } } : {}), bindingVersion: '0.3.0' } } }
+        ? {
+            bindings: {
+              http: {
+                method: stream.sseMethod,
+                ...(stream.sseMethod === 'GET' ? { query: { $ref: `${SCHEMAS}${stream.params.name}` } } : {}),
+                bindingVersion: '0.3.0',
+              },
+            },
+          }
         : {};
       operations[`subscribe${id}`] = {
         action: 'receive',
@@ -156,7 +166,11 @@ export function writeAsyncApi(model: AppModel, options: AsyncApiOptions): JsonSc
     },
     defaultContentType: 'application/json',
     servers: {
-      sse: { host: options.httpHost ?? 'localhost:3000', protocol: 'http', description: 'Server-Sent Events: one route per stream (PROTOCOL.md §3).' },
+      sse: {
+        host: options.httpHost ?? 'localhost:3000',
+        protocol: 'http',
+        description: 'Server-Sent Events: one route per stream (PROTOCOL.md §3).',
+      },
       ws: {
         host: options.httpHost ?? 'localhost:3000',
         pathname: options.wsPath ?? '/ws',

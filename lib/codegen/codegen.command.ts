@@ -53,7 +53,7 @@ export function runCommand(argv: string[], io: CommandIo): number {
     });
     values = parsed.values;
     command = parsed.positionals[0];
-    if (values.help) return io.out(USAGE), 0;
+    if (values.help) return (io.out(USAGE), 0);
     if (command !== 'generate' || parsed.positionals.length > 1) throw new Error(command ? `unknown command ${command}` : 'no command');
     if (!values.out) throw new Error('--out is required');
   } catch (error) {

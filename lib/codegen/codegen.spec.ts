@@ -11,7 +11,12 @@ import * as ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrpcTransport, LonglinkModule } from '../index.js';
 import { StreamRegistry } from '../core/stream-registry.js';
-import { DuplexController, FixtureController, InheritingController, VersionedController } from '../../test/fixtures/codegen/codegen-fixture.controller.js';
+import {
+  DuplexController,
+  FixtureController,
+  InheritingController,
+  VersionedController,
+} from '../../test/fixtures/codegen/codegen-fixture.controller.js';
 import { runCommand } from './codegen.command.js';
 import { ASYNCAPI_FILE, CLIENT_FILE, PROTO_FILE, readApp, writeFiles, type GenerateOptions } from './generate.js';
 import { writeProto } from './proto.writer.js';
@@ -44,7 +49,11 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     app.enableVersioning({ type: VersioningType.URI });
     try {
       await app.init();
-      const registered = app.get(StreamRegistry).all().map((d) => d.name).sort();
+      const registered = app
+        .get(StreamRegistry)
+        .all()
+        .map((d) => d.name)
+        .sort();
       expect(model.streams.flatMap((s) => s.names).sort()).toEqual(registered);
       expect(registered).toEqual(
         [
@@ -106,7 +115,9 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     expect(model.definitions.get('FixturePingEvent')!.properties).toEqual([{ name: 'pong', optional: false, type: { kind: 'number' } }]);
     // AsyncGenerator<string>; Promise<Observable<StreamEvent<T> | T>>
     expect(stream('fixture/letters').event).toEqual({ kind: 'string' });
-    expect(model.definitions.get('FixtureLaterEvent')!.properties).toEqual([{ name: 'done', optional: false, type: { kind: 'literal', value: true } }]);
+    expect(model.definitions.get('FixtureLaterEvent')!.properties).toEqual([
+      { name: 'done', optional: false, type: { kind: 'literal', value: true } },
+    ]);
     expect(model.definitions.get('FixtureLaterParams')!.properties).toEqual([{ name: 'delayMs', optional: false, type: { kind: 'number' } }]);
     // an inferred result type; inherited handlers, the override winning
     expect(stream('inherits/inferred')).toMatchObject({ transports: ['ws'], event: { kind: 'ref', name: 'InheritsInferredEvent' } });
@@ -117,7 +128,7 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     expect(stream('inherits/overridden').event).toEqual({ kind: 'string' });
   });
 
-  it('reads a two-way stream\'s client message: @StreamInput()\'s type (Observable and StreamInputMessage unwrapped), its { type } class, the contract', () => {
+  it("reads a two-way stream's client message: @StreamInput()'s type (Observable and StreamInputMessage unwrapped), its { type } class, the contract", () => {
     expect(stream('duplex/room').input).toEqual({ kind: 'ref', name: 'RoomInput' });
     expect(model.definitions.get('RoomInput')!.properties).toEqual([
       { name: 'text', optional: false, type: { kind: 'string', constraints: { minLength: 1, maxLength: 200 } } },
@@ -160,13 +171,22 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
         "void client.channel('duplex/room').send({ text: 'hi', typing: true });",
         "client.channel('duplex/room').subscribe(({ text }) => text.trim());",
         "void client.channel('duplex/room').send({ typing: true });", // error 3: text is required
-        "void client.channel(duplexCount).send({ add: 1 });",
+        'void client.channel(duplexCount).send({ add: 1 });',
         "void client.channel(duplexCount).send({ add: 'one' });", // error 4: add is a number
       ].join('\n');
       writeFileSync(join(dir, 'use.ts'), `${use}\n`);
-      const config = ts.parseJsonConfigFileContent(ts.readConfigFile(root('tsconfig.json'), (path) => ts.sys.readFile(path)).config, ts.sys, root(''));
+      const config = ts.parseJsonConfigFileContent(
+        ts.readConfigFile(root('tsconfig.json'), (path) => ts.sys.readFile(path)).config,
+        ts.sys,
+        root(''),
+      );
       const program = ts.createProgram([join(dir, 'use.ts')], { ...config.options, noEmit: true, rootDir: undefined });
-      const errors = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName.endsWith('use.ts') ? 'use' : d.file?.fileName}:${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : 0}`);
+      const errors = ts
+        .getPreEmitDiagnostics(program)
+        .map(
+          (d) =>
+            `${d.file?.fileName.endsWith('use.ts') ? 'use' : d.file?.fileName}:${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : 0}`,
+        );
       expect(errors).toEqual(['use:7', 'use:8', 'use:11', 'use:13']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -177,11 +197,21 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     const doc = JSON.parse(files.get(ASYNCAPI_FILE)!) as Record<'channels' | 'operations' | 'components', Record<string, Record<string, unknown>>>;
     const { document, diagnostics } = await new Parser().parse(files.get(ASYNCAPI_FILE)!);
     expect(diagnostics.filter((d) => Number(d.severity) === Number(DiagnosticSeverity.Error))).toEqual([]);
-    expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(model.streams.flatMap((s) => s.names).sort());
+    expect(
+      document!
+        .channels()
+        .all()
+        .map((c) => c.address())
+        .sort(),
+    ).toEqual(model.streams.flatMap((s) => s.names).sort());
     expect(doc.channels.fixtureSearch).toMatchObject({
       address: 'fixture/search',
       servers: [{ $ref: '#/servers/sse' }, { $ref: '#/servers/ws' }],
-      'x-longlink': { transports: ['sse', 'ws'], sse: { method: 'POST', route: '/fixture/search', params: 'body' }, ws: { stream: 'fixture/search' } },
+      'x-longlink': {
+        transports: ['sse', 'ws'],
+        sse: { method: 'POST', route: '/fixture/search', params: 'body' },
+        ws: { stream: 'fixture/search' },
+      },
     });
     expect(doc.channels.fixturePing!['x-longlink']).toMatchObject({
       grpc: { generic: { method: 'longlink.v1.Streams/Subscribe', stream: 'fixture/ping' }, typed: { service: 'Fixture', method: 'Ping' } },
@@ -223,7 +253,9 @@ describe('nestjs-longlink generate (lib/codegen)', () => {
     const app = await NestFactory.create(GrpcFixtureModule, { logger: false });
     await app.listen(0, '127.0.0.1');
     const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, LOADER)) as never as {
-      fixture: { v1: { Fixture: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Hits(req: object): grpc.ClientReadableStream<object> } } };
+      fixture: {
+        v1: { Fixture: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Hits(req: object): grpc.ClientReadableStream<object> } };
+      };
     };
     const client = new loaded.fixture.v1.Fixture(`127.0.0.1:${app.get(GrpcTransport).port}`, grpc.credentials.createInsecure());
     try {
@@ -275,7 +307,10 @@ describe('nestjs-longlink command', () => {
   const args = ['generate', '--project', join(project, 'tsconfig.json'), '--out', out];
   beforeAll(() => {
     writeFileSync(join(project, 'a.controller.ts'), "import { Controller } from '@nestjs/common';\n@Controller('a') export class A {}\n");
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { experimentalDecorators: true, strict: true }, include: ['*.ts'] }));
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { experimentalDecorators: true, strict: true }, include: ['*.ts'] }),
+    );
   });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 

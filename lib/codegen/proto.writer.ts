@@ -118,7 +118,9 @@ export function writeProto(model: AppModel, protoPackage: string): string | unde
       throw new CodegenError(`${stream.location}: gRPC service ${stream.grpc!.service} is not in package ${protoPackage} (see --proto-package)`);
     }
     if (stream.event.kind !== 'ref' || !model.definitions.has(stream.event.name)) {
-      throw new CodegenError(`${stream.location}: a typed gRPC method needs object event data (a class, interface or object type), not ${stream.event.kind}`);
+      throw new CodegenError(
+        `${stream.location}: a typed gRPC method needs object event data (a class, interface or object type), not ${stream.event.kind}`,
+      );
     }
     const request = messages.message(stream.params.name);
     const reply = messages.message(stream.event.name);

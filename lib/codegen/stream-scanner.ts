@@ -6,7 +6,15 @@ import { TypeReader } from './type-reader.js';
 import type { TypeScript } from './typescript.loader.js';
 
 /** Types whose first type argument is what a handler emits. */
-const STREAM_TYPES = new Set(['Observable', 'Subject', 'BehaviorSubject', 'ReplaySubject', 'AsyncIterable', 'AsyncIterableIterator', 'AsyncGenerator']);
+const STREAM_TYPES = new Set([
+  'Observable',
+  'Subject',
+  'BehaviorSubject',
+  'ReplaySubject',
+  'AsyncIterable',
+  'AsyncIterableIterator',
+  'AsyncGenerator',
+]);
 const TRANSPORTS = ['sse', 'ws', 'grpc'] as const;
 
 /** `demo/counter` → `DemoCounter`: a type name made from a stream name. */
@@ -90,8 +98,11 @@ export class StreamScanner {
         seen.add(member.name.getText());
         out.push(member);
       }
-      const base: TS.ExpressionWithTypeArguments | undefined = current.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)?.types[0];
-      const declaration: TS.Declaration | undefined = base ? this.checker.getTypeAtLocation(base.expression).getSymbol()?.valueDeclaration : undefined;
+      const base: TS.ExpressionWithTypeArguments | undefined = current.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)
+        ?.types[0];
+      const declaration: TS.Declaration | undefined = base
+        ? this.checker.getTypeAtLocation(base.expression).getSymbol()?.valueDeclaration
+        : undefined;
       current = declaration && ts.isClassDeclaration(declaration) ? declaration : undefined;
     }
     return out;

@@ -113,8 +113,7 @@ export class TypeReader {
       const propType = checker.getTypeOfSymbolAtLocation(prop, declaration ?? at);
       if (propType.getCallSignatures().length > 0) continue;
       let node = this.read(propType, declaration ?? at);
-      let optional =
-        !!(prop.flags & ts.SymbolFlags.Optional) || (propType.isUnion() && propType.types.some((t) => t.flags & ts.TypeFlags.Undefined));
+      let optional = !!(prop.flags & ts.SymbolFlags.Optional) || (propType.isUnion() && propType.types.some((t) => t.flags & ts.TypeFlags.Undefined));
       if (declaration && ts.isPropertyDeclaration(declaration)) {
         if (declaration.initializer) optional = true; // the class's default applies when the client leaves it out
         const rules = readRules(

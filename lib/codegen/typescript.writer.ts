@@ -54,10 +54,7 @@ function constraintsOf(node: TypeNode): Constraints | undefined {
 
 /** A TSDoc comment from a description and schema constraints (`@minimum 1`), or nothing. */
 function doc(description: string | undefined, constraints: Constraints | undefined, indent: string): string {
-  const lines = [
-    ...(description ? description.split('\n') : []),
-    ...Object.entries(constraints ?? {}).map(([k, v]) => `@${k} ${String(v)}`),
-  ];
+  const lines = [...(description ? description.split('\n') : []), ...Object.entries(constraints ?? {}).map(([k, v]) => `@${k} ${String(v)}`)];
   if (lines.length === 0) return '';
   if (lines.length === 1) return `${indent}/** ${lines[0]!.replace(/\*\//g, '*\\/')} */\n`;
   return `${indent}/**\n${lines.map((l) => `${indent} * ${l.replace(/\*\//g, '*\\/')}`.trimEnd()).join('\n')}\n${indent} */\n`;
@@ -76,7 +73,10 @@ export function writeClientFile(model: AppModel, clientImport: string): string {
     '',
   ];
   for (const [name, def] of [...model.definitions].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const body = def.properties.length === 0 ? `export type ${name} = Record<string, never>;` : `export interface ${name} {\n${properties(def.properties, '  ')}}`;
+    const body =
+      def.properties.length === 0
+        ? `export type ${name} = Record<string, never>;`
+        : `export interface ${name} {\n${properties(def.properties, '  ')}}`;
     out.push(`${doc(def.description, undefined, '')}${body}`, '');
   }
   const entries: string[] = [];

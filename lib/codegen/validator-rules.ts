@@ -86,7 +86,8 @@ export function readRules(decorators: RuleInput[]): PropertyRules {
         }
         break;
       default:
-        if (FORMATS[name]) refine = (node) => (node.kind === 'string' ? { ...node, constraints: { ...node.constraints, format: FORMATS[name] } } : node);
+        if (FORMATS[name])
+          refine = (node) => (node.kind === 'string' ? { ...node, constraints: { ...node.constraints, format: FORMATS[name] } } : node);
     }
     if (!refine) continue;
     const apply = refine;

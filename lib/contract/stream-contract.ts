@@ -38,9 +38,7 @@ export type StreamInputOf<C> = C extends StreamContract<object, unknown, infer I
  * property of `Params` is (a stream without params takes none).
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{} extends Params`: true exactly when every property of Params is optional
-export type ContractArgs<Params, Rest extends unknown[]> = {} extends Params
-  ? [params?: Params, ...rest: Rest]
-  : [params: Params, ...rest: Rest];
+export type ContractArgs<Params, Rest extends unknown[]> = {} extends Params ? [params?: Params, ...rest: Rest] : [params: Params, ...rest: Rest];
 
 /** Longest stream name, as on the server (PROTOCOL.md §2). */
 const MAX_NAME_LENGTH = 512;

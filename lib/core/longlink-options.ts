@@ -15,11 +15,7 @@ import { checkRedisOption } from './redis-option.checks.js';
 const POLICIES: readonly SlowConsumerPolicy[] = ['disconnect', 'drop-oldest', 'latest'];
 
 /** Validates flow control options; `base` supplies what is not given. */
-export function resolveFlowControl(
-  path: string,
-  value: unknown,
-  base: Required<FlowControlOptions>,
-): Required<FlowControlOptions> {
+export function resolveFlowControl(path: string, value: unknown, base: Required<FlowControlOptions>): Required<FlowControlOptions> {
   const o = checkObject(path, value, ['maxQueueBytes', 'policy']);
   if (o.policy !== undefined && !POLICIES.includes(o.policy as SlowConsumerPolicy)) {
     fail(`${path}.policy`, `one of ${POLICIES.join(', ')}`, o.policy);
@@ -35,7 +31,19 @@ export function resolveFlowControl(
  * naming the offending option.
  */
 export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefined): ResolvedLonglinkOptions {
-  const root = checkObject('', options ?? {}, ['flowControl', 'sse', 'ws', 'grpc', 'hub', 'tickets', 'shutdown', 'metrics', 'maxParamsDepth', 'input', 'isGlobal']);
+  const root = checkObject('', options ?? {}, [
+    'flowControl',
+    'sse',
+    'ws',
+    'grpc',
+    'hub',
+    'tickets',
+    'shutdown',
+    'metrics',
+    'maxParamsDepth',
+    'input',
+    'isGlobal',
+  ]);
   const tickets = checkObject('tickets', root.tickets, ['secret', 'ttlMs', 'store']);
   if (tickets.secret !== undefined && !(Buffer.isBuffer(tickets.secret) || typeof tickets.secret === 'string')) {
     fail('tickets.secret', 'a string or a Buffer', '(not shown)');
@@ -46,7 +54,18 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
   if (tickets.store !== undefined && typeof (tickets.store as { consume?: unknown })?.consume !== 'function') {
     fail('tickets.store', 'an object with consume(id, expiresAt)', typeof tickets.store);
   }
-  const hub = checkObject('hub', root.hub, ['redis', 'historySize', 'historyMaxAgeMs', 'keyPrefix', 'topicTtlMs', 'maxTopics', 'maxHistoryBytes', 'presence', 'redisWaitReplicas', 'redisWaitTimeoutMs']);
+  const hub = checkObject('hub', root.hub, [
+    'redis',
+    'historySize',
+    'historyMaxAgeMs',
+    'keyPrefix',
+    'topicTtlMs',
+    'maxTopics',
+    'maxHistoryBytes',
+    'presence',
+    'redisWaitReplicas',
+    'redisWaitTimeoutMs',
+  ]);
   const presence = checkObject('hub.presence', hub.presence, ['ttlMs', 'graceMs', 'maxMembers', 'maxMetaBytes', 'maxUpdatesPerSecond']);
   checkRedisOption(hub.redis);
   const cluster = (hub.redis as { cluster?: unknown } | undefined)?.cluster;
@@ -102,7 +121,7 @@ export function resolveLonglinkOptions(options: LonglinkModuleOptions | undefine
       redis: hub.redis as string | Record<string, unknown> | undefined,
       historySize: int('hub.historySize', hub.historySize, D.DEFAULT_HUB_HISTORY_SIZE, 1),
       historyMaxAgeMs: int('hub.historyMaxAgeMs', hub.historyMaxAgeMs, D.DEFAULT_HUB_HISTORY_MAX_AGE_MS, 0),
-      keyPrefix: (hub.keyPrefix) ?? D.DEFAULT_HUB_KEY_PREFIX,
+      keyPrefix: hub.keyPrefix ?? D.DEFAULT_HUB_KEY_PREFIX,
       topicTtlMs: int('hub.topicTtlMs', hub.topicTtlMs, D.DEFAULT_HUB_TOPIC_TTL_MS, 0),
       maxTopics: int('hub.maxTopics', hub.maxTopics, D.DEFAULT_HUB_MAX_TOPICS, 1),
       redisWaitReplicas: int('hub.redisWaitReplicas', hub.redisWaitReplicas, D.DEFAULT_HUB_REDIS_WAIT_REPLICAS, 0),
@@ -198,12 +217,7 @@ function resolveGrpcOptions(value: unknown): ResolvedGrpcOptions | undefined {
     healthFollowsHub: bool('grpc.healthFollowsHub', grpc.healthFollowsHub, D.DEFAULT_GRPC_HEALTH_FOLLOWS_HUB),
     reflection: bool('grpc.reflection', grpc.reflection, D.DEFAULT_GRPC_REFLECTION),
     disconnectGraceMs: int('grpc.disconnectGraceMs', grpc.disconnectGraceMs, D.DEFAULT_DISCONNECT_GRACE_MS, 0),
-    maxReceiveMessageLength: int(
-      'grpc.maxReceiveMessageLength',
-      grpc.maxReceiveMessageLength,
-      D.DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH,
-      1,
-    ),
+    maxReceiveMessageLength: int('grpc.maxReceiveMessageLength', grpc.maxReceiveMessageLength, D.DEFAULT_GRPC_MAX_RECEIVE_MESSAGE_LENGTH, 1),
     // HTTP/2 pings find peers that are gone without a FIN (a stopped or unplugged client).
     keepalive: {
       keepaliveTimeMs: D.DEFAULT_GRPC_KEEPALIVE_TIME_MS,
@@ -236,11 +250,7 @@ function resolveWsOptions(value: unknown): ResolvedWsOptions | undefined {
     fail('ws.allowedOrigins', "an array of origins or '*'", origins);
   }
   const guard = ws.connectionGuard;
-  if (
-    guard !== undefined &&
-    typeof guard !== 'function' &&
-    !(guard && typeof (guard as { canActivate?: unknown }).canActivate === 'function')
-  ) {
+  if (guard !== undefined && typeof guard !== 'function' && !(guard && typeof (guard as { canActivate?: unknown }).canActivate === 'function')) {
     fail('ws.connectionGuard', 'a guard class or instance', guard);
   }
   const guardAt = ws.connectionGuardAt ?? D.DEFAULT_WS_CONNECTION_GUARD_AT;

@@ -7,9 +7,7 @@ import { LonglinkConfigError } from '../errors/longlink-config.error.js';
 
 /** Throws the error for an option that is not what it should be. */
 export function fail(path: string, expected: string, value: unknown): never {
-  throw new LonglinkConfigError(
-    `LonglinkModule: invalid option "${path}": expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`,
-  );
+  throw new LonglinkConfigError(`LonglinkModule: invalid option "${path}": expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
 }
 
 /** A plain object with only the `keys` given (`{}` when absent). */
@@ -18,9 +16,7 @@ export function checkObject(path: string, value: unknown, keys: readonly string[
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(path, 'an object', value);
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) {
-      throw new LonglinkConfigError(
-        `LonglinkModule: unknown option "${path ? `${path}.` : ''}${key}" (known: ${keys.join(', ')})`,
-      );
+      throw new LonglinkConfigError(`LonglinkModule: unknown option "${path ? `${path}.` : ''}${key}" (known: ${keys.join(', ')})`);
     }
   }
   return value as Record<string, unknown>;

@@ -40,15 +40,7 @@ const NO_FINISH = (): void => {};
  * soon as the peer goes, the stream ends, or the server closes it. `onFinish` runs once.
  */
 export function pipeToWriter<F>(source: Observable<unknown>, writer: StreamWriter<F>, options: PipeOptions): StreamHandle {
-  return new Pump(
-    source,
-    writer,
-    options.flow,
-    options.onFinish ?? NO_FINISH,
-    options.budget,
-    options.stats,
-    options.normalize ?? toStreamException,
-  );
+  return new Pump(source, writer, options.flow, options.onFinish ?? NO_FINISH, options.budget, options.stats, options.normalize ?? toStreamException);
 }
 
 /** The pump is its source's observer itself (no observer literal, no closures per subscription). */
@@ -179,10 +171,7 @@ class Pump<F> implements StreamHandle {
 
   /** Whether queuing `size` more bytes would pass this stream's or the connection's limit. */
   private overLimit(size: number): boolean {
-    return (
-      this.queuedBytes + size > this.flow.maxQueueBytes ||
-      (this.budget !== undefined && this.budget.used + size > this.budget.limit)
-    );
+    return this.queuedBytes + size > this.flow.maxQueueBytes || (this.budget !== undefined && this.budget.used + size > this.budget.limit);
   }
 
   /** Drops the oldest queued frame (counted as dropped) and releases its bytes. */
@@ -232,10 +221,7 @@ class Pump<F> implements StreamHandle {
   }
 
   private overflow(): void {
-    const error = new StreamException(
-      StreamErrorCode.RESOURCE_EXHAUSTED,
-      `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`,
-    );
+    const error = new StreamException(StreamErrorCode.RESOURCE_EXHAUSTED, `Subscriber too slow: more than ${this.flow.maxQueueBytes} bytes queued`);
     this.endError = error;
     if (this.stats !== undefined) this.stats.slowDisconnects++;
     this.clearQueue();

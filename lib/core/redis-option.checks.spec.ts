@@ -24,7 +24,10 @@ describe('hub.redis', () => {
     [{ sentinels: [{ host: 'a', port: '26379' }], name: 'm' }, 'invalid option "hub.redis.sentinels[0].port"'],
     [{ sentinels: [{ host: 'a' }] }, 'invalid option "hub.redis.name": expected the master group name the sentinels monitor'],
     [{ sentinels: [{ host: 'a' }], name: '' }, 'invalid option "hub.redis.name"'],
-    [{ sentinels: [{ host: 'a' }], name: 'm', role: 'slave' }, 'invalid option "hub.redis.role": expected "master" (the hub writes to Redis), got "slave"'],
+    [
+      { sentinels: [{ host: 'a' }], name: 'm', role: 'slave' },
+      'invalid option "hub.redis.role": expected "master" (the hub writes to Redis), got "slave"',
+    ],
     [{ host: 'a', name: 'mymaster' }, 'invalid option "hub.redis.name": expected no value without hub.redis.sentinels'],
   ])('refuses %j with a LonglinkConfigError naming the field', (redis, message) => {
     expect(hub(redis)).toThrow(LonglinkConfigError);

@@ -140,7 +140,9 @@ export interface StreamArgumentsHost extends ArgumentsHost {
  *
  * @publicApi
  */
-export function isStreamContext<Host extends ArgumentsHost>(context: Host): context is Host & StreamArgumentsHost & { readonly __longlinkStreamContext: true } {
+export function isStreamContext<Host extends ArgumentsHost>(
+  context: Host,
+): context is Host & StreamArgumentsHost & { readonly __longlinkStreamContext: true } {
   return context.getType<string>() === LONGLINK_CONTEXT_TYPE;
 }
 

@@ -65,12 +65,7 @@ export class StreamExceptionHandler {
    * instead), return or throw an error (sent instead). Anything else, or a filter that
    * crashes (e.g. an HTTP-only filter calling response.status()), leaves the original error.
    */
-  handle(
-    error: unknown,
-    def: StreamDefinition,
-    filters: ExceptionFilterMetadata[],
-    args: [StreamCallImpl],
-  ): Observable<StreamEvent> {
+  handle(error: unknown, def: StreamDefinition, filters: ExceptionFilterMetadata[], args: [StreamCallImpl]): Observable<StreamEvent> {
     const filter = selectExceptionFilterMetadata(filters, error);
     if (!filter) return throwError(() => this.normalize(error, def));
     const host = new ExecutionContextHost(args, def.controller as never, def.callback);
@@ -104,9 +99,7 @@ export class StreamExceptionHandler {
   normalize(error: unknown, def: StreamDefinition): StreamException {
     const exception = toStreamException(error);
     if (!isExpectedError(error)) {
-      this.logger.error(
-        `Stream "${def.name}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
+      this.logger.error(`Stream "${def.name}" failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
     return exception;
   }

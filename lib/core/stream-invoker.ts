@@ -1,9 +1,4 @@
-import {
-  ForbiddenException,
-  Injectable,
-  type CanActivate,
-  type NestInterceptor,
-} from '@nestjs/common';
+import { ForbiddenException, Injectable, type CanActivate, type NestInterceptor } from '@nestjs/common';
 import { ApplicationConfig, ModuleRef } from '@nestjs/core';
 import { Observable, catchError, from, isObservable, map, mergeMap, throwError, type Subscription } from 'rxjs';
 import type { StreamException } from '../errors/stream-exception.js';
@@ -166,13 +161,7 @@ export class StreamInvoker {
     args: ContextArgs,
     isClosed: () => boolean,
   ): Promise<Observable<unknown> | undefined> {
-    const allowed = await this.guardsConsumer.tryActivate(
-      p.guards,
-      args,
-      def.instance,
-      def.callback,
-      LONGLINK_CONTEXT_TYPE,
-    );
+    const allowed = await this.guardsConsumer.tryActivate(p.guards, args, def.instance, def.callback, LONGLINK_CONTEXT_TYPE);
     if (!allowed) throw new ForbiddenException(FORBIDDEN_MESSAGE);
     if (isClosed()) return undefined;
     const handler = async (): Promise<Observable<unknown>> => {
@@ -182,14 +171,7 @@ export class StreamInvoker {
       if (isThenable(result)) result = await result;
       return this.toObservable(result, def);
     };
-    const result = await this.interceptorsConsumer.intercept(
-      p.interceptors,
-      args,
-      def.instance,
-      def.callback,
-      handler,
-      LONGLINK_CONTEXT_TYPE,
-    );
+    const result = await this.interceptorsConsumer.intercept(p.interceptors, args, def.instance, def.callback, handler, LONGLINK_CONTEXT_TYPE);
     return this.toObservable(result, def);
   }
 
@@ -217,11 +199,7 @@ export class StreamInvoker {
       filters,
       params,
       direct:
-        guards.length === 0 &&
-        interceptors.length === 0 &&
-        filters.length === 0 &&
-        params.plain &&
-        callback.constructor.name !== 'AsyncFunction',
+        guards.length === 0 && interceptors.length === 0 && filters.length === 0 && params.plain && callback.constructor.name !== 'AsyncFunction',
     };
     this.prepared.set(def, prepared);
     return prepared;

@@ -66,7 +66,7 @@ export class StreamParamsFactory {
           const host = this.container.getModules().get(def.moduleKey);
           if (!host) throw new TypeError(`${def.location}: its module is unknown to Nest; cannot resolve pipe ${pipe.name}`);
           const known = host.injectables.get(pipe)?.instance as PipeTransform | undefined;
-          const instance = known ?? (await (host.getProviderByKey(ModuleRef).instance).create(pipe));
+          const instance = known ?? (await host.getProviderByKey(ModuleRef).instance.create(pipe));
           if (typeof instance?.transform !== 'function') {
             throw new TypeError(`${def.location}: ${pipe.name} given to a parameter decorator is not a pipe (no transform method)`);
           }
@@ -123,8 +123,8 @@ export class StreamParamsFactory {
     // Param decorators made with Nest's createParamDecorator() work too.
     const routeArgs =
       (Reflect.getMetadata(ROUTE_ARGS_METADATA, def.controller, methodName) as
-        | Record<string, { index: number; factory?: (data: unknown, context: unknown) => unknown; data?: unknown; pipes?: unknown[] }>
-        | undefined) ?? {};
+        Record<string, { index: number; factory?: (data: unknown, context: unknown) => unknown; data?: unknown; pipes?: unknown[] }> | undefined) ??
+      {};
     for (const [key, meta] of Object.entries(routeArgs)) {
       if (!key.includes(CUSTOM_ROUTE_ARGS_METADATA) || typeof meta.factory !== 'function') {
         throw new TypeError(
@@ -154,9 +154,7 @@ export class StreamParamsFactory {
     context.setType(LONGLINK_CONTEXT_TYPE);
     for (const arg of p.args) {
       const raw = arg.resolve(call, context);
-      values[arg.index] = arg.pipes.length
-        ? await this.pipesConsumer.applyPipes(raw, arg.metadata as never, arg.pipes)
-        : await raw;
+      values[arg.index] = arg.pipes.length ? await this.pipesConsumer.applyPipes(raw, arg.metadata as never, arg.pipes) : await raw;
     }
     return values;
   }

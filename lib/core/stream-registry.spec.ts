@@ -67,7 +67,12 @@ Logger.overrideLogger(false);
 describe('StreamRegistry', () => {
   it('names streams <controller path>/<stream name or method name>', () => {
     const r = registry([Demo, TwoPaths, Root]);
-    expect(r.all().map((d) => d.name).sort()).toEqual(['a/x', 'b/x', 'demo/clock', 'demo/counter', 'demo/ws-only', 'top']);
+    expect(
+      r
+        .all()
+        .map((d) => d.name)
+        .sort(),
+    ).toEqual(['a/x', 'b/x', 'demo/clock', 'demo/counter', 'demo/ws-only', 'top']);
     const counter = r.get('demo/counter')!;
     expect(counter).toMatchObject({ methodName: 'counter', location: 'Demo.counter', controller: Demo, moduleKey: 'TestModule' });
     // eslint-disable-next-line @typescript-eslint/unbound-method -- compares the method's identity, never calls it
@@ -83,7 +88,7 @@ describe('StreamRegistry', () => {
     expect(r.find('demo/ws-only', 'ws')?.name).toBe('demo/ws-only');
   });
 
-  it('resolves flow control: the stream\'s own over the module default', () => {
+  it("resolves flow control: the stream's own over the module default", () => {
     const r = registry([Demo]);
     expect(r.get('demo/counter')!.flowControl).toEqual({ maxQueueBytes: 1000, policy: 'disconnect' });
     expect(r.get('demo/ws-only')!.flowControl).toEqual({ maxQueueBytes: 10, policy: 'disconnect' });

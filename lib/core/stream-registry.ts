@@ -34,10 +34,7 @@ export function joinStreamName(...parts: string[]): string {
  */
 function streamVersions(controller: object, callback: object): (string | undefined)[] {
   const declared = (Reflect.getMetadata(VERSION_METADATA, callback) ?? Reflect.getMetadata(VERSION_METADATA, controller)) as
-    | string
-    | symbol
-    | (string | symbol)[]
-    | undefined;
+    string | symbol | (string | symbol)[] | undefined;
   const list = declared === undefined ? [] : Array.isArray(declared) ? declared : [declared];
   const named = [...new Set(list.filter((v): v is string => v !== VERSION_NEUTRAL && typeof v === 'string'))];
   // A neutral stream (or one without a version) keeps the plain name.
@@ -96,9 +93,7 @@ export class StreamRegistry {
         if (!meta) continue;
         const location = `${metatype.name}.${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
-          throw new LonglinkConfigError(
-            `LonglinkModule: ${location} is a @Stream() on a request-scoped controller, which is not supported`,
-          );
+          throw new LonglinkConfigError(`LonglinkModule: ${location} is a @Stream() on a request-scoped controller, which is not supported`);
         }
         const unknown = (meta.options.transports ?? []).filter((t) => !TRANSPORTS.includes(t));
         if (unknown.length > 0) {
@@ -144,11 +139,7 @@ export class StreamRegistry {
               moduleKey: wrapper.host?.token as string,
               options: meta.options,
               input,
-              flowControl: resolveFlowControl(
-                `@Stream(${JSON.stringify(name)}).flowControl`,
-                meta.options.flowControl,
-                this.options.flowControl,
-              ),
+              flowControl: resolveFlowControl(`@Stream(${JSON.stringify(name)}).flowControl`, meta.options.flowControl, this.options.flowControl),
             });
           }
         }
@@ -156,7 +147,9 @@ export class StreamRegistry {
           const expected = meta.contract!.slice(0, Math.max(0, meta.contract!.lastIndexOf('/')));
           throw new LonglinkConfigError(
             `LonglinkModule: ${location} is bound to the contract "${meta.contract}", but its full name is ` +
-              `${this.controllerPaths(metatype).map((p) => JSON.stringify(joinStreamName(p, local))).join(' / ')}: ` +
+              `${this.controllerPaths(metatype)
+                .map((p) => JSON.stringify(joinStreamName(p, local)))
+                .join(' / ')}: ` +
               `bind it in @Controller(${JSON.stringify(expected)}) (with the version, if any, as the contract name's first segment)`,
           );
         }
@@ -178,9 +171,7 @@ export class StreamRegistry {
       throw new LonglinkConfigError(`LonglinkModule: stream name at ${location} is longer than ${MAX_STREAM_NAME_LENGTH} characters`);
     }
     if (!name || !name.split('/').every((s) => SEGMENT.test(s))) {
-      throw new LonglinkConfigError(
-        `LonglinkModule: invalid stream name "${name}" at ${location}: use letters, digits and . _ ~ - separated by /`,
-      );
+      throw new LonglinkConfigError(`LonglinkModule: invalid stream name "${name}" at ${location}: use letters, digits and . _ ~ - separated by /`);
     }
   }
 }

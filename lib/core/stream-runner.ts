@@ -111,13 +111,7 @@ export class StreamRunner {
    * Starts one subscription. `group`: subscriptions that reconnect together (one WebSocket's)
    * and so share a retry delay at shutdown.
    */
-  run<F>(
-    def: StreamDefinition,
-    call: StreamCallImpl,
-    writer: StreamWriter<F>,
-    budget?: QueueBudget,
-    group?: object,
-  ): StreamHandle {
+  run<F>(def: StreamDefinition, call: StreamCallImpl, writer: StreamWriter<F>, budget?: QueueBudget, group?: object): StreamHandle {
     // Per-connection events are logged at debug level only, and name no params, headers or ids.
     const debug = Logger.isLevelEnabled('debug');
     if (debug) this.logger.debug(`${call.transport} ${def.name}: subscribed`);
@@ -149,7 +143,11 @@ export class StreamRunner {
       if (!handle.closed) {
         // Open now, or once the source is live (a hub topic subscribed in its store).
         if (held === undefined) writer.opened?.();
-        else held.then(() => !handle.closed && writer.opened?.(), () => undefined);
+        else
+          held.then(
+            () => !handle.closed && writer.opened?.(),
+            () => undefined,
+          );
         tracker.add(handle, info);
       }
       return handle;

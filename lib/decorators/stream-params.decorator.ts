@@ -27,12 +27,7 @@ export interface StreamArgMetadata {
   pipes: (Type<PipeTransform> | PipeTransform)[];
 }
 
-function argDecorator(
-  kind: StreamArgKind,
-  data?: string,
-  pipes: (Type<PipeTransform> | PipeTransform)[] = [],
-  input?: StreamInputParamOptions,
-) {
+function argDecorator(kind: StreamArgKind, data?: string, pipes: (Type<PipeTransform> | PipeTransform)[] = [], input?: StreamInputParamOptions) {
   return (target: object, key: string | symbol | undefined, index: number): void => {
     if (key === undefined) throw new TypeError('longlink parameter decorators apply to method parameters only');
     const existing = (Reflect.getMetadata(STREAM_ARGS_METADATA, target.constructor, key) as StreamArgMetadata[] | undefined) ?? [];

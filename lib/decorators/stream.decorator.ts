@@ -16,9 +16,7 @@ export interface StreamMetadata {
 
 /** What a handler bound to a contract with event data `Event` may return. */
 export type StreamHandlerResult<Event> =
-  | Observable<Event | StreamEvent<Event>>
-  | Promise<Observable<Event | StreamEvent<Event>>>
-  | AsyncIterable<Event | StreamEvent<Event>>;
+  Observable<Event | StreamEvent<Event>> | Promise<Observable<Event | StreamEvent<Event>>> | AsyncIterable<Event | StreamEvent<Event>>;
 
 /**
  * The decorator `@Stream(contract)` returns: it accepts only a method whose result emits the
@@ -63,10 +61,7 @@ export function Stream(name?: string, options?: StreamOptions): MethodDecorator;
  * @param options Transports, flow control and SSE options for this stream.
  * @publicApi
  */
-export function Stream<Params extends object, Event>(
-  contract: StreamContract<Params, Event>,
-  options?: StreamOptions,
-): TypedStreamDecorator<Event>;
+export function Stream<Params extends object, Event>(contract: StreamContract<Params, Event>, options?: StreamOptions): TypedStreamDecorator<Event>;
 export function Stream(nameOrContract?: string | StreamContract<object, unknown>, options: StreamOptions = {}): MethodDecorator {
   const contract = isStreamContract(nameOrContract) ? nameOrContract.name : undefined;
   const name = contract !== undefined ? contract.slice(contract.lastIndexOf('/') + 1) : (nameOrContract as string | undefined);

@@ -43,9 +43,7 @@ export function truncateUtf8(text: string, maxBytes: number): string {
  * so byte counts and what the client decodes agree.
  */
 export function wellFormed(text: string): string {
-  return /[\uD800-\uDFFF]/.test(text)
-    ? text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    : text;
+  return /[\uD800-\uDFFF]/.test(text) ? text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD') : text;
 }
 
 /**

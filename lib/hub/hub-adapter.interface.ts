@@ -27,12 +27,13 @@ export interface HubPublished {
 export type HubHistory = {
   /** The store's epoch when the history was read. */
   epoch: string;
-} & (
+} &
   /** The position is inside the history: these are all the records after it, in order. */
-  | { kind: 'complete'; records: HubRecord[] }
-  /** The records after the position are not all there any more (trimmed, expired) or it is unknown. */
-  | { kind: 'gap'; reason: 'too-old' | 'unknown'; latest: string | undefined }
-);
+  (
+    | { kind: 'complete'; records: HubRecord[] }
+    /** The records after the position are not all there any more (trimmed, expired) or it is unknown. */
+    | { kind: 'gap'; reason: 'too-old' | 'unknown'; latest: string | undefined }
+  );
 
 /** What an adapter tells the hub. */
 export interface HubAdapterEvents {

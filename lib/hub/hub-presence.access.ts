@@ -53,7 +53,7 @@ export class HubPresenceAccess {
     checkTopic(`${topic}${PRESENCE_SUFFIX}`);
     const presence = await this.ready();
     try {
-      return (await presence.track(topic, key, meta, options.signal));
+      return await presence.track(topic, key, meta, options.signal);
     } catch (error) {
       throw hubUnavailable(error, `presence in "${topic}"`, this.logger);
     }

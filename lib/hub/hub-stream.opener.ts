@@ -9,7 +9,6 @@ import type { HubEpochTracker } from './hub-epoch.tracker.js';
 import type { HubListener, HubTopicRegistry } from './hub-topic.registry.js';
 import { hubUnavailable, resetEvent, toHubEvent } from './hub-records.util.js';
 
-
 /** Options of `StreamHub.stream`. */
 export interface HubStreamOptions {
   /** The last event id the client got (a reconnect): resume after it. */
@@ -150,8 +149,7 @@ export class HubStreamOpener {
     this.epochs.observeEpoch(history.epoch);
     if (!current() || subscriber.closed) return;
     if (history.kind === 'gap' || parsed.epoch !== history.epoch) {
-      const latest =
-        history.kind === 'gap' ? history.latest : history.records.at(-1)?.position ?? (await this.adapter.latest(topic));
+      const latest = history.kind === 'gap' ? history.latest : (history.records.at(-1)?.position ?? (await this.adapter.latest(topic)));
       const reason = parsed.epoch !== history.epoch ? 'other-epoch' : (history as { reason: 'too-old' | 'unknown' }).reason;
       if (!current() || subscriber.closed) return;
       return listener.reset(reason, latest === undefined ? undefined : formatHubEventId(history.epoch, latest), latest);

@@ -67,7 +67,11 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
   ) {
     const name = adapter.constructor.name;
     this.adapterName = name === 'RedisHubAdapter' ? 'redis' : name === 'InMemoryHubAdapter' ? 'memory' : name;
-    this.topics = new HubTopicRegistry(adapter, () => this.start(), (record, epoch) => toHubEvent(record, epoch, this.logger, adapter.ownRecords));
+    this.topics = new HubTopicRegistry(
+      adapter,
+      () => this.start(),
+      (record, epoch) => toHubEvent(record, epoch, this.logger, adapter.ownRecords),
+    );
     this.epochs = new HubEpochTracker(adapter, this.topics, this.logger);
     this.publisher = new HubPublisher(
       adapter,
@@ -80,9 +84,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
         return exception;
       },
     );
-    this.opener = new HubStreamOpener(adapter, this.topics, this.epochs, this.logger, () =>
-      this.metrics?.hubError(this.adapterName, 'subscribe'),
-    );
+    this.opener = new HubStreamOpener(adapter, this.topics, this.epochs, this.logger, () => this.metrics?.hubError(this.adapterName, 'subscribe'));
     this.presenceAccess = new HubPresenceAccess(
       adapter,
       options?.hub.presence,
@@ -170,7 +172,11 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.publisher.append(topic, data, key === undefined ? undefined : { key, ttlMs: this.options?.input.dedupWindowMs ?? DEFAULT_INPUT_DEDUP_WINDOW_MS });
+    return this.publisher.append(
+      topic,
+      data,
+      key === undefined ? undefined : { key, ttlMs: this.options?.input.dedupWindowMs ?? DEFAULT_INPUT_DEDUP_WINDOW_MS },
+    );
   }
 
   /**

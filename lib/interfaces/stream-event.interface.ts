@@ -39,11 +39,7 @@ export class StreamEvent<T = unknown> {
    * @param options `json`: the value's JSON when it is already known (it is then not
    *   serialised again); `kind`: see {@link StreamEvent.kind}.
    */
-  constructor(
-    data: T,
-    id?: string | number,
-    options?: { json?: string; kind?: 'data' | 'reset' },
-  ) {
+  constructor(data: T, id?: string | number, options?: { json?: string; kind?: 'data' | 'reset' }) {
     this.value = data;
     this.kind = options?.kind ?? 'data';
     this.encoded = options?.json;

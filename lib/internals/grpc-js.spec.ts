@@ -39,20 +39,25 @@ function hide(call: Call, member: string): void {
 async function serve(prepare: (call: Call) => void): Promise<{ messages: unknown[]; moved: { direct: number; fallback: number }; sawCore: boolean }> {
   let sawCore = false;
   const server = new grpc.Server();
-  server.addService({ Count: METHOD }, {
-    Count: (call: Call) => {
-      prepare(call);
-      sawCore = grpcCallCore(call) !== undefined;
-      const writer = new GrpcWriter(call, (event) => event as never, grpc.Metadata, 1000);
-      for (let n = 0; n < 5; n++) writer.write({ message: { n }, size: 16 });
-      writer.end();
+  server.addService(
+    { Count: METHOD },
+    {
+      Count: (call: Call) => {
+        prepare(call);
+        sawCore = grpcCallCore(call) !== undefined;
+        const writer = new GrpcWriter(call, (event) => event as never, grpc.Metadata, 1000);
+        for (let n = 0; n < 5; n++) writer.write({ message: { n }, size: 16 });
+        writer.end();
+      },
     },
-  });
+  );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   const Client = grpc.makeGenericClientConstructor({ Count: METHOD }, 'Door');
-  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Count(req: object): grpc.ClientReadableStream<unknown> };
+  const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Count(req: object): grpc.ClientReadableStream<unknown>;
+  };
   const before = { direct: writePaths.grpcDirect, fallback: writePaths.grpcFallback };
   try {
     const messages: unknown[] = [];

@@ -57,34 +57,44 @@ describe('@nestjs/microservices door', () => {
 
   it("handlers are found under Nest's own pattern: another pattern format still serves", async () => {
     const original = ServerGrpc.prototype.createPattern as (...args: unknown[]) => string;
-    await withPrototype('createPattern', function (this: unknown, ...args: unknown[]) {
-      return `changed:${original.apply(this, args)}`;
-    }, async () => {
-      const { port, close } = await bootstrap();
-      const client = streamsClient(port);
-      try {
-        const events: unknown[] = [];
-        const call = client.Subscribe({ stream: 'demo/counter', params: toStruct({ count: 3, intervalMs: 0 }) });
-        call.on('data', (e: { data: Buffer }) => events.push(JSON.parse(e.data.toString())));
-        call.on('error', () => undefined);
-        const status = await within(new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve)), 5000, 'status');
-        expect(status.code).toBe(grpc.status.OK);
-        expect(events).toEqual([0, 1, 2].map((n) => ({ n })));
-      } finally {
-        client.close();
-        await close();
-      }
-    });
+    await withPrototype(
+      'createPattern',
+      function (this: unknown, ...args: unknown[]) {
+        return `changed:${original.apply(this, args)}`;
+      },
+      async () => {
+        const { port, close } = await bootstrap();
+        const client = streamsClient(port);
+        try {
+          const events: unknown[] = [];
+          const call = client.Subscribe({ stream: 'demo/counter', params: toStruct({ count: 3, intervalMs: 0 }) });
+          call.on('data', (e: { data: Buffer }) => events.push(JSON.parse(e.data.toString())));
+          call.on('error', () => undefined);
+          const status = await within(new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve)), 5000, 'status');
+          expect(status.code).toBe(grpc.status.OK);
+          expect(events).toEqual([0, 1, 2].map((n) => ({ n })));
+        } finally {
+          client.close();
+          await close();
+        }
+      },
+    );
   });
 
   it('when Nest no longer finds our handlers under the pattern we registered, bootstrap fails naming the version', async () => {
     const original = ServerGrpc.prototype.createPattern as (...args: unknown[]) => string;
     let calls = 0;
     // A lookup that differs from the registration: each call yields another pattern.
-    await withPrototype('createPattern', function (this: unknown, ...args: unknown[]) {
-      return `${calls++}:${original.apply(this, args)}`;
-    }, async () => {
-      await expect(bootstrap()).rejects.toThrow(`@nestjs/microservices ${VERSION} does not have handlers built through ServerGrpc.createServiceMethod()`);
-    });
+    await withPrototype(
+      'createPattern',
+      function (this: unknown, ...args: unknown[]) {
+        return `${calls++}:${original.apply(this, args)}`;
+      },
+      async () => {
+        await expect(bootstrap()).rejects.toThrow(
+          `@nestjs/microservices ${VERSION} does not have handlers built through ServerGrpc.createServiceMethod()`,
+        );
+      },
+    );
   });
 });

@@ -116,7 +116,10 @@ export async function startNestGrpcServer(
   }
   const server = new LonglinkGrpcServer(setup.options);
   for (const [key, serve] of setup.handlers) {
-    server.addHandler(key, Object.assign(() => undefined, { [NATIVE]: { key, serve } }));
+    server.addHandler(
+      key,
+      Object.assign(() => undefined, { [NATIVE]: { key, serve } }),
+    );
   }
   await new Promise<void>((resolve, reject) => void server.listen((error) => (error ? reject(error) : resolve())));
   const missing = !server.grpcClient

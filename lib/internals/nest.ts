@@ -82,7 +82,15 @@ export function missingNestInternal(): string | undefined {
     selectExceptionFilterMetadata,
   };
   for (const [name, value] of Object.entries(classes)) if (typeof value !== 'function') return name;
-  const keys = { CUSTOM_ROUTE_ARGS_METADATA, EXCEPTION_FILTERS_METADATA, HOST_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA, VERSION_METADATA, FORBIDDEN_MESSAGE };
+  const keys = {
+    CUSTOM_ROUTE_ARGS_METADATA,
+    EXCEPTION_FILTERS_METADATA,
+    HOST_METADATA,
+    PATH_METADATA,
+    ROUTE_ARGS_METADATA,
+    VERSION_METADATA,
+    FORBIDDEN_MESSAGE,
+  };
   for (const [name, value] of Object.entries(keys)) if (typeof value !== 'string') return name;
   const consumers: [string, { prototype: unknown }, string][] = [
     ['GuardsConsumer', GuardsConsumer, 'tryActivate'],

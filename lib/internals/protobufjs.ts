@@ -78,4 +78,3 @@ export function editionOf(object: Protobuf.ReflectionObject): string | undefined
   const edition = (object as unknown as { _edition?: unknown })._edition;
   return typeof edition === 'string' ? edition : undefined;
 }
-

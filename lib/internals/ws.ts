@@ -84,4 +84,3 @@ export function takeOverUpgrade(
     for (const other of others) server.on('upgrade', other);
   };
 }
-

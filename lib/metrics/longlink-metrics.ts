@@ -91,13 +91,7 @@ export class LonglinkMetrics {
       description: 'Hub store reconnections (Redis)',
       unit: '{reconnect}',
     });
-    const observe = (
-      name: string,
-      description: string,
-      unit: string,
-      read: (s: StreamStats) => number,
-      withPolicy = false,
-    ): void => {
+    const observe = (name: string, description: string, unit: string, read: (s: StreamStats) => number, withPolicy = false): void => {
       meter.createObservableCounter(name, { description, unit }).addCallback((result) => {
         for (const s of this.stats.values()) {
           result.observe(read(s), withPolicy ? { ...s.attributes, 'longlink.policy': s.policy } : s.attributes);

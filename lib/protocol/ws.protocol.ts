@@ -4,17 +4,7 @@ import { StreamErrorCode } from './stream-error-code.js';
 export const WS_CLIENT_MESSAGE_TYPES = ['subscribe', 'unsubscribe', 'ping', 'init', 'input', 'input_end'] as const;
 
 /** The message types a server sends (PROTOCOL.md §4.2); a client treats any other as a protocol violation. */
-export const WS_SERVER_MESSAGE_TYPES = [
-  'next',
-  'reset',
-  'complete',
-  'error',
-  'pong',
-  'init_ack',
-  'subscribed',
-  'input_ack',
-  'input_error',
-] as const;
+export const WS_SERVER_MESSAGE_TYPES = ['next', 'reset', 'complete', 'error', 'pong', 'init_ack', 'subscribed', 'input_ack', 'input_error'] as const;
 
 /** A client message type. */
 export type WsClientMessageType = (typeof WS_CLIENT_MESSAGE_TYPES)[number];

@@ -30,7 +30,10 @@ export async function servedAt(
   if (!server.listening) await app.listen(0, '127.0.0.1');
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('StreamTester: the app does not listen on a TCP port');
-  const prefix = app.get(ApplicationConfig).getGlobalPrefix().replace(/^\/+|\/+$/g, '');
+  const prefix = app
+    .get(ApplicationConfig)
+    .getGlobalPrefix()
+    .replace(/^\/+|\/+$/g, '');
   const url = `http://127.0.0.1:${address.port}${prefix ? `/${prefix}` : ''}`;
   if (transport === 'ws' && !options.ws) throw new Error('StreamTester: transport "ws" asked for, but LonglinkModule has ws off');
   if (transport === 'grpc' && !options.grpc) throw new Error('StreamTester: transport "grpc" asked for, but LonglinkModule has grpc off');
@@ -38,7 +41,10 @@ export async function servedAt(
     url,
     wsPath: options.ws?.path,
     grpcUrl: options.grpc ? `127.0.0.1:${app.get(GrpcTransport).port}` : undefined,
-    postStreams: registry.all().filter((d) => d.options.sse?.method === 'POST').map((d) => d.name),
+    postStreams: registry
+      .all()
+      .filter((d) => d.options.sse?.method === 'POST')
+      .map((d) => d.name),
   };
 }
 

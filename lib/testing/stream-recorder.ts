@@ -6,8 +6,7 @@
 
 /** One notice a test subscription received. */
 export type RecordedEvent<T = unknown> =
-  | { type: 'next'; id: string | undefined; data: T }
-  | { type: 'reset'; id: string | undefined; reason: string };
+  { type: 'next'; id: string | undefined; data: T } | { type: 'reset'; id: string | undefined; reason: string };
 
 /** How a test subscription ended with an error: the code of PROTOCOL.md §2, message and details. */
 export interface RecordedError {

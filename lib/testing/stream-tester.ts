@@ -125,11 +125,7 @@ export class StreamTester {
     ...args: ContractArgs<Params, [options?: TestSubscribeOptions]>
   ): Promise<StreamSubscription<Event>>;
   subscribe<T = unknown>(stream: string, params?: Record<string, unknown>, options?: TestSubscribeOptions): Promise<StreamSubscription<T>>;
-  subscribe(
-    target: string | StreamContract<object, unknown>,
-    params: object = {},
-    options: TestSubscribeOptions = {},
-  ): Promise<StreamSubscription> {
+  subscribe(target: string | StreamContract<object, unknown>, params: object = {}, options: TestSubscribeOptions = {}): Promise<StreamSubscription> {
     const name = typeof target === 'string' ? target : target.name;
     const recorder = new StreamRecorder(`stream "${name}"`, options.timeoutMs ?? this.options.timeoutMs, options);
     // The params travel as JSON, as from a real client.

@@ -1,26 +1,6 @@
 import { Controller, Post, UseGuards, ValidationPipe } from '@nestjs/common';
-import {
-  EMPTY,
-  Observable,
-  ReplaySubject,
-  concat,
-  map,
-  of,
-  range,
-  share,
-  take,
-  throwError,
-  timer,
-} from 'rxjs';
-import {
-  LastEventId,
-  Stream,
-  StreamErrorCode,
-  StreamException,
-  StreamParams,
-  StreamTicketService,
-  tracked,
-} from '../../lib/index.js';
+import { EMPTY, Observable, ReplaySubject, concat, map, of, range, share, take, throwError, timer } from 'rxjs';
+import { LastEventId, Stream, StreamErrorCode, StreamException, StreamParams, StreamTicketService, tracked } from '../../lib/index.js';
 import type { StreamEvent } from '../../lib/index.js';
 import { DemoAuthGuard } from './demo-auth.guard.js';
 import { CompleteParams, CounterParams, FailParams } from './demo.params.js';
@@ -139,7 +119,13 @@ export class DemoController {
       start = Number(lastEventId) + 1;
     }
     if (start >= tokens.length) return EMPTY;
-    const indexes = tokenDelayMs === 0 ? range(start, tokens.length - start) : timer(0, tokenDelayMs).pipe(take(tokens.length - start), map((i) => start + i));
+    const indexes =
+      tokenDelayMs === 0
+        ? range(start, tokens.length - start)
+        : timer(0, tokenDelayMs).pipe(
+            take(tokens.length - start),
+            map((i) => start + i),
+          );
     return indexes.pipe(map((index) => tracked(String(index), { token: tokens[index]!, index })));
   }
 }
@@ -147,7 +133,8 @@ export class DemoController {
 /** The fake model's reply to a prompt, as tokens (words with their leading space). */
 export function fakeReply(prompt: string): string[] {
   const words = prompt.trim().split(/\s+/).slice(0, 50);
-  const text = `You asked about "${words.join(' ')}". Here is a made-up answer, streamed one token at a time ` +
+  const text =
+    `You asked about "${words.join(' ')}". Here is a made-up answer, streamed one token at a time ` +
     `like a language model would, so the page can show it as it arrives. It has ${words.length} word(s) to think about, ` +
     `and it ends here.`;
   return text.split(/(?= )/);

@@ -16,17 +16,19 @@ const choice = /** @type {import('/client.js').TransportChoice} */ (query.get('t
 
 /** @typedef {import('../generated/streams.client.js').Streams} Streams */
 /** @typedef {import('/client.js').StreamError} StreamError */
-const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ (createClient({
-  transport: choice,
-  wsPath: query.get('wsPath') || '/ws',
-  // ?retryMs=N: a fixed reconnect delay (to watch the browser's `online` event cut it short)
-  retry: query.has('retryMs') ? { initialMs: Number(query.get('retryMs')), jitter: 'none' } : { initialMs: 250, maxMs: 5000 },
-  autoRetryWsMs: 10_000,
-  // demo/secure: the page's credential is the demo token (in your app: the user's session or access token).
-  connectionParams: { token: 'demo-token' }, // WebSocket: the init message, read by guards as call.connectionParams
-  ticket: async (stream) => (stream === 'demo/secure' ? fetchTicket() : ''), // SSE: a fresh ticket per (re)connect
-  sse: { post: ['demo/complete'] }, // POST streams are requested with POST and a JSON body over SSE
-}));
+const client = /** @type {import('/client.js').TypedLonglinkClient<Streams>} */ (
+  createClient({
+    transport: choice,
+    wsPath: query.get('wsPath') || '/ws',
+    // ?retryMs=N: a fixed reconnect delay (to watch the browser's `online` event cut it short)
+    retry: query.has('retryMs') ? { initialMs: Number(query.get('retryMs')), jitter: 'none' } : { initialMs: 250, maxMs: 5000 },
+    autoRetryWsMs: 10_000,
+    // demo/secure: the page's credential is the demo token (in your app: the user's session or access token).
+    connectionParams: { token: 'demo-token' }, // WebSocket: the init message, read by guards as call.connectionParams
+    ticket: async (stream) => (stream === 'demo/secure' ? fetchTicket() : ''), // SSE: a fresh ticket per (re)connect
+    sse: { post: ['demo/complete'] }, // POST streams are requested with POST and a JSON body over SSE
+  })
+);
 /** @type {(response: Response) => Promise<unknown>} */
 const json = (response) => response.json();
 /** @returns {Promise<string>} */

@@ -44,7 +44,10 @@ describe('browser build of nestjs-longlink/client', () => {
     for (const file of files) {
       const source = readFileSync(`${dir}${file}`, 'utf8');
       const specifiers = [...source.matchAll(/\b(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
-      expect(specifiers.filter((s) => !/^\.\/[\w.-]+\.js$/.test(s!)), file).toEqual([]);
+      expect(
+        specifiers.filter((s) => !/^\.\/[\w.-]+\.js$/.test(s!)),
+        file,
+      ).toEqual([]);
     }
     // Every module of it, bundled for the browser with nothing external: no import is left.
     const result = await build({

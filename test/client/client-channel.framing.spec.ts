@@ -25,10 +25,11 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-const outcome = (p: Promise<void>) => p.then(
-  () => 'ok',
-  (e: unknown) => (e instanceof StreamError ? e.code : `not a StreamError: ${String(e)}`),
-);
+const outcome = (p: Promise<void>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof StreamError ? e.code : `not a StreamError: ${String(e)}`),
+  );
 
 async function body(req: IncomingMessage): Promise<string> {
   let text = '';
@@ -122,7 +123,7 @@ describe('SSE: a channel POSTs each message to <url><sse.inputPath>/<channel> (P
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"No subscription holds that channel"}');
         return stream?.destroy();
       }
-      if (!proxied) return (proxied = true), res.writeHead(503).end('<html>no upstream</html>');
+      if (!proxied) return ((proxied = true), res.writeHead(503).end('<html>no upstream</html>'));
       res.writeHead(202).end('{"id":"1"}');
     });
     const c = client({ url, transport: 'sse' });
@@ -141,7 +142,10 @@ describe('SSE: a server that keeps answering 404 while the stream lives', () => 
     const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).write(':\n\n');
       const m = JSON.parse(await body(req)) as { id: string; data: string };
-      if (m.data === 'lost') return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"NOT_FOUND","message":"No subscription holds this channel"}');
+      if (m.data === 'lost')
+        return void res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"code":"NOT_FOUND","message":"No subscription holds this channel"}');
       res.writeHead(202).end(JSON.stringify({ id: m.id }));
     };
     const server: Server = createServer((req, res) => void answer(req, res));

@@ -32,10 +32,11 @@ function collect<T>(observable: Observable<T>, ms = 10_000): Promise<T[]> {
 }
 
 /** A send's outcome, as a value. */
-const outcome = (p: Promise<void>) => p.then(
-  () => 'ok',
-  (e: unknown) => (e instanceof StreamError ? e.code : `not a StreamError: ${String(e)}`),
-);
+const outcome = (p: Promise<void>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof StreamError ? e.code : `not a StreamError: ${String(e)}`),
+  );
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

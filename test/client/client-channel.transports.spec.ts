@@ -34,10 +34,11 @@ function collect<T>(observable: Observable<T>, ms = 10_000): Promise<T[]> {
   return within(firstValueFrom(observable.pipe(toArray())), ms, 'stream end');
 }
 
-const outcome = (p: Promise<void>) => p.then(
-  () => 'ok',
-  (e: unknown) => (e instanceof StreamError ? e.code : `not a StreamError: ${String(e)}`),
-);
+const outcome = (p: Promise<void>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof StreamError ? e.code : `not a StreamError: ${String(e)}`),
+  );
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 let runs = 0;
@@ -248,7 +249,11 @@ describe('gRPC: a channel is the bidi Channel method of longlink.v1.Streams (PRO
     let completed = false;
     chat.subscribe({ next: (v) => out.push(v), complete: () => (completed = true) });
     const bad = chat.send('bad').catch((e: unknown) => e);
-    const results = await within(Promise.all([outcome(chat.send('a')), bad, outcome(chat.send('dup')), outcome(chat.send('later'))]), 10_000, 'answers');
+    const results = await within(
+      Promise.all([outcome(chat.send('a')), bad, outcome(chat.send('dup')), outcome(chat.send('later'))]),
+      10_000,
+      'answers',
+    );
     expect(results[0]).toBe('ok');
     expect(results[1]).toMatchObject({ code: 'BAD_REQUEST', message: 'nope', details: { field: 'text' } });
     expect(results.slice(2)).toEqual(['ok', 'ok']);
@@ -290,4 +295,3 @@ describe('gRPC: a channel is the bidi Channel method of longlink.v1.Streams (PRO
     sub.unsubscribe();
   });
 });
-

@@ -89,7 +89,9 @@ describe('a Node process exits at once after client.close()', { timeout: 30_000 
 
   it('SSE through fetch: a completed stream leaves no heartbeat watchdog behind', async () => {
     // The response stays open after `complete` (a proxy may hold it): nothing but the client's own cleanup ends it.
-    const server = await hostileHttp((_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 2000\n\nid: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n'));
+    const server = await hostileHttp((_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 2000\n\nid: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n'),
+    );
     servers.push(server);
     const { output, code, lingerMs } = await within(run(server.url, 'sse'), 20_000, 'child exit');
     expect(output).toContain('value {"n":1}');
@@ -99,7 +101,9 @@ describe('a Node process exits at once after client.close()', { timeout: 30_000 
   });
 
   it('SSE through a fetch whose body never ends after the abort: the watchdog is cleared when the subscription ends, not when the read loop does', async () => {
-    const server = await hostileHttp((_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n'));
+    const server = await hostileHttp((_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n'),
+    );
     servers.push(server);
     const { output, code, lingerMs } = await within(run(server.url, 'sse', 'stubborn'), 20_000, 'child exit');
     expect(output).toContain('value {"n":1}');

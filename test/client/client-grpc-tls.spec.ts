@@ -15,7 +15,10 @@ import { within } from '../harness/util.js';
 class TlsController {
   @Stream('count')
   count() {
-    return interval(5).pipe(take(3), map((n) => tracked(n, { n })));
+    return interval(5).pipe(
+      take(3),
+      map((n) => tracked(n, { n })),
+    );
   }
 }
 
@@ -27,8 +30,27 @@ describe('client over gRPC with TLS (grpcCredentials)', { timeout: 40_000 }, () 
 
   beforeAll(async () => {
     // A self-signed certificate for 127.0.0.1, made for this run.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(join(dir, 'cert.pem'));
     const serverCredentials = ServerCredentials.createSsl(null, [{ private_key: readFileSync(join(dir, 'key.pem')), cert_chain: ca }]);
     @Module({ imports: [LonglinkModule.forRoot({ grpc: { url: '127.0.0.1:0', credentials: serverCredentials } })], controllers: [TlsController] })
@@ -49,7 +71,9 @@ describe('client over gRPC with TLS (grpcCredentials)', { timeout: 40_000 }, () 
     try {
       const values = await within(firstValueFrom(tls.stream<{ n: number }>('tls/count').pipe(toArray())), 10_000, 'TLS values');
       expect(values.map((v) => v.n)).toEqual([0, 1, 2]);
-      await expect(within(firstValueFrom(plain.stream('tls/count').pipe(toArray())), 20_000, 'plaintext error')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      await expect(within(firstValueFrom(plain.stream('tls/count').pipe(toArray())), 20_000, 'plaintext error')).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+      });
     } finally {
       await tls.close();
       await plain.close();

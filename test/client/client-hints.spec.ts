@@ -208,9 +208,19 @@ describe('client: server hints never beat the backoff', () => {
   });
 
   it('every timer option is clamped: huge values give no TimeoutOverflowWarning', async () => {
-    const server = serve(await hostileHttp((_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\ndata: {}\n\nevent: complete\ndata: {}\n\n')));
+    const server = serve(
+      await hostileHttp((_req, res) =>
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 1\ndata: {}\n\nevent: complete\ndata: {}\n\n'),
+      ),
+    );
     const huge = 1e12;
-    const c = client({ url: server.url, transport: 'sse', sse: { heartbeatMs: huge }, retry: { initialMs: huge, maxMs: huge }, ws: { idleMs: huge, pingMs: huge, pongTimeoutMs: huge, connectTimeoutMs: huge } });
+    const c = client({
+      url: server.url,
+      transport: 'sse',
+      sse: { heartbeatMs: huge },
+      retry: { initialMs: huge, maxMs: huge },
+      ws: { idleMs: huge, pingMs: huge, pongTimeoutMs: huge, connectTimeoutMs: huge },
+    });
     await new Promise<void>((resolve, reject) => c.stream('x').subscribe({ complete: resolve, error: reject }));
     const ws = serve(await hostileWs((socket, m) => socket.send(JSON.stringify({ type: 'complete', id: m.id }))));
     const c2 = client({ url: ws.url, transport: 'ws', WebSocket, ws: { idleMs: huge, pingMs: huge, pongTimeoutMs: huge, connectTimeoutMs: huge } });

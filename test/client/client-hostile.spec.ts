@@ -41,7 +41,17 @@ const collect = <T>(c: LonglinkClient, name: string) => within(firstValueFrom(c.
 const violations = () => retried.filter((e) => e.code === 'INTERNAL' && (e.details as { protocolViolation?: boolean }).protocolViolation);
 
 describe('client: malformed WebSocket frames', () => {
-  const FRAMES: (string | Buffer)[] = ['hello, not json', 'null', '42', '"x"', '[1]', '{"foo":1}', '{"type":"bogus","id":"1"}', '{"type":"next","id":"1","eventId":{"x":1}}', Buffer.from([1, 2, 3])];
+  const FRAMES: (string | Buffer)[] = [
+    'hello, not json',
+    'null',
+    '42',
+    '"x"',
+    '[1]',
+    '{"foo":1}',
+    '{"type":"bogus","id":"1"}',
+    '{"type":"next","id":"1","eventId":{"x":1}}',
+    Buffer.from([1, 2, 3]),
+  ];
 
   it('each is a protocol violation (INTERNAL, details.protocolViolation): the connection is replaced and the stream resumes', async () => {
     const server = serve(
@@ -68,7 +78,10 @@ describe('client: malformed WebSocket frames', () => {
     );
     const c = client({ url: server.url, transport: 'ws', WebSocket });
     expect(await collect(c, 'x')).toEqual([]);
-    expect(violations().map((e) => e.message)).toEqual(['Protocol violation: Max payload size exceeded', 'Protocol violation: Max payload size exceeded']);
+    expect(violations().map((e) => e.message)).toEqual([
+      'Protocol violation: Max payload size exceeded',
+      'Protocol violation: Max payload size exceeded',
+    ]);
     // The option sets it: 1000 bytes refuses a 2 KB message.
     const server2 = serve(await hostileWs((socket, m) => socket.send(JSON.stringify({ type: 'next', id: m.id, data: 'y'.repeat(2000) }))));
     const c2 = client({ url: server2.url, transport: 'ws', WebSocket, maxMessageBytes: 1000, retry: { ...RETRY, maxAttempts: 0 } });
@@ -85,7 +98,13 @@ describe('client: malformed WebSocket frames', () => {
       }),
     );
     const delays: number[] = [];
-    const c = client({ url: server.url, transport: 'ws', WebSocket, retry: { initialMs: 10, maxMs: 80, jitter: 'none' }, onRetry: (_e, _s, ms) => delays.push(ms) });
+    const c = client({
+      url: server.url,
+      transport: 'ws',
+      WebSocket,
+      retry: { initialMs: 10, maxMs: 80, jitter: 'none' },
+      onRetry: (_e, _s, ms) => delays.push(ms),
+    });
     const sub = c.stream('x').subscribe({ error: () => undefined });
     await until(() => delays.length >= 6, 5000, 'six violations');
     sub.unsubscribe();
@@ -149,7 +168,10 @@ describe('client: malformed and oversized SSE', () => {
       }),
     );
     const c = client({ url: server.url, transport: 'sse', maxMessageBytes: 1000, retry: { ...RETRY, maxAttempts: 0 } });
-    await expect(collect(c, 'x')).rejects.toMatchObject({ code: 'INTERNAL', message: 'Protocol violation: an SSE event larger than maxMessageBytes (1000)' });
+    await expect(collect(c, 'x')).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: 'Protocol violation: an SSE event larger than maxMessageBytes (1000)',
+    });
   });
 
   it('a refusal with an endless body is read up to maxMessageBytes; a 200 that is not an event stream is a violation', async () => {
@@ -165,7 +187,10 @@ describe('client: malformed and oversized SSE', () => {
       }),
     );
     const c = client({ url: server.url, transport: 'sse', maxMessageBytes: 100_000, retry: { ...RETRY, maxAttempts: 1 } });
-    await expect(collect(c, 'x')).rejects.toMatchObject({ code: 'INTERNAL', message: 'Protocol violation: a 200 answer of type text/html, not text/event-stream' });
+    await expect(collect(c, 'x')).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: 'Protocol violation: a 200 answer of type text/html, not text/event-stream',
+    });
     expect(retried.map((e) => e.code)).toEqual(['INTERNAL']); // the 500, its body not JSON
   });
 });

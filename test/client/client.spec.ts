@@ -59,7 +59,9 @@ describe.each(Object.keys(KINDS) as Kind[])('client over %s', { timeout: 40_000 
 
   it('lastEventId option resumes after it; a resumed stream with nothing left completes (SSE 204)', async () => {
     const c = client(options());
-    expect((await collect(c.stream<{ n: number }>('demo/counter', { count: 5, intervalMs: 0 }, { lastEventId: '2' }))).map((v) => v.n)).toEqual([3, 4]);
+    expect((await collect(c.stream<{ n: number }>('demo/counter', { count: 5, intervalMs: 0 }, { lastEventId: '2' }))).map((v) => v.n)).toEqual([
+      3, 4,
+    ]);
     expect(await collect(c.stream('demo/counter', { count: 5, intervalMs: 0 }, { lastEventId: '4' }))).toEqual([]);
   });
 
@@ -327,7 +329,14 @@ describe('client: SSE specifics', () => {
   it('fetch path parses events split across chunks, CRLF line ends and reset/complete events', async () => {
     const url = await fakeServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunks = ['retry: 10\r\n\r\nid: a\r', '\nda', 'ta: {"n":1}\r\n', '\r\n:\r\n\r\nevent: reset\nid: b\ndata: {"reason":"too-old"}\n\n', 'id: c\ndata: {"n":', '2}\n\nevent: complete\ndata: {}\n\n'];
+      const chunks = [
+        'retry: 10\r\n\r\nid: a\r',
+        '\nda',
+        'ta: {"n":1}\r\n',
+        '\r\n:\r\n\r\nevent: reset\nid: b\ndata: {"reason":"too-old"}\n\n',
+        'id: c\ndata: {"n":',
+        '2}\n\nevent: complete\ndata: {}\n\n',
+      ];
       let i = 0;
       const next = () => (i < chunks.length ? (res.write(chunks[i++]), setTimeout(next, 10)) : res.end());
       next();
@@ -364,7 +373,9 @@ describe('client: SSE specifics', () => {
       times.push(Date.now());
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (times.length === 1) {
-        res.end('retry: 400\n\nid: 1\ndata: {"n":1}\n\nevent: error\ndata: {"code":"UNAVAILABLE","message":"Server is shutting down","details":{"retryAfterMs":400}}\n\n');
+        res.end(
+          'retry: 400\n\nid: 1\ndata: {"n":1}\n\nevent: error\ndata: {"code":"UNAVAILABLE","message":"Server is shutting down","details":{"retryAfterMs":400}}\n\n',
+        );
       } else res.end(`id: 2\ndata: {"n":2,"last":"${String(req.headers['last-event-id'])}"}\n\nevent: complete\ndata: {}\n\n`);
     });
     const c = client({ url, transport: 'sse', retry: HINT_RETRY });
@@ -395,11 +406,17 @@ describe('client: SSE specifics', () => {
       await collect(c.stream('open/one'));
       await collect(c.stream('needs/one'));
     }
-    const tickets = urls.map((u) => new URL(u, 'http://x')).map((u) => [u.pathname, u.searchParams.has('ticket') ? u.searchParams.get('ticket') : null]);
+    const tickets = urls
+      .map((u) => new URL(u, 'http://x'))
+      .map((u) => [u.pathname, u.searchParams.has('ticket') ? u.searchParams.get('ticket') : null]);
     // EventSource cannot see a 204's status: it asks once more with fetch (2 requests per stream).
     expect(tickets).toEqual([
-      ['/open/one', null], ['/open/one', null], ['/needs/one', 'tk'], ['/needs/one', 'tk'],
-      ['/open/one', null], ['/needs/one', 'tk'],
+      ['/open/one', null],
+      ['/open/one', null],
+      ['/needs/one', 'tk'],
+      ['/needs/one', 'tk'],
+      ['/open/one', null],
+      ['/needs/one', 'tk'],
     ]);
   });
 
@@ -431,11 +448,16 @@ describe('client: SSE specifics', () => {
 
 describe('client: auto transport and a connection refused after init', { timeout: 40_000 }, () => {
   it('4403/4401 from the connection guard end the subscription with that error; auto stays on WebSocket (no fallback to SSE)', async () => {
-    const guard = { canActivate: (ctx: ExecutionContext) => (getStreamCall(ctx)?.connectionParams as { token?: string } | undefined)?.token === 'good' };
+    const guard = {
+      canActivate: (ctx: ExecutionContext) => (getStreamCall(ctx)?.connectionParams as { token?: string } | undefined)?.token === 'good',
+    };
     const server = await startServer({ ws: { path: '/ws', connectionGuard: guard, connectionGuardAt: 'init' } });
     try {
       const bad = client({ url: server.url, transport: 'auto', WebSocket, connectionParams: { token: 'bad' } });
-      await expect(collect(bad.stream('demo/counter', { count: 3, intervalMs: 10 }))).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { closeCode: 4403 } });
+      await expect(collect(bad.stream('demo/counter', { count: 3, intervalMs: 10 }))).rejects.toMatchObject({
+        code: 'PERMISSION_DENIED',
+        details: { closeCode: 4403 },
+      });
       expect(bad.transport).toBe('ws');
       const good = client({ url: server.url, transport: 'auto', WebSocket, connectionParams: { token: 'good' } });
       expect((await collect(good.stream<{ n: number }>('demo/counter', { count: 3, intervalMs: 10 }))).map((v) => v.n)).toEqual([0, 1, 2]);
@@ -486,13 +508,15 @@ describe('client: POST streams over SSE (sse.post)', { timeout: 40_000 }, () => 
           c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }),
           20_000,
         );
-        const sub = c.stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 }).subscribe((t) => {
-          tokens.push(t);
-          if (tokens.length === 3 && !dropped) {
-            dropped = true;
-            c.drop();
-          }
-        });
+        const sub = c
+          .stream<{ token: string; index: number }>('demo/complete', { prompt: 'how do streams resume', tokenDelayMs: 5 })
+          .subscribe((t) => {
+            tokens.push(t);
+            if (tokens.length === 3 && !dropped) {
+              dropped = true;
+              c.drop();
+            }
+          });
         const values = await all;
         await until(() => tokens.length >= expected.length, 10_000, 'every token across the drop');
         sub.unsubscribe();
@@ -576,7 +600,13 @@ describe('client: deploy hand-over delay (details.retryAfterMs / gRPC trailer) o
         times.push(Date.now());
         if (times.length === 1) {
           socket.send(JSON.stringify({ type: 'next', id: m.id, eventId: '1', data: { n: 1 } }));
-          socket.send(JSON.stringify({ type: 'error', id: m.id, error: { code: 'UNAVAILABLE', message: 'Server is shutting down', details: { retryAfterMs: 400 } } }));
+          socket.send(
+            JSON.stringify({
+              type: 'error',
+              id: m.id,
+              error: { code: 'UNAVAILABLE', message: 'Server is shutting down', details: { retryAfterMs: 400 } },
+            }),
+          );
           socket.close(1001);
         } else {
           resumedFrom.push(m.lastEventId);
@@ -601,8 +631,13 @@ describe('client: deploy hand-over delay (details.retryAfterMs / gRPC trailer) o
     const grpc = await import('@grpc/grpc-js');
     const protoLoader = await import('@grpc/proto-loader');
     const { fileURLToPath } = await import('node:url');
-    const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url)), { keepCase: false, defaults: true });
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as { longlink: { v1: { Streams: { service: import('@grpc/grpc-js').ServiceDefinition } } } };
+    const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/longlink/v1/longlink.proto', import.meta.url)), {
+      keepCase: false,
+      defaults: true,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+      longlink: { v1: { Streams: { service: import('@grpc/grpc-js').ServiceDefinition } } };
+    };
     const server = new grpc.Server();
     const times: number[] = [];
     const resumedFrom: string[] = [];

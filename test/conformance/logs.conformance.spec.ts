@@ -20,7 +20,9 @@ const record =
   (level: string) =>
   (message: unknown, ...rest: unknown[]): void => {
     const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : '';
-    const text = [message, ...rest].map((p) => (p instanceof Error ? `${p.message}\n${p.stack}` : typeof p === 'string' ? p : JSON.stringify(p))).join(' ');
+    const text = [message, ...rest]
+      .map((p) => (p instanceof Error ? `${p.message}\n${p.stack}` : typeof p === 'string' ? p : JSON.stringify(p)))
+      .join(' ');
     lines.push({ level, context, message: typeof message === 'string' ? message : text, text });
   };
 const capture: LoggerService = {
@@ -75,7 +77,14 @@ async function initPayloadExchange(url: string): Promise<void> {
   ws.send(JSON.stringify({ type: 'init', payload: { token: 's3cr3t-init' } }));
   ws.send(JSON.stringify({ type: 'subscribe', id: 'secure', stream: 'demo/secure' }));
   ws.send(JSON.stringify({ type: 'init', payload: { token: 's3cr3t-init' } }));
-  await until(() => received.some((m) => m.type === 'init_ack') && received.some((m) => m.type === 'error' && m.id === 'secure') && received.filter((m) => m.type === 'error').length >= 2, 5000, 'init exchange');
+  await until(
+    () =>
+      received.some((m) => m.type === 'init_ack') &&
+      received.some((m) => m.type === 'error' && m.id === 'secure') &&
+      received.filter((m) => m.type === 'error').length >= 2,
+    5000,
+    'init exchange',
+  );
   ws.close();
 }
 

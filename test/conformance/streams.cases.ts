@@ -49,17 +49,13 @@ export function runStreamConformance(factory: HarnessFactory, { globalGuard = tr
     });
 
     it('resumes after a last event id with exactly the rest', async () => {
-      const { events, end } = await collect(
-        h.subscribe('demo/counter', { params: { from: 0, count: 10, intervalMs: 0 }, lastEventId: '6' }),
-      );
+      const { events, end } = await collect(h.subscribe('demo/counter', { params: { from: 0, count: 10, intervalMs: 0 }, lastEventId: '6' }));
       expect(end.kind).toBe('complete');
       expect(events.map((e) => e.id)).toEqual(['7', '8', '9']);
     });
 
     it('resuming after the last event completes with nothing', async () => {
-      const { events, end } = await collect(
-        h.subscribe('demo/counter', { params: { count: 3, intervalMs: 0 }, lastEventId: '2' }),
-      );
+      const { events, end } = await collect(h.subscribe('demo/counter', { params: { count: 3, intervalMs: 0 }, lastEventId: '2' }));
       expect(events).toEqual([]);
       expect(end.kind).toBe('complete');
     });

@@ -23,7 +23,7 @@ const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.met
 const GENERATED = root('sample/generated');
 const LOADER = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
 
-describe('the sample\'s generated files', () => {
+describe("the sample's generated files", () => {
   let fresh: GeneratedFiles;
 
   beforeAll(() => {
@@ -37,7 +37,7 @@ describe('the sample\'s generated files', () => {
     });
   }, 120_000);
 
-  it('are up to date with the sample\'s code (else run npm run generate:sample)', () => {
+  it("are up to date with the sample's code (else run npm run generate:sample)", () => {
     expect(readdirSync(GENERATED).sort()).toEqual([...fresh.keys()].sort());
     for (const [name, text] of fresh) {
       expect(readFileSync(join(GENERATED, name), 'utf8'), `sample/generated/${name} is stale: run npm run generate:sample`).toBe(text);
@@ -49,13 +49,23 @@ describe('the sample\'s generated files', () => {
     const { document, diagnostics } = await new Parser().parse(json);
     expect(diagnostics.filter((d) => Number(d.severity) === Number(DiagnosticSeverity.Error))).toEqual([]);
     expect(document!.version()).toBe('3.0.0');
-    expect(document!.channels().all().map((c) => c.address()).sort()).toEqual(
-      ['demo/chat', 'demo/clock', 'demo/complete', 'demo/counter', 'demo/echo', 'demo/fail', 'demo/presence', 'demo/secure', 'demo/ticker'],
-    );
+    expect(
+      document!
+        .channels()
+        .all()
+        .map((c) => c.address())
+        .sort(),
+    ).toEqual(['demo/chat', 'demo/clock', 'demo/complete', 'demo/counter', 'demo/echo', 'demo/fail', 'demo/presence', 'demo/secure', 'demo/ticker']);
     const secure = document!.operations().get('subscribeDemoSecure')!;
     const schemes = secure.security().flatMap((s) => s.all().map((r) => r.scheme()));
     expect(schemes.map((scheme) => [scheme.type(), scheme.description()])).toEqual([['httpApiKey', expect.stringContaining('`DemoAuthGuard`')]]);
-    expect(document!.components().securitySchemes().all().map((scheme) => scheme.id())).toEqual(['DemoAuthGuard']);
+    expect(
+      document!
+        .components()
+        .securitySchemes()
+        .all()
+        .map((scheme) => scheme.id()),
+    ).toEqual(['DemoAuthGuard']);
     expect(document!.operations().get('subscribeDemoCounter')!.security()).toEqual([]);
   });
 
@@ -79,7 +89,9 @@ describe('the sample\'s generated files', () => {
     class GeneratedProtoModule {}
     const { app } = await createHttpApp('express', GeneratedProtoModule);
     const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, LOADER)) as never as {
-      sample: { v1: { Demo: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Counter(req: object): grpc.ClientReadableStream<{ n: number }> } } };
+      sample: {
+        v1: { Demo: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Counter(req: object): grpc.ClientReadableStream<{ n: number }> } };
+      };
     };
     const demo = new pkg.sample.v1.Demo(`127.0.0.1:${app.get(GrpcTransport).port}`, grpc.credentials.createInsecure());
     try {
@@ -99,7 +111,11 @@ describe('the sample\'s generated files', () => {
   describe('the sample page (sample/public/app.js) uses the generated types', () => {
     const check = (edit: (source: string) => string = (s) => s): string[] => {
       const configPath = root('sample/public/tsconfig.json');
-      const config = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, (path) => ts.sys.readFile(path)).config, ts.sys, root('sample/public'));
+      const config = ts.parseJsonConfigFileContent(
+        ts.readConfigFile(configPath, (path) => ts.sys.readFile(path)).config,
+        ts.sys,
+        root('sample/public'),
+      );
       const host = ts.createCompilerHost(config.options);
       const page = root('sample/public/app.js');
       const getSourceFile = host.getSourceFile.bind(host);
@@ -115,7 +131,9 @@ describe('the sample\'s generated files', () => {
 
     it('rejects a misspelt stream name and a wrong param there', () => {
       expect(check((s) => s.replace("client.stream('demo/counter',", "client.stream('demo/countr',")).join('\n')).toContain('demo/countr');
-      expect(check((s) => s.replace("{ count: 10_000, intervalMs: 100 }", "{ count: '10000', intervalMs: 100 }")).join('\n')).toMatch(/string.*number/s);
+      expect(check((s) => s.replace('{ count: 10_000, intervalMs: 100 }', "{ count: '10000', intervalMs: 100 }")).join('\n')).toMatch(
+        /string.*number/s,
+      );
     }, 120_000);
   });
 });

@@ -11,7 +11,16 @@ describe('DemoAuthGuard', () => {
   const tickets = new StreamTicketService(resolveLonglinkOptions({}));
   const guard = new DemoAuthGuard(tickets);
   const context = (init: Partial<ConstructorParameters<typeof StreamCallImpl>[0]>, connectionParams?: unknown) => {
-    const call = new StreamCallImpl({ stream: 'demo/secure', transport: 'ws', params: {}, lastEventId: undefined, headers: {}, raw: undefined, connectionParams, ...init });
+    const call = new StreamCallImpl({
+      stream: 'demo/secure',
+      transport: 'ws',
+      params: {},
+      lastEventId: undefined,
+      headers: {},
+      raw: undefined,
+      connectionParams,
+      ...init,
+    });
     const host = new ExecutionContextHost([call]);
     host.setType(LONGLINK_CONTEXT_TYPE);
     return host;

@@ -8,7 +8,16 @@ import { IsNotEmpty, IsString } from 'class-validator';
 import type { Type } from 'protobufjs';
 import { Observable, map } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrpcTransport, LonglinkModule, Stream, StreamInput, StreamParams, StreamTracker, type LonglinkModuleOptions, type StreamInputMessage } from '../../lib/index.js';
+import {
+  GrpcTransport,
+  LonglinkModule,
+  Stream,
+  StreamInput,
+  StreamParams,
+  StreamTracker,
+  type LonglinkModuleOptions,
+  type StreamInputMessage,
+} from '../../lib/index.js';
 import { writePaths } from '../../lib/core/write-paths.js';
 import { DuplexModule, gate } from '../fixtures/duplex.js';
 import { toStruct } from '../harness/grpc.harness.js';
@@ -44,8 +53,14 @@ class TypedController {
 function clients(port: number) {
   const definition = protoLoader.loadSync([root('proto/longlink/v1/longlink.proto'), DUPLEX_PROTO], LOADER);
   const pkg = grpc.loadPackageDefinition(definition) as never as {
-    longlink: { v1: { Streams: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Channel(m?: grpc.Metadata): Duplex<object, Response> } } };
-    duplex: { v1: { Duplex: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Chat(m?: grpc.Metadata): Duplex<object, Record<string, unknown>> } } };
+    longlink: {
+      v1: { Streams: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Channel(m?: grpc.Metadata): Duplex<object, Response> } };
+    };
+    duplex: {
+      v1: {
+        Duplex: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Chat(m?: grpc.Metadata): Duplex<object, Record<string, unknown>> };
+      };
+    };
   };
   const address = `127.0.0.1:${port}`;
   return {
@@ -170,7 +185,9 @@ describe('two-way streams over gRPC', () => {
     r.call.write({ input: { id: 'd', data: json({ ok: true }) } });
     await until(() => acksOf(r.responses).length === 7 && eventsOf(r.responses).length === 1, 5000, 'seven answers and the event');
     await until(() => acksOf(oneway.responses).length === 1 && eventsOf(oneway.responses).length === 1, 5000, 'one-way answer');
-    expect(acksOf(oneway.responses)).toEqual([{ id: 'a', errorCode: 'BAD_REQUEST', errorMessage: 'Stream "duplex/oneway" takes no client messages' }]);
+    expect(acksOf(oneway.responses)).toEqual([
+      { id: 'a', errorCode: 'BAD_REQUEST', errorMessage: 'Stream "duplex/oneway" takes no client messages' },
+    ]);
     expect(eventsOf(oneway.responses)).toEqual([{ params: { a: 1 } }]);
     const acks = acksOf(r.responses);
     expect(acks[0]).toMatchObject({ id: 'big', errorCode: 'BAD_REQUEST', errorMessage: 'Message exceeds 65536 bytes' });
@@ -321,7 +338,16 @@ describe('two-way streams over gRPC', () => {
     const port = app.get(GrpcTransport).port;
     const healthDef = protoLoader.loadSync(root('node_modules/grpc-health-check/proto/health/v1/health.proto'), LOADER);
     const healthPkg = grpc.loadPackageDefinition(healthDef) as never as {
-      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check(request: { service: string }, callback: (error: Error | null, reply: { status: string }) => void): void } } } };
+      grpc: {
+        health: {
+          v1: {
+            Health: new (
+              a: string,
+              c: grpc.ChannelCredentials,
+            ) => grpc.Client & { Check(request: { service: string }, callback: (error: Error | null, reply: { status: string }) => void): void };
+          };
+        };
+      };
     };
     const health = new healthPkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const check = (service: string) =>
@@ -337,7 +363,11 @@ describe('two-way streams over gRPC', () => {
     const reflectionDef = protoLoader.loadSync(root('node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'), LOADER);
     type Reply = { listServicesResponse?: { service: { name: string }[] }; fileDescriptorResponse?: { fileDescriptorProto: Buffer[] } };
     const reflectionPkg = grpc.loadPackageDefinition(reflectionDef) as never as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { ServerReflectionInfo(): Duplex<object, Reply> } } } };
+      grpc: {
+        reflection: {
+          v1: { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { ServerReflectionInfo(): Duplex<object, Reply> } };
+        };
+      };
     };
     const client = new reflectionPkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const call = client.ServerReflectionInfo();
@@ -349,7 +379,9 @@ describe('two-way streams over gRPC', () => {
       call.write({ fileContainingSymbol: 'duplex.v1.Duplex' });
       call.write({ fileContainingSymbol: 'longlink.v1.Streams' });
       await until(() => replies.length === 3, 5000, 'reflection replies');
-      expect(replies[0]!.listServicesResponse!.service.map((s) => s.name)).toEqual(expect.arrayContaining(['duplex.v1.Duplex', 'longlink.v1.Streams']));
+      expect(replies[0]!.listServicesResponse!.service.map((s) => s.name)).toEqual(
+        expect.arrayContaining(['duplex.v1.Duplex', 'longlink.v1.Streams']),
+      );
       const { FileDescriptorProto } = createRequire(import.meta.url)('protobufjs/ext/descriptor') as { FileDescriptorProto: Type };
       const methods = (reply: Reply, file: string) => {
         const files = reply.fileDescriptorResponse!.fileDescriptorProto.map(
@@ -359,7 +391,12 @@ describe('two-way streams over gRPC', () => {
       };
       expect(methods(replies[1]!, 'duplex/v1/duplex.proto')[0]).toMatchObject({ name: 'Chat', clientStreaming: true, serverStreaming: true });
       expect(methods(replies[2]!, 'longlink/v1/longlink.proto')).toEqual([
-        expect.objectContaining({ name: 'Subscribe', inputType: '.longlink.v1.SubscribeRequest', outputType: '.longlink.v1.Event', serverStreaming: true }),
+        expect.objectContaining({
+          name: 'Subscribe',
+          inputType: '.longlink.v1.SubscribeRequest',
+          outputType: '.longlink.v1.Event',
+          serverStreaming: true,
+        }),
         expect.objectContaining({
           name: 'Channel',
           inputType: '.longlink.v1.ChannelRequest',

@@ -28,7 +28,10 @@ describe('two-way streams over SSE on two instances sharing Redis', () => {
   const apps: { app: INestApplication; baseUrl: string }[] = [];
   const start = async () => {
     @Module({
-      imports: [LonglinkModule.forRoot({ sse: { heartbeatMs: 0, commitDelayMs: 0, inputForwardTimeoutMs: 300 }, hub: { redis: redis.url } }), DuplexModule],
+      imports: [
+        LonglinkModule.forRoot({ sse: { heartbeatMs: 0, commitDelayMs: 0, inputForwardTimeoutMs: 300 }, hub: { redis: redis.url } }),
+        DuplexModule,
+      ],
     })
     class AppModule {}
     const started = await createHttpApp('express', AppModule);
@@ -76,7 +79,10 @@ describe('two-way streams over SSE on two instances sharing Redis', () => {
         expect(moved.status).toBe(200);
         const resent = await postInput(`${a.baseUrl}/longlink/input/${channel}`, { id: 'm20', data: { i: 20 } });
         expect(resent).toMatchObject({ status: 202, body: { id: 'm20', duplicate: true } });
-        expect(await postInput(`${a.baseUrl}/longlink/input/${channel}`, { id: 'm21', data: { i: 21 } })).toMatchObject({ status: 202, body: { id: 'm21' } });
+        expect(await postInput(`${a.baseUrl}/longlink/input/${channel}`, { id: 'm21', data: { i: 21 } })).toMatchObject({
+          status: 202,
+          body: { id: 'm21' },
+        });
         expect(await postInput(`${a.baseUrl}/longlink/input/${channel}`, { end: true })).toMatchObject({ status: 202, body: { end: true } });
         await moved.waitFor((s) => s.events.some((e) => e.event === 'complete'), 'complete on B');
         expect(moved.data()).toEqual([{ echo: { i: 21 }, n: 1 }, { ended: 1 }]);
@@ -86,7 +92,10 @@ describe('two-way streams over SSE on two instances sharing Redis', () => {
       // B's subscription ended: it released the channel, so both instances answer 404.
       await until(async () => (await admin.exists(`longlink:ch:${channel}`)) === 0, 5000, 'registration released');
       for (const target of [a, b]) {
-        expect(await postInput(`${target.baseUrl}/longlink/input/${channel}`, { id: 'late', data: 1 })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+        expect(await postInput(`${target.baseUrl}/longlink/input/${channel}`, { id: 'late', data: 1 })).toMatchObject({
+          status: 404,
+          body: { code: 'NOT_FOUND' },
+        });
       }
     } finally {
       sub.close();
@@ -103,14 +112,21 @@ describe('two-way streams over SSE on two instances sharing Redis', () => {
       // Posted to A, the instance of the older one: once A has heard of the takeover (Pub/Sub,
       // right after the newer one opened), it forwards to B.
       let probes = 0;
-      await until(async () => {
-        await postInput(`${a!.baseUrl}/longlink/input/${channel}`, { id: `probe${++probes}`, data: 0 });
-        return newer.data().length > 0;
-      }, 5000, 'A forwards to B');
+      await until(
+        async () => {
+          await postInput(`${a!.baseUrl}/longlink/input/${channel}`, { id: `probe${++probes}`, data: 0 });
+          return newer.data().length > 0;
+        },
+        5000,
+        'A forwards to B',
+      );
       const olderSeen = older.data().length;
       expect(await postInput(`${a!.baseUrl}/longlink/input/${channel}`, { id: 'x', data: 'x' })).toMatchObject({ status: 202, body: { id: 'x' } });
       await newer.waitFor((s) => s.data().length === 2, 'both on B');
-      expect(newer.data()).toEqual([{ echo: 0, n: 1 }, { echo: 'x', n: 2 }]);
+      expect(newer.data()).toEqual([
+        { echo: 0, n: 1 },
+        { echo: 'x', n: 2 },
+      ]);
       expect(older.data().length).toBe(olderSeen);
       expect(older.ended).toBe(false);
     } finally {
@@ -127,7 +143,9 @@ describe('two-way streams over SSE on two instances sharing Redis', () => {
       const refused = await postInput(`${b!.baseUrl}/longlink/input/${channel}`, { id: '1', data: { text: '' } });
       expect(refused).toMatchObject({ status: 400, body: { code: 'BAD_REQUEST' } });
       expect(String(refused.body.message)).toMatch(/text should not be empty/);
-      expect(await postInput(`${b!.baseUrl}/longlink/input/${channel}`, { id: '2', data: { text: 'x'.repeat(70_000) } })).toMatchObject({ status: 413 });
+      expect(await postInput(`${b!.baseUrl}/longlink/input/${channel}`, { id: '2', data: { text: 'x'.repeat(70_000) } })).toMatchObject({
+        status: 413,
+      });
       expect(await postInput(`${b!.baseUrl}/longlink/input/${channel}`, { id: '3', data: { text: 'ok' } })).toMatchObject({ status: 202 });
       await sub.waitFor((s) => s.data().length === 1, 'the valid message');
     } finally {

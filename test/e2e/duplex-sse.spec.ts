@@ -87,7 +87,18 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     const sub = await subscribeSse(streamUrl('duplex/echo', `channel=${channel}`));
     try {
       const curl = (body: string) =>
-        promisify(execFile)('curl', ['-s', '-w', ' %{http_code}', '-X', 'POST', inputUrl(channel), '-H', 'content-type: application/json', '-d', body]);
+        promisify(execFile)('curl', [
+          '-s',
+          '-w',
+          ' %{http_code}',
+          '-X',
+          'POST',
+          inputUrl(channel),
+          '-H',
+          'content-type: application/json',
+          '-d',
+          body,
+        ]);
       expect((await curl('{"id":"m1","data":{"text":"hi"}}')).stdout).toBe('{"id":"m1"} 202');
       expect((await curl('{"end":true}')).stdout).toBe('{"end":true} 202');
       await sub.waitFor((s) => s.events.some((e) => e.event === 'complete'), 'complete');
@@ -107,7 +118,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
     expect(res.status).toBe(200);
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = '';
-    const data = () => parseSse(text).filter((e) => e.data !== undefined).map((e) => JSON.parse(e.data!) as unknown);
+    const data = () =>
+      parseSse(text)
+        .filter((e) => e.data !== undefined)
+        .map((e) => JSON.parse(e.data!) as unknown);
     const read = (async () => {
       for (;;) {
         const { value, done } = await reader.read();
@@ -203,11 +217,15 @@ describe.each<HttpPlatform>(['express', 'fastify'])('two-way streams over SSE (%
       let full: Awaited<ReturnType<typeof postInput>> | undefined;
       let probes = 0;
       let accepted = 0;
-      await until(async () => {
-        full = await postInput(url, { id: `over${++probes}`, data: 0 });
-        if (full.status === 202) accepted++;
-        return full.status !== 202;
-      }, 5000, 'queue full');
+      await until(
+        async () => {
+          full = await postInput(url, { id: `over${++probes}`, data: 0 });
+          if (full.status === 202) accepted++;
+          return full.status !== 202;
+        },
+        5000,
+        'queue full',
+      );
       expect(full).toMatchObject({ status: 429, body: { code: 'RESOURCE_EXHAUSTED' } });
       expect(full!.headers.get('retry-after')).toBe('1');
       gate.open();

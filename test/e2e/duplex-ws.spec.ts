@@ -90,7 +90,11 @@ describe('two-way streams over WebSocket', () => {
       c.send({ type: 'input', id: 'e', messageId: 'd', data: { ok: true } });
       await until(() => c.messages.some((m) => m.type === 'input_ack'), 5000, 'ack of d');
       const byId = (id: string) => c.messages.find((m) => m.messageId === id);
-      expect(byId('a')).toMatchObject({ type: 'input_error', id: 'o', error: { code: 'BAD_REQUEST', message: 'Stream "duplex/oneway" takes no client messages' } });
+      expect(byId('a')).toMatchObject({
+        type: 'input_error',
+        id: 'o',
+        error: { code: 'BAD_REQUEST', message: 'Stream "duplex/oneway" takes no client messages' },
+      });
       expect(byId('b')).toMatchObject({ type: 'input_error', id: 'nope', error: { code: 'NOT_FOUND' } });
       expect(byId('c')).toMatchObject({ type: 'input_error', id: 'e', error: { code: 'BAD_REQUEST', message: 'Message exceeds 65536 bytes' } });
       expect(c.messages.find((m) => m.type === 'error')).toMatchObject({ error: { code: 'BAD_REQUEST', details: { id: 'e' } } });
@@ -117,7 +121,9 @@ describe('two-way streams over WebSocket', () => {
       await until(() => c.messages.filter((m) => m.type.startsWith('input_')).length === 200, 10_000, 'every answer');
       expect(c.messages.filter((m) => m.type === 'input_error')).toEqual([]);
       expect(c.messages.filter((m) => m.type === 'input_ack').map((m) => m.messageId)).toEqual(frames.slice(0, 200).map((_, i) => `s${i}`));
-      expect(c.messages.filter((m) => m.type === 'next').map((m) => (m.data as { got: number }).got)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      expect(c.messages.filter((m) => m.type === 'next').map((m) => (m.data as { got: number }).got)).toEqual(
+        Array.from({ length: 200 }, (_, i) => i),
+      );
     } finally {
       gate.open();
       c.ws.close();

@@ -32,7 +32,9 @@ describe('SSE direct chunk path', () => {
       let ids: (string | undefined)[] = [];
       const moved = await counted(async () => {
         const res = await rawGet(`${baseUrl}/demo/counter?count=20&intervalMs=0`);
-        ids = parseSse(await res.body()).filter((e) => e.data?.startsWith('{"n"')).map((e) => e.id);
+        ids = parseSse(await res.body())
+          .filter((e) => e.data?.startsWith('{"n"'))
+          .map((e) => e.id);
       });
       expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
       expect(moved.sseDirect).toBe(20);
@@ -115,7 +117,9 @@ describe('gRPC direct write', () => {
     const ctx = await start();
     const def = protoLoader.loadSync(fileURLToPath(new URL('../../proto/sample/v1/demo.proto', import.meta.url)), LOADER);
     const pkg = grpc.loadPackageDefinition(def) as never as {
-      sample: { v1: { Demo: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Counter(req: object): grpc.ClientReadableStream<{ n: number }> } } };
+      sample: {
+        v1: { Demo: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Counter(req: object): grpc.ClientReadableStream<{ n: number }> } };
+      };
     };
     const demo = new pkg.sample.v1.Demo(`127.0.0.1:${ctx.port}`, grpc.credentials.createInsecure());
     try {

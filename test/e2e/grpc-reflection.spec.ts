@@ -41,7 +41,10 @@ interface FileDescriptor {
   dependency?: string[];
   messageType?: MessageDescriptor[];
   enumType?: { name: string }[];
-  service?: { name: string; method: { name: string; inputType: string; outputType: string; clientStreaming?: boolean; serverStreaming?: boolean }[] }[];
+  service?: {
+    name: string;
+    method: { name: string; inputType: string; outputType: string; clientStreaming?: boolean; serverStreaming?: boolean }[];
+  }[];
 }
 
 /** The reflection protocol's own proto: compiled into grpcurl, here read from @grpc/reflection's package. */
@@ -145,7 +148,7 @@ function link(files: Map<string, FileDescriptor>): FileDescriptor[] {
       }
       check(file, full, m.nestedType);
     }
-    for (const s of (file).service ?? []) {
+    for (const s of file.service ?? []) {
       for (const method of s.method) {
         expect(visible(file, method.inputType), `${file.name}: ${s.name}.${method.name} cannot resolve ${method.inputType}`).toBe(true);
         expect(visible(file, method.outputType), `${file.name}: ${s.name}.${method.name} cannot resolve ${method.outputType}`).toBe(true);
@@ -203,7 +206,8 @@ function jsonToMessage(files: Map<string, FileDescriptor>, typeName: string, jso
     const field = message.field?.find((f) => f.jsonName === key || f.name === key);
     if (!field) throw new Error(`${typeName} has no field ${key}`);
     if (field.typeName === '.google.protobuf.Struct') out[field.name] = jsonToStruct(value as Record<string, unknown>);
-    else if (field.typeName !== undefined && field.type === 11) out[field.name] = jsonToMessage(files, field.typeName, value as Record<string, unknown>);
+    else if (field.typeName !== undefined && field.type === 11)
+      out[field.name] = jsonToMessage(files, field.typeName, value as Record<string, unknown>);
     else out[field.name] = value;
   }
   return out;
@@ -285,14 +289,20 @@ describe('gRPC server reflection serves real descriptors (a grpcurl-like client)
         ['last_event_id', 'lastEventId', undefined],
         ['channel', 'channel', undefined],
       ]);
-      expect(own.service![0]!.method.map((m) => [m.name, m.inputType, m.outputType, m.clientStreaming ?? false, m.serverStreaming ?? false])).toEqual([
-        ['Subscribe', '.longlink.v1.SubscribeRequest', '.longlink.v1.Event', false, true],
-        ['Channel', '.longlink.v1.ChannelRequest', '.longlink.v1.ChannelResponse', true, true],
-      ]);
+      expect(own.service![0]!.method.map((m) => [m.name, m.inputType, m.outputType, m.clientStreaming ?? false, m.serverStreaming ?? false])).toEqual(
+        [
+          ['Subscribe', '.longlink.v1.SubscribeRequest', '.longlink.v1.Event', false, true],
+          ['Channel', '.longlink.v1.ChannelRequest', '.longlink.v1.ChannelResponse', true, true],
+        ],
+      );
       const byName = await reflection.ask({ fileByFilename: 'google/protobuf/struct.proto' });
-      const struct = FileDescriptorProto.toObject(FileDescriptorProto.decode(byName.fileDescriptorResponse!.fileDescriptorProto[0]!)) as FileDescriptor;
+      const struct = FileDescriptorProto.toObject(
+        FileDescriptorProto.decode(byName.fileDescriptorResponse!.fileDescriptorProto[0]!),
+      ) as FileDescriptor;
       const message = struct.messageType!.find((m) => m.name === 'Struct')!;
-      expect(message.field).toEqual([{ name: 'fields', number: 1, label: 3, type: 11, typeName: '.google.protobuf.Struct.FieldsEntry', jsonName: 'fields' }]);
+      expect(message.field).toEqual([
+        { name: 'fields', number: 1, label: 3, type: 11, typeName: '.google.protobuf.Struct.FieldsEntry', jsonName: 'fields' },
+      ]);
       expect(message.nestedType).toEqual([
         {
           name: 'FieldsEntry',
@@ -374,8 +384,10 @@ describe('gRPC server reflection serves real descriptors (a grpcurl-like client)
         }
         const [service, method] = [target.slice(0, target.lastIndexOf('/')), target.slice(target.lastIndexOf('/') + 1)];
         const files = await reflection.resolve(service);
-        const rpc = [...files.values()].flatMap((f) => (f.service ?? []).map((s) => ({ s, full: `${f.package}.${s.name}` })))
-          .find((x) => x.full === service)!.s.method.find((m) => m.name === method)!;
+        const rpc = [...files.values()]
+          .flatMap((f) => (f.service ?? []).map((s) => ({ s, full: `${f.package}.${s.name}` })))
+          .find((x) => x.full === service)!
+          .s.method.find((m) => m.name === method)!;
         const client = serviceClient(clientPackage(link(files)), service, port);
         try {
           const request = jsonToMessage(files, rpc.inputType, data ?? {});

@@ -31,10 +31,19 @@ async function start(grpcOptions: Record<string, unknown> = {}) {
 }
 
 /** Runs one generic call to its end. */
-function run(client: ReturnType<typeof streamsClient>, stream: string, params: Record<string, unknown> = {}, options: { metadata?: grpc.Metadata; deadline?: number } = {}) {
+function run(
+  client: ReturnType<typeof streamsClient>,
+  stream: string,
+  params: Record<string, unknown> = {},
+  options: { metadata?: grpc.Metadata; deadline?: number } = {},
+) {
   const events: { id: string; data: unknown }[] = [];
   const status = deferred<grpc.StatusObject>();
-  const call = client.Subscribe({ stream, params: toStruct(params) }, options.metadata ?? new grpc.Metadata(), options.deadline ? { deadline: Date.now() + options.deadline } : {});
+  const call = client.Subscribe(
+    { stream, params: toStruct(params) },
+    options.metadata ?? new grpc.Metadata(),
+    options.deadline ? { deadline: Date.now() + options.deadline } : {},
+  );
   call.on('data', (e: { id: string; data: Buffer }) => events.push({ id: e.id, data: JSON.parse(e.data.toString()) }));
   call.on('error', () => undefined);
   call.on('status', (s: grpc.StatusObject) => status.resolve(s));
@@ -149,7 +158,16 @@ describe('gRPC transport', () => {
   it('serves the standard health service', async () => {
     const def = protoLoader.loadSync(root('node_modules/grpc-health-check/proto/health/v1/health.proto'), LOADER);
     const pkg = grpc.loadPackageDefinition(def) as never as {
-      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Check: (request: object, callback: (error: Error | null, reply: { status: string }) => void) => void } } } };
+      grpc: {
+        health: {
+          v1: {
+            Health: new (
+              a: string,
+              c: grpc.ChannelCredentials,
+            ) => grpc.Client & { Check: (request: object, callback: (error: Error | null, reply: { status: string }) => void) => void };
+          };
+        };
+      };
     };
     const health = new pkg.grpc.health.v1.Health(`127.0.0.1:${ctx.port}`, grpc.credentials.createInsecure());
     const check = (service: string) =>
@@ -164,11 +182,24 @@ describe('gRPC transport', () => {
   it('serves server reflection listing the streaming service', async () => {
     const def = protoLoader.loadSync(root('node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'), LOADER);
     const pkg = grpc.loadPackageDefinition(def) as never as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { ServerReflectionInfo(): grpc.ClientDuplexStream<object, { listServicesResponse?: { service: { name: string }[] } }> } } } };
+      grpc: {
+        reflection: {
+          v1: {
+            ServerReflection: new (
+              a: string,
+              c: grpc.ChannelCredentials,
+            ) => grpc.Client & {
+              ServerReflectionInfo(): grpc.ClientDuplexStream<object, { listServicesResponse?: { service: { name: string }[] } }>;
+            };
+          };
+        };
+      };
     };
     const client = new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${ctx.port}`, grpc.credentials.createInsecure());
     const call = client.ServerReflectionInfo();
-    const reply = new Promise<{ name: string }[]>((resolve) => call.on('data', (r: { listServicesResponse?: { service: { name: string }[] } }) => resolve(r.listServicesResponse?.service ?? [])));
+    const reply = new Promise<{ name: string }[]>((resolve) =>
+      call.on('data', (r: { listServicesResponse?: { service: { name: string }[] } }) => resolve(r.listServicesResponse?.service ?? [])),
+    );
     call.write({ listServices: '' });
     const services = (await within(reply, 2000, 'reflection reply')).map((s) => s.name);
     call.end();
@@ -178,7 +209,7 @@ describe('gRPC transport', () => {
 });
 
 describe('gRPC write paths', () => {
-  it('with server interceptors, messages go through grpc-js\' own write path: the interceptor sees each one', async () => {
+  it("with server interceptors, messages go through grpc-js' own write path: the interceptor sees each one", async () => {
     const sent: unknown[] = [];
     const interceptor: grpc.ServerInterceptor = (_method, call) =>
       new grpc.ServerInterceptingCall(call, {
@@ -225,7 +256,14 @@ describe('gRPC typed bindings (the sample)', () => {
     const port = app.get(GrpcTransport).port;
     const def = protoLoader.loadSync(root('proto/sample/v1/demo.proto'), LOADER);
     const pkg = grpc.loadPackageDefinition(def) as never as {
-      sample: { v1: { Demo: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { Counter(req: object, md?: grpc.Metadata): grpc.ClientReadableStream<{ n: number }> } } };
+      sample: {
+        v1: {
+          Demo: new (
+            a: string,
+            c: grpc.ChannelCredentials,
+          ) => grpc.Client & { Counter(req: object, md?: grpc.Metadata): grpc.ClientReadableStream<{ n: number }> };
+        };
+      };
     };
     const demo = new pkg.sample.v1.Demo(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const call = (request: object, metadata = new grpc.Metadata()) => {

@@ -29,7 +29,6 @@ const TRANSPORTS = (process.env.HANDOVER_TRANSPORTS ?? 'sse,ws,grpc').split(',')
 
 type Transport = 'sse' | 'ws' | 'grpc';
 
-
 /** A client that follows the hand-over hint. */
 abstract class Client {
   readonly received: string[] = [];
@@ -263,7 +262,8 @@ function histogram(values: number[], bucketMs: number): { rows: string[]; counts
   const counts = new Array<number>(Math.floor(max / bucketMs) + 1).fill(0);
   for (const v of values) counts[Math.floor(v / bucketMs)]!++;
   const rows = counts.map(
-    (n, i) => `${String(i * bucketMs).padStart(6)}-${String((i + 1) * bucketMs).padEnd(6)} ms ${String(n).padStart(4)} ${'#'.repeat(Math.ceil((n / values.length) * 100))}`,
+    (n, i) =>
+      `${String(i * bucketMs).padStart(6)}-${String((i + 1) * bucketMs).padEnd(6)} ms ${String(n).padStart(4)} ${'#'.repeat(Math.ceil((n / values.length) * 100))}`,
   );
   return { rows, counts };
 }
@@ -308,7 +308,8 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
 
     for (let i = 0; i < CLIENTS; i++) {
       const kind = TRANSPORTS[i % TRANSPORTS.length]!;
-      if (kind === 'grpc' && grpcClients.length * 50 <= clients.filter((c) => c.transport === 'grpc').length) grpcClients.push(
+      if (kind === 'grpc' && grpcClients.length * 50 <= clients.filter((c) => c.transport === 'grpc').length)
+        grpcClients.push(
           // A client following the hint reconnects when told: the channel's own backoff (1 s
           // growing by 1.6x while the port is closed) must not hold it back for seconds more.
           streamsClient(grpcPort, { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 }),
@@ -342,12 +343,12 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
     const exitMs = Date.now() - sigterm;
     expect(how).toBe('SIGTERM');
     // (The last hints may still be in this process's socket buffers.)
-    await until(() => clients.every((c) => c.handedOverAt !== undefined), 5000, 'every client got the hand-over hint').catch(
-      (error: Error) => {
-        const missing = clients.filter((c) => c.handedOverAt === undefined).map((c) => `${c.transport} (failures ${c.failures}: first ${c.firstFailure}, last ${c.lastFailure})`);
-        throw new Error(`${error.message} (old instance exited after ${exitMs} ms): ${missing.length} without it: ${missing.slice(0, 5).join(', ')}`);
-      },
-    );
+    await until(() => clients.every((c) => c.handedOverAt !== undefined), 5000, 'every client got the hand-over hint').catch((error: Error) => {
+      const missing = clients
+        .filter((c) => c.handedOverAt === undefined)
+        .map((c) => `${c.transport} (failures ${c.failures}: first ${c.firstFailure}, last ${c.lastFailure})`);
+      throw new Error(`${error.message} (old instance exited after ${exitMs} ms): ${missing.length} without it: ${missing.slice(0, 5).join(', ')}`);
+    });
     for (const c of clients) {
       expect(c.retryAfterMs).toBeGreaterThanOrEqual(0);
       expect(c.retryAfterMs).toBeLessThan(SPREAD_MS);
@@ -387,9 +388,15 @@ describe(`deploy hand-over: ${CLIENTS} subscriptions over SSE, WebSocket and gRP
         `hand-over: ${CLIENTS} clients, spread ${SPREAD_MS} ms; old instance exited after ${exitMs} ms, successor listening after ${bootedMs} ms`,
         `failed attempts (new instance not up yet): ${clients.reduce((n, c) => n + c.failures, 0)}; ${byTransport.join('; ')}`,
         `back after the end of the client's own delay: p50 ${pct(50)} ms, p95 ${pct(95)} ms, max ${lag.at(-1)} ms`,
-        `late clients: ${late.length}, p95 lag ${pct(95, lateLag)} ms: timer p50 ${pct(50, sorted((c) => c.reopenedAt! - c.handedOverAt! - c.retryAfterMs!))} ms late; ` +
+        `late clients: ${late.length}, p95 lag ${pct(95, lateLag)} ms: timer p50 ${pct(
+          50,
+          sorted((c) => c.reopenedAt! - c.handedOverAt! - c.retryAfterMs!),
+        )} ms late; ` +
           `accepted (SSE head, WebSocket open, gRPC headers) p50 ${TRANSPORTS.map((t) => `${t} ${pct(50, accepted(late.filter((c) => c.transport === t)))}`).join(', ')} ms after the attempt; ` +
-          `first event p50 ${pct(50, sorted((c) => c.backAt! - c.acceptedAt!))} ms after that`,
+          `first event p50 ${pct(
+            50,
+            sorted((c) => c.backAt! - c.acceptedAt!),
+          )} ms after that`,
         `successor's answer to GET /app.js meanwhile: p50 ${pct(50, httpAnswer)} ms, p95 ${httpQueue} ms (${httpAnswer.length} probes)`,
         'reconnect time after SIGTERM (first event after the hand-over):',
         ...rows,

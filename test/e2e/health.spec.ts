@@ -73,7 +73,10 @@ describe('health: LonglinkHealthIndicator with @nestjs/terminus, and grpc.health
     await redis?.stop();
   });
 
-  async function health(): Promise<{ status: number; body: { status: string; details: { longlink: Record<string, unknown> & { hub: { latencyMs?: number; error?: unknown } } } } }> {
+  async function health(): Promise<{
+    status: number;
+    body: { status: string; details: { longlink: Record<string, unknown> & { hub: { latencyMs?: number; error?: unknown } } } };
+  }> {
     const response = await fetch(`${baseUrl}/health`);
     return { status: response.status, body: (await response.json()) as never };
   }
@@ -102,10 +105,34 @@ describe('health: LonglinkHealthIndicator with @nestjs/terminus, and grpc.health
     expect(down.status).toBe(503);
     expect(down.body.details.longlink).toMatchObject({ status: 'down', hub: { status: 'down' } });
     expect(typeof down.body.details.longlink.hub.error).toBe('string');
-    await until(() => check(grpcHealth).then((s) => s === 'NOT_SERVING', () => false), 5000, 'gRPC health NOT_SERVING');
+    await until(
+      () =>
+        check(grpcHealth).then(
+          (s) => s === 'NOT_SERVING',
+          () => false,
+        ),
+      5000,
+      'gRPC health NOT_SERVING',
+    );
     await redis.run();
-    await until(() => health().then((r) => r.status === 200, () => false), 10_000, '/health up again');
-    await until(() => check(grpcHealth).then((s) => s === 'SERVING', () => false), 10_000, 'gRPC health SERVING again');
+    await until(
+      () =>
+        health().then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      10_000,
+      '/health up again',
+    );
+    await until(
+      () =>
+        check(grpcHealth).then(
+          (s) => s === 'SERVING',
+          () => false,
+        ),
+      10_000,
+      'gRPC health SERVING again',
+    );
   }, 30_000);
 
   it('draining (shutdown started): /health 503 with draining, gRPC NOT_SERVING, transports not serving', async () => {

@@ -127,20 +127,25 @@ describe('hostile input: WebSocket init, typed gRPC, raw gRPC bytes, POST bodies
     ws.on('message', (raw) => replies.push(JSON.parse(wsText(raw)) as (typeof replies)[number]));
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(`{"type":"init","payload":{"user":${nestedJson(2_000)}}}`);
-    await until(
-      () => replies.length > 0,
-      3000,
-      'the refusal of a deep init payload',
-    );
-    expect(replies[0]).toMatchObject({ type: 'error', error: { code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') as unknown } });
+    await until(() => replies.length > 0, 3000, 'the refusal of a deep init payload');
+    expect(replies[0]).toMatchObject({
+      type: 'error',
+      error: { code: 'BAD_REQUEST', message: expect.stringContaining('nested too deeply') as unknown },
+    });
     ws.close();
   });
 
   it.each(HOSTILE_USERS)('typed gRPC method refused by a guard echoing %s: UNAUTHENTICATED, bounded message', async (_, user) => {
     const definition = protoLoader.loadSync(HOSTILE_PROTO, { keepCase: false, defaults: false, oneofs: true });
-    const Hostile = (grpc.loadPackageDefinition(definition) as unknown as {
-      hostile: { v1: { Hostile: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & Record<string, (...args: unknown[]) => unknown> } };
-    }).hostile.v1.Hostile;
+    const Hostile = (
+      grpc.loadPackageDefinition(definition) as unknown as {
+        hostile: {
+          v1: {
+            Hostile: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+          };
+        };
+      }
+    ).hostile.v1.Hostile;
     const client = new Hostile(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const status = await within(
       new Promise<grpc.StatusObject>((resolve) => {

@@ -1,13 +1,4 @@
-import {
-  Catch,
-  Controller,
-  Get,
-  HttpException,
-  Module,
-  type ArgumentsHost,
-  type ExceptionFilter,
-  type INestApplication,
-} from '@nestjs/common';
+import { Catch, Controller, Get, HttpException, Module, type ArgumentsHost, type ExceptionFilter, type INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LonglinkModule, Stream, StreamErrorCode, StreamException } from '../../lib/index.js';
 import { createHttpApp } from '../harness/sse.harness.js';
@@ -57,7 +48,9 @@ class HttpErrorsModule {}
 @Catch()
 class CatchAll implements ExceptionFilter {
   catch(_: unknown, host: ArgumentsHost) {
-    const response = host.switchToHttp().getResponse<{ status?: (n: number) => { send: (b: string) => void }; code?: (n: number) => { send: (b: string) => void } }>();
+    const response = host
+      .switchToHttp()
+      .getResponse<{ status?: (n: number) => { send: (b: string) => void }; code?: (n: number) => { send: (b: string) => void } }>();
     (response.status ?? response.code)!.call(response, 299).send('mine');
   }
 }

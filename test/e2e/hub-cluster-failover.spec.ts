@@ -83,7 +83,13 @@ function post(base: string, text: string): Promise<{ status: number; id?: string
     req.on('response', (res) => {
       let data = '';
       res.on('data', (c: Buffer) => (data += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, id: res.statusCode === 201 ? (JSON.parse(data) as { id: string }).id : undefined, ms: Date.now() - started }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          id: res.statusCode === 201 ? (JSON.parse(data) as { id: string }).id : undefined,
+          ms: Date.now() - started,
+        }),
+      );
     });
     req.on('error', () => resolve({ status: 0, ms: Date.now() - started }));
     req.end(body);
@@ -91,7 +97,11 @@ function post(base: string, text: string): Promise<{ status: number; id?: string
 }
 
 /** `<epoch>.<ms>-<seq>` → [ms, seq] for ordering. */
-const position = (id: string) => id.slice(id.indexOf('.') + 1).split('-').map(Number) as [number, number];
+const position = (id: string) =>
+  id
+    .slice(id.indexOf('.') + 1)
+    .split('-')
+    .map(Number) as [number, number];
 const after = (a: string, b: string) => {
   const [am, as] = position(a);
   const [bm, bs] = position(b);
@@ -149,7 +159,9 @@ describe('Redis Cluster failover: kill -9 of the master owning a live topic (two
     })();
     const probing = (async () => {
       while (!stop) {
-        const status = await new Promise<number>((resolve) => http.get(`${samples[1]!.baseUrl}/health`, (res) => (res.resume(), resolve(res.statusCode!))).on('error', () => resolve(0)));
+        const status = await new Promise<number>((resolve) =>
+          http.get(`${samples[1]!.baseUrl}/health`, (res) => (res.resume(), resolve(res.statusCode!))).on('error', () => resolve(0)),
+        );
         health.push(status);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -165,7 +177,11 @@ describe('Redis Cluster failover: kill -9 of the master owning a live topic (two
       // A new subscription meanwhile is refused at once too (SSE: 503 before any event).
       const started = Date.now();
       const status = await new Promise<number>((resolve) =>
-        http.get(`${samples[1]!.baseUrl}/demo/chat?room=elsewhere`, { headers: { accept: 'text/event-stream' } }, (res) => (res.destroy(), resolve(res.statusCode!))),
+        http.get(
+          `${samples[1]!.baseUrl}/demo/chat?room=elsewhere`,
+          { headers: { accept: 'text/event-stream' } },
+          (res) => (res.destroy(), resolve(res.statusCode!)),
+        ),
       );
       expect({ status, fast: Date.now() - started < 1500 }).toEqual({ status: 503, fast: true });
       await until(() => ackedAt.filter((t) => t > refused.at(-1)!.at).length >= 20, 30_000, '20 publishes after the failover');
@@ -187,7 +203,9 @@ describe('Redis Cluster failover: kill -9 of the master owning a live topic (two
     // Health followed the hub: down during the failover, up after it.
     expect(health).toContain(503);
     await until(
-      async () => (await new Promise<number>((resolve) => http.get(`${samples[1]!.baseUrl}/health`, (res) => (res.resume(), resolve(res.statusCode!))))) === 200,
+      async () =>
+        (await new Promise<number>((resolve) => http.get(`${samples[1]!.baseUrl}/health`, (res) => (res.resume(), resolve(res.statusCode!))))) ===
+        200,
       5000,
       'healthy again',
     );
@@ -207,7 +225,9 @@ describe('Redis Cluster failover: kill -9 of the master owning a live topic (two
       const missed = [...acked.keys()].filter((text) => !data.some((r) => r.text === text)).length;
       // A refused publish whose connection dropped mid-flight may have been stored: delivered then, once.
       const unacked = data.filter((r) => r.text !== 'probe' && !acked.has(r.text!)).length;
-      console.log(`${s.label}: ${data.length} events (${unacked} of refused publishes), ${resets} resets, ${missed} acknowledged events covered by a reset`);
+      console.log(
+        `${s.label}: ${data.length} events (${unacked} of refused publishes), ${resets} resets, ${missed} acknowledged events covered by a reset`,
+      );
     }
   }, 120_000);
 });

@@ -35,7 +35,6 @@ function watch(hub: StreamHub, topic: string, lastEventId?: string) {
   return { events, refs, keys, diffs, subscription };
 }
 
-
 function redisClient(url: string): import('ioredis').Redis {
   const ioredis = createRequire(import.meta.url)('ioredis') as { default?: unknown };
   const Redis = (ioredis.default ?? ioredis) as new (url: string) => import('ioredis').Redis;
@@ -45,7 +44,13 @@ function redisClient(url: string): import('ioredis').Redis {
 describe('presence options', () => {
   it('are validated at startup, naming the option', async () => {
     const { resolveLonglinkOptions } = await import('../../lib/core/longlink-options.js');
-    expect(resolveLonglinkOptions({}).hub.presence).toEqual({ ttlMs: 15_000, graceMs: 3000, maxMembers: 10_000, maxMetaBytes: 1024, maxUpdatesPerSecond: 10 });
+    expect(resolveLonglinkOptions({}).hub.presence).toEqual({
+      ttlMs: 15_000,
+      graceMs: 3000,
+      maxMembers: 10_000,
+      maxMetaBytes: 1024,
+      maxUpdatesPerSecond: 10,
+    });
     expect(() => resolveLonglinkOptions({ hub: { presence: { ttlMs: 10 } } })).toThrow(/hub\.presence\.ttlMs/);
     expect(() => resolveLonglinkOptions({ hub: { presence: { graceMs: -1 } } })).toThrow(/hub\.presence\.graceMs/);
     expect(() => resolveLonglinkOptions({ hub: { presence: { nope: 1 } as never } })).toThrow(/hub\.presence\.nope/);
@@ -98,7 +103,10 @@ describe.each(['memory', 'redis', 'cluster'] as const)('presence (%s)', (kind) =
     await alice1.update({ device: 'phone', typing: true });
     await until(() => (w.refs.get(alice1.ref)?.meta as { typing?: boolean }).typing === true, 3000, 'update diff');
     const update = w.diffs().at(-1)!;
-    expect(update).toMatchObject({ joins: [{ key: 'alice', metas: [{ ref: alice1.ref }] }], leaves: [{ key: 'alice', metas: [{ ref: alice1.ref }] }] });
+    expect(update).toMatchObject({
+      joins: [{ key: 'alice', metas: [{ ref: alice1.ref }] }],
+      leaves: [{ key: 'alice', metas: [{ ref: alice1.ref }] }],
+    });
 
     phone.abort();
     await new Promise((r) => setTimeout(r, 50));
@@ -156,7 +164,10 @@ describe.each(['memory', 'redis', 'cluster'] as const)('presence (%s)', (kind) =
     await expect(hub.track('p:full', 'd', {})).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
     // Through the operator: the stream errors with the same code.
     const refused = await new Promise<unknown>((resolve) =>
-      hub.stream('p:full').pipe(hub.withPresence('p:full', 'd', {})).subscribe({ error: resolve }),
+      hub
+        .stream('p:full')
+        .pipe(hub.withPresence('p:full', 'd', {}))
+        .subscribe({ error: resolve }),
     );
     expect(refused).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
     await expect(hub.track('p:big', 'k', { pad: 'x'.repeat(100) })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });

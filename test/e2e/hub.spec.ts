@@ -198,7 +198,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('StreamHub semantics (%s)
     second.subscription.unsubscribe();
   });
 
-  it('publish() never delivers in its caller\'s stack, and subscribers read the data as it was when published', async () => {
+  it("publish() never delivers in its caller's stack, and subscribers read the data as it was when published", async () => {
     const topic = 'sem:snapshot';
     const live = collect(hub, topic);
     await until(() => hub.activeTopics >= 1, 2000, 'subscribed');
@@ -285,39 +285,43 @@ describe('StreamHub on Redis across instances', () => {
    * at an arbitrary total while a stall still fails within 30 s.
    */
   const X_INSTANCE_TIMEOUT_MS = (10_000 / 1000) * 30_000 + 60_000 + 10_000;
-  it('2 instances x 20 subscribers x 10,000 messages: no gap, no duplicate', async () => {
-    const [ws] = harnesses.filter((h) => h.transport === 'ws');
-    const [grpc] = harnesses.filter((h) => h.transport === 'grpc');
-    const subs = [...Array.from({ length: 20 }, () => chat(ws!)), ...Array.from({ length: 20 }, () => chat(grpc!))];
-    await until(() => [ws!, grpc!].every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
-    await subscribed(redis, 'chat:x-instance', 2);
-    const total = 10_000;
-    try {
-      for (let i = 0; i < total; i += 100) {
-        await Promise.all(Array.from({ length: 100 }, (_, k) => publisher.publish('chat:x-instance', { from: 'load', text: String(i + k) })));
-        // Paced by the slowest client, so the test is about gaps and duplicates, not the
-        // slow-consumer policy (covered elsewhere).
-        if ((i + 100) % 1000 === 0) await Promise.all(subs.map((s) => within(s.waitForEvents(i + 100), 30_000, `${i + 100} delivered`)));
-      }
-      await Promise.all(subs.map((s) => within(s.waitForEvents(total), 60_000, 'all messages')));
-      for (const s of subs) {
-        const texts = messages(s.events).map(Number);
-        expect(texts.length).toBe(total);
-        expect(new Set(texts).size).toBe(total);
-        // Ids strictly increase: delivered in publish order.
-        const positions = s.events.map((e) => parseHubEventId(e.id!)!.position.split('-').map(Number));
-        for (let j = 1; j < positions.length; j++) {
-          const [pm, ps] = positions[j - 1]!;
-          const [m, q] = positions[j]!;
-          expect(m! > pm! || (m === pm && q! > ps!)).toBe(true);
+  it(
+    '2 instances x 20 subscribers x 10,000 messages: no gap, no duplicate',
+    async () => {
+      const [ws] = harnesses.filter((h) => h.transport === 'ws');
+      const [grpc] = harnesses.filter((h) => h.transport === 'grpc');
+      const subs = [...Array.from({ length: 20 }, () => chat(ws!)), ...Array.from({ length: 20 }, () => chat(grpc!))];
+      await until(() => [ws!, grpc!].every((h) => h.app.get(StreamHub).activeTopics === 1), 3000, 'subscribed');
+      await subscribed(redis, 'chat:x-instance', 2);
+      const total = 10_000;
+      try {
+        for (let i = 0; i < total; i += 100) {
+          await Promise.all(Array.from({ length: 100 }, (_, k) => publisher.publish('chat:x-instance', { from: 'load', text: String(i + k) })));
+          // Paced by the slowest client, so the test is about gaps and duplicates, not the
+          // slow-consumer policy (covered elsewhere).
+          if ((i + 100) % 1000 === 0) await Promise.all(subs.map((s) => within(s.waitForEvents(i + 100), 30_000, `${i + 100} delivered`)));
         }
+        await Promise.all(subs.map((s) => within(s.waitForEvents(total), 60_000, 'all messages')));
+        for (const s of subs) {
+          const texts = messages(s.events).map(Number);
+          expect(texts.length).toBe(total);
+          expect(new Set(texts).size).toBe(total);
+          // Ids strictly increase: delivered in publish order.
+          const positions = s.events.map((e) => parseHubEventId(e.id!)!.position.split('-').map(Number));
+          for (let j = 1; j < positions.length; j++) {
+            const [pm, ps] = positions[j - 1]!;
+            const [m, q] = positions[j]!;
+            expect(m! > pm! || (m === pm && q! > ps!)).toBe(true);
+          }
+        }
+      } finally {
+        for (const s of subs) s.cancel();
       }
-    } finally {
-      for (const s of subs) s.cancel();
-    }
-    await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 0), 3000, 'upstreams released');
-    await until(() => harnesses.every((h) => h.app.get(StreamTracker).size === 0), 3000, 'subscriptions released');
-  }, X_INSTANCE_TIMEOUT_MS);
+      await until(() => harnesses.every((h) => h.app.get(StreamHub).activeTopics === 0), 3000, 'upstreams released');
+      await until(() => harnesses.every((h) => h.app.get(StreamTracker).size === 0), 3000, 'subscriptions released');
+    },
+    X_INSTANCE_TIMEOUT_MS,
+  );
 
   it('Redis killed and restarted: publish fails with UNAVAILABLE, works again within 2 s, subscribers get a reset', async () => {
     const subs = harnesses.map((h) => h.subscribe('demo/chat', { params: { room: 'restart' } }));
@@ -328,7 +332,15 @@ describe('StreamHub on Redis across instances', () => {
     await redis.kill();
     let refused: unknown;
     const during = () => publisher.publish('chat:restart', { from: 't', text: 'during' });
-    await until(async () => (refused = await during().then(() => undefined, (e: unknown) => e)) !== undefined, 2000, 'a publish refused');
+    await until(
+      async () =>
+        (refused = await during().then(
+          () => undefined,
+          (e: unknown) => e,
+        )) !== undefined,
+      2000,
+      'a publish refused',
+    );
     expect(refused).toMatchObject({ code: 'UNAVAILABLE' });
     await redis.run();
     const restarted = Date.now();
@@ -336,7 +348,15 @@ describe('StreamHub on Redis across instances', () => {
     expect(id).toBeDefined();
     expect(Date.now() - restarted).toBeLessThan(2000);
     // Every subscriber learns that history was lost, and gets the new events.
-    await Promise.all(subs.map((s) => within(until(() => s.events.some((e) => e.reset), 5000, 'reset'), 6000, 'reset')));
+    await Promise.all(
+      subs.map((s) =>
+        within(
+          until(() => s.events.some((e) => e.reset), 5000, 'reset'),
+          6000,
+          'reset',
+        ),
+      ),
+    );
     for (const s of subs) expect(s.events.find((e) => e.reset)?.data).toEqual({ reason: 'history-lost' });
     await publisher.publish('chat:restart', { from: 't', text: 'later' });
     await Promise.all(subs.map((s) => until(() => messages(s.events).includes('later'), 5000, 'live after restart')));
@@ -415,7 +435,13 @@ describe('StreamHub on Redis: subscribes while Redis is down (SSE, WS, gRPC)', (
         const working = async () => {
           const sub = room(h, 'down-back');
           const ticker = setInterval(() => void publisher.publish('chat:down-back', { from: 't', text: 'tick' }).catch(() => undefined), 25);
-          const outcome = await Promise.race([sub.waitForEvents(1).then(() => 'event', () => 'failed'), sub.end.then(() => 'failed')]);
+          const outcome = await Promise.race([
+            sub.waitForEvents(1).then(
+              () => 'event',
+              () => 'failed',
+            ),
+            sub.end.then(() => 'failed'),
+          ]);
           clearInterval(ticker);
           sub.cancel();
           return outcome === 'event';
@@ -533,7 +559,11 @@ describe('StreamHub on Redis: connection trouble', () => {
     });
     try {
       const hub = await newHub();
-      for (let i = 0; i < 50; i++) hub.stream(`trouble:churn-${i % 5}`).subscribe().unsubscribe();
+      for (let i = 0; i < 50; i++)
+        hub
+          .stream(`trouble:churn-${i % 5}`)
+          .subscribe()
+          .unsubscribe();
       const kept = collect(hub, 'trouble:kept');
       expect(hub.activeTopics).toBe(1);
       await subscribed(redis, 'trouble:kept', 1, 'trouble:');

@@ -160,7 +160,6 @@ describe('input bounds on every transport (sample app)', () => {
   });
 });
 
-
 describe('gRPC error details with non-ASCII text', () => {
   @Controller('bounds')
   class BoundsController {

@@ -114,8 +114,12 @@ describe('metrics: the sample with the OpenTelemetry SDK, scraped at /metrics', 
     expect(m('longlink_connections', { longlink_transport: 'sse' })).toBe(0);
     expect(m('longlink_connections', { longlink_transport: 'grpc' })).toBe(0);
     // Refusals by code; an unknown stream name is not a label value.
-    expect(m('longlink_subscribe_refusals_total', { longlink_transport: 'sse', longlink_stream: 'demo/secure', error_type: 'UNAUTHENTICATED' })).toBe(1);
-    expect(m('longlink_subscribe_refusals_total', { longlink_transport: 'grpc', longlink_stream: 'demo/secure', error_type: 'UNAUTHENTICATED' })).toBe(1);
+    expect(m('longlink_subscribe_refusals_total', { longlink_transport: 'sse', longlink_stream: 'demo/secure', error_type: 'UNAUTHENTICATED' })).toBe(
+      1,
+    );
+    expect(
+      m('longlink_subscribe_refusals_total', { longlink_transport: 'grpc', longlink_stream: 'demo/secure', error_type: 'UNAUTHENTICATED' }),
+    ).toBe(1);
     expect(m('longlink_subscribe_refusals_total', { longlink_transport: 'ws', longlink_stream: '', error_type: 'NOT_FOUND' })).toBe(1);
     // Subscribe latency: one sample per started subscription (3 SSE counters, SSE secure refused).
     expect(m('longlink_subscribe_duration_count', sse)).toBe(3);
@@ -145,7 +149,10 @@ describe('metrics: the sample with the OpenTelemetry SDK, scraped at /metrics', 
     await clock.waitFor((t) => t.includes('data: {"now":'), 3000);
     const response = await fetch(`${sample.baseUrl}/admin/subscriptions`, { headers: { authorization: 'Bearer demo-token' } });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { count: number; subscriptions: { stream: string; transport: string; startedAt: string; queuedBytes: number }[] };
+    const body = (await response.json()) as {
+      count: number;
+      subscriptions: { stream: string; transport: string; startedAt: string; queuedBytes: number }[];
+    };
     expect(body.count).toBe(1);
     expect(body.subscriptions[0]).toMatchObject({ stream: 'demo/clock', transport: 'sse', queuedBytes: 0 });
     expect(Date.parse(body.subscriptions[0]!.startedAt)).toBeGreaterThanOrEqual(before - 1000);

@@ -53,7 +53,12 @@ describe('LonglinkModule', () => {
   it('serves @Stream() as <controller path>/<name>, the name defaulting to the method name', async () => {
     const { app, baseUrl } = await createHttpApp('express', appWith([LonglinkModule.forRoot()]));
     try {
-      expect(app.get(StreamRegistry).all().map((d) => d.name)).toEqual(['prices/ticker', 'prices/quotes']);
+      expect(
+        app
+          .get(StreamRegistry)
+          .all()
+          .map((d) => d.name),
+      ).toEqual(['prices/ticker', 'prices/quotes']);
       const ticker = parseSse(await (await rawGet(`${baseUrl}/prices/ticker`)).body());
       expect(ticker[1]).toEqual({ id: '1', data: '{"price":1}' });
       const quotes = parseSse(await (await rawGet(`${baseUrl}/prices/quotes`)).body());

@@ -23,16 +23,28 @@ const launch = () =>
   chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 
 type Demo = { counter: number[]; chat: string[]; ticker: number; resets: string[] };
-const demo = (page: Page) => page.evaluate(() => (window as unknown as { demo: Demo }).demo && {
-  counter: (window as unknown as { demo: Demo }).demo.counter,
-  chat: (window as unknown as { demo: Demo }).demo.chat,
-  ticker: (window as unknown as { demo: Demo }).demo.ticker,
-  resets: (window as unknown as { demo: Demo }).demo.resets,
-});
+const demo = (page: Page) =>
+  page.evaluate(
+    () =>
+      (window as unknown as { demo: Demo }).demo && {
+        counter: (window as unknown as { demo: Demo }).demo.counter,
+        chat: (window as unknown as { demo: Demo }).demo.chat,
+        ticker: (window as unknown as { demo: Demo }).demo.ticker,
+        resets: (window as unknown as { demo: Demo }).demo.resets,
+      },
+  );
 
 /** Waits until the page's counter has received `n` more values than now. */
 async function counterAdvances(page: Page, n: number, timeout = 15_000): Promise<void> {
@@ -144,7 +156,8 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
       for (const p of [alice, bob]) p.on('request', (r) => r.method() === 'POST' && posts.push(new URL(r.url()).pathname));
       await alice.goto(`${baseUrl}/?room=${room}&name=alice&transport=${transport}`);
       await bob.goto(`${baseUrl}/?room=${room}&name=bob&transport=${transport}`);
-      for (const p of [alice, bob]) await p.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open', undefined, { timeout: 10_000 });
+      for (const p of [alice, bob])
+        await p.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'open', undefined, { timeout: 10_000 });
       const log = (p: Page) => p.$$eval('#chat-log li', (lis) => lis.map((li) => li.textContent ?? ''));
       const expected: string[] = [];
       const say = async (who: 'alice' | 'bob', text: string) => {
@@ -184,7 +197,9 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
 
       // A line the server's validation refuses: the status says so, the channel goes on.
       await post(alice, '');
-      await alice.waitForFunction(() => document.getElementById('chat-status')?.textContent?.startsWith('send failed:'), undefined, { timeout: 5000 });
+      await alice.waitForFunction(() => document.getElementById('chat-status')?.textContent?.startsWith('send failed:'), undefined, {
+        timeout: 5000,
+      });
       expect(await alice.textContent('#chat-status')).toBe('send failed: BAD_REQUEST: text must be longer than or equal to 1 characters');
       await say('alice', 'after the refusal');
       await expect.poll(() => log(bob), { timeout: 5000 }).toEqual(await log(alice));
@@ -202,7 +217,9 @@ describe('sample page (client SDK) in headless Chromium', { timeout: 60_000 }, (
       page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
       await page.goto(`${baseUrl}/?transport=${transport}`);
       // demo/secure: the token through the WebSocket init message, or a ticket per SSE request.
-      await page.waitForFunction(() => (window as unknown as { demo: { secure: boolean[] } }).demo.secure.length === 1, undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => (window as unknown as { demo: { secure: boolean[] } }).demo.secure.length === 1, undefined, {
+        timeout: 10_000,
+      });
       expect(await page.textContent('#secure')).toBe(`accepted via ${transport}`);
       await page.click('#ask-form button[type=submit]');
       await page.waitForFunction((text) => document.getElementById('ask-reply')?.textContent === text, expected, { timeout: 15_000 });
@@ -353,7 +370,11 @@ describe('sample server killed and restarted on the same port (Redis hub)', () =
     const room = `presence-restart-${Date.now()}`;
     const online = (page: Page) => page.evaluate(() => (window as unknown as { demo: { online: string[] } }).demo.online.join(','));
     const pages = new Map<string, Page>();
-    for (const [name, transport] of [['alice', 'ws'], ['bob', 'sse'], ['carol', 'ws']] as const) {
+    for (const [name, transport] of [
+      ['alice', 'ws'],
+      ['bob', 'sse'],
+      ['carol', 'ws'],
+    ] as const) {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${port}/?room=${room}&name=${name}&transport=${transport}`);
       pages.set(name, page);

@@ -69,9 +69,18 @@ function ws(base: string, stream: string, params: object, on?: (id: string | und
   return socket;
 }
 
-function grpcCall(client: ReturnType<typeof streamsClient>, stream: string, params: Record<string, unknown>, on?: (id: string | undefined, data: unknown) => void) {
+function grpcCall(
+  client: ReturnType<typeof streamsClient>,
+  stream: string,
+  params: Record<string, unknown>,
+  on?: (id: string | undefined, data: unknown) => void,
+) {
   const call = client.Subscribe({ stream, params: toStruct(params) }) as grpc.ClientReadableStream<{ id: string; data: Buffer; reset: boolean }>;
-  call.on('data', (e: { id: string; data: Buffer; reset: boolean }) => !e.reset && on?.(e.id || undefined, JSON.parse(Buffer.from(e.data).toString('utf8')) as unknown));
+  call.on(
+    'data',
+    (e: { id: string; data: Buffer; reset: boolean }) =>
+      !e.reset && on?.(e.id || undefined, JSON.parse(Buffer.from(e.data).toString('utf8')) as unknown),
+  );
   call.on('error', () => undefined);
   return call;
 }
@@ -108,7 +117,11 @@ describe('presence after kill -9 (two sample instances on one Redis)', () => {
     const sseWatcher = sse(`${b.baseUrl}/demo/presence?room=${ROOM}`, watch(views.sse));
     const wsWatcher = ws(b.baseUrl, 'demo/presence', { room: ROOM }, watch(views.ws));
     const grpcWatcher = grpcCall(grpcB, 'demo/presence', { room: ROOM }, watch(views.grpc));
-    closers.push(() => sseWatcher.destroy(), () => wsWatcher.terminate(), () => grpcWatcher.cancel());
+    closers.push(
+      () => sseWatcher.destroy(),
+      () => wsWatcher.terminate(),
+      () => grpcWatcher.cancel(),
+    );
 
     // Members: even ones on A, odd ones on B, transports in turn.
     const onA: string[] = [];
@@ -164,7 +177,11 @@ describe('presence after kill -9 (two sample instances on one Redis)', () => {
     const client = new Redis(redis.url);
     try {
       const entries = await client.hgetall(`longlink:pm:chat:${ROOM}`);
-      expect(Object.values(entries).map((v) => v.split('\n')[0]).sort()).toEqual(survivors);
+      expect(
+        Object.values(entries)
+          .map((v) => v.split('\n')[0])
+          .sort(),
+      ).toEqual(survivors);
       expect(await client.zcard('longlink:presence')).toBe(survivors.length);
     } finally {
       client.disconnect();

@@ -33,10 +33,7 @@ class PricesController {
   // SSE: GET /prices/ticker?symbol=ACME   WS: {"type":"subscribe","stream":"prices/ticker",...}
   @Stream('ticker')
   @UseGuards(AuthGuard)
-  ticker(
-    @StreamParams(new ValidationPipe({ transform: true })) q: TickerQuery,
-    @LastEventId() last?: string,
-  ) {
+  ticker(@StreamParams(new ValidationPipe({ transform: true })) q: TickerQuery, @LastEventId() last?: string) {
     const start = last === undefined ? 0 : Number(last) + 1;
     return interval(q.everyMs).pipe(map((i) => tracked(start + i, { symbol: q.symbol, seq: start + i })));
   }
@@ -60,7 +57,11 @@ describe('README usage example', () => {
         'last-event-id': '41',
       });
       await sse.waitFor((t) => parseSse(t).filter((e) => e.id).length >= 2);
-      expect(parseSse(sse.text).filter((e) => e.id).slice(0, 2)).toEqual([
+      expect(
+        parseSse(sse.text)
+          .filter((e) => e.id)
+          .slice(0, 2),
+      ).toEqual([
         { id: '42', data: '{"symbol":"ACME","seq":42}' },
         { id: '43', data: '{"symbol":"ACME","seq":43}' },
       ]);
@@ -110,7 +111,9 @@ describe("README: the sample's chat with curl (SSE and the input endpoint)", () 
       expect(await out(posts[1]!)).toBe('{"code":"BAD_REQUEST","message":"text must be longer than or equal to 1 characters"} 400');
       expect(await out(posts[2]!)).toMatch(/^\{"id":"[^"]+"\} 201$/);
       await until(() => text.includes('deploy at five'), 5000, 'both lines on the stream');
-      const lines = parseSse(text).filter((e) => e.data).map((e) => JSON.parse(e.data!) as { from: string; text: string });
+      const lines = parseSse(text)
+        .filter((e) => e.data)
+        .map((e) => JSON.parse(e.data!) as { from: string; text: string });
       expect(lines.map((l) => `${l.from}: ${l.text}`)).toEqual(['curl: hi from curl', 'ops: deploy at five']);
     } finally {
       sse.kill();

@@ -202,9 +202,13 @@ describe('Sentinel failover: kill -9 of the master under two instances', () => {
       const lastReset = Math.max(0, ...sub.resets.map((r) => r.at));
       return acked.filter((p) => !got.has(p.text) && !lostByReplication.includes(p.text) && p.at >= lastReset).map((p) => p.text);
     };
-    await eventually(() => {
-      for (const sub of subs) expect(owed(sub), `${sub.name}: acknowledged events not received`).toEqual([]);
-    }, 15_000, 'every subscriber has every acknowledged event');
+    await eventually(
+      () => {
+        for (const sub of subs) expect(owed(sub), `${sub.name}: acknowledged events not received`).toEqual([]);
+      },
+      15_000,
+      'every subscriber has every acknowledged event',
+    );
     for (const sub of subs) {
       const texts = sub.events.map((e) => e.text);
       expect(texts.length - new Set(texts).size, `${sub.name}: duplicates`).toBe(0);

@@ -61,7 +61,11 @@ describe('Sentinel failover: what asynchronous replication loses', () => {
 
     // Publishes work again once the instance reaches the promoted replica.
     let after: string | undefined;
-    await until(async () => (after = await hub.publish(TOPIC, { text: 'after' }).catch(() => undefined)) !== undefined, 20_000, 'publish after the failover');
+    await until(
+      async () => (after = await hub.publish(TOPIC, { text: 'after' }).catch(() => undefined)) !== undefined,
+      20_000,
+      'publish after the failover',
+    );
 
     // The live subscriber got every event once, the lost ones live before the failover. Whether
     // a reset comes too depends on a race: if its catch-up reads the promoted history before

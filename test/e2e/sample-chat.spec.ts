@@ -71,7 +71,11 @@ describe('sample demo/chat on Redis, two instances', () => {
     stream.destroy();
     const resumed = await rawGet(`${b!.baseUrl}/demo/chat?room=shared&channel=sample-chat-shared-2`, { 'last-event-id': String(first.json.id) });
     await resumed.waitFor((t) => t.includes('"text":"two"'), 3000);
-    expect(parseSse(resumed.text).filter((e) => e.data).map((e) => (JSON.parse(e.data!) as { text: string }).text)).toEqual(['two']);
+    expect(
+      parseSse(resumed.text)
+        .filter((e) => e.data)
+        .map((e) => (JSON.parse(e.data!) as { text: string }).text),
+    ).toEqual(['two']);
     resumed.destroy();
   });
 
@@ -80,13 +84,24 @@ describe('sample demo/chat on Redis, two instances', () => {
     const room = `grpc-${Date.now()}`;
     const clients: LonglinkClient[] = [];
     try {
-      const overGrpc = createClient({ url: a!.baseUrl, transport: 'grpc', grpcUrl: `127.0.0.1:${a!.app.get(GrpcTransport).port}`, retry: { initialMs: 20, maxMs: 200 } });
+      const overGrpc = createClient({
+        url: a!.baseUrl,
+        transport: 'grpc',
+        grpcUrl: `127.0.0.1:${a!.app.get(GrpcTransport).port}`,
+        retry: { initialMs: 20, maxMs: 200 },
+      });
       const overSse = createClient({ url: b!.baseUrl, transport: 'sse', EventSource, retry: { initialMs: 20, maxMs: 200 } });
       clients.push(overGrpc, overSse);
       const node = overGrpc.channel(demoChat, { room, name: 'node' });
       const page = overSse.channel(demoChat, { room, name: 'page' });
       // Both subscribe; the page's events carry the hub's ids (channel.events).
-      const pageEvents = firstValueFrom(page.events.pipe(filter((e) => e.type === 'next'), take(4), toArray()));
+      const pageEvents = firstValueFrom(
+        page.events.pipe(
+          filter((e) => e.type === 'next'),
+          take(4),
+          toArray(),
+        ),
+      );
       const nodeLines = firstValueFrom(node.pipe(take(4), toArray()));
       // Each channel stays subscribed until the end (as a page's does): the collectors above leave after 4 events.
       node.subscribe();
@@ -96,14 +111,27 @@ describe('sample demo/chat on Redis, two instances', () => {
       await page.send({ text: 'hello from the page' });
       await node.send({ typing: true });
       await node.send({ text: 'bye', typing: false });
-      const refused = await node.send({ text: '' }).then(() => undefined, (e: unknown) => e);
+      const refused = await node.send({ text: '' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(refused).toBeInstanceOf(StreamError);
       expect(refused).toMatchObject({ code: 'BAD_REQUEST', message: 'text must be longer than or equal to 1 characters' });
       await page.send({ text: 'ok' });
       const events = await pageEvents;
-      expect(events.map((e) => e.type === 'next' && `${e.data.from}: ${e.data.text}`)).toEqual(['node: hello from grpc', 'page: hello from the page', 'node: bye', 'page: ok']);
+      expect(events.map((e) => e.type === 'next' && `${e.data.from}: ${e.data.text}`)).toEqual([
+        'node: hello from grpc',
+        'page: hello from the page',
+        'node: bye',
+        'page: ok',
+      ]);
       expect(new Set(events.map((e) => e.id)).size).toBe(4);
-      expect((await nodeLines).map((l) => `${l.from}: ${l.text}`)).toEqual(['node: hello from grpc', 'page: hello from the page', 'node: bye', 'page: ok']);
+      expect((await nodeLines).map((l) => `${l.from}: ${l.text}`)).toEqual([
+        'node: hello from grpc',
+        'page: hello from the page',
+        'node: bye',
+        'page: ok',
+      ]);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
@@ -125,7 +153,11 @@ describe('sample demo/chat on Redis, two instances', () => {
     expect(await response!.json()).toEqual({ code: 'UNAVAILABLE', message: 'The hub is not reachable right now' });
     await redis.run();
     const restarted = Date.now();
-    await until(async () => (await post(a!.baseUrl, 'down', { from: 'ann', text: 'back' })).status === 201, 5000, 'a post accepted after the restart');
+    await until(
+      async () => (await post(a!.baseUrl, 'down', { from: 'ann', text: 'back' })).status === 201,
+      5000,
+      'a post accepted after the restart',
+    );
     expect(Date.now() - restarted).toBeLessThan(2000);
   });
 });

@@ -1,5 +1,14 @@
 import type { Server as HttpServer } from 'node:http';
-import { Controller, Injectable, Module, UnauthorizedException, UseGuards, type CanActivate, type ExecutionContext, type LoggerService } from '@nestjs/common';
+import {
+  Controller,
+  Injectable,
+  Module,
+  UnauthorizedException,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type LoggerService,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { EventSource } from 'eventsource';
@@ -84,7 +93,8 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
   const logs = new CaptureLogger();
   beforeAll(async () => {
     const options = { logger: logs, forceCloseConnections: true };
-    app = platform === 'fastify' ? await NestFactory.create(AuthModule, new FastifyAdapter(), options) : await NestFactory.create(AuthModule, options);
+    app =
+      platform === 'fastify' ? await NestFactory.create(AuthModule, new FastifyAdapter(), options) : await NestFactory.create(AuthModule, options);
     await app.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${((app.getHttpServer() as HttpServer).address() as { port: number }).port}`;
     tickets = app.get(StreamTicketService);
@@ -129,7 +139,13 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     const [body, sig] = good.split('.') as [string, string];
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
     const forged = Buffer.from(JSON.stringify({ ...payload, s: 'tk/b' })).toString('base64url');
-    for (const bad of [`${forged}.${sig}`, `${body}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`, 'garbage', `${body}.`, 'x'.repeat(5000)]) {
+    for (const bad of [
+      `${forged}.${sig}`,
+      `${body}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`,
+      'garbage',
+      `${body}.`,
+      'x'.repeat(5000),
+    ]) {
       const res = await status(`/tk/a?ticket=${bad}`);
       expect(res.status, bad.slice(0, 20)).toBe(401);
       expect((JSON.parse(res.body) as { code: string }).code).toBe('UNAUTHENTICATED');
@@ -145,7 +161,9 @@ describe.each<HttpPlatform>(['express', 'fastify'])('Browser authentication (%s)
     expect((JSON.parse((await status(`/tk/a?ticket=${short}`)).body) as { message: string }).message).toBe('Stream ticket expired');
 
     const bound = tickets.issue('tk/a', { params: { room: 'a' } });
-    expect((JSON.parse((await status(`/tk/a?ticket=${bound}&room=b`)).body) as { message: string }).message).toBe('Stream ticket is for other params');
+    expect((JSON.parse((await status(`/tk/a?ticket=${bound}&room=b`)).body) as { message: string }).message).toBe(
+      'Stream ticket is for other params',
+    );
     expect((await status(`/tk/a?ticket=${tickets.issue('tk/a', { params: { room: 'a' } })}&room=a`)).status).toBe(200);
     expect((await status(`/tk/a?ticket=a&ticket=b`)).status).toBe(400);
   });

@@ -1,4 +1,14 @@
-import { BadRequestException, Controller, Injectable, Module, NotFoundException, UseGuards, type CanActivate, type ExecutionContext, type PipeTransform } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  Injectable,
+  Module,
+  NotFoundException,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type PipeTransform,
+} from '@nestjs/common';
 import { UnauthorizedException } from '@nestjs/common';
 import { NEVER, of } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,36 +77,41 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE status decided by the p
   });
   afterAll(() => ctx.app.close());
 
-  it.each([100, 2000])('a guard that refuses after %i ms yields 403 / 401 with the JSON body', async (delayMs) => {
-    const started = Date.now();
-    const [forbid, unauth] = await Promise.all([
-      rawGet(`${ctx.baseUrl}/slow/silent?delayMs=${delayMs}&deny=forbid`),
-      rawGet(`${ctx.baseUrl}/slow/silent?delayMs=${delayMs}&deny=unauth`),
-    ]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(delayMs - 5);
-    expect(forbid.status).toBe(403);
-    expect(forbid.res.headers['content-type']).toContain('application/json');
-    expect(JSON.parse(await forbid.body())).toMatchObject({ code: 'PERMISSION_DENIED' });
-    expect(unauth.status).toBe(401);
-    expect(JSON.parse(await unauth.body())).toEqual({ code: 'UNAUTHENTICATED', message: 'token rejected by the remote check' });
-  }, 15_000);
+  it.each([100, 2000])(
+    'a guard that refuses after %i ms yields 403 / 401 with the JSON body',
+    async (delayMs) => {
+      const started = Date.now();
+      const [forbid, unauth] = await Promise.all([
+        rawGet(`${ctx.baseUrl}/slow/silent?delayMs=${delayMs}&deny=forbid`),
+        rawGet(`${ctx.baseUrl}/slow/silent?delayMs=${delayMs}&deny=unauth`),
+      ]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(delayMs - 5);
+      expect(forbid.status).toBe(403);
+      expect(forbid.res.headers['content-type']).toContain('application/json');
+      expect(JSON.parse(await forbid.body())).toMatchObject({ code: 'PERMISSION_DENIED' });
+      expect(unauth.status).toBe(401);
+      expect(JSON.parse(await unauth.body())).toEqual({ code: 'UNAUTHENTICATED', message: 'token rejected by the remote check' });
+    },
+    15_000,
+  );
 
-  it.each([100, 2000])('after a guard that accepts after %i ms: 200 for a silent stream, 204 for an empty one', async (delayMs) => {
-    const silent = await rawGet(`${ctx.baseUrl}/slow/silent?delayMs=${delayMs}`);
-    expect(silent.status).toBe(200);
-    expect(await silent.waitFor((t) => t.includes('retry:'))).toBe('retry: 2000\n\n');
-    silent.destroy();
-    const empty = await rawGet(`${ctx.baseUrl}/slow/empty?delayMs=${delayMs}`);
-    expect(empty.status).toBe(204);
-    const one = await rawGet(`${ctx.baseUrl}/slow/one?delayMs=${delayMs}`);
-    expect(parseSse(await one.body())).toEqual([{ retry: '2000' }, { id: '1', data: '{"ok":true}' }, { event: 'complete', data: '{}' }]);
-  }, 15_000);
+  it.each([100, 2000])(
+    'after a guard that accepts after %i ms: 200 for a silent stream, 204 for an empty one',
+    async (delayMs) => {
+      const silent = await rawGet(`${ctx.baseUrl}/slow/silent?delayMs=${delayMs}`);
+      expect(silent.status).toBe(200);
+      expect(await silent.waitFor((t) => t.includes('retry:'))).toBe('retry: 2000\n\n');
+      silent.destroy();
+      const empty = await rawGet(`${ctx.baseUrl}/slow/empty?delayMs=${delayMs}`);
+      expect(empty.status).toBe(204);
+      const one = await rawGet(`${ctx.baseUrl}/slow/one?delayMs=${delayMs}`);
+      expect(parseSse(await one.body())).toEqual([{ retry: '2000' }, { id: '1', data: '{"ok":true}' }, { event: 'complete', data: '{}' }]);
+    },
+    15_000,
+  );
 
   it('a pipe that refuses after 2 s → 400; an async handler that throws after 2 s → 404', async () => {
-    const [piped, late] = await Promise.all([
-      rawGet(`${ctx.baseUrl}/slow/piped?delayMs=2000&bad=1`),
-      rawGet(`${ctx.baseUrl}/slow/late?wait=2000`),
-    ]);
+    const [piped, late] = await Promise.all([rawGet(`${ctx.baseUrl}/slow/piped?delayMs=2000&bad=1`), rawGet(`${ctx.baseUrl}/slow/late?wait=2000`)]);
     expect(piped.status).toBe(400);
     expect(JSON.parse(await piped.body())).toEqual({ code: 'BAD_REQUEST', message: 'bad is not allowed' });
     expect(late.status).toBe(404);

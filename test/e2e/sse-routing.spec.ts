@@ -152,9 +152,13 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes are Nest routes 
         ]);
       }
       // Names for WS/gRPC: controller path + name, with a version segment; RouterModule and prefix are not part of them.
-      expect(app.get(StreamRegistry).all().map((d) => d.name).sort()).toEqual(
-        ['feed/excluded', 'feed/ticks', 'v1/two/ticks', 'v2/two/ticks', 'v2/v/ticks', 'v3/v/later'].sort(),
-      );
+      expect(
+        app
+          .get(StreamRegistry)
+          .all()
+          .map((d) => d.name)
+          .sort(),
+      ).toEqual(['feed/excluded', 'feed/ticks', 'v1/two/ticks', 'v2/two/ticks', 'v2/v/ticks', 'v3/v/later'].sort());
       // A WebSocket client picks a version by name.
       const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`);
       const got: unknown[] = [];
@@ -171,7 +175,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE routes are Nest routes 
       ws.send(JSON.stringify({ type: 'subscribe', id: 'b', stream: 'v2/two/ticks' }));
       await within(done, 5000, 'ws events');
       ws.close();
-      expect(got.sort()).toEqual([['a', { tag: 'one' }], ['b', { tag: 'two' }]]);
+      expect(got.sort()).toEqual([
+        ['a', { tag: 'one' }],
+        ['b', { tag: 'two' }],
+      ]);
     } finally {
       await app.close();
     }
@@ -213,7 +220,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('apps made with @nestjs/test
     const { Test } = await import('@nestjs/testing');
     const { FastifyAdapter } = await import('@nestjs/platform-fastify');
     const moduleRef = await Test.createTestingModule({ imports: [RoutingModule] }).compile();
-    const app = platform === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false }) : moduleRef.createNestApplication({ logger: false });
+    const app =
+      platform === 'fastify'
+        ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+        : moduleRef.createNestApplication({ logger: false });
     app.setGlobalPrefix('api');
     app.enableVersioning({ type: VersioningType.URI });
     await app.listen(0, '127.0.0.1');

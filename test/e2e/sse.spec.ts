@@ -28,9 +28,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE wire format (%s)', (pla
     expect(res.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(res.res.headers['cache-control']).toContain('no-transform');
     const body = await res.body();
-    expect(body).toBe(
-      'retry: 2000\n\nid: 0\ndata: {"n":0}\n\nid: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n',
-    );
+    expect(body).toBe('retry: 2000\n\nid: 0\ndata: {"n":0}\n\nid: 1\ndata: {"n":1}\n\nevent: complete\ndata: {}\n\n');
   });
 
   it('answers 204 with no body when the stream completes before any event', async () => {
@@ -97,7 +95,11 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE wire format (%s)', (pla
 
   it('an empty Last-Event-ID header defers to the query; lastEventId given twice is refused', async () => {
     const res = await rawGet(`${ctx.baseUrl}/demo/counter?count=5&intervalMs=0&lastEventId=3`, { 'last-event-id': '' });
-    expect(parseSse(await res.body()).filter((e) => e.id).map((e) => e.id)).toEqual(['4']);
+    expect(
+      parseSse(await res.body())
+        .filter((e) => e.id)
+        .map((e) => e.id),
+    ).toEqual(['4']);
     const twice = await rawGet(`${ctx.baseUrl}/demo/counter?lastEventId=1&lastEventId=2`);
     expect(twice.status).toBe(400);
     await twice.body();
@@ -120,9 +122,17 @@ describe.each<HttpPlatform>(['express', 'fastify'])('SSE wire format (%s)', (pla
 
   it('takes the last event id from Last-Event-ID, or from lastEventId in the query', async () => {
     const header = await rawGet(`${ctx.baseUrl}/demo/counter?count=5&intervalMs=0`, { 'last-event-id': '2' });
-    expect(parseSse(await header.body()).filter((e) => e.id).map((e) => e.id)).toEqual(['3', '4']);
+    expect(
+      parseSse(await header.body())
+        .filter((e) => e.id)
+        .map((e) => e.id),
+    ).toEqual(['3', '4']);
     const query = await rawGet(`${ctx.baseUrl}/demo/counter?count=5&intervalMs=0&lastEventId=3`);
-    expect(parseSse(await query.body()).filter((e) => e.id).map((e) => e.id)).toEqual(['4']);
+    expect(
+      parseSse(await query.body())
+        .filter((e) => e.id)
+        .map((e) => e.id),
+    ).toEqual(['4']);
   });
 
   it('an error after the first event is an event: error with code and message', async () => {

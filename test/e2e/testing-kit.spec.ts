@@ -130,7 +130,10 @@ describe.each(TRANSPORTS)('nestjs-longlink/testing: StreamTester (%s)', (transpo
     const { tester: t } = await tester();
     const sub = await t.subscribe(countStream, { count: 2, label: 'x' });
     const values: CountEvent[] = await sub.complete();
-    expect(values).toEqual([{ n: 0, label: 'x' }, { n: 1, label: 'x' }]);
+    expect(values).toEqual([
+      { n: 0, label: 'x' },
+      { n: 1, label: 'x' },
+    ]);
   });
 });
 

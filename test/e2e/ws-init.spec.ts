@@ -12,16 +12,7 @@ import {
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { of, type Observable } from 'rxjs';
-import {
-  LonglinkModule,
-  Stream,
-  StreamContext,
-  getStreamCall,
-  tracked,
-  type StreamCall,
-  type StreamEvent,
-  type WsOptions,
-} from '../../lib/index.js';
+import { LonglinkModule, Stream, StreamContext, getStreamCall, tracked, type StreamCall, type StreamEvent, type WsOptions } from '../../lib/index.js';
 import { resolveLonglinkOptions } from '../../lib/core/longlink-options.js';
 import { createHttpApp, type HttpPlatform } from '../harness/sse.harness.js';
 import { deferred, within, wsText } from '../harness/util.js';
@@ -65,7 +56,11 @@ class InitController {
 }
 
 function initModule(ws: WsOptions) {
-  @Module({ imports: [LonglinkModule.forRoot({ ws: { path: '/ws', ...ws } })], controllers: [InitController], providers: [InitTokenGuard, StreamTokenGuard] })
+  @Module({
+    imports: [LonglinkModule.forRoot({ ws: { path: '/ws', ...ws } })],
+    controllers: [InitController],
+    providers: [InitTokenGuard, StreamTokenGuard],
+  })
   class InitModule {}
   return InitModule;
 }
@@ -176,7 +171,9 @@ describe.each(['express', 'fastify'] as const)('WebSocket init message (%s)', (n
     c.send({ type: 'ping' });
     await c.waitFor((ms) => ms.filter((m) => m.type === 'complete').length === 2);
     const malformed = c.messages.filter((m) => m.type === 'error');
-    expect(malformed).toEqual([{ type: 'error', error: { code: 'BAD_REQUEST', message: '"stream" must be a string of 1 to 512 characters', details: { id: 'late' } } }]);
+    expect(malformed).toEqual([
+      { type: 'error', error: { code: 'BAD_REQUEST', message: '"stream" must be a string of 1 to 512 characters', details: { id: 'late' } } },
+    ]);
     c.messages.splice(c.messages.indexOf(malformed[0]!), 1);
     const types = c.messages.map((m) => `${m.type}${m.id ? `:${m.id}` : ''}`);
     // The ping is answered at once; the subscribes only after init_ack, in order.

@@ -13,13 +13,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import {
-  StreamTracker,
-  getStreamCall,
-  tracked,
-  type LonglinkModuleOptions,
-  type StreamHandle,
-} from '../../lib/index.js';
+import { StreamTracker, getStreamCall, tracked, type LonglinkModuleOptions, type StreamHandle } from '../../lib/index.js';
 import { WsTransport } from '../../lib/transports/ws/ws.transport.js';
 import { FLOOD_QUEUE_BYTES, Probe, conformanceModule } from '../fixtures/probe.js';
 import { clientTextFrame, rawWsConnect } from '../harness/raw-ws.js';
@@ -493,9 +487,7 @@ describe('encode once', () => {
       await Promise.all(clients.map((c) => c.waitFor((ms) => ms.some((m) => m.type === 'next'))));
       await Promise.all(sse.map((r) => r.waitFor((t) => t.includes('data: {"price":42}'))));
       expect(serialisations).toBe(1);
-      expect(clients.map((c) => c.messages[0])).toEqual(
-        clients.map((_, i) => ({ type: 'next', id: `b${i}`, eventId: 'p1', data: { price: 42 } })),
-      );
+      expect(clients.map((c) => c.messages[0])).toEqual(clients.map((_, i) => ({ type: 'next', id: `b${i}`, eventId: 'p1', data: { price: 42 } })));
       expect(parseSse(sse[0].text)[1]).toEqual({ id: 'p1', data: '{"price":42}' });
       for (const c of clients) c.ws.close();
       for (const r of sse) r.destroy();

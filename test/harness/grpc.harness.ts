@@ -66,10 +66,7 @@ export class GrpcHarness implements TransportHarness {
     const recorder = new SubscriptionRecorder();
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(options.headers ?? {})) metadata.set(key, value);
-    const call = this.started!.client.Subscribe(
-      { stream, params: toStruct(options.params ?? {}), lastEventId: options.lastEventId ?? '' },
-      metadata,
-    );
+    const call = this.started!.client.Subscribe({ stream, params: toStruct(options.params ?? {}), lastEventId: options.lastEventId ?? '' }, metadata);
     this.calls.add(call);
     call.on('data', (event: { id: string; data: Buffer; reset?: boolean }) =>
       recorder.event({

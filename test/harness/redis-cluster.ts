@@ -144,7 +144,7 @@ export class TestRedisCluster {
           if (!roles.every((r) => r.ok)) return false;
           const owners = roles.filter((r) => r.master && r.slots.length > 0).length;
           const synced = await Promise.all(
-            roles.filter((r) => !r.master).map(async (r) => ((await this.admin(r.node).info('replication'))).includes('master_link_status:up')),
+            roles.filter((r) => !r.master).map(async (r) => (await this.admin(r.node).info('replication')).includes('master_link_status:up')),
           );
           return owners === masters && synced.length === replicas && synced.every(Boolean);
         } catch {
@@ -168,7 +168,7 @@ export class TestRedisCluster {
   /** A replica of `master` (as the replica itself reports). */
   async replicaOf(master: ClusterNode): Promise<ClusterNode> {
     for (const node of this.nodes.filter((n) => n.child && n !== master)) {
-      const info = (await this.admin(node).info('replication'));
+      const info = await this.admin(node).info('replication');
       if (info.includes('role:slave') && info.includes(`master_port:${master.port}`)) return node;
     }
     throw new Error(`no replica of ${master.address}`);

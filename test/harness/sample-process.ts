@@ -63,8 +63,7 @@ export function launchSample(env: Record<string, string> = {}): LaunchedSample {
     child,
     exited,
     listening: listening.promise,
-    printed: (pattern) =>
-      pattern.test(output) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve })),
+    printed: (pattern) => (pattern.test(output) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ pattern, resolve }))),
     output: () => output,
   };
 }

@@ -22,10 +22,7 @@ export async function createHttpApp(
   configure?: (app: INestApplication) => void,
 ): Promise<{ app: INestApplication; baseUrl: string }> {
   const options = { logger: testLogger, forceCloseConnections: true };
-  const app =
-    platform === 'fastify'
-      ? await NestFactory.create(module, new FastifyAdapter(), options)
-      : await NestFactory.create(module, options);
+  const app = platform === 'fastify' ? await NestFactory.create(module, new FastifyAdapter(), options) : await NestFactory.create(module, options);
   configure?.(app);
   await app.listen(0, '127.0.0.1');
   const { port } = (app.getHttpServer() as HttpServer).address() as AddressInfo;

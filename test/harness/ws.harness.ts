@@ -123,7 +123,11 @@ export class WsHarness implements TransportHarness {
   }
 
   async stop(): Promise<void> {
-    for (const client of this.clients.values()) void client.then((c) => c.ws.terminate(), () => undefined);
+    for (const client of this.clients.values())
+      void client.then(
+        (c) => c.ws.terminate(),
+        () => undefined,
+      );
     this.clients.clear();
     await this.started?.app.close();
     this.started = undefined;

@@ -106,4 +106,3 @@ describe(`churn: ${CYCLES} connect/subscribe/disconnect cycles per transport`, (
     expect(results.every(Boolean)).toBe(true);
   });
 });
-

@@ -32,9 +32,18 @@ afterAll(() => {
 
 /** Hints and codes a hostile server sends. */
 const hint = fc.oneof(fc.constantFrom(0, -1, 1e300, 99_999_999_999, 2000, 1.5), fc.integer(), fc.string({ maxLength: 5 }), fc.constant(null));
-const code = fc.oneof(fc.constantFrom('UNAVAILABLE', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'BAD_REQUEST', 'NOT_FOUND'), fc.string({ maxLength: 12 }));
-const errorJson = fc.record({ code, message: fc.string({ maxLength: 40 }), details: fc.record({ retryAfterMs: hint }) }).map((e) => JSON.stringify(e));
-const junk = fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 3 }), fc.constantFrom('hello, not json', 'null', '42', '{"type":"bogus"}', '\u0000\uffff', '{'.repeat(2000)));
+const code = fc.oneof(
+  fc.constantFrom('UNAVAILABLE', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'BAD_REQUEST', 'NOT_FOUND'),
+  fc.string({ maxLength: 12 }),
+);
+const errorJson = fc
+  .record({ code, message: fc.string({ maxLength: 40 }), details: fc.record({ retryAfterMs: hint }) })
+  .map((e) => JSON.stringify(e));
+const junk = fc.oneof(
+  fc.string({ maxLength: 300 }),
+  fc.json({ maxDepth: 3 }),
+  fc.constantFrom('hello, not json', 'null', '42', '{"type":"bogus"}', '\u0000\uffff', '{'.repeat(2000)),
+);
 const eventId = fc.oneof(fc.nat({ max: 1e6 }).map(String), fc.string({ maxLength: 20 }));
 const big = fc.integer({ min: MAX_MESSAGE + 1, max: 2 * MAX_MESSAGE });
 
@@ -50,13 +59,22 @@ const ssePiece = fc.oneof(
 );
 /** The storm of the old client: an immediate end with a zero hint (a third of all answers). */
 const STORM_ERROR = '{"code":"UNAVAILABLE","message":"x","details":{"retryAfterMs":0}}';
-const sseAnswer = fc.oneof({ weight: 1, arbitrary: fc.constant({ status: 200, type: 'text/event-stream', pieces: [`retry: 0\n\nevent: error\ndata: ${STORM_ERROR}\n\n`], holdMs: 0 }) }, { weight: 2, arbitrary: fc.record({
-  status: fc.constantFrom(200, 200, 200, 200, 500, 503, 429, 204, 302),
-  type: fc.constantFrom('text/event-stream', 'text/event-stream', 'text/html', ''),
-  pieces: fc.array(ssePiece, { maxLength: 8 }),
-  /** Heartbeats for this long before the response ends. */
-  holdMs: fc.nat({ max: 500 }),
-}) });
+const sseAnswer = fc.oneof(
+  {
+    weight: 1,
+    arbitrary: fc.constant({ status: 200, type: 'text/event-stream', pieces: [`retry: 0\n\nevent: error\ndata: ${STORM_ERROR}\n\n`], holdMs: 0 }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      status: fc.constantFrom(200, 200, 200, 200, 500, 503, 429, 204, 302),
+      type: fc.constantFrom('text/event-stream', 'text/event-stream', 'text/html', ''),
+      pieces: fc.array(ssePiece, { maxLength: 8 }),
+      /** Heartbeats for this long before the response ends. */
+      holdMs: fc.nat({ max: 500 }),
+    }),
+  },
+);
 
 /** One WebSocket frame, or a close. */
 const wsPiece = fc.oneof(
@@ -72,13 +90,33 @@ const wsPiece = fc.oneof(
 const ascii = (arb: fc.Arbitrary<string>) => arb.map((v) => v.replace(/[^\x20-\x7e]/g, ''));
 
 /** One gRPC call: events, then a status with hostile trailers. */
-const grpcAnswer = fc.oneof({ weight: 1, arbitrary: fc.constant({ events: [], status: grpc.status.UNAVAILABLE, retryAfter: '0', trailerCode: 'UNAVAILABLE', details: null }) }, { weight: 2, arbitrary: fc.record({
-  events: fc.array(fc.oneof(fc.tuple(eventId, fc.json({ maxDepth: 2 })), fc.tuple(eventId, junk), big.map((n) => ['big', 'x'.repeat(n)] as const)), { maxLength: 5 }),
-  status: fc.constantFrom(grpc.status.OK, grpc.status.UNAVAILABLE, grpc.status.INTERNAL, grpc.status.RESOURCE_EXHAUSTED, grpc.status.UNKNOWN, grpc.status.INVALID_ARGUMENT),
-  retryAfter: ascii(hint.map(String)),
-  trailerCode: fc.option(ascii(code)),
-  details: fc.option(ascii(fc.oneof(errorJson, fc.string({ maxLength: 50 })))),
-}) });
+const grpcAnswer = fc.oneof(
+  { weight: 1, arbitrary: fc.constant({ events: [], status: grpc.status.UNAVAILABLE, retryAfter: '0', trailerCode: 'UNAVAILABLE', details: null }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      events: fc.array(
+        fc.oneof(
+          fc.tuple(eventId, fc.json({ maxDepth: 2 })),
+          fc.tuple(eventId, junk),
+          big.map((n) => ['big', 'x'.repeat(n)] as const),
+        ),
+        { maxLength: 5 },
+      ),
+      status: fc.constantFrom(
+        grpc.status.OK,
+        grpc.status.UNAVAILABLE,
+        grpc.status.INTERNAL,
+        grpc.status.RESOURCE_EXHAUSTED,
+        grpc.status.UNKNOWN,
+        grpc.status.INVALID_ARGUMENT,
+      ),
+      retryAfter: ascii(hint.map(String)),
+      trailerCode: fc.option(ascii(code)),
+      details: fc.option(ascii(fc.oneof(errorJson, fc.string({ maxLength: 50 })))),
+    }),
+  },
+);
 
 const pick = <T>(arb: fc.Arbitrary<T>) => fc.sample(arb, 1)[0]!;
 
@@ -122,68 +160,99 @@ function rpc(call: GrpcCall): void {
 }
 
 describe('client-fuzz: hostile servers', () => {
-  it.each(['sse', 'ws', 'grpc'] as TransportName[])(`%s: ${RUN_MS} ms of hostile input: bounded heap, reconnects within the backoff, nothing uncaught`, async (transport) => {
-    let stopped = false;
-    let requests = 0;
-    const server: Hostile =
-      transport === 'sse'
-        ? await hostileHttp((req, res) => (requests++, sse(req, res, () => stopped)))
-        : transport === 'ws'
-          ? await hostileWs((socket, m) => (requests++, ws(socket, m)))
-          : await hostileGrpc((call) => (requests++, rpc(call)));
-    const heapBefore = await heapAfterGc();
-    let peak = 0;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
-    const uncaughtBefore = uncaught;
-    const client = createClient({
-      url: server.url,
-      grpcUrl: server.url,
-      transport,
-      WebSocket,
-      retry: RETRY,
-      maxMessageBytes: MAX_MESSAGE,
-      sse: { heartbeatMs: 1000 },
-      ws: { pingMs: 500, pongTimeoutMs: 500 },
-    });
-    let subscribes = 0;
-    const errors = new Map<string, number>();
-    const subscribe = (): void => {
-      if (stopped) return;
-      subscribes++;
-      client.stream('fuzz').subscribe({
-        error: (e: { code?: string }) => {
-          errors.set(String(e.code), (errors.get(String(e.code)) ?? 0) + 1);
-          setTimeout(subscribe, RESUBSCRIBE_MS);
-        },
-        complete: () => setTimeout(subscribe, RESUBSCRIBE_MS),
+  it.each(['sse', 'ws', 'grpc'] as TransportName[])(
+    `%s: ${RUN_MS} ms of hostile input: bounded heap, reconnects within the backoff, nothing uncaught`,
+    async (transport) => {
+      let stopped = false;
+      let requests = 0;
+      const server: Hostile =
+        transport === 'sse'
+          ? await hostileHttp((req, res) => (requests++, sse(req, res, () => stopped)))
+          : transport === 'ws'
+            ? await hostileWs((socket, m) => (requests++, ws(socket, m)))
+            : await hostileGrpc((call) => (requests++, rpc(call)));
+      const heapBefore = await heapAfterGc();
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
+      const uncaughtBefore = uncaught;
+      const client = createClient({
+        url: server.url,
+        grpcUrl: server.url,
+        transport,
+        WebSocket,
+        retry: RETRY,
+        maxMessageBytes: MAX_MESSAGE,
+        sse: { heartbeatMs: 1000 },
+        ws: { pingMs: 500, pongTimeoutMs: 500 },
       });
-    };
-    const started = Date.now();
-    for (let i = 0; i < SUBSCRIPTIONS; i++) subscribe();
-    await new Promise((r) => setTimeout(r, RUN_MS));
-    stopped = true;
-    const elapsed = Date.now() - started;
-    await client.close();
-    await server.close();
-    clearInterval(sampler);
-    const heapAfter = await heapAfterGc();
+      let subscribes = 0;
+      const errors = new Map<string, number>();
+      const subscribe = (): void => {
+        if (stopped) return;
+        subscribes++;
+        client.stream('fuzz').subscribe({
+          error: (e: { code?: string }) => {
+            errors.set(String(e.code), (errors.get(String(e.code)) ?? 0) + 1);
+            setTimeout(subscribe, RESUBSCRIBE_MS);
+          },
+          complete: () => setTimeout(subscribe, RESUBSCRIBE_MS),
+        });
+      };
+      const started = Date.now();
+      for (let i = 0; i < SUBSCRIPTIONS; i++) subscribe();
+      await new Promise((r) => setTimeout(r, RUN_MS));
+      stopped = true;
+      const elapsed = Date.now() - started;
+      await client.close();
+      await server.close();
+      clearInterval(sampler);
+      const heapAfter = await heapAfterGc();
 
-    // Each subscription's reconnects, all at attempt 0 (progress resets the count; violations only add),
-    // draw a delay uniform in [0, initialMs) at least: mean initialMs / 2. Allowing twice the expected
-    // number (4 × elapsed / initialMs) is far beyond chance, and far below a storm.
-    const reconnects = requests - subscribes;
-    const allowed = SUBSCRIPTIONS * Math.ceil((4 * elapsed) / RETRY.initialMs);
-    const scenario = `client-fuzz ${RUN_MS / 1000} s`;
-    const okRate = record({ scenario, transport, figure: 'reconnects (server requests − user subscribes)', value: `${reconnects} (${requests} − ${subscribes})`, limit: `≤ ${allowed}`, ok: reconnects <= allowed });
-    const okPeak = record({ scenario, transport, figure: 'heap peak over start', value: mib(peak - heapBefore), limit: '≤ 128 MiB', ok: peak - heapBefore <= 128 * MiB });
-    const okHeap = record({ scenario, transport, figure: 'heap after GC', value: `${heapAfter >= heapBefore ? '+' : ''}${mib(heapAfter - heapBefore)}`, limit: '≤ +16 MiB', ok: heapAfter - heapBefore <= 16 * MiB });
-    const thrown = uncaught - uncaughtBefore;
-    record({ scenario, transport, figure: 'uncaught exceptions / rejections', value: String(thrown), limit: '0', ok: thrown === 0 });
-    record({ scenario, transport, figure: 'terminal errors (resubscribed)', value: JSON.stringify(Object.fromEntries(errors)).slice(0, 100), limit: '-', ok: true });
-    expect(thrown).toBe(0);
-    expect(okRate).toBe(true);
-    expect(okPeak).toBe(true);
-    expect(okHeap).toBe(true);
-    expect(requests).toBeGreaterThan(SUBSCRIPTIONS); // it did reconnect: the servers were hostile
-  });
+      // Each subscription's reconnects, all at attempt 0 (progress resets the count; violations only add),
+      // draw a delay uniform in [0, initialMs) at least: mean initialMs / 2. Allowing twice the expected
+      // number (4 × elapsed / initialMs) is far beyond chance, and far below a storm.
+      const reconnects = requests - subscribes;
+      const allowed = SUBSCRIPTIONS * Math.ceil((4 * elapsed) / RETRY.initialMs);
+      const scenario = `client-fuzz ${RUN_MS / 1000} s`;
+      const okRate = record({
+        scenario,
+        transport,
+        figure: 'reconnects (server requests − user subscribes)',
+        value: `${reconnects} (${requests} − ${subscribes})`,
+        limit: `≤ ${allowed}`,
+        ok: reconnects <= allowed,
+      });
+      const okPeak = record({
+        scenario,
+        transport,
+        figure: 'heap peak over start',
+        value: mib(peak - heapBefore),
+        limit: '≤ 128 MiB',
+        ok: peak - heapBefore <= 128 * MiB,
+      });
+      const okHeap = record({
+        scenario,
+        transport,
+        figure: 'heap after GC',
+        value: `${heapAfter >= heapBefore ? '+' : ''}${mib(heapAfter - heapBefore)}`,
+        limit: '≤ +16 MiB',
+        ok: heapAfter - heapBefore <= 16 * MiB,
+      });
+      const thrown = uncaught - uncaughtBefore;
+      record({ scenario, transport, figure: 'uncaught exceptions / rejections', value: String(thrown), limit: '0', ok: thrown === 0 });
+      record({
+        scenario,
+        transport,
+        figure: 'terminal errors (resubscribed)',
+        value: JSON.stringify(Object.fromEntries(errors)).slice(0, 100),
+        limit: '-',
+        ok: true,
+      });
+      expect(thrown).toBe(0);
+      expect(okRate).toBe(true);
+      expect(okPeak).toBe(true);
+      expect(okHeap).toBe(true);
+      expect(requests).toBeGreaterThan(SUBSCRIPTIONS); // it did reconnect: the servers were hostile
+    },
+  );
 });

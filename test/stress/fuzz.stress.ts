@@ -33,7 +33,16 @@ const frameArbitrary: fc.Arbitrary<Frame> = fc.oneof(
       { requiredKeys: [] },
     )
     .map((message) => ({ text: JSON.stringify(message) })),
-  fc.constantFrom('{"__proto__":{"x":1},"type":"ping"}', '{"type":"subscribe","id":"p","stream":"stress/tick","params":{"constructor":{}}}', '[1,2]', 'null', '"x"', '{'.repeat(5000)).map((text) => ({ text })),
+  fc
+    .constantFrom(
+      '{"__proto__":{"x":1},"type":"ping"}',
+      '{"type":"subscribe","id":"p","stream":"stress/tick","params":{"constructor":{}}}',
+      '[1,2]',
+      'null',
+      '"x"',
+      '{'.repeat(5000),
+    )
+    .map((text) => ({ text })),
   fc.uint8Array({ maxLength: 200 }).map((binary) => ({ binary })),
   // Text frames of raw bytes: often invalid UTF-8 (closed with 1007 by the ws library).
   fc.uint8Array({ minLength: 1, maxLength: 50 }).map((rawText) => ({ rawText })),
@@ -139,7 +148,14 @@ describe('fuzz', () => {
     record({ scenario, transport: 'ws', figure: 'answered (pong after)', value: String(answered), limit: '-', ok: true });
     record({ scenario, transport: 'ws', figure: 'closes', value: JSON.stringify(Object.fromEntries(closeCodes)), limit: '1007/1009/4400', ok: true });
     record({ scenario, transport: 'ws', figure: 'protocol violations', value: String(problems.length), limit: '0', ok: problems.length === 0 });
-    record({ scenario, transport: 'ws', figure: 'healthy after / subs left', value: `${healthy} / ${left}`, limit: 'true / 0', ok: healthy && left === 0 });
+    record({
+      scenario,
+      transport: 'ws',
+      figure: 'healthy after / subs left',
+      value: `${healthy} / ${left}`,
+      limit: 'true / 0',
+      ok: healthy && left === 0,
+    });
     expect(problems.slice(0, 5)).toEqual([]);
     expect(healthy).toBe(true);
     expect(left).toBe(0);
@@ -152,9 +168,21 @@ describe('fuzz', () => {
         fc.constantFrom('/stress/tick', '/stress/nope', `/stress/${'x'.repeat(600)}`, '/stress/%E0%A4%A', '/stress/..%2F..%2Fetc'),
         fc.string({ maxLength: 50 }).map((s) => `/stress/${encodeURIComponent(s)}`),
       ),
-      query: fc.array(fc.tuple(fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('params', 'lastEventId', '__proto__', 'constructor')), fc.oneof(fc.string({ maxLength: 100 }), fc.json({ maxDepth: 3 }))), { maxLength: 6 }),
+      query: fc.array(
+        fc.tuple(
+          fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('params', 'lastEventId', '__proto__', 'constructor')),
+          fc.oneof(fc.string({ maxLength: 100 }), fc.json({ maxDepth: 3 })),
+        ),
+        { maxLength: 6 },
+      ),
       // (A value with CR/LF is refused by Node's client itself: counted as status -1.)
-      lastEventId: fc.option(fc.oneof({ weight: 8, arbitrary: headerSafe }, { weight: 1, arbitrary: fc.constant('x'.repeat(2000)) }, { weight: 1, arbitrary: fc.constant('a\r\nX-Injected: 1') })),
+      lastEventId: fc.option(
+        fc.oneof(
+          { weight: 8, arbitrary: headerSafe },
+          { weight: 1, arbitrary: fc.constant('x'.repeat(2000)) },
+          { weight: 1, arbitrary: fc.constant('a\r\nX-Injected: 1') },
+        ),
+      ),
       accept: fc.boolean(),
     });
     const problems: string[] = [];
@@ -165,7 +193,11 @@ describe('fuzz', () => {
         const headers: Record<string, string> = {};
         if (r.accept) headers.accept = 'text/event-stream';
         if (r.lastEventId !== null) headers['last-event-id'] = r.lastEventId;
-        const response = await within(rawRequest(`${baseUrl}${r.path}${query ? `?${query}` : ''}`, headers), 5000, `answer to ${JSON.stringify(r).slice(0, 300)}`);
+        const response = await within(
+          rawRequest(`${baseUrl}${r.path}${query ? `?${query}` : ''}`, headers),
+          5000,
+          `answer to ${JSON.stringify(r).slice(0, 300)}`,
+        );
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         const what = `${response.status} for ${JSON.stringify(r).slice(0, 300)}`;
         if (response.status === -1) return; // the client would not send it (an invalid header)
@@ -178,7 +210,8 @@ describe('fuzz', () => {
           // A stream's own refusal: the JSON body of PROTOCOL.md §3.2 with the table's status.
           try {
             const body = JSON.parse(response.body) as { code: keyof typeof HTTP_STATUS_BY_CODE; message: string };
-            if (HTTP_STATUS_BY_CODE[body.code] !== response.status || typeof body.message !== 'string') problems.push(`body: ${what} ${response.body.slice(0, 200)}`);
+            if (HTTP_STATUS_BY_CODE[body.code] !== response.status || typeof body.message !== 'string')
+              problems.push(`body: ${what} ${response.body.slice(0, 200)}`);
           } catch {
             problems.push(`non-JSON refusal: ${what} ${response.body.slice(0, 200)}`);
           }
@@ -189,9 +222,23 @@ describe('fuzz', () => {
     const healthy = await healthySse(baseUrl);
     const left = await settle(() => app.get(StreamTracker).size, 0, 10_000);
     const scenario = `fuzz SSE ×${SSE_REQUESTS}`;
-    record({ scenario, transport: 'sse', figure: 'statuses', value: JSON.stringify(Object.fromEntries([...statuses].sort())), limit: 'no 5xx', ok: true });
+    record({
+      scenario,
+      transport: 'sse',
+      figure: 'statuses',
+      value: JSON.stringify(Object.fromEntries([...statuses].sort())),
+      limit: 'no 5xx',
+      ok: true,
+    });
     record({ scenario, transport: 'sse', figure: 'protocol violations', value: String(problems.length), limit: '0', ok: problems.length === 0 });
-    record({ scenario, transport: 'sse', figure: 'healthy after / subs left', value: `${healthy} / ${left}`, limit: 'true / 0', ok: healthy && left === 0 });
+    record({
+      scenario,
+      transport: 'sse',
+      figure: 'healthy after / subs left',
+      value: `${healthy} / ${left}`,
+      limit: 'true / 0',
+      ok: healthy && left === 0,
+    });
     expect(problems.slice(0, 5)).toEqual([]);
     expect(healthy).toBe(true);
     expect(left).toBe(0);

@@ -34,4 +34,3 @@ export async function healthyClients(baseUrl: string) {
     close: () => sockets.forEach((ws) => ws.terminate()),
   };
 }
-

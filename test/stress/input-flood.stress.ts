@@ -96,9 +96,30 @@ describe('a flood of client messages into a slow two-way stream', () => {
       // socket buffers hold: bounded by queue × size, whatever the client has sent.
       const heapLimit = 16 * MiB;
       const results = [
-        record({ scenario, transport, figure: 'messages sent / acked / refused', value: `${sent} / ${acked} / ${refused} (${mib(unsent)} unsent)`, limit: 'acked > 0, refused 0, unsent > 0 (pushed back)', ok: acked > 0 && refused === 0 && unsent > 0 }),
-        record({ scenario, transport, figure: 'server heap during flood', value: `${heapDuring >= heapBefore ? '+' : ''}${mib(heapDuring - heapBefore)}`, limit: `≤ +${mib(heapLimit)}`, ok: heapDuring - heapBefore <= heapLimit }),
-        record({ scenario, transport, figure: 'healthy p99 (control → flood)', value: `${baseP99.toFixed(1)} → ${duringP99.toFixed(1)} ms (${samples} events)`, limit: `≤ max(1.5×, +5 ms) = ${p99Limit.toFixed(1)} ms`, ok: duringP99 <= p99Limit }),
+        record({
+          scenario,
+          transport,
+          figure: 'messages sent / acked / refused',
+          value: `${sent} / ${acked} / ${refused} (${mib(unsent)} unsent)`,
+          limit: 'acked > 0, refused 0, unsent > 0 (pushed back)',
+          ok: acked > 0 && refused === 0 && unsent > 0,
+        }),
+        record({
+          scenario,
+          transport,
+          figure: 'server heap during flood',
+          value: `${heapDuring >= heapBefore ? '+' : ''}${mib(heapDuring - heapBefore)}`,
+          limit: `≤ +${mib(heapLimit)}`,
+          ok: heapDuring - heapBefore <= heapLimit,
+        }),
+        record({
+          scenario,
+          transport,
+          figure: 'healthy p99 (control → flood)',
+          value: `${baseP99.toFixed(1)} → ${duringP99.toFixed(1)} ms (${samples} events)`,
+          limit: `≤ max(1.5×, +5 ms) = ${p99Limit.toFixed(1)} ms`,
+          ok: duringP99 <= p99Limit,
+        }),
       ];
       expect(results.every(Boolean)).toBe(true);
     } finally {

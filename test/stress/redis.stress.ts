@@ -170,12 +170,26 @@ describe('Redis kill -9 and restart mid-stream, two instances', () => {
     const scenario = 'Redis kill -9 + restart';
     const transport = `${subs.length} subs, 2 instances`;
     const ok = [
-      record({ scenario, transport, figure: 'acknowledged / refused while down', value: `${acked.length} / ${refused}`, limit: '-', ok: refused > 0 }),
+      record({
+        scenario,
+        transport,
+        figure: 'acknowledged / refused while down',
+        value: `${acked.length} / ${refused}`,
+        limit: '-',
+        ok: refused > 0,
+      }),
       record({ scenario, transport, figure: 'publishes back after restart', value: `${backMs} ms`, limit: '≤ 2000 ms', ok: backMs <= 2000 }),
       record({ scenario, transport, figure: 'lost without a reset', value: String(unannounced), limit: '0', ok: unannounced === 0 }),
       record({ scenario, transport, figure: 'missing after the restart', value: String(missingAfter), limit: '0', ok: missingAfter === 0 }),
       record({ scenario, transport, figure: 'duplicates / out of order', value: String(duplicates), limit: '0', ok: duplicates === 0 }),
-      record({ scenario, transport, figure: 'subscribers with a reset (history lost)', value: `${withReset}/${subs.length}`, limit: 'all', ok: withReset === subs.length }),
+      record({
+        scenario,
+        transport,
+        figure: 'subscribers with a reset (history lost)',
+        value: `${withReset}/${subs.length}`,
+        limit: 'all',
+        ok: withReset === subs.length,
+      }),
       record({ scenario, transport, figure: 'acknowledged lost, announced by a reset', value: String(lost - unannounced), limit: '-', ok: true }),
     ];
     expect(ok.every(Boolean)).toBe(true);

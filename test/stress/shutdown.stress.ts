@@ -73,7 +73,11 @@ describe(`SIGTERM with ${PER_TRANSPORT} open streams per transport`, () => {
             });
             const done = () => {
               const error = /event: error\ndata: (.*)\n/.exec(text);
-              resolve({ transport: 'sse', status: error ? (JSON.parse(error[1]!) as { code: string }).code : 'closed without error', at: Date.now() });
+              resolve({
+                transport: 'sse',
+                status: error ? (JSON.parse(error[1]!) as { code: string }).code : 'closed without error',
+                at: Date.now(),
+              });
             };
             res.on('end', done);
             res.on('close', done);
@@ -141,10 +145,34 @@ describe(`SIGTERM with ${PER_TRANSPORT} open streams per transport`, () => {
       const times = mine.map((e) => e.at - term);
       const max = Math.max(...times);
       const scenario = `SIGTERM ×${PER_TRANSPORT}`;
-      ok = record({ scenario, transport, figure: `closed with ${expected[transport]}`, value: `${mine.length - wrong.length}/${mine.length}${wrong[0] ? ` (e.g. ${wrong[0].status})` : ''}`, limit: 'all', ok: wrong.length === 0 }) && ok;
-      ok = record({ scenario, transport, figure: 'closed after SIGTERM (p50 / max)', value: `${percentile(times, 50)} / ${max} ms`, limit: `≤ ${LIMIT_MS} ms`, ok: max <= LIMIT_MS }) && ok;
+      ok =
+        record({
+          scenario,
+          transport,
+          figure: `closed with ${expected[transport]}`,
+          value: `${mine.length - wrong.length}/${mine.length}${wrong[0] ? ` (e.g. ${wrong[0].status})` : ''}`,
+          limit: 'all',
+          ok: wrong.length === 0,
+        }) && ok;
+      ok =
+        record({
+          scenario,
+          transport,
+          figure: 'closed after SIGTERM (p50 / max)',
+          value: `${percentile(times, 50)} / ${max} ms`,
+          limit: `≤ ${LIMIT_MS} ms`,
+          ok: max <= LIMIT_MS,
+        }) && ok;
     }
-    ok = record({ scenario: `SIGTERM ×${PER_TRANSPORT}`, transport: 'all', figure: 'process exit', value: `${exit} after ${exitMs} ms`, limit: `≤ ${LIMIT_MS} ms`, ok: exitMs <= LIMIT_MS }) && ok;
+    ok =
+      record({
+        scenario: `SIGTERM ×${PER_TRANSPORT}`,
+        transport: 'all',
+        figure: 'process exit',
+        value: `${exit} after ${exitMs} ms`,
+        limit: `≤ ${LIMIT_MS} ms`,
+        ok: exitMs <= LIMIT_MS,
+      }) && ok;
     expect(ok).toBe(true);
   });
 });

@@ -102,9 +102,30 @@ describe('a stopped client under a fast stream', () => {
       // p99 criterion: 1.5× the baseline, with 5 ms of absolute slack for a baseline of a few ms.
       const p99Limit = Math.max(1.5 * baseP99, baseP99 + 5);
       const results = [
-        record({ scenario, transport, figure: 'cut after SIGSTOP', value: `${cutMs} ms`, limit: `≤ ${bound} ms + ${slack} (${text})`, ok: left === HEALTHY && cutMs <= bound + slack }),
-        record({ scenario, transport, figure: 'RSS after cut', value: `${rssAfter >= rssBefore ? '+' : ''}${mib(rssAfter - rssBefore)}`, limit: '≤ +4 MiB', ok: rssAfter - rssBefore <= 4 * MiB }),
-        record({ scenario, transport, figure: 'healthy p99 (reading → stopped)', value: `${baseP99.toFixed(1)} → ${duringP99.toFixed(1)} ms (${samples} events)`, limit: `≤ max(1.5×, +5 ms) = ${p99Limit.toFixed(1)} ms`, ok: duringP99 <= p99Limit }),
+        record({
+          scenario,
+          transport,
+          figure: 'cut after SIGSTOP',
+          value: `${cutMs} ms`,
+          limit: `≤ ${bound} ms + ${slack} (${text})`,
+          ok: left === HEALTHY && cutMs <= bound + slack,
+        }),
+        record({
+          scenario,
+          transport,
+          figure: 'RSS after cut',
+          value: `${rssAfter >= rssBefore ? '+' : ''}${mib(rssAfter - rssBefore)}`,
+          limit: '≤ +4 MiB',
+          ok: rssAfter - rssBefore <= 4 * MiB,
+        }),
+        record({
+          scenario,
+          transport,
+          figure: 'healthy p99 (reading → stopped)',
+          value: `${baseP99.toFixed(1)} → ${duringP99.toFixed(1)} ms (${samples} events)`,
+          limit: `≤ max(1.5×, +5 ms) = ${p99Limit.toFixed(1)} ms`,
+          ok: duringP99 <= p99Limit,
+        }),
       ];
       expect(left).toBe(HEALTHY);
       expect(results.every(Boolean)).toBe(true);

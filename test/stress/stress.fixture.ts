@@ -67,9 +67,6 @@ export function stressModule(options: LonglinkModuleOptions = stressOptions(), c
   return StressModule;
 }
 
-export async function startStressApp(
-  options?: LonglinkModuleOptions,
-  controllers: Type[] = [],
-): Promise<{ app: INestApplication; baseUrl: string }> {
+export async function startStressApp(options?: LonglinkModuleOptions, controllers: Type[] = []): Promise<{ app: INestApplication; baseUrl: string }> {
   return createHttpApp('express', stressModule(options, controllers));
 }

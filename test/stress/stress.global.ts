@@ -27,7 +27,10 @@ export default function setup(project: TestProject): () => void {
           .map((line) => JSON.parse(line) as StressFigure)
       : [];
     rmSync(file, { force: true });
-    const rows = [['scenario', 'transport', 'figure', 'value', 'limit', 'ok'], ...figures.map((f) => [f.scenario, f.transport, f.figure, f.value, f.limit, f.ok ? 'yes' : 'NO'])];
+    const rows = [
+      ['scenario', 'transport', 'figure', 'value', 'limit', 'ok'],
+      ...figures.map((f) => [f.scenario, f.transport, f.figure, f.value, f.limit, f.ok ? 'yes' : 'NO']),
+    ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
     const line = (r: unknown[]) => `| ${r.map((c, i) => String(c).padEnd(widths[i]!)).join(' | ')} |`;
     const out = [

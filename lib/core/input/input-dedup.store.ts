@@ -47,7 +47,8 @@ export class InMemoryInputDedup implements InputDedupStore {
 
   record(scope: string, id: string): void {
     let ids = this.scopes.get(scope);
-    if (ids) this.scopes.delete(scope); // re-inserted below: most recently used last
+    if (ids)
+      this.scopes.delete(scope); // re-inserted below: most recently used last
     else ids = new Map();
     this.scopes.set(scope, ids);
     if (ids.delete(id)) this.total--;

@@ -58,7 +58,10 @@ export class InputDispatcher implements OnModuleInit, OnApplicationShutdown {
     }
     if (request.bytes > input.maxMessageBytes) {
       const limitBytes = input.maxMessageBytes;
-      return { error: { code: StreamErrorCode.BAD_REQUEST, message: `Message exceeds ${limitBytes} bytes`, details: { limitBytes } }, tooLarge: true };
+      return {
+        error: { code: StreamErrorCode.BAD_REQUEST, message: `Message exceeds ${limitBytes} bytes`, details: { limitBytes } },
+        tooLarge: true,
+      };
     }
     try {
       return await input.offer(request.id, request.data, request.bytes);

@@ -19,13 +19,12 @@ export function resolveStreamInput(
   const inputs = args.filter((a) => a.kind === 'input').length;
   const on = given !== undefined && given !== false;
   if (!on) {
-    if (inputs > 0) throw new LonglinkConfigError(`LonglinkModule: ${location} has a @StreamInput() parameter: declare @Stream(..., { input: true })`);
+    if (inputs > 0)
+      throw new LonglinkConfigError(`LonglinkModule: ${location} has a @StreamInput() parameter: declare @Stream(..., { input: true })`);
     return undefined;
   }
   if (inputs !== 1) {
-    throw new LonglinkConfigError(
-      `LonglinkModule: ${location} declares input: it needs exactly one @StreamInput() parameter (found ${inputs})`,
-    );
+    throw new LonglinkConfigError(`LonglinkModule: ${location} declares input: it needs exactly one @StreamInput() parameter (found ${inputs})`);
   }
   if (given === true) return { maxQueue: module.maxQueue, maxMessageBytes: module.maxMessageBytes };
   if (typeof given !== 'object' || given === null) {

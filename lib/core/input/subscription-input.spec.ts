@@ -16,16 +16,18 @@ function make(over: Partial<ConstructorParameters<typeof SubscriptionInput>[0]> 
   });
 }
 
-const settled = (p: Promise<unknown>) => p.then((v) => ({ ok: v }), (e: StreamException) => ({ code: e.code, message: e.message }));
+const settled = (p: Promise<unknown>) =>
+  p.then(
+    (v) => ({ ok: v }),
+    (e: StreamException) => ({ code: e.code, message: e.message }),
+  );
 
 describe('SubscriptionInput', () => {
   it('hands messages over in order through an async pipe of varying delay, and answers in order', async () => {
     const input = make();
     const got: unknown[] = [];
     const order: string[] = [];
-    input
-      .observable((d) => new Promise((r) => setTimeout(() => r(d), 10 - (d as number))), false)
-      .subscribe((v) => got.push(v));
+    input.observable((d) => new Promise((r) => setTimeout(() => r(d), 10 - (d as number))), false).subscribe((v) => got.push(v));
     const answers = [1, 2, 3, 4, 5].map((n) => input.offer(`m${n}`, n, 1).then(() => order.push(`m${n}`)));
     await Promise.all(answers);
     expect(got).toEqual([1, 2, 3, 4, 5]);

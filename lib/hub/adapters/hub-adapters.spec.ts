@@ -99,7 +99,6 @@ describe.each(['memory', 'redis'] as const)('%s hub adapter', (kind) => {
     await until(() => messages.some((m) => m.topic === 'marker'), 2000, 'marker delivered');
     expect(messages.map((m) => m.record.json)).toEqual(['"one"', '1']);
   });
-
 });
 
 describe('redis hub adapter across instances', () => {

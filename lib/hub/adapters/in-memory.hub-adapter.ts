@@ -118,7 +118,12 @@ export class InMemoryHubAdapter implements HubAdapter {
       this.forget(oldest, forgotten);
     }
     // The time only matters with a maximum age (without one, no clock read per publish).
-    const stored: Stored = { seq: ++this.seq, json, at: this.historyMaxAgeMs > 0 ? Date.now() : 0, cost: HUB_RECORD_OVERHEAD_BYTES + stringBytes(json) };
+    const stored: Stored = {
+      seq: ++this.seq,
+      json,
+      at: this.historyMaxAgeMs > 0 ? Date.now() : 0,
+      cost: HUB_RECORD_OVERHEAD_BYTES + stringBytes(json),
+    };
     t.last = stored.seq;
     t.records.push(stored);
     t.bytes += stored.cost;

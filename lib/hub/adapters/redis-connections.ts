@@ -74,14 +74,18 @@ export function openRedis(options: RedisHubAdapterOptions, events: RedisSubscrib
   // `ssubscribe` (5.3.0 and later; older ones may list the command but misread its replies).
   const clientCanShard = IORedis.Command?.checkFlag?.('ENTER_SUBSCRIBER_MODE', 'ssubscribe') === true;
   if (!clientCanShard) {
-    logger.warn('Redis Cluster: this ioredis has no sharded Pub/Sub (ssubscribe, ioredis >= 5.3.0): classic Pub/Sub is used, which sends every publish to every node. Every instance must use the same mode.');
+    logger.warn(
+      'Redis Cluster: this ioredis has no sharded Pub/Sub (ssubscribe, ioredis >= 5.3.0): classic Pub/Sub is used, which sends every publish to every node. Every instance must use the same mode.',
+    );
   }
   let serverCanShard = true;
   const checkServer = async () => {
-    const info = (await command.info('server'));
+    const info = await command.info('server');
     const major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 7);
     if (major < 7 && serverCanShard) {
-      logger.warn(`Redis Cluster: Redis ${major} has no sharded Pub/Sub (Redis >= 7): classic Pub/Sub is used, which sends every publish to every node`);
+      logger.warn(
+        `Redis Cluster: Redis ${major} has no sharded Pub/Sub (Redis >= 7): classic Pub/Sub is used, which sends every publish to every node`,
+      );
     }
     serverCanShard = major >= 7;
   };

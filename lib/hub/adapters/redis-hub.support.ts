@@ -34,7 +34,6 @@ export function clusterConfig(redis: RedisHubAdapterOptions['redis']): { nodes: 
   return { nodes: cluster.nodes, options: cluster.options ?? {} };
 }
 
-
 /** ioredis, an optional peer: loaded when the Redis adapter is used, with an install hint. */
 export function loadIoredis<Client>(): Client {
   try {

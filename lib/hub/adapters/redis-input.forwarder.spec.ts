@@ -40,10 +40,13 @@ describe('RedisInputForwarder', () => {
     const holder = make();
     const other = make();
     const seen: [string, ChannelInputRequest][] = [];
-    holder.serve(async (channel, request) => {
-      seen.push([channel, request]);
-      return { duplicate: false };
-    }, () => undefined);
+    holder.serve(
+      async (channel, request) => {
+        seen.push([channel, request]);
+        return { duplicate: false };
+      },
+      () => undefined,
+    );
     const admin = clients[0]!;
     await holder.held('chan-aaaaaaaaaaaaaaaa');
     const started = Date.now();
@@ -61,7 +64,10 @@ describe('RedisInputForwarder', () => {
     const first = make();
     const second = make();
     const lost: string[] = [];
-    first.serve(async () => ({ duplicate: false }), (channel) => lost.push(channel));
+    first.serve(
+      async () => ({ duplicate: false }),
+      (channel) => lost.push(channel),
+    );
     await first.held('chan-bbbbbbbbbbbbbbbb');
     await second.held('chan-bbbbbbbbbbbbbbbb');
     await until(() => lost.includes('chan-bbbbbbbbbbbbbbbb'), 2000, 'takeover message');

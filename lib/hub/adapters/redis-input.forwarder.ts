@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import type {
-  ChannelInputDeliver,
-  ChannelInputOutcome,
-  ChannelInputRequest,
-  InputForwarder,
-} from '../../core/input/input-forwarder.interface.js';
+import type { ChannelInputDeliver, ChannelInputOutcome, ChannelInputRequest, InputForwarder } from '../../core/input/input-forwarder.interface.js';
 import { StreamErrorCode } from '../../protocol/stream-error-code.js';
 import { LONGLINK_LOGGER_CONTEXT } from '../../longlink.constants.js';
 import { DEFAULT_INPUT_CHANNEL_TTL_MS } from '../../longlink.defaults.js';
@@ -143,7 +138,9 @@ export class RedisInputForwarder implements InputForwarder {
       this.refresher = undefined;
     }
     try {
-      this.command().longlinkChannelRelease(this.key(channel), this.instanceId).catch(() => undefined); // expires anyway
+      this.command()
+        .longlinkChannelRelease(this.key(channel), this.instanceId)
+        .catch(() => undefined); // expires anyway
     } catch {
       // the adapter is closed: the key expires
     }
@@ -195,7 +192,8 @@ export class RedisInputForwarder implements InputForwarder {
       .then(
         (receivers) => {
           // Registered but not listening: killed, or its connection is down (the key expires within ttlMs).
-          if (receivers === 0) settle(outcome(StreamErrorCode.UNAVAILABLE, 'The instance holding the channel cannot be reached', { retryAfterMs: 1000 }));
+          if (receivers === 0)
+            settle(outcome(StreamErrorCode.UNAVAILABLE, 'The instance holding the channel cannot be reached', { retryAfterMs: 1000 }));
         },
         () => settle(outcome(StreamErrorCode.UNAVAILABLE, 'The store that routes client messages cannot be reached', { retryAfterMs: 1000 })),
       );
@@ -217,11 +215,14 @@ export class RedisInputForwarder implements InputForwarder {
       waiting.resolve(wire.outcome);
     } else if (wire?.t === 'req' && typeof wire.from === 'string' && typeof wire.channel === 'string' && wire.request) {
       const deliver = this.deliverHere;
-      const answered = deliver ? deliver(wire.channel, wire.request) : Promise.resolve(outcome(StreamErrorCode.NOT_FOUND, 'No subscription holds this channel'));
-      void answered.then((o) =>
-        this.command()
-          .publish(wire.from, JSON.stringify({ t: 'res', rid: wire.rid, outcome: o } satisfies Wire))
-          .catch(() => undefined), // the forwarder times out
+      const answered = deliver
+        ? deliver(wire.channel, wire.request)
+        : Promise.resolve(outcome(StreamErrorCode.NOT_FOUND, 'No subscription holds this channel'));
+      void answered.then(
+        (o) =>
+          this.command()
+            .publish(wire.from, JSON.stringify({ t: 'res', rid: wire.rid, outcome: o } satisfies Wire))
+            .catch(() => undefined), // the forwarder times out
       );
     } else if (wire?.t === 'taken' && typeof wire.channel === 'string') {
       this.takenOver(wire.channel);

@@ -144,17 +144,24 @@ export class RedisHubAdapter implements HubAdapter {
       void this.indexTopic(topic, topicTtlMs, maxTopics);
       return { epoch, record: { position, json } };
     }
-    const [duplicate, position] = (await this.withWait('longlinkClusterPublishOnce', [...args, idem, ...argv, idempotency!.ttlMs])) as [0 | 1, string];
+    const [duplicate, position] = (await this.withWait('longlinkClusterPublishOnce', [...args, idem, ...argv, idempotency!.ttlMs])) as [
+      0 | 1,
+      string,
+    ];
     if (duplicate) return { epoch, record: { position, json }, duplicate: true };
     void this.indexTopic(topic, topicTtlMs, maxTopics);
     return { epoch, record: { position, json } };
   }
 
-  private async withWait(script: 'longlinkPublish' | 'longlinkClusterPublish' | 'longlinkPublishOnce' | 'longlinkClusterPublishOnce', args: (string | number)[]): Promise<unknown> {
+  private async withWait(
+    script: 'longlinkPublish' | 'longlinkClusterPublish' | 'longlinkPublishOnce' | 'longlinkClusterPublishOnce',
+    args: (string | number)[],
+  ): Promise<unknown> {
     const replicas = this.options.redisWaitReplicas ?? 0;
     if (replicas === 0) return this.client[script](...args);
     const timeoutMs = this.options.redisWaitTimeoutMs ?? DEFAULT_HUB_REDIS_WAIT_TIMEOUT_MS;
-    const pipeline = this.client.pipeline() as ReturnType<RedisCommandClient['pipeline']> & Record<typeof script, (...a: (string | number)[]) => unknown>;
+    const pipeline = this.client.pipeline() as ReturnType<RedisCommandClient['pipeline']> &
+      Record<typeof script, (...a: (string | number)[]) => unknown>;
     pipeline[script](...args);
     pipeline.wait(replicas, timeoutMs);
     const results = await pipeline.exec();

@@ -16,8 +16,7 @@ export interface PresenceMember<M = unknown> {
  * changed (`diff`: apply `leaves`, then `joins`, by `ref`).
  */
 export type PresenceEvent<M = unknown> =
-  | { type: 'state'; members: PresenceMember<M>[] }
-  | { type: 'diff'; joins: PresenceMember<M>[]; leaves: PresenceMember<M>[] };
+  { type: 'state'; members: PresenceMember<M>[] } | { type: 'diff'; joins: PresenceMember<M>[]; leaves: PresenceMember<M>[] };
 
 /** A connection tracked in a topic's presence (see `StreamHub.track`). */
 export interface PresenceHandle<M = unknown> {

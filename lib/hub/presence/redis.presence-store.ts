@@ -48,13 +48,7 @@ export class RedisPresenceStore implements PresenceStore {
   async join(e: PresenceEntry, maxMembers: number): Promise<boolean> {
     const diffs = `${e.topic}:presence`;
     const keys = [this.hash(e.topic), this.index, `${this.prefix}t:${diffs}`, `${this.prefix}w:${diffs}`];
-    const added = await this.run(PRESENCE_JOIN, keys, [
-      e.ref,
-      `${e.key}\n${e.json}`,
-      `${e.topic}\n${e.ref}`,
-      this.ttlMs,
-      maxMembers,
-    ]);
+    const added = await this.run(PRESENCE_JOIN, keys, [e.ref, `${e.key}\n${e.json}`, `${e.topic}\n${e.ref}`, this.ttlMs, maxMembers]);
     return added === 1;
   }
 

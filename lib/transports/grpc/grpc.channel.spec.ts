@@ -78,10 +78,21 @@ describe('GrpcCallInput: answers waiting their turn are bounded', () => {
   });
 
   it('pauses while the input queue is full and resumes when it has room', async () => {
-    const input = new SubscriptionInput({ scope: '', keyPrefix: 'k', dedup: new InMemoryInputDedup(60_000, 100, 100), maxQueue: 2, maxMessageBytes: 1000, normalize: toStreamException });
+    const input = new SubscriptionInput({
+      scope: '',
+      keyPrefix: 'k',
+      dedup: new InMemoryInputDedup(60_000, 100, 100),
+      maxQueue: 2,
+      maxMessageBytes: 1000,
+      normalize: toStreamException,
+    });
     const call = new FakeCall();
     const writer = new FakeWriter();
-    const reader = new GrpcCallInput(call as unknown as GrpcDuplexCall, writer as unknown as GrpcWriter, { mode: 'generic', maxDepth: 32, logger: new Logger('test') });
+    const reader = new GrpcCallInput(call as unknown as GrpcDuplexCall, writer as unknown as GrpcWriter, {
+      mode: 'generic',
+      maxDepth: 32,
+      logger: new Logger('test'),
+    });
     reader.attach({ stream: 's', input, maxMessageBytes: 1000 });
     call.emit('data', { kind: 'input', id: 'a', data: Buffer.from('1') });
     call.emit('data', { kind: 'input', id: 'b', data: Buffer.from('2') });

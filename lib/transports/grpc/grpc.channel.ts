@@ -120,7 +120,8 @@ export class GrpcCallInput {
     const id = String(++this.received);
     const input = target.input;
     const refusal = undecodableRequest(message);
-    if (refusal || !input) return this.dropped(target, id, refusal ?? new StreamException(StreamErrorCode.BAD_REQUEST, 'The stream takes no client messages'));
+    if (refusal || !input)
+      return this.dropped(target, id, refusal ?? new StreamException(StreamErrorCode.BAD_REQUEST, 'The stream takes no client messages'));
     input.offer(id, message, requestSize(message) ?? 0).catch((error: unknown) => this.dropped(target, id, toStreamException(error)));
     if (input.full) this.pause(input);
   }

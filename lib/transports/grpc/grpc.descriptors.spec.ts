@@ -29,14 +29,14 @@ const expected = (name: string) => {
   return file;
 };
 
-describe('reflection descriptors (grpc.descriptors.ts) equal protoc\'s', () => {
+describe("reflection descriptors (grpc.descriptors.ts) equal protoc's", () => {
   it('the generic longlink.proto, loaded by absolute path: its import path, snake_case, json_name, struct.proto as a dependency', () => {
     const files = describeFiles(libs.protobuf, { paths: [at('proto/longlink/v1/longlink.proto')] }).map(normalise);
     expect(files.map((f) => f['name']).sort()).toEqual(['google/protobuf/struct.proto', 'longlink/v1/longlink.proto']);
     for (const file of files) expect(file).toEqual(expected(file['name'] as string));
   });
 
-  it('the sample\'s demo.proto', () => {
+  it("the sample's demo.proto", () => {
     const files = describeFiles(libs.protobuf, { paths: [at('proto/sample/v1/demo.proto')] }).map(normalise);
     expect(files).toEqual([expected('sample/v1/demo.proto')]);
   });

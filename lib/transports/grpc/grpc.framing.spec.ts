@@ -14,7 +14,11 @@ describe('gRPC framing', () => {
     const frame = grpcGenericFrame(event);
     expect(grpcGenericFrame(event)).toBe(frame);
     expect(frame.size).toBe(Buffer.byteLength('{"n":1}') + 1 + GRPC_FRAME_OVERHEAD_BYTES);
-    const decoded = subscribe.responseDeserialize(subscribe.responseSerialize(frame.message as object)) as { id: string; data: Buffer; reset?: boolean };
+    const decoded = subscribe.responseDeserialize(subscribe.responseSerialize(frame.message as object)) as {
+      id: string;
+      data: Buffer;
+      reset?: boolean;
+    };
     expect(decoded.id).toBe('4');
     expect(JSON.parse(decoded.data.toString())).toEqual({ n: 1 });
     expect(decoded.reset).toBeUndefined();
@@ -58,7 +62,7 @@ describe('gRPC framing', () => {
     for (const bad of [1, 'x', null, [1]]) expect(() => grpcTypedFrame(new StreamEvent(bad))).toThrow(TypeError);
   });
 
-  it('the direct path encodes each frame once without the caching serializer\'s WeakMap (kept for call.write)', () => {
+  it("the direct path encodes each frame once without the caching serializer's WeakMap (kept for call.write)", () => {
     let encodes = 0;
     const serialize = cachingSerializer((message) => {
       encodes++;

@@ -35,7 +35,12 @@ describe('decodeSubscribeRequest', () => {
   it('refuses forbidden keys, truncated and malformed bytes with BAD_REQUEST; the deserializer never throws', () => {
     const proto = subscribe.requestSerialize({ stream: 's', params: toStruct({ ['__proto__']: 1 }) });
     const deserialize = nonThrowingDeserializer(decodeSubscribeRequest);
-    for (const bytes of [proto, Buffer.from([0x12, 0x05, 0x0a]), Buffer.from([0x0b]), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])]) {
+    for (const bytes of [
+      proto,
+      Buffer.from([0x12, 0x05, 0x0a]),
+      Buffer.from([0x0b]),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+    ]) {
       const refusal = undecodableRequest(deserialize(bytes));
       expect(refusal).toBeInstanceOf(StreamException);
       expect(refusal!.code).toBe('BAD_REQUEST');
@@ -58,7 +63,7 @@ describe('decodeChannelRequest', () => {
     expect(decodeChannelRequest(Buffer.alloc(0))).toEqual({ kind: 'none' });
   });
 
-  it('checks the params\' depth inside subscribe and refuses malformed bytes with BAD_REQUEST', () => {
+  it("checks the params' depth inside subscribe and refuses malformed bytes with BAD_REQUEST", () => {
     // Hand-built: protobuf.js cannot encode a Struct this deep. Field 1 (subscribe) holding field 2 (params).
     const struct = deepStruct(70);
     const inner = Buffer.concat([Buffer.from([0x12]), varint(struct.length), struct]);

@@ -47,9 +47,7 @@ export interface DecodedSubscribeRequest {
 
 /** `longlink.v1.ChannelRequest` decoded: which of its kinds is set (the last one on the wire). */
 export type DecodedChannelRequest =
-  | { kind: 'subscribe'; subscribe: DecodedSubscribeRequest }
-  | { kind: 'input'; id: string; data: Buffer }
-  | { kind: 'none' };
+  { kind: 'subscribe'; subscribe: DecodedSubscribeRequest } | { kind: 'input'; id: string; data: Buffer } | { kind: 'none' };
 
 /** A cursor over protobuf wire bytes (https://protobuf.dev/programming-guides/encoding/). */
 class WireReader {

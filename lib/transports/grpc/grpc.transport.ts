@@ -1,11 +1,4 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  Optional,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { LonglinkConfigError } from '../../errors/longlink-config.error.js';
 import { StreamCallImpl } from '../../core/stream-call.js';
@@ -202,12 +195,7 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     writer.end(error);
   }
 
-  private run(
-    def: StreamDefinition,
-    call: Call,
-    writer: GrpcWriter,
-    request: GrpcRunRequest,
-  ): StreamCallImpl {
+  private run(def: StreamDefinition, call: Call, writer: GrpcWriter, request: GrpcRunRequest): StreamCallImpl {
     const streamCall = new StreamCallImpl({
       stream: def.name,
       transport: 'grpc',
@@ -222,4 +210,3 @@ export class GrpcTransport implements OnApplicationBootstrap, BeforeApplicationS
     return streamCall;
   }
 }
-

@@ -4,12 +4,7 @@ import type { StreamWriter } from '../../core/stream-writer.interface.js';
 import { writePaths } from '../../core/write-paths.js';
 import { retryAfterMsOf, type StreamException } from '../../errors/stream-exception.js';
 import type { StreamEvent } from '../../interfaces/stream-event.interface.js';
-import {
-  GRPC_ERROR_CODE_TRAILER,
-  GRPC_ERROR_DETAILS_TRAILER,
-  GRPC_RETRY_AFTER_TRAILER,
-  GRPC_STATUS_BY_CODE,
-} from '../../protocol/grpc.protocol.js';
+import { GRPC_ERROR_CODE_TRAILER, GRPC_ERROR_DETAILS_TRAILER, GRPC_RETRY_AFTER_TRAILER, GRPC_STATUS_BY_CODE } from '../../protocol/grpc.protocol.js';
 import { GRPC_FRAME_OVERHEAD_BYTES, grpcWireMessage, type GrpcFrame } from './grpc.framing.js';
 import {
   grpcCallCore,

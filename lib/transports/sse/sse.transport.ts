@@ -103,7 +103,10 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
     if (this.input.wanted) {
       // Client messages of two-way streams (PROTOCOL.md §7.4).
       const path = this.input.path;
-      adapter.post(`${path}/:channel`, this.platformHandler(platform, (x) => this.input.handle(x.req, x.res, (x.platformRequest as { body?: unknown }).body)));
+      adapter.post(
+        `${path}/:channel`,
+        this.platformHandler(platform, (x) => this.input.handle(x.req, x.res, (x.platformRequest as { body?: unknown }).body)),
+      );
       this.bodyTimeout.addPrefix(path);
       this.logger.log(`SSE POST ${path}/:channel → client messages`);
     }
@@ -141,9 +144,7 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
     if (candidates.length === 0) return;
     for (const def of candidates) {
       if (Reflect.getMetadata(HOST_METADATA, def.controller) !== undefined) {
-        throw new LonglinkConfigError(
-          `LonglinkModule: stream "${def.name}" (${def.location}): @Controller({ host }) is not supported for streams`,
-        );
+        throw new LonglinkConfigError(`LonglinkModule: stream "${def.name}" (${def.location}): @Controller({ host }) is not supported for streams`);
       }
     }
     const sse = candidates.filter((d) => this.registry.find(d.name, 'sse') === d);
@@ -231,23 +232,25 @@ export class SseTransport implements OnModuleInit, OnApplicationShutdown {
         );
       }
       const limit = def.options.sse?.maxBodyBytes ?? DEFAULT_SSE_MAX_BODY_BYTES;
-      readSseBody(req, (platformRequest as { body?: unknown }).body, limit, this.options.maxParamsDepth).then(
-        (params) => {
-          if (!writer.gone) this.start(def, { ...request, params }, req, platformRequest, writer);
-        },
-        (error: unknown) => {
-          if (error instanceof SseBodyTooLargeError) {
-            res.setHeader('connection', 'close');
-            return writer.refuse(error, 413);
-          }
-          writer.end(toStreamException(error));
-        },
-      ).catch((error: unknown) => {
-        // A throw while starting or refusing: logged, the request ends, the process survives.
-        this.logger.error(`SSE POST stream ${def.name} failed to open: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        if (!res.headersSent) res.statusCode = 500;
-        res.end();
-      });
+      readSseBody(req, (platformRequest as { body?: unknown }).body, limit, this.options.maxParamsDepth)
+        .then(
+          (params) => {
+            if (!writer.gone) this.start(def, { ...request, params }, req, platformRequest, writer);
+          },
+          (error: unknown) => {
+            if (error instanceof SseBodyTooLargeError) {
+              res.setHeader('connection', 'close');
+              return writer.refuse(error, 413);
+            }
+            writer.end(toStreamException(error));
+          },
+        )
+        .catch((error: unknown) => {
+          // A throw while starting or refusing: logged, the request ends, the process survives.
+          this.logger.error(`SSE POST stream ${def.name} failed to open: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          if (!res.headersSent) res.statusCode = 500;
+          res.end();
+        });
       return;
     }
     this.start(def, request, req, platformRequest, writer);

@@ -9,14 +9,7 @@ import { directChunkSocket } from '../../internals/node-http.js';
 import { turnBatcher, type TurnState } from '../shared/turn-batcher.js';
 import { HTTP_STATUS_BY_CODE, HttpHeader } from '../../protocol/http.protocol.js';
 import type { SseBeating, SseHeartbeat } from './sse.heartbeat.js';
-import {
-  SSE_COMPLETE_FRAME,
-  SSE_HEARTBEAT_FRAME,
-  sseChunkedEventFrame,
-  sseErrorFrame,
-  sseEventFrame,
-  sseRetryFrame,
-} from './sse.framing.js';
+import { SSE_COMPLETE_FRAME, SSE_HEARTBEAT_FRAME, sseChunkedEventFrame, sseErrorFrame, sseEventFrame, sseRetryFrame } from './sse.framing.js';
 
 /** Response headers of every event stream. */
 const STREAM_HEADERS: Readonly<Record<string, string>> = {

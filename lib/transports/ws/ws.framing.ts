@@ -56,8 +56,7 @@ export function wsNextTail(event: StreamEvent): Buffer {
 const WS_TAIL = new FrameKey<Buffer>('ws-tail');
 
 function buildTail(event: StreamEvent): Buffer {
-  const text =
-    event.id === undefined ? `,"data":${event.json}}` : `,"eventId":${JSON.stringify(event.id)},"data":${event.json}}`;
+  const text = event.id === undefined ? `,"data":${event.json}}` : `,"eventId":${JSON.stringify(event.id)},"data":${event.json}}`;
   return Buffer.from(text, 'utf8');
 }
 
@@ -85,9 +84,7 @@ export function wsCompleteFrame(subscriptionId: string): string {
 /** An `error` message; without `id` for errors that concern no (valid) subscription. */
 export function wsErrorFrame(subscriptionId: string | undefined, error: StreamException): string {
   return JSON.stringify(
-    subscriptionId === undefined
-      ? { type: 'error', error: error.toJSON() }
-      : { type: 'error', id: subscriptionId, error: error.toJSON() },
+    subscriptionId === undefined ? { type: 'error', error: error.toJSON() } : { type: 'error', id: subscriptionId, error: error.toJSON() },
   );
 }
 

@@ -136,10 +136,7 @@ export abstract class WsInitHandshake extends WsSender {
   /** A subscribe that must wait for the init to be answered; bounded like active ones. */
   private wait(message: SubscribeMessage): void {
     if (this.isWaiting(message.id)) {
-      this.invalid(
-        undefined,
-        new WsProtocolError(`Subscription id ${JSON.stringify(message.id)} is already active`, undefined, { id: message.id }),
-      );
+      this.invalid(undefined, new WsProtocolError(`Subscription id ${JSON.stringify(message.id)} is already active`, undefined, { id: message.id }));
       return;
     }
     if (this.waiting.length >= this.wsOptions.maxSubscriptions) {

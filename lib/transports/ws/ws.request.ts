@@ -57,11 +57,7 @@ const TYPES: ReadonlySet<string> = new Set(WS_CLIENT_MESSAGE_TYPES);
  * for binary frames, non-JSON, non-objects, `__proto__`/`constructor`/`prototype` keys,
  * unknown types, missing or oversized ids and malformed fields.
  */
-export function parseWsMessage(
-  data: Buffer | ArrayBuffer | Buffer[],
-  isBinary: boolean,
-  maxDepth = DEFAULT_MAX_PARAMS_DEPTH,
-): WsClientMessage {
+export function parseWsMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean, maxDepth = DEFAULT_MAX_PARAMS_DEPTH): WsClientMessage {
   if (isBinary) throw new WsProtocolError('Binary frames are not supported; send JSON text');
   const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
   // The message is one level above its params (or init payload): the same limit as elsewhere.

@@ -1,14 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  Optional,
-  type BeforeApplicationShutdown,
-  type CanActivate,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type CanActivate, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { ExecutionContextHost } from '../../internals/nest.js';
 import { isObservable, lastValueFrom } from 'rxjs';
@@ -123,10 +115,13 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
     if (heartbeatMs > 0) {
       // One timer for every connection; it beats often enough that a ping leaves within a
       // quarter of the shorter period of its due time, and a silent peer is cut as late.
-      this.heartbeat = setInterval(() => {
-        const now = Date.now();
-        for (const connection of this.connections) connection.heartbeat(now);
-      }, Math.max(5, Math.floor(Math.min(heartbeatMs, heartbeatTimeoutMs) / 4)));
+      this.heartbeat = setInterval(
+        () => {
+          const now = Date.now();
+          for (const connection of this.connections) connection.heartbeat(now);
+        },
+        Math.max(5, Math.floor(Math.min(heartbeatMs, heartbeatTimeoutMs) / 4)),
+      );
       this.heartbeat.unref();
     }
     this.logger.log(`WebSocket endpoint at ${this.ws.path}`);
@@ -145,10 +140,7 @@ export class WsTransport implements OnApplicationBootstrap, BeforeApplicationShu
       return c.closed;
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(closing),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.runner.drainRemainingMs()))),
-    ]);
+    await Promise.race([Promise.all(closing), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.runner.drainRemainingMs())))]);
     clearTimeout(timer);
     this.restoreUpgrade?.();
     this.restoreUpgrade = undefined;

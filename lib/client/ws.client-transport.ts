@@ -266,7 +266,7 @@ async function loadWs(): Promise<typeof WebSocket> {
     mod = (await importOpaque('ws')) as typeof mod;
   } catch (error) {
     // Not transient: retrying cannot install a package (`auto` still falls back to SSE).
-    throw new StreamError(StreamErrorCode.BAD_REQUEST, `No WebSocket: install ws or pass the WebSocket option (${String(error)})`);
+    throw new StreamError(StreamErrorCode.BAD_REQUEST, `No WebSocket: npm install ws or pass options.WebSocket (${String(error)})`);
   }
   return mod.WebSocket ?? mod.default;
 }

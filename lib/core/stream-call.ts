@@ -66,7 +66,7 @@ export class StreamCallImpl implements StreamCall {
   readonly connectionParams?: unknown;
   user?: unknown;
   /** @internal The channel key (two-way streams). */
-  readonly channel: string | undefined;
+  readonly inputChannel: string | undefined;
   /** @internal The connection's input rate limiter, if any. */
   readonly inputRate: InputRateLimiter | undefined;
   /** @internal The client messages of a two-way stream (set by the runner). */
@@ -88,7 +88,7 @@ export class StreamCallImpl implements StreamCall {
     this.headersOrSource = init.headers;
     this.raw = init.raw;
     this.ticket = init.ticket;
-    this.channel = init.channel;
+    this.inputChannel = init.channel;
     this.inputRate = init.inputRate;
     if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
   }

@@ -53,15 +53,15 @@ export class StreamRunner {
     const limits = def.input!;
     const o = this.options.input;
     const input = new SubscriptionInput({
-      scope: call.channel === undefined ? '' : `${def.name}:${call.channel}`,
-      keyPrefix: call.channel ?? `~${globalThis.crypto.randomUUID()}`,
-      dedup: call.channel === undefined ? new InMemoryInputDedup(o.dedupWindowMs, o.dedupMaxIds, o.dedupMaxIds) : this.dedup,
+      scope: call.inputChannel === undefined ? '' : `${def.name}:${call.inputChannel}`,
+      keyPrefix: call.inputChannel ?? `~${globalThis.crypto.randomUUID()}`,
+      dedup: call.inputChannel === undefined ? new InMemoryInputDedup(o.dedupWindowMs, o.dedupMaxIds, o.dedupMaxIds) : this.dedup,
       maxQueue: limits.maxQueue,
       maxMessageBytes: limits.maxMessageBytes,
       normalize: this.normalizer(def),
       rate: call.inputRate ?? this.inputRateLimiter(),
     });
-    if (call.channel !== undefined) input.openWhenRoutable(this.channels.hold(call.channel, input));
+    if (call.inputChannel !== undefined) input.openWhenRoutable(this.channels.hold(call.inputChannel, input));
     return input;
   }
 
@@ -69,7 +69,7 @@ export class StreamRunner {
     const input = call.input;
     if (!input) return;
     input.close();
-    if (call.channel !== undefined) this.channels.release(call.channel, input);
+    if (call.inputChannel !== undefined) this.channels.release(call.inputChannel, input);
   }
 
   /** Counts a connection opened (`+1`) or closed (`-1`) on a transport that multiplexes (WebSocket). */

@@ -68,7 +68,7 @@ export class StreamCallImpl implements StreamCall {
   /** @internal The channel key (two-way streams). */
   readonly inputChannel: string | undefined;
   /** @internal The connection's input rate limiter, if any. */
-  readonly inputRate: InputRateLimiter | undefined;
+  readonly connectionRate: InputRateLimiter | undefined;
   /** @internal The client messages of a two-way stream (set by the runner). */
   input?: SubscriptionInput;
   /** @internal Called once the pipeline has run and the handler's stream is subscribed (metrics); set only when metrics are on. */
@@ -89,7 +89,7 @@ export class StreamCallImpl implements StreamCall {
     this.raw = init.raw;
     this.ticket = init.ticket;
     this.inputChannel = init.channel;
-    this.inputRate = init.inputRate;
+    this.connectionRate = init.inputRate;
     if (init.connectionParams !== undefined) this.connectionParams = init.connectionParams;
   }
 

@@ -59,7 +59,7 @@ export class StreamRunner {
       maxQueue: limits.maxQueue,
       maxMessageBytes: limits.maxMessageBytes,
       normalize: this.normalizer(def),
-      rate: call.inputRate ?? this.inputRateLimiter(),
+      rate: call.connectionRate ?? this.inputRateLimiter(),
     });
     if (call.inputChannel !== undefined) input.openWhenRoutable(this.channels.hold(call.inputChannel, input));
     return input;

@@ -72,3 +72,18 @@ export function checkIdempotencyKey(key: unknown): asserts key is string {
     throw new StreamException(StreamErrorCode.BAD_REQUEST, 'idempotencyKey must be 1 to 512 printable ASCII characters without spaces');
   }
 }
+
+/**
+ * What `StreamHub.publish()` refuses with `BAD_REQUEST` before anything is stored: a bad topic,
+ * a presence topic (the hub's own), a malformed idempotency key, or a key for an adapter that
+ * cannot publish idempotently.
+ */
+export function checkPublish(topic: string, key: unknown, idempotent: boolean, adapterName: string): void {
+  checkTopic(topic);
+  if (topic.endsWith(PRESENCE_SUFFIX)) {
+    throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
+  }
+  if (key === undefined) return;
+  checkIdempotencyKey(key);
+  if (!idempotent) throw new StreamException(StreamErrorCode.BAD_REQUEST, `The hub adapter ${adapterName} does not support idempotencyKey`);
+}

@@ -10,7 +10,7 @@ import type { StreamEvent } from '../interfaces/stream-event.interface.js';
 import { LonglinkMetrics } from '../metrics/longlink-metrics.js';
 import type { HubAdapter } from './hub-adapter.interface.js';
 import { HubPublisher } from './hub-publisher.js';
-import { PRESENCE_SUFFIX, checkIdempotencyKey, checkTopic, hubUnavailable, toHubEvent, type HubPublishOptions } from './hub-records.util.js';
+import { checkPublish, checkTopic, hubUnavailable, toHubEvent, type HubPublishOptions } from './hub-records.util.js';
 import { DEFAULT_INPUT_DEDUP_WINDOW_MS } from '../longlink.defaults.js';
 import { HubTopicRegistry } from './hub-topic.registry.js';
 import { HubEpochTracker } from './hub-epoch.tracker.js';
@@ -159,16 +159,7 @@ export class StreamHub implements OnModuleInit, OnApplicationShutdown {
     // promise jobs per publish. A bad topic or key still rejects rather than throws.
     const key = options?.idempotencyKey;
     try {
-      checkTopic(topic);
-      if (topic.endsWith(PRESENCE_SUFFIX)) {
-        throw new StreamException(StreamErrorCode.BAD_REQUEST, `Topics ending in "${PRESENCE_SUFFIX}" carry presence diffs: publish() refuses them`);
-      }
-      if (key !== undefined) {
-        checkIdempotencyKey(key);
-        if (!this.adapter.idempotentPublish) {
-          throw new StreamException(StreamErrorCode.BAD_REQUEST, `The hub adapter ${this.adapterName} does not support idempotencyKey`);
-        }
-      }
+      checkPublish(topic, key, this.adapter.idempotentPublish === true, this.adapterName);
     } catch (error) {
       return Promise.reject(error);
     }
